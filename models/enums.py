@@ -1,0 +1,69 @@
+"""Enumerations stored in the database (their values are the stored strings)."""
+
+from enum import Enum
+
+
+class LoanStatus(str, Enum):
+    FUNDRAISING = "FUNDRAISING"
+    FUNDED = "FUNDED"
+    REPAYING = "REPAYING"
+    REPAID = "REPAID"
+    DEFAULTED = "DEFAULTED"
+    EXPIRED = "EXPIRED"
+
+
+class Gender(str, Enum):
+    FEMALE = "FEMALE"
+    MALE = "MALE"
+    NONBINARY = "NONBINARY"
+    MIXED_GROUP = "MIXED_GROUP"
+
+
+class Sector(str, Enum):
+    """Kiva's fifteen sectors."""
+
+    AGRICULTURE = "AGRICULTURE"
+    ARTS = "ARTS"
+    CLOTHING = "CLOTHING"
+    CONSTRUCTION = "CONSTRUCTION"
+    EDUCATION = "EDUCATION"
+    ENTERTAINMENT = "ENTERTAINMENT"
+    FOOD = "FOOD"
+    HEALTH = "HEALTH"
+    HOUSING = "HOUSING"
+    MANUFACTURING = "MANUFACTURING"
+    PERSONAL_USE = "PERSONAL_USE"
+    RETAIL = "RETAIL"
+    SERVICES = "SERVICES"
+    TRANSPORTATION = "TRANSPORTATION"
+    WHOLESALE = "WHOLESALE"
+
+
+class CurrencyLossLiability(str, Enum):
+    NONE = "NONE"  # the partner bears any currency loss
+    SHARED = "SHARED"  # the partner covers the first 10%, lenders the rest
+    LENDER = "LENDER"  # lenders bear all of it
+
+
+class Role(str, Enum):
+    LENDER = "LENDER"
+    PARTNER = "PARTNER"
+    ADMIN = "ADMIN"
+
+
+class AccountKind(str, Enum):
+    LENDER = "LENDER"  # a lender's credit
+    LOAN = "LOAN"  # money raised for a loan, held until disbursed or refunded
+    PARTNER = "PARTNER"  # disbursed and not yet repaid: what the partner owes
+    WORLD = "WORLD"  # money outside the platform (card deposits, bank withdrawals)
+
+
+class TransferKind(str, Enum):
+    DEPOSIT = "DEPOSIT"
+    WITHDRAWAL = "WITHDRAWAL"
+    LOAN_SHARE = "LOAN_SHARE"
+    REFUND = "REFUND"
+    DISBURSEMENT = "DISBURSEMENT"
+    REPAYMENT = "REPAYMENT"
+    CURRENCY_LOSS = "CURRENCY_LOSS"
+    WRITE_OFF = "WRITE_OFF"

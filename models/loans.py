@@ -1,0 +1,81 @@
+from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint
+from tortoise.models import Model
+
+from models.enums import CurrencyLossLiability, Gender, LoanStatus, Sector
+
+
+class Loan(Model):
+    id = fields.IntField(primary_key=True)
+    partner = fields.ForeignKeyField("lendgraph.Partner", related_name="loans")
+    name = fields.CharField(max_length=200)
+    use = fields.CharField(max_length=500)
+    description = fields.TextField(default="")
+    country_code = fields.CharField(max_length=2, db_index=True)
+    sector = fields.CharEnumField(Sector, max_length=20)
+    gender = fields.CharEnumField(Gender, max_length=12)
+    amount_cents = fields.BigIntField()
+    funded_cents = fields.BigIntField(default=0)
+    repaid_cents = fields.BigIntField(default=0)
+    lender_count = fields.IntField(default=0)
+    status = fields.CharEnumField(LoanStatus, max_length=12, default=LoanStatus.FUNDRAISING)
+    term_months = fields.SmallIntField()
+    currency = fields.CharField(max_length=3, default="USD")
+    currency_loss_liability = fields.CharEnumField(
+        CurrencyLossLiability, max_length=8, default=CurrencyLossLiability.NONE
+    )
+    listed_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    funded_at = fields.DatetimeField(null=True)
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "loan"
+        indexes = (("status", "listed_at"), ("status", "expires_at"))
+        constraints = (
+            CheckConstraint(check="amount_cents > 0 AND amount_cents % 2500 = 0", name="loan_amount_units"),
+            CheckConstraint(check="funded_cents >= 0 AND funded_cents <= amount_cents", name="loan_not_overfunded"),
+            CheckConstraint(check="repaid_cents >= 0 AND repaid_cents <= amount_cents", name="loan_not_overrepaid"),
+            CheckConstraint(check="lender_count >= 0", name="loan_lender_count"),
+            CheckConstraint(check="term_months >= 1 AND term_months <= 120", name="loan_term"),
+        )
+
+
+# One lender's part of one loan (a multiple of 25.00).
+class Share(Model):
+    id = fields.IntField(primary_key=True)
+    loan = fields.ForeignKeyField("lendgraph.Loan", related_name="shares")
+    lender = fields.ForeignKeyField("lendgraph.Lender", related_name="shares")
+    amount_cents = fields.BigIntField()
+    repaid_cents = fields.BigIntField(default=0)  # principal repaid on this share
+    loss_cents = fields.BigIntField(default=0)  # currency loss borne, part of repaid_cents
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "share"
+        unique_together = (("loan", "lender"),)
+        constraints = (
+            CheckConstraint(check="amount_cents > 0 AND amount_cents % 2500 = 0", name="share_amount_units"),
+            CheckConstraint(check="repaid_cents >= 0 AND repaid_cents <= amount_cents", name="share_repaid"),
+            CheckConstraint(check="loss_cents >= 0 AND loss_cents <= repaid_cents", name="share_loss"),
+        )
+
+
+class Repayment(Model):
+    id = fields.IntField(primary_key=True)
+    loan = fields.ForeignKeyField("lendgraph.Loan", related_name="repayments")
+    amount_cents = fields.BigIntField()
+    currency_loss_cents = fields.BigIntField(default=0)  # reported by the partner
+    lender_loss_cents = fields.BigIntField(default=0)  # the part lenders bear
+    posted_at = fields.DatetimeField()
+
+    class Meta:
+        table = "repayment"
+        constraints = (
+            CheckConstraint(check="amount_cents > 0", name="repayment_positive"),
+            CheckConstraint(
+                check="lender_loss_cents >= 0 AND lender_loss_cents <= currency_loss_cents"
+                " AND currency_loss_cents <= amount_cents",
+                name="repayment_loss",
+            ),
+        )
