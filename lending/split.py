@@ -80,8 +80,13 @@ def split_pro_rata(
     # what stops the same low-index / large-remainder holders from winning
     # every tie across repeated repayments. Ties go to the lower index so the
     # result is deterministic.
+    # Only holders whose exact share is fractional are eligible: an extra cent
+    # on an exact share would put that part a full cent off pro rata. There
+    # are always more than `leftover` eligible holders, since the fractional
+    # remainders (each < 1 cent) add up to exactly `leftover` cents.
+    eligible = [i for i in range(n) if amount * weights[i] % total_weight]
     order = sorted(
-        range(n),
+        eligible,
         key=lambda i: (
             total_weight * (received[i] + parts[i]) - pool_after * weights[i],
             i,

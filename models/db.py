@@ -3,6 +3,7 @@
 import os
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as run_migrations
 
 APP_LABEL = "lendgraph"
@@ -26,6 +27,9 @@ def tortoise_config(database_url: str) -> dict:
 
 
 async def connect(database_url: str) -> None:
+    # Tortoise caches compiled INSERTs by connection name, not by dialect: a process that
+    # reconnects to another kind of database (the test suite does) must start afresh.
+    EXECUTOR_CACHE.clear()
     # The global fallback lets request tasks reach connections opened in the lifespan task.
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 

@@ -1,0 +1,91 @@
+"""The Starlette application: GraphQL over HTTP and WebSocket, and the loan expiry timer."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from graph.auth import viewer_for
+from graph.context import Context
+from graph.schema import schema
+from graph.settings import Settings
+from lending.loans import expire_loans
+from models import db
+
+log = logging.getLogger("lendgraph")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LendGraphQL(GraphQL[Context, None]):
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            allowed_origins=settings.allowed_origins,
+        )
+        self.clock = clock
+
+    async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:
+        viewer = await viewer_for(request.headers.get("authorization"), self.clock())
+        return Context(request=request, response=response, viewer=viewer, clock=self.clock)
+
+
+async def expire_periodically(interval: float, clock: Clock) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            expired = await expire_loans(clock())
+            if expired:
+                log.info("expired loans %s", expired)
+        except Exception:  # the timer must outlive a failed sweep (a dropped connection, say)
+            log.exception("loan expiry sweep failed")
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:
+    """Build the application; `clock` lets tests move time."""
+    settings = settings or Settings.from_env()
+    graphql = LendGraphQL(settings, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await db.connect(settings.database_url)
+        timer = (
+            asyncio.create_task(expire_periodically(settings.expiry_interval, clock))
+            if settings.expiry_interval > 0
+            else None
+        )
+        try:
+            yield
+        finally:
+            if timer:
+                timer.cancel()
+            await db.disconnect()
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/graphql")
+
+    routes: list[Any] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/health", health),
+        Route("/", home),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,29 @@
+"""The schema: per-area Query and Mutation classes merged into one root."""
+
+import strawberry
+from strawberry import relay
+from strawberry.tools import merge_types
+
+from graph.extensions import DomainErrorCodes
+from graph.types.lenders import LenderNode, ShareNode, TransactionNode
+from graph.types.loans import LoanNode, PartnerNode
+from resolvers.accounts import AccountMutation
+from resolvers.lenders import LenderQuery
+from resolvers.loans import LoanMutation, LoanQuery
+from resolvers.partners import PartnerQuery
+
+
+@strawberry.type
+class NodeQuery:
+    node: relay.Node | None = relay.node(description="Any object by its global id; null if you may not see it.")
+
+
+Query = merge_types("Query", (LoanQuery, LenderQuery, PartnerQuery, NodeQuery))
+Mutation = merge_types("Mutation", (AccountMutation, LoanMutation))
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[LoanNode, PartnerNode, LenderNode, ShareNode, TransactionNode],
+    extensions=[DomainErrorCodes],
+)

@@ -1,0 +1,1 @@
+"""Strawberry types of the public contract. Leaf modules: they import only lending and models."""

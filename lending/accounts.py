@@ -1,0 +1,74 @@
+"""Lenders and their credit: registration, deposits and withdrawals."""
+
+import re
+from datetime import datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from lending import ledger
+from lending.errors import EmailTaken, InvalidInput
+from lending.idempotency import run_once
+from lending.money import to_cents
+from lending.tokens import issue_token
+from models import Account, AccountKind, Lender, Role, TransferKind
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LAST_SEEN_GRANULARITY = timedelta(minutes=1)
+
+
+async def register_lender(display_name: str, email: str) -> tuple[Lender, str]:
+    """Create a lender with an empty credit account; return it and its first token."""
+    display_name = display_name.strip()
+    email = email.strip().lower()
+    if not 1 <= len(display_name) <= 100:
+        raise InvalidInput("The display name must be 1 to 100 characters.", "displayName")
+    if len(email) > 254 or not EMAIL.match(email):
+        raise InvalidInput("The email address is not valid.", "email")
+    try:
+        async with in_transaction():
+            lender = await Lender.create(display_name=display_name, email=email)
+            await Account.create(kind=AccountKind.LENDER, lender=lender)
+            token = await issue_token(Role.LENDER, lender_id=lender.id, name="registration")
+    except IntegrityError:
+        raise EmailTaken() from None
+    return lender, token
+
+
+async def lender_account_id(lender_id: int) -> int:
+    return (await Account.get(lender_id=lender_id)).id
+
+
+async def deposit(lender_id: int, amount: str, idempotency_key: str, now: datetime) -> int:
+    """Add credit from outside (a card payment); return the transfer id."""
+    cents = to_cents(amount)
+
+    async def work() -> dict:
+        moved = await ledger.transfer(
+            TransferKind.DEPOSIT, await ledger.world_account_id(), await lender_account_id(lender_id), cents, now
+        )
+        return {"transfer_id": moved.id}
+
+    result = await run_once(f"lender:{lender_id}", idempotency_key, "deposit", {"amount": cents}, now, work)
+    return result["transfer_id"]
+
+
+async def withdraw(lender_id: int, amount: str, idempotency_key: str, now: datetime) -> int:
+    """Pay credit out to the lender's bank; return the transfer id."""
+    cents = to_cents(amount)
+
+    async def work() -> dict:
+        moved = await ledger.transfer(
+            TransferKind.WITHDRAWAL, await lender_account_id(lender_id), await ledger.world_account_id(), cents, now
+        )
+        return {"transfer_id": moved.id}
+
+    result = await run_once(f"lender:{lender_id}", idempotency_key, "withdraw", {"amount": cents}, now, work)
+    return result["transfer_id"]
+
+
+async def touch_last_seen(lender_id: int, now: datetime) -> None:
+    """Record that the lender was seen: at most one write a minute per lender."""
+    stale = Q(last_seen_at=None) | Q(last_seen_at__lt=now - LAST_SEEN_GRANULARITY)
+    await Lender.filter(Q(id=lender_id) & stale).update(last_seen_at=now)

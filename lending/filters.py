@@ -1,0 +1,149 @@
+"""Which loans a LoanFilter selects, and in what order.
+
+A filter compiles to a list of clauses. The same clauses become a SQL
+condition (the `loans` query) and a Python test of one loan (live listings,
+saved searches): one definition, so both always mean the same thing.
+"""
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from tortoise.expressions import F, Q
+
+from lending.countries import normalize_country
+from lending.errors import InvalidInput
+from lending.paging import Order, SortKey
+from lending.partners import parse_risk_rating
+from models import Gender, Loan, LoanStatus, Sector
+
+MAX_KEYWORDS = 10
+
+
+@dataclass(frozen=True)
+class LoanFilter:
+    countries: tuple[str, ...] = ()
+    sectors: tuple[Sector, ...] = ()
+    genders: tuple[Gender, ...] = ()
+    risk_min_tenths: int | None = None
+    risk_max_tenths: int | None = None
+    keywords: tuple[str, ...] = ()
+    statuses: tuple[LoanStatus, ...] = ()
+    max_term_months: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        countries: list[str] | None = None,
+        sectors: list[Sector] | None = None,
+        genders: list[Gender] | None = None,
+        risk_rating_min: Any = None,
+        risk_rating_max: Any = None,
+        keywords: list[str] | None = None,
+        statuses: list[LoanStatus] | None = None,
+        max_term_months: int | None = None,
+    ) -> "LoanFilter":
+        """Validate raw filter input; unknown countries and bad ranges raise InvalidInput."""
+        words = tuple(w.strip().lower() for w in keywords or () if w.strip())
+        if len(words) > MAX_KEYWORDS or any(len(w) > 50 for w in words):
+            raise InvalidInput(f"At most {MAX_KEYWORDS} keywords of up to 50 characters.", "keywords")
+        if max_term_months is not None and max_term_months < 1:
+            raise InvalidInput("maxTermMonths must be at least 1.", "maxTermMonths")
+        low = parse_risk_rating(risk_rating_min) if risk_rating_min is not None else None
+        high = parse_risk_rating(risk_rating_max) if risk_rating_max is not None else None
+        if low is not None and high is not None and low > high:
+            raise InvalidInput("riskRatingMin is above riskRatingMax.", "riskRatingMin")
+        return cls(
+            countries=tuple(sorted({normalize_country(c, "countries") for c in countries or ()})),
+            sectors=tuple(sorted(set(sectors or ()))),
+            genders=tuple(sorted(set(genders or ()))),
+            risk_min_tenths=low,
+            risk_max_tenths=high,
+            keywords=words,
+            statuses=tuple(sorted(set(statuses or ()))),
+            max_term_months=max_term_months,
+        )
+
+    def clauses(self) -> list["Clause"]:
+        found = []
+        if self.countries:
+            found.append(Clause("country_code", "in", self.countries))
+        if self.sectors:
+            found.append(Clause("sector", "in", self.sectors))
+        if self.genders:
+            found.append(Clause("gender", "in", self.genders))
+        if self.statuses:
+            found.append(Clause("status", "in", self.statuses))
+        if self.risk_min_tenths is not None:
+            found.append(Clause("partner__risk_tenths", "gte", self.risk_min_tenths))
+        if self.risk_max_tenths is not None:
+            found.append(Clause("partner__risk_tenths", "lte", self.risk_max_tenths))
+        if self.max_term_months is not None:
+            found.append(Clause("term_months", "lte", self.max_term_months))
+        found.extend(Clause("text", "contains", word) for word in self.keywords)
+        return found
+
+    def as_q(self) -> Q:
+        """The filter as a SQL condition on Loan."""
+        return Q(*(clause.as_q() for clause in self.clauses()))
+
+    def matches(self, loan: Loan, risk_tenths: int) -> bool:
+        """Whether one loan (of a partner with `risk_tenths`) passes the filter."""
+        return all(clause.holds(loan, risk_tenths) for clause in self.clauses())
+
+
+TEXT_FIELDS = ("name", "use", "description")
+_PYTHON_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "in": lambda value, wanted: value in wanted,
+    "gte": operator.ge,
+    "lte": operator.le,
+    "contains": lambda text, word: word in text,
+}
+
+
+@dataclass(frozen=True)
+class Clause:
+    field: str
+    op: str
+    value: Any
+
+    def as_q(self) -> Q:
+        if self.field == "text":
+            return Q(*(Q(**{f"{f}__icontains": self.value}) for f in TEXT_FIELDS), join_type="OR")
+        return Q(**{f"{self.field}__{self.op}": self.value})
+
+    def holds(self, loan: Loan, risk_tenths: int) -> bool:
+        if self.field == "text":
+            value: Any = " ".join(getattr(loan, f) for f in TEXT_FIELDS).lower()
+        elif self.field == "partner__risk_tenths":
+            value = risk_tenths
+        else:
+            value = getattr(loan, self.field)
+            value = value.value if isinstance(value, Enum) else value
+        wanted = tuple(v.value if isinstance(v, Enum) else v for v in self.value) if self.op == "in" else self.value
+        return _PYTHON_OPS[self.op](value, wanted)
+
+
+class LoanSort(str, Enum):
+    NEWEST = "NEWEST"
+    EXPIRING_SOON = "EXPIRING_SOON"
+    AMOUNT_LEFT = "AMOUNT_LEFT"
+    LOAN_AMOUNT = "LOAN_AMOUNT"
+    LOAN_AMOUNT_DESC = "LOAN_AMOUNT_DESC"
+
+
+LOAN_ORDERS = {
+    LoanSort.NEWEST: Order("newest", (SortKey("listed_at", True, is_time=True), SortKey("id", True))),
+    LoanSort.EXPIRING_SOON: Order("expiring", (SortKey("expires_at", is_time=True), SortKey("id"))),
+    LoanSort.AMOUNT_LEFT: Order("left", (SortKey("remaining_cents"), SortKey("id"))),
+    LoanSort.LOAN_AMOUNT: Order("amount", (SortKey("amount_cents"), SortKey("id"))),
+    LoanSort.LOAN_AMOUNT_DESC: Order("amount_desc", (SortKey("amount_cents", True), SortKey("id", True))),
+}
+
+
+def loan_query(loan_filter: LoanFilter | None):
+    """Loans passing the filter, with `remaining_cents` for sorting by amount left."""
+    query = Loan.annotate(remaining_cents=F("amount_cents") - F("funded_cents"))
+    return query.filter(loan_filter.as_q()) if loan_filter else query

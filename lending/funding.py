@@ -1,0 +1,88 @@
+"""Lending: a lender's credit becomes a share of a fundraising loan."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.expressions import F
+
+from lending import ledger
+from lending.accounts import lender_account_id
+from lending.errors import ExceedsRemaining, LoanNotFundraising, NotFound
+from lending.idempotency import run_once
+from lending.money import LENDING_UNIT, to_cents
+from models import Account, Loan, LoanStatus, Share, TransferKind
+
+
+@dataclass(frozen=True)
+class Lent:
+    loan_id: int
+    share_id: int
+
+
+def _refusal(loan: Loan, amount: int, now: datetime) -> Exception | None:
+    """Why `amount` cannot be lent to `loan` now, or None if it can."""
+    if loan.status is not LoanStatus.FUNDRAISING:
+        return LoanNotFundraising(loan.status.value)
+    if loan.expires_at <= now:
+        return LoanNotFundraising("past its deadline")
+    if amount > loan.amount_cents - loan.funded_cents:
+        return ExceedsRemaining(loan.amount_cents - loan.funded_cents)
+    return None
+
+
+async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, now: datetime) -> Lent:
+    """Lend `amount` (a multiple of 25.00) from the lender's credit to a fundraising loan.
+
+    A lender lending again to the same loan grows their share. The loan turns
+    FUNDED, and its money is disbursed to the partner, in the transaction
+    that fills it. Safe under concurrency: the loan row is updated
+    conditionally (funded + amount <= amount), so it can never be overfunded.
+    """
+    cents = to_cents(amount, unit=LENDING_UNIT)
+    loan = await Loan.get_or_none(id=loan_id)
+    if loan is None:
+        raise NotFound("loan", loan_id)
+    # Fail fast without taking any lock when the loan is plainly out of reach.
+    if refusal := _refusal(loan, cents, now):
+        raise refusal
+
+    async def work() -> dict:
+        # Lock order everywhere: the loan row first, then accounts. No deadlocks.
+        reserved = await Loan.filter(
+            id=loan_id,
+            status=LoanStatus.FUNDRAISING,
+            expires_at__gt=now,
+            funded_cents__lte=F("amount_cents") - cents,
+        ).update(funded_cents=F("funded_cents") + cents)
+        if not reserved:
+            current = await Loan.get(id=loan_id)
+            raise _refusal(current, cents, now) or ExceedsRemaining(current.amount_cents - current.funded_cents)
+        share = await Share.get_or_none(loan_id=loan_id, lender_id=lender_id)
+        if share is None:
+            share = await Share.create(loan_id=loan_id, lender_id=lender_id, amount_cents=cents, created_at=now)
+            await Loan.filter(id=loan_id).update(lender_count=F("lender_count") + 1)
+        else:
+            await Share.filter(id=share.id).update(amount_cents=F("amount_cents") + cents)
+        loan_account = await Account.get(loan_id=loan_id)
+        await ledger.transfer(
+            TransferKind.LOAN_SHARE, await lender_account_id(lender_id), loan_account.id, cents, now, loan_id=loan_id
+        )
+        await _disburse_if_full(loan_id, loan_account.id, now)
+        return {"loan_id": loan_id, "share_id": share.id}
+
+    result = await run_once(
+        f"lender:{lender_id}", idempotency_key, "lend", {"loan": loan_id, "amount": cents}, now, work
+    )
+    return Lent(loan_id=result["loan_id"], share_id=result["share_id"])
+
+
+async def _disburse_if_full(loan_id: int, loan_account_id: int, now: datetime) -> None:
+    filled = await Loan.filter(
+        id=loan_id, status=LoanStatus.FUNDRAISING, funded_cents=F("amount_cents")
+    ).update(status=LoanStatus.FUNDED, funded_at=now)
+    if filled:
+        loan = await Loan.get(id=loan_id)
+        partner_account = await Account.get(partner_id=loan.partner_id)
+        await ledger.transfer(
+            TransferKind.DISBURSEMENT, loan_account_id, partner_account.id, loan.amount_cents, now, loan_id=loan_id
+        )

@@ -1,0 +1,67 @@
+"""Idempotency keys for money mutations: the same key and input runs once."""
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from lending.errors import IdempotencyConflict, InvalidInput
+from models import IdempotencyKey
+
+MAX_KEY_LENGTH = 100
+
+
+def fingerprint(operation: str, payload: dict[str, Any]) -> str:
+    canonical = json.dumps([operation, payload], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def run_once(
+    actor: str,
+    key: str,
+    operation: str,
+    payload: dict[str, Any],
+    now: datetime,
+    work: Callable[[], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Run `work` in a transaction unless `actor` already succeeded with `key`.
+
+    `work` returns a small JSON result (ids), stored with the key in the same
+    transaction. A repeat with the same operation and payload returns that
+    stored result without running `work`; a repeat with anything else raises
+    IdempotencyConflict. A failed `work` stores nothing, so the key stays free.
+    """
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(f"The idempotency key must be 1 to {MAX_KEY_LENGTH} characters.", "idempotencyKey")
+    digest = fingerprint(operation, payload)
+    stored = await _stored_result(actor, key, operation, digest)
+    if stored is not None:
+        return stored
+    try:
+        async with in_transaction():
+            # Claim the key first: a concurrent duplicate blocks here until we commit.
+            record = await IdempotencyKey.create(
+                actor=actor, key=key, operation=operation, fingerprint=digest, result={}, created_at=now
+            )
+            result = await work()
+            record.result = result
+            await record.save(update_fields=["result"])
+            return result
+    except IntegrityError:
+        stored = await _stored_result(actor, key, operation, digest)
+        if stored is None:
+            raise
+        return stored
+
+
+async def _stored_result(actor: str, key: str, operation: str, digest: str) -> dict[str, Any] | None:
+    record = await IdempotencyKey.get_or_none(actor=actor, key=key)
+    if record is None:
+        return None
+    if record.operation != operation or record.fingerprint != digest:
+        raise IdempotencyConflict(key)
+    return record.result

@@ -1,0 +1,160 @@
+"""The loan lifecycle: listing, expiry and default.
+
+FUNDRAISING -> FUNDED -> REPAYING -> REPAID, or -> DEFAULTED;
+FUNDRAISING -> EXPIRED when not fully funded by its deadline.
+Funding lives in lending.funding, repayments in lending.repayments.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from lending import ledger
+from lending.countries import normalize_country
+from lending.errors import Forbidden, InvalidInput, LoanNotRepaying, NotFound
+from lending.money import LENDING_UNIT, to_cents
+from lending.tokens import Viewer
+from models import (
+    Account,
+    AccountKind,
+    CurrencyLossLiability,
+    Gender,
+    Loan,
+    LoanStatus,
+    Partner,
+    Role,
+    Sector,
+    Share,
+    TransferKind,
+)
+
+LISTING_DAYS = 30
+MAX_LOAN_CENTS = 5_000_000  # 50,000.00
+MAX_TERM_MONTHS = 120
+
+
+@dataclass(frozen=True)
+class Listing:
+    name: str
+    use: str
+    country: str
+    sector: Sector
+    gender: Gender
+    amount: str
+    term_months: int
+    description: str = ""
+    currency: str = "USD"
+    currency_loss_liability: CurrencyLossLiability = CurrencyLossLiability.NONE
+    expires_at: datetime | None = None
+
+
+def _text(value: str, field: str, longest: int, *, required: bool = True) -> str:
+    value = value.strip()
+    if (required and not value) or len(value) > longest:
+        raise InvalidInput(f"{field} must be {'1' if required else '0'} to {longest} characters.", field)
+    return value
+
+
+async def acting_partner(viewer: Viewer | None, partner_id: int | None) -> Partner:
+    """The partner a partner token (or an admin naming one) acts for."""
+    if viewer is None or viewer.role not in (Role.PARTNER, Role.ADMIN):
+        raise Forbidden("Only a field partner or an admin may do this.")
+    if viewer.role is Role.PARTNER:
+        if partner_id is not None and partner_id != viewer.partner_id:
+            raise Forbidden("A partner may act only for itself.")
+        partner_id = viewer.partner_id
+    if partner_id is None:
+        raise InvalidInput("An admin must name the partner.", "partnerId")
+    partner = await Partner.get_or_none(id=partner_id)
+    if partner is None:
+        raise NotFound("partner", partner_id)
+    return partner
+
+
+async def list_loan(partner: Partner, listing: Listing, now: datetime) -> Loan:
+    """List a new loan for fundraising, with its ledger account."""
+    amount = to_cents(listing.amount, unit=LENDING_UNIT, maximum=MAX_LOAN_CENTS)
+    if not 1 <= listing.term_months <= MAX_TERM_MONTHS:
+        raise InvalidInput(f"termMonths must be 1 to {MAX_TERM_MONTHS}.", "termMonths")
+    country = normalize_country(listing.country)
+    if country != partner.country_code:
+        raise InvalidInput(f"This partner lists loans in {partner.country_code} only.", "countryIsoCode")
+    currency = listing.currency.strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise InvalidInput("currency must be an ISO 4217 code such as KES.", "currency")
+    expires_at = listing.expires_at or now + timedelta(days=LISTING_DAYS)
+    if not now < expires_at <= now + timedelta(days=90):
+        raise InvalidInput("expiresAt must be in the next 90 days.", "expiresAt")
+    async with in_transaction():
+        loan = await Loan.create(
+            partner=partner,
+            name=_text(listing.name, "name", 200),
+            use=_text(listing.use, "use", 500),
+            description=_text(listing.description, "description", 10_000, required=False),
+            country_code=country,
+            sector=listing.sector,
+            gender=listing.gender,
+            amount_cents=amount,
+            term_months=listing.term_months,
+            currency=currency,
+            currency_loss_liability=listing.currency_loss_liability,
+            listed_at=now,
+            expires_at=expires_at,
+        )
+        await Account.create(kind=AccountKind.LOAN, loan=loan)
+    return loan
+
+
+async def expire_loans(now: datetime) -> list[int]:
+    """Expire every fundraising loan past its deadline, refunding its lenders; return their ids."""
+    due = await Loan.filter(status=LoanStatus.FUNDRAISING, expires_at__lte=now).values_list("id", flat=True)
+    return [loan_id for loan_id in due if await expire_loan(loan_id, now)]
+
+
+async def expire_loan(loan_id: int, now: datetime) -> bool:
+    """Expire one loan if it is still fundraising past its deadline; refund every share to credit."""
+    async with in_transaction():
+        # The conditional update takes the loan's row lock first, as lending does.
+        changed = await Loan.filter(id=loan_id, status=LoanStatus.FUNDRAISING, expires_at__lte=now).update(
+            status=LoanStatus.EXPIRED, ended_at=now
+        )
+        if not changed:
+            return False
+        loan_account = await Account.get(loan_id=loan_id)
+        shares = await Share.filter(loan_id=loan_id).order_by("lender_id").values_list("lender_id", "amount_cents")
+        accounts = dict(
+            await Account.filter(lender_id__in=[lender for lender, _ in shares]).values_list("lender_id", "id")
+        )
+        for lender_id, amount in shares:
+            await ledger.transfer(TransferKind.REFUND, loan_account.id, accounts[lender_id], amount, now, loan_id=loan_id)
+    return True
+
+
+async def mark_default(viewer: Viewer | None, loan_id: int, now: datetime) -> Loan:
+    """Declare a disbursed loan defaulted and write off what is outstanding."""
+    loan = await Loan.get_or_none(id=loan_id)
+    if loan is None:
+        raise NotFound("loan", loan_id)
+    partner = await acting_partner(viewer, loan.partner_id if viewer and viewer.is_admin else None)
+    if loan.partner_id != partner.id:
+        raise Forbidden("This loan belongs to another partner.")
+    async with in_transaction():
+        changed = await Loan.filter(
+            id=loan_id, status__in=(LoanStatus.FUNDED, LoanStatus.REPAYING)
+        ).update(status=LoanStatus.DEFAULTED, ended_at=now)
+        if not changed:
+            raise LoanNotRepaying(loan.status.value)
+        loan = await Loan.get(id=loan_id)
+        outstanding = loan.amount_cents - loan.repaid_cents
+        if outstanding:
+            partner_account = await Account.get(partner_id=loan.partner_id)
+            await ledger.transfer(
+                TransferKind.WRITE_OFF,
+                partner_account.id,
+                await ledger.world_account_id(),
+                outstanding,
+                now,
+                loan_id=loan_id,
+            )
+    return loan

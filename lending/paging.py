@@ -1,0 +1,108 @@
+"""Keyset pagination: stable pages over any ordered queryset.
+
+A cursor names the last row seen by its sort key values, so a page never
+skips or repeats rows when others are inserted meanwhile (unlike offsets).
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from lending.errors import InvalidInput
+
+T = TypeVar("T")
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: str
+    descending: bool = False
+    is_time: bool = False
+
+    def parse(self, value: Any) -> Any:
+        """A cursor value back in the field's type; InvalidInput if it is not one."""
+        try:
+            if self.is_time:
+                return datetime.fromisoformat(value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        except (TypeError, ValueError):
+            pass
+        raise InvalidInput("The cursor is malformed.", "after")
+
+
+@dataclass(frozen=True)
+class Order:
+    """A named total order: its last key must be unique (the primary key)."""
+
+    name: str
+    keys: tuple[SortKey, ...]
+
+    def order_by(self) -> list[str]:
+        return [("-" if k.descending else "") + k.field for k in self.keys]
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    cursors: list[str]
+    has_next: bool
+    has_previous: bool
+
+
+def encode_cursor(order: Order, values: list[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps([order.name, plain]).encode()).decode()
+
+
+def decode_cursor(order: Order, cursor: str) -> list[Any]:
+    try:
+        name, values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, TypeError):
+        raise InvalidInput("The cursor is malformed.", "after") from None
+    if name != order.name or not isinstance(values, list) or len(values) != len(order.keys):
+        raise InvalidInput("The cursor belongs to another list or sort order.", "after")
+    return values
+
+
+def _after(order: Order, values: list[Any]) -> Q:
+    """Rows strictly after `values` in `order`: (k1 > v1) or (k1 = v1 and k2 > v2) ..."""
+    condition: Q | None = None
+    for index in reversed(range(len(order.keys))):
+        key = order.keys[index]
+        beyond = Q(**{f"{key.field}__{'lt' if key.descending else 'gt'}": values[index]})
+        condition = beyond if condition is None else beyond | (Q(**{key.field: values[index]}) & condition)
+    assert condition is not None
+    return condition
+
+
+def check_first(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if not 0 <= first <= MAX_PAGE:
+        raise InvalidInput(f"first must be 0 to {MAX_PAGE}.", "first")
+    return first
+
+
+async def page(query: QuerySet[T], order: Order, first: int | None, after: str | None) -> Page[T]:
+    """One page of `query` in `order`: `first` rows after the `after` cursor."""
+    size = check_first(first)
+    if after is not None:
+        values = [key.parse(v) for key, v in zip(order.keys, decode_cursor(order, after), strict=True)]
+        query = query.filter(_after(order, values))
+    rows = await query.order_by(*order.order_by()).limit(size + 1)
+    items = rows[:size]
+    cursors = [encode_cursor(order, [_value(item, k.field) for k in order.keys]) for item in items]
+    return Page(items=items, cursors=cursors, has_next=len(rows) > size, has_previous=after is not None)
+
+
+def _value(item: Any, field: str) -> Any:
+    return getattr(item, field)

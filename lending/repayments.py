@@ -1,0 +1,116 @@
+"""Repayments: a partner pays back principal, split among the loan's lenders."""
+
+from datetime import datetime
+
+from tortoise.expressions import F
+
+from lending import ledger
+from lending.errors import ExceedsRemaining, Forbidden, InvalidAmount, LoanNotRepaying, NotFound
+from lending.idempotency import run_once
+from lending.loans import acting_partner
+from lending.money import to_cents, to_cents_or_zero
+from lending.split import split_pro_rata
+from lending.tokens import Viewer
+from models import Account, CurrencyLossLiability, Loan, LoanStatus, Repayment, Share, TransferKind
+
+REPAYABLE = (LoanStatus.FUNDED, LoanStatus.REPAYING)
+PARTNER_COVERED_LOSS_PERCENT = 10  # under SHARED liability the partner bears loss up to 10% of a repayment
+
+
+def lender_loss(liability: CurrencyLossLiability, amount: int, currency_loss: int) -> int:
+    """The part of a repayment's currency loss that lenders bear under the loan's liability."""
+    if liability is CurrencyLossLiability.LENDER:
+        return currency_loss
+    if liability is CurrencyLossLiability.SHARED:
+        return max(0, currency_loss - amount * PARTNER_COVERED_LOSS_PERCENT // 100)
+    return 0
+
+
+async def post_repayment(
+    viewer: Viewer | None, loan_id: int, amount: str, currency_loss: str | None, idempotency_key: str, now: datetime
+) -> int:
+    """Credit a repayment of principal to the loan's lenders; return the repayment id.
+
+    Each lender gets a pro-rata part by share, exact to the cent (largest
+    remainder, see lending.split), less their part of any currency loss the
+    liability puts on lenders. The loan becomes REPAYING, and REPAID once all
+    of its amount has come back.
+    """
+    cents = to_cents(amount)
+    loss = to_cents_or_zero(currency_loss)
+    if loss > cents:
+        raise InvalidAmount("The currency loss cannot exceed the repayment.")
+    loan = await Loan.get_or_none(id=loan_id)
+    if loan is None:
+        raise NotFound("loan", loan_id)
+    partner = await acting_partner(viewer, loan.partner_id if viewer and viewer.is_admin else None)
+    if loan.partner_id != partner.id:
+        raise Forbidden("This loan belongs to another partner.")
+
+    async def work() -> dict:
+        # Lock the loan row first (as lending does), then check against its current state.
+        if not await Loan.filter(id=loan_id, status__in=REPAYABLE).update(status=LoanStatus.REPAYING):
+            raise LoanNotRepaying((await Loan.get(id=loan_id)).status.value)
+        current = await Loan.get(id=loan_id)
+        outstanding = current.amount_cents - current.repaid_cents
+        if cents > outstanding:
+            raise ExceedsRemaining(outstanding)
+        borne = lender_loss(current.currency_loss_liability, cents, loss)
+        repayment = await Repayment.create(
+            loan_id=loan_id, amount_cents=cents, currency_loss_cents=loss, lender_loss_cents=borne, posted_at=now
+        )
+        await _credit_lenders(current, repayment, now)
+        done = current.repaid_cents + cents == current.amount_cents
+        await Loan.filter(id=loan_id).update(
+            repaid_cents=F("repaid_cents") + cents,
+            **({"status": LoanStatus.REPAID, "ended_at": now} if done else {}),
+        )
+        return {"repayment_id": repayment.id}
+
+    payload = {"loan": loan_id, "amount": cents, "loss": loss}
+    result = await run_once(partner_actor(partner.id), idempotency_key, "repay", payload, now, work)
+    return result["repayment_id"]
+
+
+def partner_actor(partner_id: int) -> str:
+    return f"partner:{partner_id}"
+
+
+async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> None:
+    shares = await Share.filter(loan_id=loan.id).order_by("id")
+    principal = split_pro_rata(
+        repayment.amount_cents, [s.amount_cents for s in shares], [s.repaid_cents for s in shares]
+    )
+    paid = [(share, part) for share, part in zip(shares, principal, strict=True) if part]
+    losses = (
+        split_pro_rata(repayment.lender_loss_cents, [part for _, part in paid])
+        if repayment.lender_loss_cents
+        else [0] * len(paid)
+    )
+    partner_account = await Account.get(partner_id=loan.partner_id)
+    accounts = dict(await Account.filter(lender_id__in=[s.lender_id for s, _ in paid]).values_list("lender_id", "id"))
+    # Accounts in id order, so concurrent repayments of loans sharing lenders cannot deadlock.
+    for (share, part), lost in sorted(zip(paid, losses, strict=True), key=lambda p: accounts[p[0][0].lender_id]):
+        await Share.filter(id=share.id).update(
+            repaid_cents=F("repaid_cents") + part, loss_cents=F("loss_cents") + lost
+        )
+        if part - lost:
+            await ledger.transfer(
+                TransferKind.REPAYMENT,
+                partner_account.id,
+                accounts[share.lender_id],
+                part - lost,
+                now,
+                loan_id=loan.id,
+                repayment_id=repayment.id,
+            )
+    if repayment.lender_loss_cents:
+        await ledger.transfer(
+            TransferKind.CURRENCY_LOSS,
+            partner_account.id,
+            await ledger.world_account_id(),
+            repayment.lender_loss_cents,
+            now,
+            loan_id=loan.id,
+            repayment_id=repayment.id,
+        )

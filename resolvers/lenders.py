@@ -1,0 +1,28 @@
+"""Lenders: the signed-in lender and public profiles."""
+
+import strawberry
+
+from graph.context import Context
+from graph.ids import decode_id
+from graph.types.lenders import LenderNode
+from lending.errors import NotFound
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type
+class LenderQuery:
+    @strawberry.field(description="The signed-in lender; null without a lender token.")
+    async def me(self, info: Info) -> LenderNode | None:
+        viewer = info.context.viewer
+        if viewer is None or viewer.lender_id is None:
+            return None
+        return LenderNode.from_model(await info.context.loaders.lender.load(viewer.lender_id))
+
+    @strawberry.field(description="A lender's public profile.")
+    async def lender(self, info: Info, id: strawberry.ID) -> LenderNode | None:
+        try:
+            found = await info.context.loaders.lender.load(decode_id(id, "Lender"))
+        except NotFound:
+            return None
+        return LenderNode.from_model(found) if found else None

@@ -1,0 +1,76 @@
+"""Fixtures: every API test runs against SQLite and PostgreSQL; after each, the books are checked."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from graph.app import create_app
+from graph.settings import Settings
+from lending.ledger import check_books
+from tests import services
+from tests.api import Api
+from tests.clock import FakeClock
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return services.sqlite_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str | None]:
+    try:
+        url, name = services.create_pg_database()
+    except Exception as error:  # noqa: BLE001 - any failure to reach the server means "absent"
+        yield None
+        return
+    yield url
+    services.drop_pg_database(name)
+
+
+@pytest.fixture
+def pg_url(pg_database: str | None) -> str:
+    if pg_database is None:
+        services.unavailable("PostgreSQL", services.PG_SERVER)
+    return pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return services.sqlite_copy(sqlite_template, tmp_path)
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+async def _serve(url: str, clock: FakeClock) -> AsyncIterator[Api]:
+    app = create_app(Settings(database_url=url, expiry_interval=0), clock=clock)
+    async with LifespanManager(app):
+        if url.startswith("postgres"):
+            await services.reset_pg()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield Api(http)
+        books = await check_books()
+        assert books.ok, books.problems
+
+
+@pytest.fixture
+async def api(database_url: str, clock: FakeClock) -> AsyncIterator[Api]:
+    """The API in-process, on a database of its own, with the ledger checked afterwards."""
+    async for client in _serve(database_url, clock):
+        yield client
+
+
+@pytest.fixture
+async def pg_api(pg_url: str, clock: FakeClock) -> AsyncIterator[Api]:
+    """The API on PostgreSQL only: for races that SQLite would hide by serialising."""
+    async for client in _serve(pg_url, clock):
+        yield client

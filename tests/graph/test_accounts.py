@@ -1,0 +1,73 @@
+"""Registering, depositing and withdrawing credit."""
+
+from models import Account, Lender, Transfer
+from tests.api import new_key
+
+WITHDRAW = """mutation($input: WithdrawInput!) { withdraw(input: $input) {
+  __typename ... on UserError { code message } ... on InsufficientCredit { needed available }
+  ... on WithdrawSuccess { lender { balance } transaction { amount kind } } } }"""
+
+
+async def test_register_returns_a_token_that_signs_in(api):
+    lender_id, token = await api.register("Grace", "grace@example.org")
+    me = (await api.data("{ me { id displayName email balance } }", token=token))["me"]
+    assert me == {"id": lender_id, "displayName": "Grace", "email": "grace@example.org", "balance": "0.00"}
+    assert await Lender.filter(email="grace@example.org").count() == 1
+
+
+async def test_register_refuses_a_taken_email(api):
+    await api.register("Grace", "grace@example.org")
+    body = await api.data(
+        """mutation { registerLender(input: {displayName: "G", email: "GRACE@example.org"}) {
+             __typename ... on UserError { code } } }"""
+    )
+    assert body["registerLender"] == {"__typename": "EmailTaken", "code": "EMAIL_TAKEN"}
+    assert await Lender.all().count() == 1
+
+
+async def test_deposit_adds_credit_and_records_a_transaction(api):
+    _, token = await api.register()
+    result = await api.deposit(token, "120.50")
+    assert result["lender"] == {"balance": "120.50"}
+    assert result["transaction"] == {"amount": "120.50", "kind": "DEPOSIT"}
+    assert await Transfer.filter(kind="DEPOSIT").count() == 1
+
+
+async def test_same_idempotency_key_deposits_once(api):
+    _, token = await api.register()
+    first = await api.deposit(token, "50.00", key="pay-1")
+    again = await api.deposit(token, "50.00", key="pay-1")
+    assert first == again
+    assert await api.balance(token) == "50.00"
+    conflict = await api.deposit(token, "60.00", key="pay-1")
+    assert conflict["__typename"] == "IdempotencyConflict"
+    assert await api.balance(token) == "50.00"
+    assert await Transfer.all().count() == 1
+
+
+async def test_withdraw_takes_credit_out_but_never_below_zero(api):
+    _, token = await api.funded_lender("100.00")
+    out = (await api.data(WITHDRAW, {"input": {"amount": "40.00", "idempotencyKey": new_key()}}, token))["withdraw"]
+    assert out["lender"] == {"balance": "60.00"}
+    assert out["transaction"] == {"amount": "-40.00", "kind": "WITHDRAWAL"}
+    refused = (await api.data(WITHDRAW, {"input": {"amount": "60.01", "idempotencyKey": new_key()}}, token))[
+        "withdraw"
+    ]
+    assert refused["__typename"] == "InsufficientCredit"
+    assert (refused["needed"], refused["available"]) == ("60.01", "60.00")
+    assert await api.balance(token) == "60.00"
+    assert await Account.filter(kind="LENDER", balance_cents=6000).count() == 1
+
+
+async def test_transactions_history_pages_newest_first(api):
+    _, token = await api.register()
+    for amount in ("1.00", "2.00", "3.00"):
+        await api.deposit(token, amount)
+    query = """query($after: String) { me { transactions(first: 2, after: $after) {
+        totalCount edges { node { amount } } pageInfo { hasNextPage endCursor } } } }"""
+    first = (await api.data(query, {"after": None}, token))["me"]["transactions"]
+    assert [e["node"]["amount"] for e in first["edges"]] == ["3.00", "2.00"]
+    assert first["totalCount"] == 3 and first["pageInfo"]["hasNextPage"]
+    rest = (await api.data(query, {"after": first["pageInfo"]["endCursor"]}, token))["me"]["transactions"]
+    assert [e["node"]["amount"] for e in rest["edges"]] == ["1.00"]
+    assert not rest["pageInfo"]["hasNextPage"]

@@ -1,0 +1,76 @@
+"""Databases for the suite: a migrated SQLite template, and a private PostgreSQL database per run."""
+
+import asyncio
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from tortoise import Tortoise
+
+from lending.ledger import ensure_world_account
+from models import db
+
+PG_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def unavailable(what: str, reason: object) -> None:
+    """Skip a test for want of a service, or fail when CI requires the services."""
+    message = f"{what} is not available: {reason}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(message)
+
+
+async def _prepare(url: str) -> None:
+    await db.migrate(url)
+    await Tortoise.close_connections()
+    await db.connect(url)
+    try:
+        await ensure_world_account()
+    finally:
+        await db.disconnect()
+
+
+def sqlite_template(directory: Path) -> Path:
+    path = directory / "template.sqlite3"
+    asyncio.run(_prepare(f"sqlite://{path}"))
+    return path
+
+
+def sqlite_copy(template: Path, directory: Path) -> str:
+    target = directory / "db.sqlite3"
+    shutil.copyfile(template, target)
+    return f"sqlite://{target}"
+
+
+async def _admin(statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_SERVER.replace("postgres://", "postgresql://", 1), timeout=3)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def create_pg_database() -> tuple[str, str]:
+    """A fresh, migrated database on the shared server; returns (url, name)."""
+    name = f"lendgraph_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = PG_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(_prepare(url))
+    return url, name
+
+
+def drop_pg_database(name: str) -> None:
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def reset_pg() -> None:
+    """Empty every table (fast, unlike recreating the database) and restore the world account."""
+    tables = ", ".join(model._meta.db_table for model in Tortoise.apps[db.APP_LABEL].values())
+    await Tortoise.get_connection("default").execute_script(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    await ensure_world_account()
