@@ -39,12 +39,12 @@ class LoanQuery:
         self,
         info: Info,
         filter: LoanFilterInput | None = None,
-        sort: LoanSortEnum = LoanSort.NEWEST,
+        sort: LoanSortEnum | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> LoanConnection:
         query = loan_query(filter.to_domain() if filter else None)
-        result = await page(query, LOAN_ORDERS[sort], first, after)
+        result = await page(query, LOAN_ORDERS[sort or LoanSort.NEWEST], first, after)
         return connection(LoanConnection, result, LoanNode.from_model, query)
 
     @strawberry.field

@@ -60,7 +60,8 @@ def create_pg_database() -> tuple[str, str]:
     """A fresh, migrated database on the shared server; returns (url, name)."""
     name = f"lendgraph_test_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = PG_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    # A pool wide enough that concurrent requests really race in the database.
+    url = PG_SERVER.rsplit("/", 1)[0] + f"/{name}?maxsize=20"
     asyncio.run(_prepare(url))
     return url, name
 

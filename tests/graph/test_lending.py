@@ -1,0 +1,114 @@
+"""Listing loans, lending to them, funding, expiry."""
+
+from models import Account, Loan, LoanStatus, Share, Transfer
+from tests.api import new_key, partner_token
+
+
+async def test_partner_lists_a_loan_that_expires_in_30_days(api, clock):
+    partner = await partner_token()
+    result = await api.list_loan(partner, amount="1000.00")
+    assert result["__typename"] == "ListLoanSuccess"
+    loan = result["loan"]
+    assert (loan["amount"], loan["status"]) == ("1000.00", "FUNDRAISING")
+    assert loan["expiresAt"].startswith("2026-04-01T12:00")  # 30 days after 2026-03-02
+    assert await Loan.filter(status=LoanStatus.FUNDRAISING).count() == 1
+
+
+async def test_a_lender_cannot_list_loans(api):
+    _, token = await api.register()
+    result = await api.list_loan(token)
+    assert result["__typename"] == "Forbidden"
+    assert await Loan.all().count() == 0
+
+
+async def test_lending_moves_credit_into_the_loan(api):
+    loan_id = await api.loan_id(await partner_token(), amount="100.00")
+    _, token = await api.funded_lender("60.00")
+    result = await api.lend(token, loan_id, "50.00")
+    assert result["__typename"] == "LendSuccess"
+    assert result["loan"] == {"fundedAmount": "50.00", "remainingAmount": "50.00", "lenderCount": 1, "status": "FUNDRAISING"}
+    assert result["share"] == {"amount": "50.00"}
+    assert result["lender"] == {"balance": "10.00"}
+    again = await api.lend(token, loan_id, "25.00")
+    assert again["__typename"] == "InsufficientCredit"
+    assert (again["needed"], again["available"]) == ("25.00", "10.00")
+    loan = await Loan.get()
+    assert (loan.funded_cents, loan.lender_count) == (5000, 1)
+    assert await Account.get(loan_id=loan.id).values_list("balance_cents", flat=True) == 5000
+
+
+async def test_lending_again_grows_the_share(api):
+    loan_id = await api.loan_id(await partner_token(), amount="100.00")
+    _, token = await api.funded_lender("100.00")
+    await api.lend(token, loan_id, "25.00")
+    result = await api.lend(token, loan_id, "25.00")
+    assert result["share"] == {"amount": "50.00"}
+    assert result["loan"]["lenderCount"] == 1
+    assert await Share.all().count() == 1
+
+
+async def test_the_loan_is_funded_the_moment_it_is_full_and_disbursed(api):
+    partner = await partner_token()
+    loan_id = await api.loan_id(partner, amount="50.00")
+    _, ada = await api.funded_lender("25.00", "Ada")
+    _, bob = await api.funded_lender("50.00", "Bob")
+    await api.lend(ada, loan_id, "25.00")
+    over = await api.lend(bob, loan_id, "50.00")
+    assert (over["__typename"], over["remaining"]) == ("ExceedsRemaining", "25.00")
+    full = await api.lend(bob, loan_id, "25.00")
+    assert full["loan"] == {"fundedAmount": "50.00", "remainingAmount": "0.00", "lenderCount": 2, "status": "FUNDED"}
+    late = await api.lend(bob, loan_id, "25.00")
+    assert (late["__typename"], late["code"]) == ("LoanNotFundraising", "LOAN_NOT_FUNDRAISING")
+    loan = await Loan.get()
+    assert loan.funded_at is not None
+    # The raised money left the loan's account for the partner's.
+    assert await Account.get(loan_id=loan.id).values_list("balance_cents", flat=True) == 0
+    assert await Account.get(partner_id=loan.partner_id).values_list("balance_cents", flat=True) == 5000
+    assert await Transfer.filter(kind="DISBURSEMENT").count() == 1
+
+
+async def test_lend_replays_with_the_same_key(api):
+    loan_id = await api.loan_id(await partner_token(), amount="100.00")
+    _, token = await api.funded_lender("100.00")
+    first = await api.lend(token, loan_id, "25.00", key="k1")
+    second = await api.lend(token, loan_id, "25.00", key="k1")
+    assert first == second
+    assert await api.balance(token) == "75.00"
+    conflict = await api.lend(token, loan_id, "50.00", key="k1")
+    assert conflict["__typename"] == "IdempotencyConflict"
+    assert (await Loan.get()).funded_cents == 2500
+
+
+async def test_expired_loans_refund_every_lender(api, clock):
+    from lending.loans import expire_loans
+
+    loan_id = await api.loan_id(await partner_token(), amount="100.00")
+    _, ada = await api.funded_lender("50.00", "Ada")
+    _, bob = await api.funded_lender("25.00", "Bob")
+    await api.lend(ada, loan_id, "50.00")
+    await api.lend(bob, loan_id, "25.00")
+    clock.advance(days=31)
+    late = await api.lend(bob, loan_id, "25.00")  # the deadline passed before the sweep ran
+    assert late["__typename"] == "InsufficientCredit" or late["__typename"] == "LoanNotFundraising"
+    assert await expire_loans(clock()) == [(await Loan.get()).id]
+    assert (await Loan.get()).status is LoanStatus.EXPIRED
+    assert (await api.balance(ada), await api.balance(bob)) == ("50.00", "25.00")
+    assert await Transfer.filter(kind="REFUND").count() == 2
+    stats = await api.data("{ me { portfolio { stats { loanCount lent } } } }", token=ada)
+    assert stats["me"]["portfolio"]["stats"] == {"loanCount": 0, "lent": "0.00"}
+
+
+async def test_loan_lenders_are_public_profiles(api):
+    loan_id = await api.loan_id(await partner_token(), amount="100.00")
+    for name in ("Ada", "Bob", "Cy"):
+        _, token = await api.funded_lender("25.00", name)
+        await api.lend(token, loan_id, "25.00")
+    query = """query($id: ID!) { loan(id: $id) { lenderCount lenders(first: 2) {
+        totalCount edges { node { displayName loanCount balance portfolio { stats { lent } } } } } } }"""
+    loan = (await api.data(query, {"id": loan_id}))["loan"]
+    assert loan["lenderCount"] == 3
+    assert loan["lenders"]["totalCount"] == 3
+    assert [e["node"] for e in loan["lenders"]["edges"]] == [
+        {"displayName": "Ada", "loanCount": 1, "balance": None, "portfolio": None},
+        {"displayName": "Bob", "loanCount": 1, "balance": None, "portfolio": None},
+    ]
