@@ -2,6 +2,7 @@
 
 import strawberry
 from strawberry import relay
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
 from graph.extensions import DomainErrorCodes
@@ -25,5 +26,6 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     types=[LoanNode, PartnerNode, LenderNode, ShareNode, TransactionNode],
-    extensions=[DomainErrorCodes],
+    # Clients send the same few documents over and over: parse and validate each once.
+    extensions=[DomainErrorCodes, lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)],
 )
