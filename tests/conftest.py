@@ -50,8 +50,9 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-async def _serve(url: str, clock: FakeClock) -> AsyncIterator[Api]:
-    app = create_app(Settings(database_url=url, expiry_interval=0), clock=clock)
+async def serve(url: str, clock: FakeClock, expiry_interval: float = 0) -> AsyncIterator[Api]:
+    """Run the app in-process on `url`; check the books when done."""
+    app = create_app(Settings(database_url=url, expiry_interval=expiry_interval), clock=clock)
     async with LifespanManager(app):
         if url.startswith("postgres"):
             await services.reset_pg()
@@ -65,12 +66,12 @@ async def _serve(url: str, clock: FakeClock) -> AsyncIterator[Api]:
 @pytest.fixture
 async def api(database_url: str, clock: FakeClock) -> AsyncIterator[Api]:
     """The API in-process, on a database of its own, with the ledger checked afterwards."""
-    async for client in _serve(database_url, clock):
+    async for client in serve(database_url, clock):
         yield client
 
 
 @pytest.fixture
 async def pg_api(pg_url: str, clock: FakeClock) -> AsyncIterator[Api]:
     """The API on PostgreSQL only: for races that SQLite would hide by serialising."""
-    async for client in _serve(pg_url, clock):
+    async for client in serve(pg_url, clock):
         yield client

@@ -1,7 +1,10 @@
 """Listing loans, lending to them, funding, expiry."""
 
+import asyncio
+
 from models import Account, Loan, LoanStatus, Share, Transfer
-from tests.api import new_key, partner_token
+from tests.api import partner_token
+from tests.conftest import serve
 
 
 async def test_partner_lists_a_loan_that_expires_in_30_days(api, clock):
@@ -115,29 +118,14 @@ async def test_loan_lenders_are_public_profiles(api):
 
 
 async def test_the_server_expires_loans_on_its_own_timer(database_url, clock):
-    import asyncio
-
-    import httpx
-    from asgi_lifespan import LifespanManager
-
-    from graph.app import create_app
-    from graph.settings import Settings
-    from tests.api import Api
-    from tests.services import reset_pg
-
-    app = create_app(Settings(database_url=database_url, expiry_interval=0.01), clock=clock)
-    async with LifespanManager(app):
-        if database_url.startswith("postgres"):
-            await reset_pg()
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
-            api = Api(http)
-            loan_id = await api.loan_id(await partner_token(), amount="100.00")
-            _, token = await api.funded_lender("25.00")
-            await api.lend(token, loan_id, "25.00")
-            clock.advance(days=30, seconds=1)
-            for _ in range(500):  # wait for the timer, not for a fixed time
-                if (await Loan.get()).status is LoanStatus.EXPIRED:
-                    break
-                await asyncio.sleep(0.01)
-            assert (await Loan.get()).status is LoanStatus.EXPIRED
-            assert await api.balance(token) == "25.00"
+    async for api in serve(database_url, clock, expiry_interval=0.01):
+        loan_id = await api.loan_id(await partner_token(), amount="100.00")
+        _, token = await api.funded_lender("25.00")
+        await api.lend(token, loan_id, "25.00")
+        clock.advance(days=30, seconds=1)
+        for _ in range(500):  # wait for the timer to run, not for a fixed time
+            if (await Loan.get()).status is LoanStatus.EXPIRED:
+                break
+            await asyncio.sleep(0.01)
+        assert (await Loan.get()).status is LoanStatus.EXPIRED
+        assert await api.balance(token) == "25.00"
