@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from lending.accounts import touch_last_seen
+from lending.accounts import mark_seen
 from lending.tokens import Viewer, authenticate
 
 
@@ -18,5 +18,5 @@ async def viewer_for(authorization: str | None, now: datetime) -> Viewer | None:
     token = bearer_token(authorization)
     viewer = await authenticate(token) if token else None
     if viewer is not None and viewer.lender_id is not None:
-        await touch_last_seen(viewer.lender_id, now)
+        await mark_seen(viewer.lender_id, viewer.last_seen_at, now)
     return viewer

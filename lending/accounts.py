@@ -68,7 +68,10 @@ async def withdraw(lender_id: int, amount: str, idempotency_key: str, now: datet
     return result["transfer_id"]
 
 
-async def touch_last_seen(lender_id: int, now: datetime) -> None:
-    """Record that the lender was seen: at most one write a minute per lender."""
+async def mark_seen(lender_id: int, last_seen_at: datetime | None, now: datetime) -> None:
+    """Record that the lender was seen; writes at most once a minute per lender."""
+    if last_seen_at is not None and now - last_seen_at < LAST_SEEN_GRANULARITY:
+        return
     stale = Q(last_seen_at=None) | Q(last_seen_at__lt=now - LAST_SEEN_GRANULARITY)
+    # Conditional, so concurrent requests of one lender still write once.
     await Lender.filter(Q(id=lender_id) & stale).update(last_seen_at=now)

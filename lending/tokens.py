@@ -2,7 +2,8 @@
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from models import ApiToken, Role
 
@@ -21,6 +22,7 @@ class Viewer:
     role: Role
     lender_id: int | None = None
     partner_id: int | None = None
+    last_seen_at: datetime | None = field(default=None, compare=False)
 
     @property
     def actor(self) -> str:
@@ -51,7 +53,16 @@ async def authenticate(token: str) -> Viewer | None:
     """The viewer a bearer token stands for, or None for an unknown or revoked token."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    record = await ApiToken.get_or_none(token_hash=hash_token(token), revoked_at=None)
-    if record is None:
+    found = await ApiToken.filter(token_hash=hash_token(token), revoked_at=None).values(
+        "id", "role", "lender_id", "partner_id", "lender__last_seen_at"
+    )
+    if not found:
         return None
-    return Viewer(token_id=record.id, role=record.role, lender_id=record.lender_id, partner_id=record.partner_id)
+    record = found[0]
+    return Viewer(
+        token_id=record["id"],
+        role=Role(record["role"]),
+        lender_id=record["lender_id"],
+        partner_id=record["partner_id"],
+        last_seen_at=record["lender__last_seen_at"],
+    )
