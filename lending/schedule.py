@@ -40,7 +40,8 @@ def instalments(amount: int, term_months: int, funded_at: datetime | None, repai
 
 def past_due_cents(amount: int, term_months: int, funded_at: datetime | None, repaid: int, now: datetime) -> int:
     """Principal that was due by `now` and has not been repaid."""
-    due = sum(i.amount_cents for i in instalments(amount, term_months, funded_at, 0) if i.due <= now.date())
+    # An instalment is late from the day after its due date, as days_past_due counts.
+    due = sum(i.amount_cents for i in instalments(amount, term_months, funded_at, 0) if i.due < now.date())
     return max(0, due - repaid)
 
 
