@@ -20,6 +20,12 @@ from lending.partners import parse_risk_rating
 from models import Gender, Loan, LoanStatus, Sector
 
 MAX_KEYWORDS = 10
+ANY_LOAN = "any"
+
+
+def loan_index_keys(loan: Loan) -> list[str]:
+    """The index keys under which filters that may match `loan` are filed (see LoanFilter.index_keys)."""
+    return [f"country:{loan.country_code}", f"sector:{loan.sector.value}", f"gender:{loan.gender.value}", ANY_LOAN]
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,42 @@ class LoanFilter:
             statuses=tuple(sorted(set(statuses or ()))),
             max_term_months=max_term_months,
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain form for storing (saved searches, auto-lend rules)."""
+        return {
+            "countries": list(self.countries),
+            "sectors": [s.value for s in self.sectors],
+            "genders": [g.value for g in self.genders],
+            "risk_min_tenths": self.risk_min_tenths,
+            "risk_max_tenths": self.risk_max_tenths,
+            "keywords": list(self.keywords),
+            "statuses": [s.value for s in self.statuses],
+            "max_term_months": self.max_term_months,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "LoanFilter":
+        return cls(
+            countries=tuple(data["countries"]),
+            sectors=tuple(Sector(s) for s in data["sectors"]),
+            genders=tuple(Gender(g) for g in data["genders"]),
+            risk_min_tenths=data["risk_min_tenths"],
+            risk_max_tenths=data["risk_max_tenths"],
+            keywords=tuple(data["keywords"]),
+            statuses=tuple(LoanStatus(s) for s in data["statuses"]),
+            max_term_months=data["max_term_months"],
+        )
+
+    def index_keys(self) -> list[str]:
+        """Where an index of filters files this one: under the values of its most selective dimension."""
+        if self.countries:
+            return [f"country:{c}" for c in self.countries]
+        if self.sectors:
+            return [f"sector:{s.value}" for s in self.sectors]
+        if self.genders:
+            return [f"gender:{g.value}" for g in self.genders]
+        return [ANY_LOAN]
 
     def clauses(self) -> list["Clause"]:
         found = []

@@ -7,10 +7,11 @@ from tortoise.expressions import F
 
 from lending import ledger
 from lending.accounts import lender_account_id
+from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.errors import ExceedsRemaining, LoanNotFundraising, NotFound
 from lending.idempotency import run_once
 from lending.money import LENDING_UNIT, to_cents
-from models import Account, Loan, LoanStatus, Share, TransferKind
+from models import Account, EventKind, Loan, LoanStatus, Share, TransferKind
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,11 @@ async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, 
             TransferKind.LOAN_SHARE, await lender_account_id(lender_id), loan_account.id, cents, now, loan_id=loan_id
         )
         await _disburse_if_full(loan_id, loan_account.id, now)
+        after = await Loan.get(id=loan_id)
+        drafts = [Draft(EventKind.SHARE_ADDED, loan_id=loan_id, payload=progress(after, cents))]
+        if after.status is LoanStatus.FUNDED:
+            drafts += await loan_and_lenders(EventKind.LOAN_FUNDED, after)
+        await emit(drafts, now)
         return {"loan_id": loan_id, "share_id": share.id}
 
     result = await run_once(

@@ -12,6 +12,8 @@ from tortoise.transactions import in_transaction
 
 from lending import ledger
 from lending.countries import normalize_country
+from lending.events import Draft, emit, loan_and_lenders, progress
+from lending.searches import alert_saved_searches
 from lending.errors import Forbidden, InvalidInput, LoanNotRepaying, NotFound
 from lending.money import LENDING_UNIT, to_cents
 from lending.tokens import Viewer
@@ -19,6 +21,7 @@ from models import (
     Account,
     AccountKind,
     CurrencyLossLiability,
+    EventKind,
     Gender,
     Loan,
     LoanStatus,
@@ -103,6 +106,8 @@ async def list_loan(partner: Partner, listing: Listing, now: datetime) -> Loan:
             expires_at=expires_at,
         )
         await Account.create(kind=AccountKind.LOAN, loan=loan)
+        alerts = await alert_saved_searches(loan, partner.risk_tenths, now)
+        await emit([Draft(EventKind.LOAN_LISTED, loan_id=loan.id, payload=progress(loan)), *alerts], now)
     return loan
 
 
@@ -128,6 +133,8 @@ async def expire_loan(loan_id: int, now: datetime) -> bool:
         )
         for lender_id, amount in shares:
             await ledger.transfer(TransferKind.REFUND, loan_account.id, accounts[lender_id], amount, now, loan_id=loan_id)
+        refunds = {lender_id: {"refunded": amount} for lender_id, amount in shares}
+        await emit(await loan_and_lenders(EventKind.LOAN_EXPIRED, await Loan.get(id=loan_id), refunds), now)
     return True
 
 
@@ -157,4 +164,5 @@ async def mark_default(viewer: Viewer | None, loan_id: int, now: datetime) -> Lo
                 now,
                 loan_id=loan_id,
             )
+        await emit(await loan_and_lenders(EventKind.LOAN_DEFAULTED, loan, None), now)
     return loan

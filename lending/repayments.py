@@ -5,13 +5,14 @@ from datetime import datetime
 from tortoise.expressions import F
 
 from lending import ledger
+from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.errors import ExceedsRemaining, Forbidden, InvalidAmount, LoanNotRepaying, NotFound
 from lending.idempotency import run_once
 from lending.loans import acting_partner
 from lending.money import to_cents, to_cents_or_zero
 from lending.split import split_pro_rata
 from lending.tokens import Viewer
-from models import Account, CurrencyLossLiability, Loan, LoanStatus, Repayment, Share, TransferKind
+from models import Account, CurrencyLossLiability, EventKind, Loan, LoanStatus, Repayment, Share, TransferKind
 
 REPAYABLE = (LoanStatus.FUNDED, LoanStatus.REPAYING)
 PARTNER_COVERED_LOSS_PERCENT = 10  # under SHARED liability the partner bears loss up to 10% of a repayment
@@ -49,9 +50,9 @@ async def post_repayment(
 
     async def work() -> dict:
         # Lock the loan row first (as lending does), then check against its current state.
-        if not await Loan.filter(id=loan_id, status__in=REPAYABLE).update(status=LoanStatus.REPAYING):
-            raise LoanNotRepaying((await Loan.get(id=loan_id)).status.value)
-        current = await Loan.get(id=loan_id)
+        current = await Loan.select_for_update().get(id=loan_id)
+        if current.status not in REPAYABLE:
+            raise LoanNotRepaying(current.status.value)
         outstanding = current.amount_cents - current.repaid_cents
         if cents > outstanding:
             raise ExceedsRemaining(outstanding)
@@ -59,12 +60,21 @@ async def post_repayment(
         repayment = await Repayment.create(
             loan_id=loan_id, amount_cents=cents, currency_loss_cents=loss, lender_loss_cents=borne, posted_at=now
         )
-        await _credit_lenders(current, repayment, now)
-        done = current.repaid_cents + cents == current.amount_cents
-        await Loan.filter(id=loan_id).update(
-            repaid_cents=F("repaid_cents") + cents,
-            **({"status": LoanStatus.REPAID, "ended_at": now} if done else {}),
-        )
+        credited = await _credit_lenders(current, repayment, now)
+        was = current.status
+        current.repaid_cents += cents
+        current.status = LoanStatus.REPAID if current.repaid_cents == current.amount_cents else LoanStatus.REPAYING
+        current.ended_at = now if current.status is LoanStatus.REPAID else None
+        await current.save(update_fields=["repaid_cents", "status", "ended_at"])
+        drafts = [
+            Draft(EventKind.REPAYMENT_CREDITED, loan_id=loan_id, lender_id=lender_id, payload=credit)
+            for lender_id, credit in credited.items()
+        ]
+        if was is LoanStatus.FUNDED:
+            drafts.append(Draft(EventKind.LOAN_REPAYING, loan_id=loan_id, payload=progress(current)))
+        if current.status is LoanStatus.REPAID:
+            drafts += await loan_and_lenders(EventKind.LOAN_REPAID, current)
+        await emit(drafts, now)
         return {"repayment_id": repayment.id}
 
     payload = {"loan": loan_id, "amount": cents, "loss": loss}
@@ -76,7 +86,8 @@ def partner_actor(partner_id: int) -> str:
     return f"partner:{partner_id}"
 
 
-async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> None:
+async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> dict[int, dict[str, int]]:
+    """Pay each lender their part; return what each got, by lender id."""
     shares = await Share.filter(loan_id=loan.id).order_by("id")
     principal = split_pro_rata(
         repayment.amount_cents, [s.amount_cents for s in shares], [s.repaid_cents for s in shares]
@@ -104,6 +115,10 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> No
                 loan_id=loan.id,
                 repayment_id=repayment.id,
             )
+    credited = {
+        share.lender_id: {"repayment_id": repayment.id, "amount": part - lost, "principal": part, "loss": lost}
+        for (share, part), lost in zip(paid, losses, strict=True)
+    }
     if repayment.lender_loss_cents:
         await ledger.transfer(
             TransferKind.CURRENCY_LOSS,
@@ -114,3 +129,4 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> No
             loan_id=loan.id,
             repayment_id=repayment.id,
         )
+    return credited

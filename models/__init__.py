@@ -3,12 +3,15 @@
 from models.enums import (
     AccountKind,
     CurrencyLossLiability,
+    EventKind,
     Gender,
     LoanStatus,
+    NotificationKind,
     Role,
     Sector,
     TransferKind,
 )
+from models.events import Event, Notification, SavedSearch, SearchAnchor
 from models.ledger import Account, IdempotencyKey, Transfer
 from models.lenders import ApiToken, Lender
 from models.loans import Loan, Repayment, Share
@@ -19,14 +22,20 @@ __all__ = [
     "AccountKind",
     "ApiToken",
     "CurrencyLossLiability",
+    "Event",
+    "EventKind",
     "Gender",
     "IdempotencyKey",
     "Lender",
     "Loan",
     "LoanStatus",
+    "Notification",
+    "NotificationKind",
     "Partner",
     "Repayment",
     "Role",
+    "SavedSearch",
+    "SearchAnchor",
     "Sector",
     "Share",
     "Transfer",
