@@ -21,6 +21,8 @@ from graph.schema import schema
 from graph.settings import Settings
 from lending.loans import expire_loans
 from models import db
+from subscriptions.bus import EventBus
+from subscriptions.hub import Hub
 
 log = logging.getLogger("lendgraph")
 Clock = Callable[[], datetime]
@@ -31,27 +33,40 @@ def utc_now() -> datetime:
 
 
 class LendGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, hub: Hub) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
             allowed_origins=settings.allowed_origins,
+            keep_alive=settings.keep_alive_interval > 0,
+            keep_alive_interval=settings.keep_alive_interval,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
         self.clock = clock
+        self.hub = hub
 
     async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:
         viewer = await viewer_for(request.headers.get("authorization"), self.clock())
-        return Context(request=request, response=response, viewer=viewer, clock=self.clock)
+        return Context(request=request, response=response, viewer=viewer, clock=self.clock, hub=self.hub)
+
+    async def on_ws_connect(self, context: Context) -> None:
+        # The token comes in connection_init. A missing or bad one leaves the socket anonymous:
+        # public streams work, myEvents answers with a clear error.
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        if isinstance(authorization, str):
+            context.viewer = await viewer_for(authorization, self.clock())
 
 
-async def expire_periodically(interval: float, clock: Clock) -> None:
+async def expire_periodically(interval: float, clock: Clock, bus: EventBus) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
             expired = await expire_loans(clock())
             if expired:
                 log.info("expired loans %s", expired)
+                await bus.announce()
         except Exception:  # the timer must outlive a failed sweep (a dropped connection, say)
             log.exception("loan expiry sweep failed")
 
@@ -59,13 +74,17 @@ async def expire_periodically(interval: float, clock: Clock) -> None:
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:
     """Build the application; `clock` lets tests move time."""
     settings = settings or Settings.from_env()
-    graphql = LendGraphQL(settings, clock)
+    bus = EventBus(settings.broadcast_url)
+    hub = Hub(bus, poll_interval=settings.outbox_poll_interval, inbox_size=settings.subscriber_queue_size)
+    graphql = LendGraphQL(settings, clock, hub)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.connect(settings.database_url)
+        await bus.connect()
+        await hub.start()
         timer = (
-            asyncio.create_task(expire_periodically(settings.expiry_interval, clock))
+            asyncio.create_task(expire_periodically(settings.expiry_interval, clock, bus))
             if settings.expiry_interval > 0
             else None
         )
@@ -74,6 +93,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         finally:
             if timer:
                 timer.cancel()
+            await hub.stop()
+            await bus.disconnect()
             await db.disconnect()
 
     async def health(request: Request) -> Response:
@@ -88,4 +109,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/health", health),
         Route("/", home),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.hub = hub
+    return app

@@ -5,13 +5,17 @@ from strawberry import relay
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
-from graph.extensions import DomainErrorCodes
+from graph.extensions import AnnounceEvents, DomainErrorCodes
+from graph.types.events import LENDER_EVENT_TYPES, NotificationNode
 from graph.types.lenders import LenderNode, ShareNode, TransactionNode
 from graph.types.loans import LoanNode, PartnerNode
+from graph.types.searches import SavedSearchNode
 from resolvers.accounts import AccountMutation
 from resolvers.lenders import LenderQuery
 from resolvers.loans import LoanMutation, LoanQuery
 from resolvers.partners import PartnerQuery
+from resolvers.searches import SearchMutation
+from subscriptions.resolvers import Subscription
 
 
 @strawberry.type
@@ -20,12 +24,13 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (LoanQuery, LenderQuery, PartnerQuery, NodeQuery))
-Mutation = merge_types("Mutation", (AccountMutation, LoanMutation))
+Mutation = merge_types("Mutation", (AccountMutation, LoanMutation, SearchMutation))
 
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    types=[LoanNode, PartnerNode, LenderNode, ShareNode, TransactionNode],
+    subscription=Subscription,
+    types=[LoanNode, PartnerNode, LenderNode, ShareNode, TransactionNode, NotificationNode, SavedSearchNode, *LENDER_EVENT_TYPES],
     # Clients send the same few documents over and over: parse and validate each once.
-    extensions=[DomainErrorCodes, lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)],
+    extensions=[DomainErrorCodes, AnnounceEvents, lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)],
 )

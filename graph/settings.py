@@ -18,6 +18,13 @@ class Settings:
     expiry_interval: float = 60.0
     allowed_origins: list[str] = field(default_factory=list)
     graphiql: bool = True
+    # Seconds between outbox reads when no hint arrives (Redis down, say): the worst-case delay.
+    outbox_poll_interval: float = 1.0
+    # Live events queued per subscriber before it must catch up from the outbox instead.
+    subscriber_queue_size: int = 1000
+    max_subscriptions_per_connection: int = 100
+    # Seconds between server pings on idle WebSockets; 0 turns them off.
+    keep_alive_interval: float = 15.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -28,4 +35,8 @@ class Settings:
             expiry_interval=float(env.get("EXPIRY_INTERVAL", "60")),
             allowed_origins=_list(env.get("ALLOWED_ORIGINS", "")),
             graphiql=env.get("GRAPHIQL", "1") not in ("0", "false", "no"),
+            outbox_poll_interval=float(env.get("OUTBOX_POLL_INTERVAL", "1")),
+            subscriber_queue_size=int(env.get("SUBSCRIBER_QUEUE_SIZE", "1000")),
+            max_subscriptions_per_connection=int(env.get("MAX_SUBSCRIPTIONS_PER_CONNECTION", "100")),
+            keep_alive_interval=float(env.get("KEEP_ALIVE_INTERVAL", "15")),
         )

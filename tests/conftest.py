@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from lending.ledger import check_books
 from tests import services
 from tests.api import Api
 from tests.clock import FakeClock
+from tests.ws import uvicorn_on_this_loop
 
 
 @pytest.fixture(scope="session")
@@ -50,15 +52,22 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-async def serve(url: str, clock: FakeClock, expiry_interval: float = 0) -> AsyncIterator[Api]:
-    """Run the app in-process on `url`; check the books when done."""
-    app = create_app(Settings(database_url=url, expiry_interval=expiry_interval), clock=clock)
+async def serve(url: str, clock: FakeClock, *, websockets: bool = False, **settings: Any) -> AsyncIterator[Api]:
+    """Run the app in-process on `url`, HTTP in memory and WebSockets (if asked) on a real port.
+
+    The books are checked when the test is done.
+    """
+    if url.startswith("postgres"):
+        await services.reset_pg(url)
+    app = create_app(Settings(database_url=url, **{"expiry_interval": 0, **settings}), clock=clock)
     async with LifespanManager(app):
-        if url.startswith("postgres"):
-            await services.reset_pg()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield Api(http)
+            if websockets:
+                async with uvicorn_on_this_loop(app) as ws_url:
+                    yield Api(http, ws_url)
+            else:
+                yield Api(http)
         books = await check_books()
         assert books.ok, books.problems
 
@@ -67,6 +76,13 @@ async def serve(url: str, clock: FakeClock, expiry_interval: float = 0) -> Async
 async def api(database_url: str, clock: FakeClock) -> AsyncIterator[Api]:
     """The API in-process, on a database of its own, with the ledger checked afterwards."""
     async for client in serve(database_url, clock):
+        yield client
+
+
+@pytest.fixture
+async def live(database_url: str, clock: FakeClock) -> AsyncIterator[Api]:
+    """Like `api`, with WebSockets served on a real port (`live.ws_url`) for subscriptions."""
+    async for client in serve(database_url, clock, websockets=True, outbox_poll_interval=0.2):
         yield client
 
 

@@ -70,8 +70,12 @@ def drop_pg_database(name: str) -> None:
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def reset_pg() -> None:
+async def reset_pg(url: str) -> None:
     """Empty every table (fast, unlike recreating the database) and restore the world account."""
-    tables = ", ".join(model._meta.db_table for model in Tortoise.apps[db.APP_LABEL].values())
-    await Tortoise.get_connection("default").execute_script(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    await ensure_world_account()
+    await db.connect(url)
+    try:
+        tables = ", ".join(model._meta.db_table for model in Tortoise.apps[db.APP_LABEL].values())
+        await Tortoise.get_connection("default").execute_script(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        await ensure_world_account()
+    finally:
+        await db.disconnect()

@@ -11,11 +11,13 @@ from tortoise.expressions import Q
 from graph.context import Context
 from graph.permissions import own_only
 from graph.types.connections import Counted, connection
+from graph.types.events import NotificationNode
 from graph.types.loans import LoanNode
+from graph.types.searches import SavedSearchNode
 from lending import portfolio as portfolios
 from lending.money import to_decimal
 from lending.paging import Order, SortKey, page
-from models import Account, Lender, Share, Transfer, TransferKind
+from models import Account, Lender, Notification, SavedSearch, Share, Transfer, TransferKind
 
 Info = strawberry.Info[Context, None]
 TransferKindEnum = strawberry.enum(TransferKind, name="TransactionKind")
@@ -166,6 +168,11 @@ class Portfolio:
         return connection(ShareConnection, await page(query, NEWEST_FIRST, first, after), ShareNode.from_model, query)
 
 
+@strawberry.type(name="NotificationConnection")
+class NotificationConnection(relay.Connection[NotificationNode], Counted):
+    pass
+
+
 @strawberry.type(name="Lender")
 class LenderNode(relay.Node):
     id: relay.NodeID[int]
@@ -195,6 +202,18 @@ class LenderNode(relay.Node):
         query = _transfers_of(account.id)
         result = await page(query, NEWEST_FIRST, first, after)
         return connection(TransactionConnection, result, lambda t: TransactionNode.from_model(t, account.id), query)
+
+    @strawberry.field(extensions=own_only(), description="Notifications, newest first.")
+    async def notifications(
+        self, first: int | None = None, after: str | None = None
+    ) -> NotificationConnection | None:
+        query = Notification.filter(lender_id=self.id)
+        result = await page(query, NEWEST_FIRST, first, after)
+        return connection(NotificationConnection, result, NotificationNode.from_model, query)
+
+    @strawberry.field(extensions=own_only())
+    async def saved_searches(self) -> list[SavedSearchNode] | None:
+        return [SavedSearchNode.from_model(s) for s in await SavedSearch.filter(lender_id=self.id).order_by("name")]
 
     @classmethod
     def from_model(cls, lender: Lender) -> "LenderNode":

@@ -1,0 +1,164 @@
+"""Live events: loan progress, new listings and a lender's own events."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+from strawberry import relay
+
+from graph.context import Context
+from graph.types.loans import LoanNode, LoanStatusEnum
+from lending.money import to_decimal
+from models import EventKind, Notification, NotificationKind
+from subscriptions.hub import Delivery
+
+Info = strawberry.Info[Context, None]
+EventKindEnum = strawberry.enum(EventKind, name="EventKind")
+NotificationKindEnum = strawberry.enum(NotificationKind, name="NotificationKind")
+EVENT_ID_DIGITS = 16
+
+
+def event_id(ident: int) -> str:
+    """Event ids are zero-padded so that they sort as strings in event order."""
+    return str(ident).zfill(EVENT_ID_DIGITS)
+
+
+@strawberry.type(name="Notification")
+class NotificationNode(relay.Node):
+    id: relay.NodeID[int]
+    kind: NotificationKindEnum
+    message: str
+    created_at: datetime
+    read_at: datetime | None
+    loan_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def loan(self, info: Info) -> LoanNode | None:
+        if self.loan_id is None:
+            return None
+        return LoanNode.from_model(await info.context.loaders.loan.load(self.loan_id))
+
+    @classmethod
+    def from_model(cls, n: Notification) -> "NotificationNode":
+        return cls(id=n.id, kind=n.kind, message=n.message, created_at=n.created_at, read_at=n.read_at, loan_id=n.loan_id)
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
+        viewer = info.context.viewer
+        ids = [int(i) for i in node_ids]
+        mine = (
+            {n.id: n for n in await Notification.filter(id__in=ids, lender_id=viewer.lender_id)}
+            if viewer and viewer.lender_id
+            else {}
+        )
+        return [cls.from_model(mine[i]) if i in mine else None for i in ids]
+
+
+@strawberry.type
+class LoanProgressEvent:
+    event_id: str
+    occurred_at: datetime
+    kind: EventKindEnum
+    amount_added: Decimal = strawberry.field(description="The share added by this event; 0.00 for status changes.")
+    funded_amount: Decimal
+    remaining_amount: Decimal
+    lender_count: int
+    status: LoanStatusEnum = strawberry.field(description="The loan's status as of this event.")
+    loan: LoanNode = strawberry.field(description="The loan as it is now.")
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> "LoanProgressEvent":
+        state = delivery.event.payload
+        return cls(
+            event_id=event_id(delivery.id),
+            occurred_at=delivery.event.created_at,
+            kind=delivery.event.kind,
+            amount_added=to_decimal(state["amount_added"]),
+            funded_amount=to_decimal(state["funded"]),
+            remaining_amount=to_decimal(state["amount"] - state["funded"]),
+            lender_count=state["lender_count"],
+            status=state["status"],
+            loan=LoanNode.from_model(delivery.loan),
+        )
+
+
+@strawberry.type
+class LoanListedEvent:
+    event_id: str
+    occurred_at: datetime
+    loan: LoanNode
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> "LoanListedEvent":
+        return cls(event_id=event_id(delivery.id), occurred_at=delivery.event.created_at, loan=LoanNode.from_model(delivery.loan))
+
+
+@strawberry.interface(name="LenderEvent")
+class LenderEvent:
+    event_id: str
+    occurred_at: datetime
+
+
+@strawberry.type
+class RepaymentCredited(LenderEvent):
+    loan: LoanNode
+    amount: Decimal = strawberry.field(description="Credited to you, after currency loss.")
+    principal: Decimal
+    currency_loss: Decimal
+
+
+@strawberry.type
+class LoanFunded(LenderEvent):
+    loan: LoanNode
+
+
+@strawberry.type
+class LoanExpired(LenderEvent):
+    loan: LoanNode
+    refunded: Decimal = strawberry.field(description="Returned to your credit.")
+
+
+@strawberry.type
+class LoanRepaid(LenderEvent):
+    loan: LoanNode
+
+
+@strawberry.type
+class LoanDefaulted(LenderEvent):
+    loan: LoanNode
+
+
+@strawberry.type
+class NotificationCreated(LenderEvent):
+    notification: NotificationNode
+
+
+def lender_event(delivery: Delivery) -> LenderEvent:
+    """The typed event for one row of a lender's stream."""
+    e = delivery.event
+    common = {"event_id": event_id(e.id), "occurred_at": e.created_at}
+    if e.kind is EventKind.NOTIFICATION:
+        return NotificationCreated(**common, notification=NotificationNode.from_model(delivery.notification))
+    loan = LoanNode.from_model(delivery.loan)
+    match e.kind:
+        case EventKind.REPAYMENT_CREDITED:
+            return RepaymentCredited(
+                **common,
+                loan=loan,
+                amount=to_decimal(e.payload["amount"]),
+                principal=to_decimal(e.payload["principal"]),
+                currency_loss=to_decimal(e.payload["loss"]),
+            )
+        case EventKind.LOAN_EXPIRED:
+            return LoanExpired(**common, loan=loan, refunded=to_decimal(e.payload.get("refunded", 0)))
+        case EventKind.LOAN_FUNDED:
+            return LoanFunded(**common, loan=loan)
+        case EventKind.LOAN_REPAID:
+            return LoanRepaid(**common, loan=loan)
+        case EventKind.LOAN_DEFAULTED:
+            return LoanDefaulted(**common, loan=loan)
+    raise ValueError(f"no lender event for {e.kind}")
+
+
+LENDER_EVENT_TYPES = [RepaymentCredited, LoanFunded, LoanExpired, LoanRepaid, LoanDefaulted, NotificationCreated]

@@ -1,0 +1,51 @@
+"""The event bus between processes: a hint that new events are in the outbox.
+
+Events themselves travel through the database (the outbox); the bus only
+wakes every process's hub so it reads them at once instead of at its next
+poll. A lost hint (Redis down, a crash after commit) therefore delays an
+event by at most one poll interval and never loses it.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlparse
+
+from broadcaster import Broadcast
+from redis.exceptions import RedisError
+
+from subscriptions.redis_backend import ResilientRedisBackend
+
+log = logging.getLogger("lendgraph.bus")
+CHANNEL = "lendgraph:outbox"
+
+
+def broadcast_for(url: str) -> Broadcast:
+    """`memory://` (one process) or `redis://host:port/db` (any number of processes)."""
+    if urlparse(url).scheme in ("redis", "rediss"):
+        return Broadcast(backend=ResilientRedisBackend(url))
+    return Broadcast(url)
+
+
+class EventBus:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.broadcast = broadcast_for(url)
+
+    async def connect(self) -> None:
+        await self.broadcast.connect()
+
+    async def disconnect(self) -> None:
+        await self.broadcast.disconnect()
+
+    async def announce(self) -> None:
+        """Tell every process that new events were committed; never fails the caller."""
+        try:
+            await self.broadcast.publish(CHANNEL, "new")
+        except (RedisError, OSError) as error:
+            log.warning("could not announce new events (%s); hubs will find them by polling", error)
+
+    @asynccontextmanager
+    async def hints(self) -> AsyncIterator[AsyncIterator[object]]:
+        async with self.broadcast.subscribe(CHANNEL) as subscriber:
+            yield subscriber

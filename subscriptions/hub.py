@@ -1,0 +1,180 @@
+"""Each process's hub: reads the outbox in id order and fans events out to local subscribers.
+
+One reader per process turns bus hints (or, failing those, a poll) into one
+query for everything after the last event it saw; each event is then
+loaded once, with its loan and partner, and handed to the bounded inbox of
+every subscriber of its topic. A subscriber whose inbox is full is marked
+lagging and reads what it missed back from the outbox: memory stays
+bounded and nothing is lost.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from tortoise.expressions import Q
+
+from models import Event, EventKind, Loan, Notification
+from subscriptions.bus import EventBus
+
+log = logging.getLogger("lendgraph.hub")
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Topic:
+    kind: str  # "loan", "lender" or "listings"
+    key: int | None = None
+
+    def condition(self) -> Q:
+        """The outbox rows of this topic."""
+        if self.kind == "loan":
+            return Q(loan_id=self.key, lender_id=None)
+        if self.kind == "lender":
+            return Q(lender_id=self.key)
+        return Q(kind=EventKind.LOAN_LISTED)
+
+
+LISTINGS = Topic("listings")
+
+
+def topics_of(event: Event) -> list[Topic]:
+    if event.lender_id is not None:
+        return [Topic("lender", event.lender_id)]
+    topics = [Topic("loan", event.loan_id)]
+    if event.kind is EventKind.LOAN_LISTED:
+        topics.append(LISTINGS)
+    return topics
+
+
+@dataclass(eq=False)
+class Delivery:
+    """One event with what its subscribers will read, loaded once for all of them."""
+
+    event: Event
+    loan: Loan | None = None
+    notification: Notification | None = None
+
+    @property
+    def id(self) -> int:
+        return self.event.id
+
+
+async def load(events: list[Event]) -> list[Delivery]:
+    """Attach each event's loan (with its partner) and notification, in two queries."""
+    loan_ids = {e.loan_id for e in events if e.loan_id is not None}
+    loans = {loan.id: loan for loan in await Loan.filter(id__in=loan_ids).select_related("partner")} if loan_ids else {}
+    notification_ids = [e.payload["notification_id"] for e in events if e.kind is EventKind.NOTIFICATION]
+    notifications = (
+        {n.id: n for n in await Notification.filter(id__in=notification_ids)} if notification_ids else {}
+    )
+    return [
+        Delivery(
+            e,
+            loans.get(e.loan_id) if e.loan_id is not None else None,
+            notifications.get(e.payload.get("notification_id")) if e.kind is EventKind.NOTIFICATION else None,
+        )
+        for e in events
+    ]
+
+
+async def replay(topic: Topic, after_id: int, limit: int = BATCH) -> list[Delivery]:
+    """Up to `limit` events of `topic` after `after_id`, oldest first."""
+    events = await Event.filter(topic.condition(), id__gt=after_id).order_by("id").limit(limit)
+    return await load(events)
+
+
+@dataclass(eq=False)
+class Inbox:
+    """A subscriber's bounded queue of live events."""
+
+    topic: Topic
+    size: int
+    start_id: int = 0
+    lagging: bool = False
+    queue: asyncio.Queue[Delivery] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(self.size)
+
+    def offer(self, delivery: Delivery) -> None:
+        if self.lagging:
+            return
+        try:
+            self.queue.put_nowait(delivery)
+        except asyncio.QueueFull:
+            # Too slow to keep up: stop queueing; the subscriber catches up from the outbox.
+            self.lagging = True
+            log.info("subscriber of %s fell behind; it will resync from the outbox", self.topic)
+
+
+class Hub:
+    def __init__(self, bus: EventBus, *, poll_interval: float = 1.0, inbox_size: int = 1000) -> None:
+        self.bus = bus
+        self.poll_interval = poll_interval
+        self.inbox_size = inbox_size
+        self.last_id = 0
+        self._inboxes: dict[Topic, set[Inbox]] = {}
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        newest = await Event.all().order_by("-id").first()
+        self.last_id = newest.id if newest else 0
+        self._tasks = [
+            asyncio.create_task(self._read(), name="hub-reader"),
+            asyncio.create_task(self._listen(), name="hub-listener"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @contextlib.contextmanager
+    def inbox(self, topic: Topic) -> Iterator[Inbox]:
+        """Receive the live events of `topic` from now on (those after `inbox.start_id`)."""
+        inbox = Inbox(topic, self.inbox_size, start_id=self.last_id)
+        self._inboxes.setdefault(topic, set()).add(inbox)
+        try:
+            yield inbox
+        finally:
+            subscribers = self._inboxes[topic]
+            subscribers.discard(inbox)
+            if not subscribers:
+                del self._inboxes[topic]
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._inboxes.values())
+
+    async def drain(self) -> None:
+        """Deliver every committed event after the last one seen, in order."""
+        while True:
+            events = await Event.filter(id__gt=self.last_id).order_by("id").limit(BATCH)
+            if not events:
+                return
+            for delivery in await load(events):
+                for topic in topics_of(delivery.event):
+                    for inbox in self._inboxes.get(topic, ()):
+                        inbox.offer(delivery)
+                self.last_id = delivery.id
+
+    async def _read(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:  # a dropped database connection must not end live delivery
+                log.exception("reading the outbox failed; retrying")
+
+    async def _listen(self) -> None:
+        async with self.bus.hints() as hints:
+            async for _ in hints:
+                self._wake.set()

@@ -1,0 +1,86 @@
+"""The Subscription root: loanProgress, loanListed and myEvents.
+
+Each stream replays what came after `after` from the outbox, in order, then
+follows live events from the hub; ids already delivered are never sent again.
+"""
+
+import copy
+from collections.abc import AsyncGenerator, AsyncIterator
+
+import strawberry
+
+from graph.context import Context
+from graph.ids import decode_id
+from graph.permissions import lender_id_of
+from graph.types.events import LenderEvent, LoanListedEvent, LoanProgressEvent, lender_event
+from graph.types.loans import LoanFilterInput
+from lending.errors import InvalidInput, NotFound
+from models import Loan, LoanStatus
+from subscriptions.hub import BATCH, LISTINGS, Delivery, Hub, Topic, replay
+
+Info = strawberry.Info[Context, None]
+
+
+def parse_after(after: str | None) -> int | None:
+    if after is None:
+        return None
+    if not (after.isascii() and after.isdigit() and len(after) <= 19):
+        raise InvalidInput("after must be an eventId received earlier.", "after")
+    return int(after)
+
+
+async def follow(hub: Hub, topic: Topic, after_id: int | None) -> AsyncIterator[Delivery]:
+    """Events of `topic`: first those after `after_id` from the outbox, then live ones, each once."""
+    with hub.inbox(topic) as inbox:
+        last = inbox.start_id if after_id is None else after_id
+        catch_up = after_id is not None
+        while True:
+            if catch_up or inbox.lagging:
+                # Clear the flag first: what arrives meanwhile is queued, and duplicates are skipped below.
+                inbox.lagging = catch_up = False
+                while True:
+                    batch = await replay(topic, last)
+                    for delivery in batch:
+                        yield delivery
+                        last = delivery.id
+                    if len(batch) < BATCH:
+                        break
+                continue
+            delivery = await inbox.queue.get()
+            if delivery.id > last:
+                yield delivery
+                last = delivery.id
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Every share added to a loan and every change of its status.")
+    async def loan_progress(
+        self, info: Info, loan_id: strawberry.ID, after: str | None = None
+    ) -> AsyncGenerator[LoanProgressEvent, None]:
+        ident = decode_id(loan_id, "Loan")
+        if not await Loan.exists(id=ident):
+            raise NotFound("loan", loan_id)
+        async for delivery in follow(info.context.hub, Topic("loan", ident), parse_after(after)):
+            info.context.fresh_loaders(delivery.loan)
+            yield LoanProgressEvent.of(delivery)
+
+    @strawberry.subscription(description="Each new listing that matches the filter, as the loans query judges it.")
+    async def loan_listed(
+        self, info: Info, filter: LoanFilterInput | None = None, after: str | None = None
+    ) -> AsyncGenerator[LoanListedEvent, None]:
+        wanted = filter.to_domain() if filter else None
+        async for delivery in follow(info.context.hub, LISTINGS, parse_after(after)):
+            # Judge the loan as it was listed, though the event shows it as it is now.
+            as_listed = copy.copy(delivery.loan)
+            as_listed.status = LoanStatus(delivery.event.payload["status"])
+            if wanted is None or wanted.matches(as_listed, delivery.loan.partner.risk_tenths):
+                info.context.fresh_loaders(delivery.loan)
+                yield LoanListedEvent.of(delivery)
+
+    @strawberry.subscription(description="Your own events: repayments, your loans' fate, notifications.")
+    async def my_events(self, info: Info, after: str | None = None) -> AsyncGenerator[LenderEvent, None]:
+        lender_id = lender_id_of(info)
+        async for delivery in follow(info.context.hub, Topic("lender", lender_id), parse_after(after)):
+            info.context.fresh_loaders(delivery.loan)
+            yield lender_event(delivery)

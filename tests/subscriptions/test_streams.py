@@ -1,0 +1,128 @@
+"""Live subscriptions over graphql-transport-ws: progress, listings and a lender's own events."""
+
+from models import Event
+from tests.api import partner_token
+from tests.ws import Socket
+
+PROGRESS = """subscription($loanId: ID!, $after: String) { loanProgress(loanId: $loanId, after: $after) {
+  eventId kind amountAdded fundedAmount remainingAmount lenderCount status loan { name } } }"""
+LISTED = """subscription($filter: LoanFilter, $after: String) { loanListed(filter: $filter, after: $after) {
+  eventId loan { name country { isoCode } sector } } }"""
+MINE = """subscription($after: String) { myEvents(after: $after) {
+  __typename eventId
+  ... on RepaymentCredited { amount principal currencyLoss loan { name } }
+  ... on LoanFunded { loan { name status } }
+  ... on LoanExpired { refunded }
+  ... on LoanRepaid { loan { name } }
+  ... on NotificationCreated { notification { message loan { name } } } } }"""
+
+
+async def test_loan_progress_reports_every_share_and_the_funding(live):
+    partner = await partner_token()
+    loan_id = await live.loan_id(partner, amount="50.00")
+    _, ada = await live.funded_lender("25.00", "Ada")
+    _, bob = await live.funded_lender("25.00", "Bob")
+    async with Socket.open(live.ws_url) as ws:
+        await ws.subscribe("p", PROGRESS, {"loanId": loan_id})
+        assert await ws.nothing_for("p", 0.3)  # subscribed; nothing has happened yet
+        await live.lend(ada, loan_id, "25.00")
+        first = (await ws.next("p"))["loanProgress"]
+        assert {k: first[k] for k in ("kind", "amountAdded", "fundedAmount", "remainingAmount", "lenderCount", "status")} == {
+            "kind": "SHARE_ADDED", "amountAdded": "25.00", "fundedAmount": "25.00", "remainingAmount": "25.00",
+            "lenderCount": 1, "status": "FUNDRAISING",
+        }  # fmt: skip
+        await live.lend(bob, loan_id, "25.00")
+        second = (await ws.next("p"))["loanProgress"]
+        funded = (await ws.next("p"))["loanProgress"]
+        assert (second["kind"], second["fundedAmount"], second["lenderCount"]) == ("SHARE_ADDED", "50.00", 2)
+        assert (funded["kind"], funded["status"], funded["remainingAmount"]) == ("LOAN_FUNDED", "FUNDED", "0.00")
+        assert first["eventId"] < second["eventId"] < funded["eventId"]
+
+
+async def test_replay_after_an_event_id_then_live_each_once(live):
+    partner = await partner_token()
+    loan_id = await live.loan_id(partner, amount="100.00")
+    lenders = [(await live.funded_lender("25.00", name))[1] for name in ("A", "B", "C", "D")]
+    await live.lend(lenders[0], loan_id)
+    await live.lend(lenders[1], loan_id)
+    async with Socket.open(live.ws_url) as ws:
+        await ws.subscribe("p", PROGRESS, {"loanId": loan_id, "after": "0"})  # from the very start
+        seen = [(await ws.next("p"))["loanProgress"] for _ in range(3)]
+        assert [(e["kind"], e["fundedAmount"]) for e in seen] == [
+            ("LOAN_LISTED", "0.00"),
+            ("SHARE_ADDED", "25.00"),
+            ("SHARE_ADDED", "50.00"),
+        ]
+        cursor = seen[1]["eventId"]
+    # Reconnect with the first id seen: the second is replayed, then the live ones follow.
+    await live.lend(lenders[2], loan_id)
+    async with Socket.open(live.ws_url) as ws:
+        await ws.subscribe("p", PROGRESS, {"loanId": loan_id, "after": cursor})
+        assert [(await ws.next("p"))["loanProgress"]["fundedAmount"] for _ in range(2)] == ["50.00", "75.00"]
+        await live.lend(lenders[3], loan_id)
+        tail = [(await ws.next("p"))["loanProgress"] for _ in range(2)]
+        assert [(e["kind"], e["fundedAmount"]) for e in tail] == [("SHARE_ADDED", "100.00"), ("LOAN_FUNDED", "100.00")]
+        assert await ws.nothing_for("p")
+
+
+async def test_loan_listed_sends_only_matching_listings(live):
+    kenya = await partner_token("Kenya Partner", "KE", "3.5")
+    peru = await partner_token("Peru Partner", "PE", "2.0")
+    async with Socket.open(live.ws_url) as ws:
+        await ws.subscribe("ke", LISTED, {"filter": {"countries": ["KE"], "sectors": ["FOOD"]}})
+        await ws.subscribe("all", LISTED)
+        await ws.subscribe("safe", LISTED, {"filter": {"riskRatingMin": "3.0"}})
+        await live.loan_id(peru, name="Rosa", countryIsoCode="PE", sector="FOOD")
+        await live.loan_id(kenya, name="Amina", sector="CLOTHING")
+        await live.loan_id(kenya, name="Wanjiru", sector="FOOD")
+        assert [(await ws.next("all"))["loanListed"]["loan"]["name"] for _ in range(3)] == ["Rosa", "Amina", "Wanjiru"]
+        assert (await ws.next("ke"))["loanListed"]["loan"] == {"name": "Wanjiru", "country": {"isoCode": "KE"}, "sector": "FOOD"}
+        assert [(await ws.next("safe"))["loanListed"]["loan"]["name"] for _ in range(2)] == ["Amina", "Wanjiru"]
+        assert await ws.nothing_for("ke") and await ws.nothing_for("safe")
+
+
+async def test_my_events_follow_my_money(live):
+    partner = await partner_token()
+    loan_id = await live.loan_id(partner, amount="50.00", name="Amina")
+    _, ada = await live.funded_lender("25.00", "Ada")
+    _, bob = await live.funded_lender("25.00", "Bob")
+    async with Socket.open(live.ws_url, token=ada) as ws:
+        await ws.subscribe("me", MINE)
+        await live.lend(ada, loan_id)
+        await live.lend(bob, loan_id)
+        funded = (await ws.next("me"))["myEvents"]
+        assert funded["__typename"] == "LoanFunded" and funded["loan"] == {"name": "Amina", "status": "FUNDED"}
+        await live.repay(partner, loan_id, "10.01")
+        credit = (await ws.next("me"))["myEvents"]
+        assert credit["__typename"] == "RepaymentCredited"
+        assert credit["amount"] in ("5.00", "5.01") and credit["currencyLoss"] == "0.00"
+        await live.repay(partner, loan_id, "39.99")
+        kinds = [(await ws.next("me"))["myEvents"]["__typename"] for _ in range(2)]
+        assert kinds == ["RepaymentCredited", "LoanRepaid"]
+        assert await ws.nothing_for("me")
+    # Bob's stream holds his own events only.
+    assert await Event.filter(lender__display_name="Bob").count() == 4
+
+
+async def test_saved_search_alerts_arrive_as_notifications(live):
+    lender_id, ada = await live.register("Ada")
+    saved = await live.data(
+        """mutation { saveSearch(input: {name: "Kenyan food", filter: {countries: ["KE"], sectors: [FOOD]}, alert: true}) {
+             __typename ... on SaveSearchSuccess { savedSearch { name alert filter { countries sectors } } } } }""",
+        token=ada,
+    )
+    assert saved["saveSearch"]["savedSearch"] == {
+        "name": "Kenyan food", "alert": True, "filter": {"countries": ["KE"], "sectors": ["FOOD"]}
+    }  # fmt: skip
+    kenya = await partner_token()
+    async with Socket.open(live.ws_url, token=ada) as ws:
+        await ws.subscribe("me", MINE)
+        await live.loan_id(kenya, name="Amina", sector="CLOTHING")
+        await live.loan_id(kenya, name="Wanjiru", sector="FOOD", use="to buy maize flour")
+        event = (await ws.next("me"))["myEvents"]
+        assert event["__typename"] == "NotificationCreated"
+        assert event["notification"]["loan"] == {"name": "Wanjiru"}
+        assert "Kenyan food" in event["notification"]["message"] and "Wanjiru" in event["notification"]["message"]
+        assert await ws.nothing_for("me")
+    stored = await live.data("{ me { notifications(first: 10) { totalCount edges { node { message } } } } }", token=ada)
+    assert stored["me"]["notifications"]["totalCount"] == 1
