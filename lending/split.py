@@ -25,12 +25,20 @@ def split_pro_rata(
     *cumulative* entitlement. Guarantees:
 
     * the parts sum exactly to ``amount``;
-    * each part is ``floor(amount * w_i / W)`` or one cent more, i.e. within
-      one cent of the exact pro-rata value;
+    * each part is the exact pro-rata value rounded down or up (a whole-cent
+      exact value is never rounded), so strictly within one cent of it;
     * when ``received`` carries what each holder already got from earlier
-      splits of the same pool, no holder is systematically favoured: each
-      holder's running total stays within one cent of its exact pro-rata
-      share of everything split so far, independent of its position.
+      splits of the same pool, no holder is systematically favoured by its
+      position: each running total stays close to the exact pro-rata share
+      of everything split so far (the tests assert less than two cents; it
+      can exceed one cent, as the choice of who gets an odd cent cannot
+      foresee later repayments), and with equal weights running totals
+      never differ by more than one cent.
+
+    Because of that drift, reaching a point where every exact cumulative
+    entitlement is a whole number of cents (e.g. a loan repaid in full) does
+    not by itself bring every running total exactly to its entitlement: a
+    caller closing out a pool should pay each holder its exact remainder.
 
     Args:
         amount: cents to split, ``>= 0``.
@@ -74,17 +82,17 @@ def split_pro_rata(
     if received is None:
         received = [0] * n
     pool_after = sum(received) + amount
-    # Rank by how far each holder would be behind its exact cumulative
-    # entitlement (scaled by W to stay integral) after taking only the floor.
-    # Ranking on the cumulative deficit rather than this split's remainder is
-    # what stops the same low-index / large-remainder holders from winning
-    # every tie across repeated repayments. Ties go to the lower index so the
-    # result is deterministic.
-    # Only holders whose exact share is fractional are eligible: an extra cent
-    # on an exact share would put that part a full cent off pro rata. There
-    # are always more than `leftover` eligible holders, since the fractional
-    # remainders (each < 1 cent) add up to exactly `leftover` cents.
+    # Only holders whose exact share is fractional may take a leftover cent:
+    # rounding an exact share up would put that part a full cent off pro
+    # rata. There are always more than `leftover` of them, because their
+    # fractional remainders (each under one cent) add up to `leftover`.
     eligible = [i for i in range(n) if amount * weights[i] % total_weight]
+    # Hand the cents to whoever would be furthest behind its exact cumulative
+    # entitlement after taking only the floor (a deficit scaled by W so it
+    # stays an integer). Ranking on the cumulative deficit, not on this
+    # split's remainder alone, is what stops the same holders (low indices,
+    # large remainders) from winning the odd cent on every repayment. Ties go
+    # to the lower index so the result is deterministic.
     order = sorted(
         eligible,
         key=lambda i: (
