@@ -12,6 +12,8 @@ def decode_id(value: str, type_name: str) -> int:
         if gid.type_name != type_name:
             raise ValueError
         ident = int(gid.node_id)
+        if str(ident) != gid.node_id:  # int() forgives " 1", "01" and "1_0"; an id must be exact
+            raise ValueError
     except ValueError:
         raise NotFound(type_name.lower(), value) from None
     if not 0 < ident < 2**31:

@@ -5,7 +5,7 @@ from strawberry import relay
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
-from graph.extensions import AnnounceEvents, DomainErrorCodes
+from graph.extensions import AnnounceEvents, DomainErrorCodes, MaskUnexpectedErrors
 from graph.types.events import LENDER_EVENT_TYPES, NotificationNode
 from graph.types.lenders import LenderNode, ShareNode, TransactionNode
 from graph.types.loans import LoanNode, PartnerNode
@@ -31,6 +31,12 @@ schema = strawberry.Schema(
     mutation=Mutation,
     subscription=Subscription,
     types=[LoanNode, PartnerNode, LenderNode, ShareNode, TransactionNode, NotificationNode, SavedSearchNode, *LENDER_EVENT_TYPES],
-    # Clients send the same few documents over and over: parse and validate each once.
-    extensions=[DomainErrorCodes, AnnounceEvents, lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)],
+    extensions=[
+        MaskUnexpectedErrors,
+        DomainErrorCodes,
+        AnnounceEvents,
+        # Clients send the same few documents over and over: parse and validate each once.
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+    ],
 )

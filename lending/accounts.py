@@ -11,6 +11,7 @@ from lending import ledger
 from lending.errors import EmailTaken, InvalidInput
 from lending.idempotency import run_once
 from lending.money import to_cents
+from lending.text import clean_text
 from lending.tokens import issue_token
 from models import Account, AccountKind, Lender, Role, TransferKind
 
@@ -20,11 +21,9 @@ LAST_SEEN_GRANULARITY = timedelta(minutes=1)
 
 async def register_lender(display_name: str, email: str) -> tuple[Lender, str]:
     """Create a lender with an empty credit account; return it and its first token."""
-    display_name = display_name.strip()
+    display_name = clean_text(display_name, "displayName", 100)
     email = email.strip().lower()
-    if not 1 <= len(display_name) <= 100:
-        raise InvalidInput("The display name must be 1 to 100 characters.", "displayName")
-    if len(email) > 254 or not EMAIL.match(email):
+    if len(email) > 254 or not email.isprintable() or not EMAIL.match(email):
         raise InvalidInput("The email address is not valid.", "email")
     try:
         async with in_transaction():

@@ -35,8 +35,8 @@ async def run_once(
     stored result without running `work`; a repeat with anything else raises
     IdempotencyConflict. A failed `work` stores nothing, so the key stays free.
     """
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(f"The idempotency key must be 1 to {MAX_KEY_LENGTH} characters.", "idempotencyKey")
+    if not key or len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
+        raise InvalidInput(f"The idempotency key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.", "idempotencyKey")
     digest = fingerprint(operation, payload)
     stored = await _stored_result(actor, key, operation, digest)
     if stored is not None:

@@ -16,6 +16,7 @@ from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.searches import alert_saved_searches
 from lending.errors import Forbidden, InvalidInput, LoanNotRepaying, NotFound
 from lending.money import LENDING_UNIT, to_cents
+from lending.text import clean_text
 from lending.tokens import Viewer
 from models import (
     Account,
@@ -52,13 +53,6 @@ class Listing:
     expires_at: datetime | None = None
 
 
-def _text(value: str, field: str, longest: int, *, required: bool = True) -> str:
-    value = value.strip()
-    if (required and not value) or len(value) > longest:
-        raise InvalidInput(f"{field} must be {'1' if required else '0'} to {longest} characters.", field)
-    return value
-
-
 async def acting_partner(viewer: Viewer | None, partner_id: int | None) -> Partner:
     """The partner a partner token (or an admin naming one) acts for."""
     if viewer is None or viewer.role not in (Role.PARTNER, Role.ADMIN):
@@ -84,17 +78,19 @@ async def list_loan(partner: Partner, listing: Listing, now: datetime) -> Loan:
     if country != partner.country_code:
         raise InvalidInput(f"This partner lists loans in {partner.country_code} only.", "countryIsoCode")
     currency = listing.currency.strip().upper()
-    if len(currency) != 3 or not currency.isalpha():
+    if len(currency) != 3 or not (currency.isascii() and currency.isalpha()):
         raise InvalidInput("currency must be an ISO 4217 code such as KES.", "currency")
+    if listing.expires_at is not None and listing.expires_at.utcoffset() is None:
+        raise InvalidInput("expiresAt must include a timezone, e.g. 2026-04-01T12:00:00Z.", "expiresAt")
     expires_at = listing.expires_at or now + timedelta(days=LISTING_DAYS)
     if not now < expires_at <= now + timedelta(days=90):
         raise InvalidInput("expiresAt must be in the next 90 days.", "expiresAt")
     async with in_transaction():
         loan = await Loan.create(
             partner=partner,
-            name=_text(listing.name, "name", 200),
-            use=_text(listing.use, "use", 500),
-            description=_text(listing.description, "description", 10_000, required=False),
+            name=clean_text(listing.name, "name", 200),
+            use=clean_text(listing.use, "use", 500),
+            description=clean_text(listing.description, "description", 10_000, required=False, multiline=True),
             country_code=country,
             sector=listing.sector,
             gender=listing.gender,

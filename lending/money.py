@@ -14,26 +14,27 @@ def to_decimal(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(CENT)
 
 
-def to_cents(amount: Decimal | str, *, unit: int = 1, maximum: int = MAX_AMOUNT) -> int:
+def to_cents(amount: Decimal | str, *, unit: int = 1, maximum: int = MAX_AMOUNT, label: str = "amount") -> int:
     """Parse a positive amount of at most two decimals into cents, a multiple of `unit`.
 
-    Raises InvalidAmount with a message that says what is wrong.
+    Raises InvalidAmount with a message that names `label` and says what is wrong.
     """
     try:
         value = Decimal(amount)
     except (InvalidOperation, TypeError, ValueError):
-        raise InvalidAmount(f"{amount!r} is not a number.") from None
+        raise InvalidAmount(f"The {label} {amount!r} is not a number.") from None
     if not value.is_finite():
-        raise InvalidAmount("The amount must be a finite number.")
+        raise InvalidAmount(f"The {label} must be a finite number.")
     if value <= 0:
-        raise InvalidAmount("The amount must be positive.")
-    if value.as_tuple().exponent < -2 and value != value.quantize(CENT):
-        raise InvalidAmount("The amount has more than two decimal places.")
+        raise InvalidAmount(f"The {label} must be positive.")
+    # The bound first: quantizing a huge value would overflow Decimal's precision.
     if value > Decimal(maximum) / 100:
-        raise InvalidAmount(f"The amount may be at most {to_decimal(maximum)}.")
+        raise InvalidAmount(f"The {label} may be at most {to_decimal(maximum)}.")
+    if value != value.quantize(CENT):
+        raise InvalidAmount(f"The {label} has more than two decimal places.")
     cents = int(value * 100)
     if cents % unit:
-        raise InvalidAmount(f"The amount must be a multiple of {to_decimal(unit)}.")
+        raise InvalidAmount(f"The {label} must be a multiple of {to_decimal(unit)}.")
     return cents
 
 

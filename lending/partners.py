@@ -9,6 +9,7 @@ from tortoise.transactions import in_transaction
 from lending.countries import normalize_country
 from lending.errors import InvalidInput
 from lending.schedule import past_due_cents
+from lending.text import clean_text
 from models import Account, AccountKind, Loan, LoanStatus, Partner
 
 DISBURSED = (LoanStatus.FUNDED, LoanStatus.REPAYING, LoanStatus.REPAID, LoanStatus.DEFAULTED)
@@ -28,9 +29,7 @@ def parse_risk_rating(rating: Decimal | str) -> int:
 
 async def create_partner(name: str, country: str, risk_rating: Decimal | str) -> Partner:
     """Create a field partner with its ledger account."""
-    name = name.strip()
-    if not 1 <= len(name) <= 200:
-        raise InvalidInput("The partner name must be 1 to 200 characters.", "name")
+    name = clean_text(name, "name", 200)
     tenths = parse_risk_rating(risk_rating)
     code = normalize_country(country, "country")
     async with in_transaction():

@@ -10,6 +10,7 @@ from lending.errors import InvalidInput, NotFound
 from lending.events import Draft
 from lending.filters import LoanFilter, loan_index_keys
 from lending.money import to_decimal
+from lending.text import clean_text
 from models import EventKind, Loan, Notification, NotificationKind, SavedSearch, SearchAnchor
 
 MAX_SEARCHES_PER_LENDER = 50
@@ -17,9 +18,7 @@ MAX_SEARCHES_PER_LENDER = 50
 
 async def save_search(lender_id: int, name: str, loan_filter: LoanFilter, alert: bool, now: datetime) -> SavedSearch:
     """Save (or replace, by name) a lender's search, filed in the match index."""
-    name = name.strip()
-    if not 1 <= len(name) <= 100:
-        raise InvalidInput("The name must be 1 to 100 characters.", "name")
+    name = clean_text(name, "name", 100)
     async with in_transaction():
         existing = await SavedSearch.get_or_none(lender_id=lender_id, name=name)
         if existing is None:
