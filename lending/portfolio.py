@@ -33,6 +33,7 @@ class PortfolioStats:
     defaulted_cents: int = 0
     disbursed_cents: int = 0
     past_due_cents: int = 0
+    repaying_cents: int = 0  # outstanding in disbursed loans (FUNDED, REPAYING)
     by_country: dict[str, Slice] = field(default_factory=dict)
     by_sector: dict[str, Slice] = field(default_factory=dict)
     by_gender: dict[str, Slice] = field(default_factory=dict)
@@ -44,8 +45,8 @@ class PortfolioStats:
 
     @property
     def arrears_rate(self) -> Decimal:
-        """Principal past due over principal outstanding, by amount."""
-        return ratio(self.past_due_cents, self.outstanding_cents)
+        """Principal past due over disbursed principal outstanding, by amount (as for partners)."""
+        return ratio(self.past_due_cents, self.repaying_cents)
 
 
 async def portfolio_stats(lender_id: int, now: datetime) -> PortfolioStats:
@@ -82,6 +83,7 @@ async def portfolio_stats(lender_id: int, now: datetime) -> PortfolioStats:
         if status is LoanStatus.DEFAULTED:
             stats.defaulted_cents += amount - repaid
         if status is LoanStatus.REPAYING or status is LoanStatus.FUNDED:
+            stats.repaying_cents += outstanding
             # This share's part of the loan's overdue principal.
             stats.past_due_cents += past_due_cents(loan_amount, term, funded_at, loan_repaid, now) * amount // loan_amount
         for dimension, key in (("country", country), ("sector", Sector(sector).value), ("gender", Gender(gender).value)):

@@ -38,7 +38,7 @@ async def post_repayment(
     of its amount has come back.
     """
     cents = to_cents(amount)
-    loss = to_cents_or_zero(currency_loss)
+    loss = to_cents_or_zero(currency_loss, label="currency loss")
     if loss > cents:
         raise InvalidAmount("The currency loss cannot exceed the repayment.")
     loan = await Loan.get_or_none(id=loan_id)
@@ -89,12 +89,16 @@ def partner_actor(partner_id: int) -> str:
 async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> dict[int, dict[str, int]]:
     """Pay each lender their part; return what each got, by lender id."""
     shares = await Share.filter(loan_id=loan.id).order_by("id")
-    principal = split_pro_rata(
-        repayment.amount_cents, [s.amount_cents for s in shares], [s.repaid_cents for s in shares]
-    )
+    if loan.repaid_cents + repayment.amount_cents == loan.amount_cents:
+        # The last repayment settles every share exactly, whatever rounding came before.
+        principal = [s.amount_cents - s.repaid_cents for s in shares]
+    else:
+        principal = split_pro_rata(
+            repayment.amount_cents, [s.amount_cents for s in shares], [s.repaid_cents for s in shares]
+        )
     paid = [(share, part) for share, part in zip(shares, principal, strict=True) if part]
     losses = (
-        split_pro_rata(repayment.lender_loss_cents, [part for _, part in paid])
+        split_pro_rata(repayment.lender_loss_cents, [part for _, part in paid], [s.loss_cents for s, _ in paid])
         if repayment.lender_loss_cents
         else [0] * len(paid)
     )

@@ -17,12 +17,15 @@ from graph.types.searches import SavedSearchNode
 from lending import portfolio as portfolios
 from lending.money import to_decimal
 from lending.paging import Order, SortKey, page
-from models import Account, Lender, Notification, SavedSearch, Share, Transfer, TransferKind
+from models import Account, Lender, LoanStatus, Notification, SavedSearch, Share, Transfer, TransferKind
 
 Info = strawberry.Info[Context, None]
 TransferKindEnum = strawberry.enum(TransferKind, name="TransactionKind")
-NEWEST_FIRST = Order("newest", (SortKey("id", descending=True),))
-OLDEST_FIRST = Order("oldest", (SortKey("id"),))
+# Each list names its own order, so a cursor of one list is refused by another.
+SHARES_NEWEST = Order("shares", (SortKey("id", descending=True),))
+TRANSACTIONS_NEWEST = Order("transactions", (SortKey("id", descending=True),))
+NOTIFICATIONS_NEWEST = Order("notifications", (SortKey("id", descending=True),))
+LOAN_LENDERS = Order("loan_lenders", (SortKey("id"),))
 
 
 @strawberry.type(name="Share", description="A lender's part of one loan.")
@@ -164,8 +167,9 @@ class Portfolio:
 
     @strawberry.field(description="Shares, newest first.")
     async def shares(self, first: int | None = None, after: str | None = None) -> ShareConnection:
-        query = Share.filter(lender_id=self.lender_id)
-        return connection(ShareConnection, await page(query, NEWEST_FIRST, first, after), ShareNode.from_model, query)
+        # Refunded shares of expired loans are not part of the portfolio, as in its stats.
+        query = Share.filter(lender_id=self.lender_id).exclude(loan__status=LoanStatus.EXPIRED)
+        return connection(ShareConnection, await page(query, SHARES_NEWEST, first, after), ShareNode.from_model, query)
 
 
 @strawberry.type(name="NotificationConnection")
@@ -200,7 +204,7 @@ class LenderNode(relay.Node):
     async def transactions(self, first: int | None = None, after: str | None = None) -> TransactionConnection | None:
         account = await Account.get(lender_id=self.id)
         query = _transfers_of(account.id)
-        result = await page(query, NEWEST_FIRST, first, after)
+        result = await page(query, TRANSACTIONS_NEWEST, first, after)
         return connection(TransactionConnection, result, lambda t: TransactionNode.from_model(t, account.id), query)
 
     @strawberry.field(extensions=own_only(), description="Notifications, newest first.")
@@ -208,7 +212,7 @@ class LenderNode(relay.Node):
         self, first: int | None = None, after: str | None = None
     ) -> NotificationConnection | None:
         query = Notification.filter(lender_id=self.id)
-        result = await page(query, NEWEST_FIRST, first, after)
+        result = await page(query, NOTIFICATIONS_NEWEST, first, after)
         return connection(NotificationConnection, result, NotificationNode.from_model, query)
 
     @strawberry.field(extensions=own_only())
@@ -233,5 +237,5 @@ class LenderConnection(relay.Connection[LenderNode], Counted):
 async def lenders_of_loan(loan_id: int, first: int | None, after: str | None) -> LenderConnection:
     """The lenders of a loan (public profiles only), in the order they joined it."""
     shares = Share.filter(loan_id=loan_id).select_related("lender")
-    result = await page(shares, OLDEST_FIRST, first, after)
+    result = await page(shares, LOAN_LENDERS, first, after)
     return connection(LenderConnection, result, lambda share: LenderNode.from_model(share.lender), shares)
