@@ -80,8 +80,9 @@ async def check_books() -> BookCheck:
     of its shares and never exceeds the loan amount.
     """
     result = BookCheck()
-    balances = dict(await Account.all().values_list("id", "balance_cents"))
-    kinds = dict(await Account.all().values_list("id", "kind"))
+    accounts = await Account.all().values_list("id", "balance_cents", "kind")
+    balances = {account_id: balance for account_id, balance, _ in accounts}
+    kinds = {account_id: kind for account_id, _, kind in accounts}
     result.total_cents = sum(balances.values())
     if result.total_cents != 0:
         result.problems.append(f"balances sum to {result.total_cents}, not 0")

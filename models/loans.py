@@ -54,6 +54,7 @@ class Share(Model):
     class Meta:
         table = "share"
         unique_together = (("loan", "lender"),)
+        indexes = (("lender_id", "id"),)  # a lender's portfolio, newest first
         constraints = (
             CheckConstraint(check="amount_cents > 0 AND amount_cents % 2500 = 0", name="share_amount_units"),
             CheckConstraint(check="repaid_cents >= 0 AND repaid_cents <= amount_cents", name="share_repaid"),
