@@ -1,0 +1,258 @@
+"""Shared benchmark plumbing: throwaway databases, the app in-process, SQL counting, statistics."""
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import math
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+from asgi_lifespan import LifespanManager
+from tortoise import Tortoise
+
+from graph.app import create_app
+from graph.settings import Settings
+from lending.ledger import ensure_world_account
+from models import db
+
+T = TypeVar("T")
+
+# The server only; each run creates (and drops) a database of its own on it.
+PG_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+# ---------------------------------------------------------------- databases
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A tortoise URL as asyncpg wants it: postgresql:// scheme, no tortoise-only query parameters."""
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
+
+
+def with_database(server: str, name: str, query: str = "") -> str:
+    parts = urlsplit(server)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", query, ""))
+
+
+async def pg_reachable(server: str = PG_SERVER) -> str | None:
+    """None when the server answers, else why not."""
+    try:
+        connection = await asyncpg.connect(asyncpg_dsn(server), timeout=3)
+    except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(error).__name__}: {error}"
+    await connection.close()
+    return None
+
+
+async def _admin(statement: str, server: str) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(server), timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def _prepare(url: str) -> None:
+    """Apply the committed migrations and create the world account, as `lendgraph migrate` does."""
+    await db.migrate(url)
+    await Tortoise.close_connections()
+    await db.connect(url)
+    try:
+        await ensure_world_account()
+    finally:
+        await db.disconnect()
+
+
+@contextlib.asynccontextmanager
+async def pg_database(server: str = PG_SERVER) -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database (its tortoise URL), dropped afterwards whatever happens."""
+    name = f"lendgraph_bench_{uuid.uuid4().hex[:10]}"
+    await _admin(f'CREATE DATABASE "{name}"', server)
+    try:
+        url = with_database(server, name)
+        await _prepare(url)
+        yield url
+    finally:
+        await Tortoise.close_connections()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', server)
+
+
+@contextlib.asynccontextmanager
+async def sqlite_database() -> AsyncIterator[str]:
+    with tempfile.TemporaryDirectory(prefix="lendgraph_bench_") as directory:
+        url = f"sqlite://{Path(directory) / 'bench.sqlite3'}"
+        await _prepare(url)
+        try:
+            yield url
+        finally:
+            await Tortoise.close_connections()
+
+
+# ---------------------------------------------------------------- the app in-process
+
+
+class Client:
+    """POSTs GraphQL to the app through httpx.ASGITransport: no sockets, the real ASGI stack."""
+
+    # Absolute and parsed once: httpx re-parses a str URL on every request (~0.1 ms, harness cost).
+    URL = httpx.URL("http://bench/graphql")
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def post(self, query: str, variables: dict | None = None, token: str | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.http.post(self.URL, json={"query": query, "variables": variables or {}}, headers=headers)
+        body = response.json()
+        if response.status_code != 200 or body.get("errors"):
+            raise RuntimeError(f"GraphQL request failed ({response.status_code}): {body}")
+        return body["data"]
+
+
+@contextlib.asynccontextmanager
+async def serve(database_url: str) -> AsyncIterator[Client]:
+    """The app with its lifespan running (tortoise connected) and a client for it."""
+    # No expiry sweep: a timer firing mid-measurement would only add noise.
+    app = create_app(Settings(database_url=database_url, expiry_interval=0, graphiql=False))
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        # A generous timeout: in P2 a request may wait behind a thousand others for a pooled connection.
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=300) as http:
+            yield Client(http)
+
+
+async def gather_limited(limit: int, jobs: Iterable[Callable[[], Awaitable[T]]]) -> list[T]:
+    """Run jobs with at most `limit` in flight (arrangement: as fast as the pool allows, no more)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def run(job: Callable[[], Awaitable[T]]) -> T:
+        async with gate:
+            return await job()
+
+    return await asyncio.gather(*(run(job) for job in jobs))
+
+
+# ---------------------------------------------------------------- counting SQL
+
+
+_counting: contextvars.ContextVar["SqlCounter | None"] = contextvars.ContextVar("bench_sql_counter", default=None)
+
+
+class SqlCounter(logging.Handler):
+    """Collects the statements tortoise sends (it logs each one at DEBUG on `tortoise.db_client`).
+
+    Only statements sent on behalf of the code inside `attached()` count: the
+    tasks a request spawns (resolvers, DataLoader batches) inherit the context
+    variable, while the app's background tasks (the outbox hub polling and
+    draining events) started earlier do not. Attached only while counting:
+    with the logger at DEBUG every query builds a LogRecord, which would tax
+    the timed runs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _counting.get() is not self:
+            return
+        if record.msg == "%s: %s" and record.args:
+            self.statements.append(str(record.args[0]))
+        elif isinstance(record.msg, str) and "connection pool" not in record.msg:
+            self.statements.append(record.msg)
+
+    @contextlib.contextmanager
+    def attached(self) -> Any:
+        logger = logging.getLogger("tortoise.db_client")
+        saved = logger.level, logger.propagate
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        logger.addHandler(self)
+        scope = _counting.set(self)
+        try:
+            yield self
+        finally:
+            _counting.reset(scope)
+            logger.removeHandler(self)
+            logger.setLevel(saved[0])
+            logger.propagate = saved[1]
+
+
+def describe(statement: str) -> str:
+    """'SELECT share' from a full statement: enough to see which query runs per request."""
+    words = statement.replace('"', "").split()
+    verb = words[0].upper() if words else "?"
+    target = {"SELECT": "FROM", "DELETE": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE"}.get(verb)
+    upper = [w.upper() for w in words]
+    if target and target in upper:
+        index = upper.index(target) + (0 if verb == "UPDATE" else 1)
+        if index < len(words):
+            return f"{verb} {words[index] if verb != 'UPDATE' else words[1]}"
+    if verb == "SELECT" and len(words) > 1:  # a function call such as pg_advisory_xact_lock($1)
+        return f"SELECT {words[1].split('(')[0]}()"
+    return verb
+
+
+# ---------------------------------------------------------------- statistics and output
+
+
+def ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (p99 of 1,000 values is the 990th smallest)."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def ratio(ours: float, baseline: float) -> str:
+    return f"{ours / baseline:.1f}x" if baseline > 0 else "n/a"
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def add(self, *cells: object) -> None:
+        self.rows.append([c if isinstance(c, str) else _cell(c) for c in cells])
+
+    def render(self) -> str:
+        widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.headers)]
+        lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(self.headers, widths)))]
+        lines.append("  ".join("-" * w for w in widths))
+        for row in self.rows:
+            lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        return "\n".join("  " + line for line in lines)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start

@@ -1,0 +1,220 @@
+"""P2 - hot loan: many lenders race for the last shares of one popular loan.
+
+lendgraph: `attempts` concurrent `lend` mutations of 25.00, one per lender,
+through the GraphQL endpoint in-process, on PostgreSQL with a pool of `pool`
+connections. Exactly `loan_shares` must win; the books must balance after.
+Baseline: bare asyncpg sending the same conditional UPDATE at the same
+concurrency through a pool of the same size, on a scratch table.
+"""
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from bench.common import (
+    Client,
+    SqlCounter,
+    Stopwatch,
+    Table,
+    asyncpg_dsn,
+    describe,
+    gather_limited,
+    median,
+    ms,
+    percentile,
+    ratio,
+    serve,
+)
+from graph.ids import encode_id
+from lending.accounts import deposit, register_lender
+from lending.ledger import check_books
+from lending.loans import Listing, list_loan
+from lending.money import LENDING_UNIT, to_decimal
+from lending.partners import create_partner
+from models import Gender, Lender, Loan, LoanStatus, Sector
+
+LEND = """mutation Lend($input: LendInput!) { lend(input: $input) {
+  __typename ... on UserError { code }
+  ... on LendSuccess { loan { fundedAmount status } share { amount } } } }"""
+LOSING = {"ExceedsRemaining", "LoanNotFundraising"}
+
+BASELINE_TABLE = "bench_hot_loan"
+BASELINE_UPDATE = f"UPDATE {BASELINE_TABLE} SET funded = funded + $2 WHERE id = $1 AND funded + $2 <= amount"
+
+
+@dataclass
+class Race:
+    latencies: list[float]  # seconds, one per attempt, from its start to its answer
+    wall: float
+    outcomes: Counter
+    filled: float = 0.0  # seconds from the start until the last winner had its answer
+    cpu: float = 0.0  # CPU seconds this process spent during the race (app, driver and client together)
+
+
+async def arrange(attempts: int, loan_shares: int, concurrency: int) -> tuple[int, list[str]]:
+    """One loan with room for `loan_shares` shares of 25.00, and `attempts` lenders with 25.00 of credit each.
+
+    Lenders are registered and credited through lending/ exactly as the API
+    would (a deposit each), only `concurrency` at a time instead of over HTTP.
+    """
+    now = datetime.now(UTC)
+    partner = await create_partner("Hot Loan Partner", "KE", "4.0")
+    listing = Listing(
+        name="Amina",
+        use="to buy fabric for her tailoring shop",
+        country="KE",
+        sector=Sector.CLOTHING,
+        gender=Gender.FEMALE,
+        amount=str(to_decimal(LENDING_UNIT * loan_shares)),
+        term_months=12,
+    )
+    loan = await list_loan(partner, listing, now)
+
+    async def lender(i: int) -> str:
+        made, token = await register_lender(f"Lender {i}", f"lender{i}@example.org")
+        await deposit(made.id, "25.00", f"bench-credit-{i}", now)
+        return token
+
+    tokens = await gather_limited(concurrency, (lambda i=i: lender(i) for i in range(attempts)))
+    # As if each had just opened the loan's page: a lender racing for a loan was seen seconds ago,
+    # so the race measures lending, not a first-visit last_seen write.
+    await Lender.all().update(last_seen_at=now)
+    return loan.id, tokens
+
+
+async def race_api(client: Client, loan_id: int, tokens: list[str]) -> Race:
+    global_id = encode_id("Loan", loan_id)
+
+    async def attempt(i: int, token: str) -> tuple[float, str, float]:
+        watch = Stopwatch()
+        outcome = await lend_once(client, token, global_id, f"hot-{i}")
+        return watch.seconds, outcome, race.seconds
+
+    cpu = time.process_time()
+    race = Stopwatch()
+    results = await asyncio.gather(*(attempt(i, token) for i, token in enumerate(tokens)))
+    wall, cpu = race.seconds, time.process_time() - cpu
+    filled = max((done for _, outcome, done in results if outcome == "LendSuccess"), default=0.0)
+    return Race([r[0] for r in results], wall, Counter(r[1] for r in results), filled, cpu)
+
+
+async def lend_once(client: Client, token: str, loan_global_id: str, key: str) -> str:
+    data = await client.post(LEND, {"input": {"loanId": loan_global_id, "amount": "25.00", "idempotencyKey": key}}, token)
+    return data["lend"]["__typename"]
+
+
+async def count_lend_sql(client: Client, hot_loan_id: int) -> dict[str, list[str]]:
+    """Statements one lend request sends: a loss on the filled hot loan, a win on a fresh loan."""
+    now = datetime.now(UTC)
+    partner = await create_partner("Counting Partner", "KE", "3.0")
+    listing = Listing(name="Baraka", use="to buy seeds", country="KE", sector=Sector.AGRICULTURE,
+                      gender=Gender.MALE, amount="50.00", term_months=6)
+    fresh = await list_loan(partner, listing, now)
+    made, token = await register_lender("Counting Lender", "counting@example.org")
+    await deposit(made.id, "25.00", "bench-credit-counting", now)
+    await client.post("{ me { id } }", token=token)  # its first request records it as seen: not counted
+    cases = [("win", fresh.id, "LendSuccess")]
+    if (await Loan.get(id=hot_loan_id)).status is LoanStatus.FUNDED:
+        cases.insert(0, ("lose", hot_loan_id, "LoanNotFundraising"))
+    counted = {}
+    for name, loan_id, expected in cases:
+        with SqlCounter().attached() as counter:
+            outcome = await lend_once(client, token, encode_id("Loan", loan_id), f"count-{name}")
+        assert outcome == expected, (name, outcome)
+        counted[name] = counter.statements
+    return counted
+
+
+async def race_baseline(database_url: str, attempts: int, loan_shares: int, pool_size: int) -> Race:
+    """The floor: the one statement that decides who wins, with nothing around it."""
+    pool = await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=pool_size, max_size=pool_size)
+    try:
+        await pool.execute(
+            f"CREATE TABLE {BASELINE_TABLE} (id int PRIMARY KEY, funded bigint NOT NULL, amount bigint NOT NULL,"
+            " CHECK (funded <= amount))"
+        )
+        await pool.execute(f"INSERT INTO {BASELINE_TABLE} VALUES (1, 0, $1)", LENDING_UNIT * loan_shares)
+
+        async def attempt() -> tuple[float, str]:
+            watch = Stopwatch()
+            async with pool.acquire() as connection:
+                status = await connection.execute(BASELINE_UPDATE, 1, LENDING_UNIT)
+            return watch.seconds, "won" if status == "UPDATE 1" else "lost"
+
+        cpu = time.process_time()
+        watch = Stopwatch()
+        results = await asyncio.gather(*(attempt() for _ in range(attempts)))
+        wall, cpu = watch.seconds, time.process_time() - cpu
+        race = Race([r[0] for r in results], wall, Counter(r[1] for r in results), cpu=cpu)
+        funded = await pool.fetchval(f"SELECT funded FROM {BASELINE_TABLE} WHERE id = 1")
+        assert funded == LENDING_UNIT * min(attempts, loan_shares), funded
+        await pool.execute(f"DROP TABLE {BASELINE_TABLE}")
+        return race
+    finally:
+        await pool.close()
+
+
+def pooled(database_url: str, size: int) -> str:
+    """The URL with tortoise's asyncpg pool bounds (`minsize`/`maxsize` query parameters)."""
+    base = database_url.split("?", 1)[0]
+    assert not urlsplit(database_url).query, "the bench database URL carries no parameters of its own"
+    return f"{base}?minsize={size}&maxsize={size}"
+
+
+async def run(database_url: str, *, attempts: int, loan_shares: int, pool: int) -> str:
+    """Arrange, race both paths, verify, print the table; return the one-line summary."""
+    winners_expected = min(loan_shares, attempts)
+    async with serve(pooled(database_url, pool)) as client:
+        watch = Stopwatch()
+        loan_id, tokens = await arrange(attempts, loan_shares, pool)
+        print(f"  arranged: one loan of {to_decimal(LENDING_UNIT * loan_shares)}, {attempts} lenders with 25.00 each"
+              f" in {watch.seconds:.1f} s; pool {pool} connections on both paths")
+
+        # The baseline first, on its own pool, closed before the race so the two never share the server.
+        baseline = await race_baseline(database_url, attempts, loan_shares, pool)
+        assert baseline.outcomes["won"] == winners_expected, baseline.outcomes
+
+        race = await race_api(client, loan_id, tokens)
+        won = race.outcomes["LendSuccess"]
+        unexpected = {k: v for k, v in race.outcomes.items() if k != "LendSuccess" and k not in LOSING}
+        loan = await Loan.get(id=loan_id)
+        books = await check_books()
+        statements = await count_lend_sql(client, loan_id)
+        books_after_count = await check_books()
+
+    table = Table(["path", "attempts", "won", "p50 ms", "p99 ms", "max ms", "wall s", "attempts/s", "CPU s"])
+    for name, result, wins in (("lendgraph GraphQL lend", race, won), ("asyncpg conditional UPDATE", baseline,
+                                                                       baseline.outcomes["won"])):
+        table.add(name, attempts, wins, ms(median(result.latencies)), ms(percentile(result.latencies, 0.99)),
+                  ms(max(result.latencies)), f"{result.wall:.3f}", f"{attempts / result.wall:.0f}", f"{result.cpu:.2f}")
+    print(table.render())
+    print("  lendgraph outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(race.outcomes.items()))
+          + f"; the last winner was answered {race.filled:.2f} s after the start")
+    print(f"  loan after: funded {to_decimal(loan.funded_cents)} of {to_decimal(loan.amount_cents)}, "
+          f"{loan.lender_count} lenders, {loan.status.value}; check_books().ok = {books.ok}")
+    p50 = ratio(median(race.latencies), median(baseline.latencies))
+    p99 = ratio(percentile(race.latencies, 0.99), percentile(baseline.latencies, 0.99))
+    wall = ratio(race.wall, baseline.wall)
+    print(f"  ratios lendgraph/asyncpg: p50 {p50}, p99 {p99}, wall {wall}")
+    for name, found in statements.items():
+        print(f"  SQL per lend request that {name}s: {len(found)} (BEGIN/COMMIT not logged): "
+              + ", ".join(describe(s) for s in found))
+
+    # Checked after printing, so a failure still shows what happened.
+    assert won == winners_expected, f"{won} lend attempts won, expected exactly {winners_expected}"
+    assert not unexpected, f"unexpected outcomes: {unexpected}"
+    assert loan.funded_cents == LENDING_UNIT * winners_expected and loan.lender_count == winners_expected
+    assert winners_expected < loan_shares or loan.status is LoanStatus.FUNDED
+    assert books.ok, books.problems
+    assert books_after_count.ok, books_after_count.problems
+    return (
+        f"P2 hot loan: {won}/{attempts} won, books ok; p50 {ms(median(race.latencies)):.0f} ms, "
+        f"p99 {ms(percentile(race.latencies, 0.99)):.0f} ms, wall {race.wall:.2f} s vs asyncpg "
+        f"{ms(median(baseline.latencies)):.0f} / {ms(percentile(baseline.latencies, 0.99)):.0f} ms, "
+        f"{baseline.wall:.2f} s -> ratios p50 {p50}, p99 {p99}, wall {wall}"
+    )
