@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from graph.auth import viewer_for
 from graph.context import Context
+from graph.execution import SharedResults
 from graph.schema import schema
 from graph.settings import Settings
 from lending.loans import expire_loans
@@ -45,10 +47,23 @@ class LendGraphQL(GraphQL[Context, None]):
         )
         self.clock = clock
         self.hub = hub
+        self.shared = SharedResults()
 
     async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:
         viewer = await viewer_for(request.headers.get("authorization"), self.clock())
-        return Context(request=request, response=response, viewer=viewer, clock=self.clock, hub=self.hub)
+        return Context(
+            request=request, response=response, viewer=viewer, clock=self.clock, hub=self.hub, shared=self.shared
+        )
+
+    def encode_json(self, data: object) -> str | bytes:
+        # A subscription result shared by many subscribers is encoded once (graph/execution.py).
+        if isinstance(data, dict) and data.get("type") in ("next", "data"):
+            payload = data.get("payload")
+            if isinstance(payload, dict) and payload.keys() == {"data"}:
+                text = self.shared.encoded(payload["data"])
+                if text is not None:
+                    return f'{{"id":{json.dumps(data["id"])},"type":"{data["type"]}","payload":{{"data":{text}}}}}'
+        return super().encode_json(data)
 
     async def on_ws_connect(self, context: Context) -> None:
         # The token comes in connection_init. A missing or bad one leaves the socket anonymous:
@@ -110,5 +125,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/", home),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.hub = hub
+    app.state.graphql = graphql
     return app

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from graph.execution import SharedResults
 from graph.loaders import Loaders
 from lending.tokens import Viewer
 from models import Loan, Partner
@@ -22,6 +23,7 @@ class Context:
     viewer: Viewer | None
     clock: Callable[[], datetime]
     hub: Hub
+    shared: SharedResults
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
     loaders: Loaders = field(init=False)
 

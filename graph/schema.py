@@ -5,6 +5,7 @@ from strawberry import relay
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
+from graph.execution import SharingExecutor
 from graph.extensions import AnnounceEvents, DomainErrorCodes, MaskUnexpectedErrors
 from graph.types.events import LENDER_EVENT_TYPES, NotificationNode
 from graph.types.lenders import LenderNode, ShareNode, TransactionNode
@@ -30,6 +31,7 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    execution_context_class=SharingExecutor,
     types=[LoanNode, PartnerNode, LenderNode, ShareNode, TransactionNode, NotificationNode, SavedSearchNode, *LENDER_EVENT_TYPES],
     extensions=[
         MaskUnexpectedErrors,

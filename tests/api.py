@@ -17,9 +17,10 @@ def new_key() -> str:
 
 
 class Api:
-    def __init__(self, http: httpx.AsyncClient, ws_url: str = "") -> None:
+    def __init__(self, http: httpx.AsyncClient, ws_url: str = "", app: Any = None) -> None:
         self.http = http
         self.ws_url = ws_url
+        self.app = app
 
     async def post(self, query: str, variables: dict | None = None, token: str | None = None) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

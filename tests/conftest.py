@@ -65,9 +65,9 @@ async def serve(url: str, clock: FakeClock, *, websockets: bool = False, **setti
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             if websockets:
                 async with uvicorn_on_this_loop(app) as ws_url:
-                    yield Api(http, ws_url)
+                    yield Api(http, ws_url, app)
             else:
-                yield Api(http)
+                yield Api(http, app=app)
         books = await check_books()
         assert books.ok, books.problems
 

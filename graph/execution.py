@@ -1,0 +1,122 @@
+"""Shared execution of subscription events.
+
+Ten thousand subscribers of one stream mostly ask for the same fields. An
+event is executed once per distinct selection (the same document and the
+same variables inside the selection, and the same viewer where the
+selection reads a lender's private fields) and the result, with its JSON,
+is reused for every subscriber who would get the same answer.
+"""
+
+import asyncio
+import json
+from collections import OrderedDict
+from typing import Any
+
+from graphql import ExecutionResult, OperationType
+from graphql.language import FieldNode, OperationDefinitionNode, VariableNode, visit
+from graphql.language.visitor import Visitor
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+# Fields whose value depends on who is asking (graph/permissions.py own_only, and `me`).
+VIEWER_FIELDS = frozenset({"me", "email", "balance", "portfolio", "transactions", "notifications", "savedSearches"})
+
+
+class _Reads(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.variables: set[str] = set()
+        self.viewer = False
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.variables.add(node.name.value)
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        self.viewer |= node.name.value in VIEWER_FIELDS
+
+
+class SharedResults:
+    """A bounded cache of event results by selection, and of their JSON."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._results: OrderedDict[tuple, tuple[OperationDefinitionNode, Any]] = OrderedDict()
+        self._json: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+        self._selections: OrderedDict[int, tuple[OperationDefinitionNode, frozenset[str], bool]] = OrderedDict()
+        self.executions = 0  # events actually executed, for tests and benchmarks
+
+    def _remember(self, cache: OrderedDict, key: Any, value: Any) -> None:
+        cache[key] = value
+        if len(cache) > self.size:
+            cache.popitem(last=False)
+
+    def selection(self, operation: OperationDefinitionNode) -> tuple[frozenset[str], bool]:
+        """Variables read inside the root fields' selections, and whether any field is viewer-specific."""
+        found = self._selections.get(id(operation))
+        if found is None or found[0] is not operation:
+            reads = _Reads()
+            for root in operation.selection_set.selections:
+                if isinstance(root, FieldNode) and root.selection_set is not None:
+                    visit(root.selection_set, reads)
+            found = (operation, frozenset(reads.variables), reads.viewer)
+            self._remember(self._selections, id(operation), found)
+        return found[1], found[2]
+
+    def get(self, key: tuple, operation: OperationDefinitionNode) -> Any:
+        found = self._results.get(key)
+        # The operation node is part of the key by id: check it is the same object.
+        return found[1] if found is not None and found[0] is operation else None
+
+    def put(self, key: tuple, operation: OperationDefinitionNode, result: Any) -> None:
+        self._remember(self._results, key, (operation, result))
+
+    def encoded(self, data: Any) -> str | None:
+        found = self._json.get(id(data))
+        return found[1] if found is not None and found[0] is data else None
+
+    def encode(self, data: Any) -> str:
+        text = json.dumps(data, separators=(",", ":"))
+        self._remember(self._json, id(data), (data, text))
+        return text
+
+
+class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Executes each subscription event once per distinct selection (see SharedResults)."""
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        key = self._share_key()
+        if key is None:
+            return super().execute_operation(serially)
+        shared: SharedResults = self.context_value.shared
+        found = shared.get(key, self.operation)
+        if found is not None:
+            return found
+        shared.executions += 1
+        result = super().execute_operation(serially)
+        if self.is_awaitable(result):
+            result = asyncio.ensure_future(result)
+            result.add_done_callback(lambda done: _encode_once(shared, done))
+        else:
+            _encode_data(shared, result)
+        shared.put(key, self.operation, result)
+        return result
+
+    def _share_key(self) -> tuple | None:
+        event_id = getattr(self.root_value, "event_id", None)
+        shared = getattr(self.context_value, "shared", None)
+        if self.operation.operation is not OperationType.SUBSCRIPTION or event_id is None or shared is None:
+            return None
+        variables, viewer_specific = shared.selection(self.operation)
+        values = self.variable_values.coerced
+        inner = tuple(sorted((name, repr(values.get(name))) for name in variables))
+        viewer = self.context_value.viewer if viewer_specific else None
+        return (type(self.root_value).__name__, event_id, id(self.operation), inner, viewer)
+
+
+def _encode_once(shared: SharedResults, done: "asyncio.Future[Any]") -> None:
+    if not done.cancelled() and done.exception() is None:
+        _encode_data(shared, done.result())
+
+
+def _encode_data(shared: SharedResults, result: Any) -> None:
+    if isinstance(result, ExecutionResult) and not result.errors and result.data is not None:
+        shared.encode(result.data)
