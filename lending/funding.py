@@ -3,15 +3,14 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 
 from lending import ledger
-from lending.accounts import lender_account_id
 from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.errors import ExceedsRemaining, LoanNotFundraising, NotFound
 from lending.idempotency import run_once
 from lending.money import LENDING_UNIT, to_cents
-from models import Account, EventKind, Loan, LoanStatus, Share, TransferKind
+from models import Account, AccountKind, EventKind, Loan, LoanStatus, Share, TransferKind
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,10 @@ async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, 
     # Fail fast without taking any lock when the loan is plainly out of reach.
     if refusal := _refusal(loan, cents, now):
         raise refusal
+    # Account ids never change: look them up before taking the loan's lock.
+    accounts = dict(
+        await Account.filter(Q(lender_id=lender_id) | Q(loan_id=loan_id)).values_list("kind", "id")
+    )
 
     async def work() -> dict:
         # Lock order everywhere: the loan row first, then accounts. No deadlocks.
@@ -64,14 +67,13 @@ async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, 
             await Loan.filter(id=loan_id).update(lender_count=F("lender_count") + 1)
         else:
             await Share.filter(id=share.id).update(amount_cents=F("amount_cents") + cents)
-        loan_account = await Account.get(loan_id=loan_id)
         await ledger.transfer(
-            TransferKind.LOAN_SHARE, await lender_account_id(lender_id), loan_account.id, cents, now, loan_id=loan_id
+            TransferKind.LOAN_SHARE, accounts[AccountKind.LENDER], accounts[AccountKind.LOAN], cents, now, loan_id=loan_id
         )
-        await _disburse_if_full(loan_id, loan_account.id, now)
         after = await Loan.get(id=loan_id)
         drafts = [Draft(EventKind.SHARE_ADDED, loan_id=loan_id, payload=progress(after, cents))]
-        if after.status is LoanStatus.FUNDED:
+        if after.funded_cents == after.amount_cents:
+            await _disburse(after, accounts[AccountKind.LOAN], now)
             drafts += await loan_and_lenders(EventKind.LOAN_FUNDED, after)
         await emit(drafts, now)
         return {"loan_id": loan_id, "share_id": share.id}
@@ -82,13 +84,11 @@ async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, 
     return Lent(loan_id=result["loan_id"], share_id=result["share_id"])
 
 
-async def _disburse_if_full(loan_id: int, loan_account_id: int, now: datetime) -> None:
-    filled = await Loan.filter(
-        id=loan_id, status=LoanStatus.FUNDRAISING, funded_cents=F("amount_cents")
-    ).update(status=LoanStatus.FUNDED, funded_at=now)
-    if filled:
-        loan = await Loan.get(id=loan_id)
-        partner_account = await Account.get(partner_id=loan.partner_id)
-        await ledger.transfer(
-            TransferKind.DISBURSEMENT, loan_account_id, partner_account.id, loan.amount_cents, now, loan_id=loan_id
-        )
+async def _disburse(loan: Loan, loan_account_id: int, now: datetime) -> None:
+    """The loan is full: it is FUNDED, and its money goes to the partner to disburse."""
+    loan.status, loan.funded_at = LoanStatus.FUNDED, now
+    await loan.save(update_fields=["status", "funded_at"])
+    partner_account = await Account.get(partner_id=loan.partner_id)
+    await ledger.transfer(
+        TransferKind.DISBURSEMENT, loan_account_id, partner_account.id, loan.amount_cents, now, loan_id=loan.id
+    )

@@ -65,9 +65,22 @@ class LendInput:
 
 @strawberry.type
 class LendSuccess:
-    loan: LoanNode
-    share: ShareNode
-    lender: LenderNode
+    # Read fresh (not through loaders) and only when asked for.
+    loan_id: strawberry.Private[int]
+    share_id: strawberry.Private[int]
+    lender_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def loan(self) -> LoanNode:
+        return LoanNode.from_model(await Loan.get(id=self.loan_id))
+
+    @strawberry.field
+    async def share(self) -> ShareNode:
+        return ShareNode.from_model(await Share.get(id=self.share_id))
+
+    @strawberry.field
+    async def lender(self) -> LenderNode:
+        return LenderNode.from_model(await Lender.get(id=self.lender_id))
 
 
 LendResult = Annotated[
@@ -166,11 +179,7 @@ class LoanMutation:
         lent = await funding.lend(
             lender_id, decode_id(input.loan_id, "Loan"), input.amount, input.idempotency_key, info.context.now()
         )
-        return LendSuccess(
-            loan=LoanNode.from_model(await Loan.get(id=lent.loan_id)),
-            share=ShareNode.from_model(await Share.get(id=lent.share_id)),
-            lender=LenderNode.from_model(await Lender.get(id=lender_id)),
-        )
+        return LendSuccess(loan_id=lent.loan_id, share_id=lent.share_id, lender_id=lender_id)
 
     @strawberry.mutation(description="Partners: list a loan for fundraising.")
     @returns_user_errors
