@@ -31,6 +31,7 @@ schema: install
 # After changing models/: write the next migration (commit it with the change).
 migrations: install
 	$(BIN)/tortoise -c models.db.TORTOISE_ORM makemigrations
+	$(BIN)/python -m models.migration_checks $$(ls models/migrations/0*.py | tail -n 1)
 
 clean:
 	rm -rf $(VENV) lendgraph.sqlite3*

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from graph.context import Context
 from graph.execution import SharedResults
 from graph.schema import schema
 from graph.settings import Settings
+from lending import autolend
 from lending.loans import expire_loans
 from models import db
 from subscriptions.bus import EventBus
@@ -74,16 +75,15 @@ class LendGraphQL(GraphQL[Context, None]):
             context.viewer = await viewer_for(authorization, self.clock())
 
 
-async def expire_periodically(interval: float, clock: Clock, bus: EventBus) -> None:
+async def every(interval: float, job: Callable[[], Awaitable[object]], bus: EventBus) -> None:
+    """Run `job` every `interval` seconds; announce the events it may have written."""
     while True:
         await asyncio.sleep(interval)
         try:
-            expired = await expire_loans(clock())
-            if expired:
-                log.info("expired loans %s", expired)
+            if await job():
                 await bus.announce()
-        except Exception:  # the timer must outlive a failed sweep (a dropped connection, say)
-            log.exception("loan expiry sweep failed")
+        except Exception:  # the timer must outlive a failed run (a dropped connection, say)
+            log.exception("periodic %s failed", getattr(job, "__name__", job))
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:
@@ -98,15 +98,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         await db.connect(settings.database_url)
         await bus.connect()
         await hub.start()
-        timer = (
-            asyncio.create_task(expire_periodically(settings.expiry_interval, clock, bus))
-            if settings.expiry_interval > 0
-            else None
-        )
+        jobs = [
+            (settings.expiry_interval, lambda: expire_loans(clock())),
+            (settings.autolend_sweep_interval, lambda: autolend.sweep(clock())),
+        ]
+        timers = [asyncio.create_task(every(interval, job, bus)) for interval, job in jobs if interval > 0]
         try:
             yield
         finally:
-            if timer:
+            for timer in timers:
                 timer.cancel()
             await hub.stop()
             await bus.disconnect()

@@ -91,6 +91,14 @@ def cmd_expire_loans(args: argparse.Namespace, settings: Settings) -> None:
     print(f"expired {len(expired)} loans")
 
 
+def cmd_autolend_sweep(args: argparse.Namespace, settings: Settings) -> None:
+    from graph.app import utc_now
+    from lending.autolend import sweep
+
+    lent = _with_db(settings, lambda: sweep(utc_now()))
+    print("another process is sweeping" if lent == -1 else f"auto-lent to {lent} loans")
+
+
 def cmd_check_ledger(args: argparse.Namespace, settings: Settings) -> None:
     from lending.ledger import check_books
 
@@ -111,6 +119,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("seed-demo", help="fill an empty database with demo data").set_defaults(run=cmd_seed_demo)
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
     commands.add_parser("expire-loans", help="expire loans past their deadline").set_defaults(run=cmd_expire_loans)
+    commands.add_parser("autolend-sweep", help="run auto-lend rules that are due").set_defaults(run=cmd_autolend_sweep)
     commands.add_parser("check-ledger", help="verify the books balance").set_defaults(run=cmd_check_ledger)
     partner = commands.add_parser("create-partner", help="create a field partner and print its token")
     partner.add_argument("--name", required=True)

@@ -12,6 +12,7 @@ from graph.types.lenders import LenderNode, ShareNode, TransactionNode
 from graph.types.loans import LoanNode, PartnerNode
 from graph.types.searches import SavedSearchNode
 from resolvers.accounts import AccountMutation
+from resolvers.autolend import AutoLendMutation, AutoLendQuery
 from resolvers.lenders import LenderQuery
 from resolvers.loans import LoanMutation, LoanQuery
 from resolvers.partners import PartnerQuery
@@ -24,8 +25,8 @@ class NodeQuery:
     node: relay.Node | None = relay.node(description="Any object by its global id; null if you may not see it.")
 
 
-Query = merge_types("Query", (LoanQuery, LenderQuery, PartnerQuery, NodeQuery))
-Mutation = merge_types("Mutation", (AccountMutation, LoanMutation, SearchMutation))
+Query = merge_types("Query", (LoanQuery, LenderQuery, PartnerQuery, AutoLendQuery, NodeQuery))
+Mutation = merge_types("Mutation", (AccountMutation, LoanMutation, SearchMutation, AutoLendMutation))
 
 schema = strawberry.Schema(
     query=Query,

@@ -16,6 +16,8 @@ class Settings:
     broadcast_url: str = "memory://"
     # Seconds between sweeps that expire loans past their deadline; 0 turns the sweep off.
     expiry_interval: float = 60.0
+    # Seconds between auto-lend sweeps (idle thresholds crossed, pauses ended); 0 turns them off.
+    autolend_sweep_interval: float = 60.0
     allowed_origins: list[str] = field(default_factory=list)
     graphiql: bool = True
     # Seconds between outbox reads when no hint arrives (Redis down, say): the worst-case delay.
@@ -33,6 +35,7 @@ class Settings:
             database_url=env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
             broadcast_url=env.get("BROADCAST_URL", "memory://"),
             expiry_interval=float(env.get("EXPIRY_INTERVAL", "60")),
+            autolend_sweep_interval=float(env.get("AUTOLEND_SWEEP_INTERVAL", "60")),
             allowed_origins=_list(env.get("ALLOWED_ORIGINS", "")),
             graphiql=env.get("GRAPHIQL", "1") not in ("0", "false", "no"),
             outbox_poll_interval=float(env.get("OUTBOX_POLL_INTERVAL", "1")),

@@ -7,7 +7,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from lending import ledger
+from lending import autolend, ledger
 from lending.errors import EmailTaken, InvalidInput
 from lending.idempotency import run_once
 from lending.money import to_cents
@@ -50,6 +50,7 @@ async def deposit(lender_id: int, amount: str, idempotency_key: str, now: dateti
         return {"transfer_id": moved.id}
 
     result = await run_once(f"lender:{lender_id}", idempotency_key, "deposit", {"amount": cents}, now, work)
+    await autolend.on_credit([lender_id], now)
     return result["transfer_id"]
 
 

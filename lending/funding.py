@@ -10,7 +10,7 @@ from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.errors import ExceedsRemaining, LoanNotFundraising, NotFound
 from lending.idempotency import run_once
 from lending.money import LENDING_UNIT, to_cents
-from models import Account, AccountKind, EventKind, Loan, LoanStatus, Share, TransferKind
+from models import Account, AccountKind, EventKind, Lender, Loan, LoanStatus, Share, TransferKind
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,12 @@ async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, 
         await ledger.transfer(
             TransferKind.LOAN_SHARE, accounts[AccountKind.LENDER], accounts[AccountKind.LOAN], cents, now, loan_id=loan_id
         )
+        # Lending by hand restarts the clock of an AFTER_DAYS_WITHOUT_LENDING auto-lend rule.
+        await Lender.filter(id=lender_id).update(last_lent_at=now)
         after = await Loan.get(id=loan_id)
         drafts = [Draft(EventKind.SHARE_ADDED, loan_id=loan_id, payload=progress(after, cents))]
         if after.funded_cents == after.amount_cents:
-            await _disburse(after, accounts[AccountKind.LOAN], now)
+            await disburse(after, accounts[AccountKind.LOAN], now)
             drafts += await loan_and_lenders(EventKind.LOAN_FUNDED, after)
         await emit(drafts, now)
         return {"loan_id": loan_id, "share_id": share.id}
@@ -84,7 +86,7 @@ async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, 
     return Lent(loan_id=result["loan_id"], share_id=result["share_id"])
 
 
-async def _disburse(loan: Loan, loan_account_id: int, now: datetime) -> None:
+async def disburse(loan: Loan, loan_account_id: int, now: datetime) -> None:
     """The loan is full: it is FUNDED, and its money goes to the partner to disburse."""
     loan.status, loan.funded_at = LoanStatus.FUNDED, now
     await loan.save(update_fields=["status", "funded_at"])

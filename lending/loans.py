@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from lending import ledger
+from lending import autolend, ledger
 from lending.countries import normalize_country
 from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.searches import alert_saved_searches
@@ -104,13 +104,17 @@ async def list_loan(partner: Partner, listing: Listing, now: datetime) -> Loan:
         await Account.create(kind=AccountKind.LOAN, loan=loan)
         alerts = await alert_saved_searches(loan, partner.risk_tenths, now)
         await emit([Draft(EventKind.LOAN_LISTED, loan_id=loan.id, payload=progress(loan)), *alerts], now)
-    return loan
+    await autolend.fund_loan(loan.id, now)
+    return await Loan.get(id=loan.id)
 
 
 async def expire_loans(now: datetime) -> list[int]:
     """Expire every fundraising loan past its deadline, refunding its lenders; return their ids."""
     due = await Loan.filter(status=LoanStatus.FUNDRAISING, expires_at__lte=now).values_list("id", flat=True)
-    return [loan_id for loan_id in due if await expire_loan(loan_id, now)]
+    expired = [loan_id for loan_id in due if await expire_loan(loan_id, now)]
+    refunded = await Share.filter(loan_id__in=expired).values_list("lender_id", flat=True) if expired else []
+    await autolend.on_credit(sorted(set(refunded)), now)
+    return expired
 
 
 async def expire_loan(loan_id: int, now: datetime) -> bool:

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from tortoise.expressions import F
 
-from lending import ledger
+from lending import autolend, ledger
 from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.errors import ExceedsRemaining, Forbidden, InvalidAmount, LoanNotRepaying, NotFound
 from lending.idempotency import run_once
@@ -79,6 +79,8 @@ async def post_repayment(
 
     payload = {"loan": loan_id, "amount": cents, "loss": loss}
     result = await run_once(partner_actor(partner.id), idempotency_key, "repay", payload, now, work)
+    # Committed: the credited lenders' rules may now reinvest it.
+    await autolend.on_credit(await Share.filter(loan_id=loan_id).values_list("lender_id", flat=True), now)
     return result["repayment_id"]
 
 

@@ -8,7 +8,8 @@ from tortoise.transactions import in_transaction
 from lending.countries import country_name
 from lending.errors import InvalidInput, NotFound
 from lending.events import Draft
-from lending.filters import LoanFilter, loan_index_keys
+from lending.filters import LoanFilter
+from lending.matching import candidate_ids, file_under
 from lending.money import to_decimal
 from lending.text import clean_text
 from models import EventKind, Loan, Notification, NotificationKind, SavedSearch, SearchAnchor
@@ -34,8 +35,7 @@ async def save_search(lender_id: int, name: str, loan_filter: LoanFilter, alert:
             search = existing
             search.criteria, search.alert = loan_filter.to_json(), alert
             await search.save(update_fields=["criteria", "alert"])
-            await SearchAnchor.filter(search_id=search.id).delete()
-        await SearchAnchor.bulk_create([SearchAnchor(search_id=search.id, key=k) for k in loan_filter.index_keys()])
+        await file_under(SearchAnchor, "search_id", search.id, loan_filter)
     return search
 
 
@@ -51,12 +51,10 @@ async def delete_search(lender_id: int, search_id: int) -> None:
 
 async def matching_searches(loan: Loan, risk_tenths: int) -> list[SavedSearch]:
     """Alerting saved searches that match `loan`, found through the index, not by a scan."""
-    candidate_ids = await SearchAnchor.filter(key__in=loan_index_keys(loan)).distinct().values_list(
-        "search_id", flat=True
-    )
-    if not candidate_ids:
+    found = await candidate_ids(SearchAnchor, "search_id", loan)
+    if not found:
         return []
-    candidates = await SavedSearch.filter(id__in=candidate_ids, alert=True).order_by("id")
+    candidates = await SavedSearch.filter(id__in=found, alert=True).order_by("id")
     return [s for s in candidates if LoanFilter.from_json(s.criteria).matches(loan, risk_tenths)]
 
 

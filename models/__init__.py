@@ -1,7 +1,9 @@
 """Tortoise models and the database setup: tables and their invariants."""
 
+from models.autolend import Allocation, AutoLendRule, RuleAnchor
 from models.enums import (
     AccountKind,
+    AutoLendTrigger,
     CurrencyLossLiability,
     EventKind,
     Gender,
@@ -20,6 +22,9 @@ from models.partners import Partner
 __all__ = [
     "Account",
     "AccountKind",
+    "Allocation",
+    "AutoLendRule",
+    "AutoLendTrigger",
     "ApiToken",
     "CurrencyLossLiability",
     "Event",
@@ -34,6 +39,7 @@ __all__ = [
     "Partner",
     "Repayment",
     "Role",
+    "RuleAnchor",
     "SavedSearch",
     "SearchAnchor",
     "Sector",

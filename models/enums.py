@@ -83,3 +83,10 @@ class EventKind(str, Enum):
 
 class NotificationKind(str, Enum):
     SAVED_SEARCH_MATCH = "SAVED_SEARCH_MATCH"
+    AUTO_LOAN = "AUTO_LOAN"
+
+
+class AutoLendTrigger(str, Enum):
+    IMMEDIATE = "IMMEDIATE"  # as soon as credit is available
+    AFTER_IDLE_DAYS = "AFTER_IDLE_DAYS"  # once the lender has not been seen for idle_days
+    AFTER_DAYS_WITHOUT_LENDING = "AFTER_DAYS_WITHOUT_LENDING"  # once they have not lent by hand for idle_days

@@ -10,6 +10,7 @@ class Lender(Model):
     email = fields.CharField(max_length=254, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField(null=True)
+    last_lent_at = fields.DatetimeField(null=True)  # by hand, not by the auto-lend rule
 
     class Meta:
         table = "lender"

@@ -16,6 +16,7 @@ class Loan(Model):
     gender = fields.CharEnumField(Gender, max_length=12)
     amount_cents = fields.BigIntField()
     funded_cents = fields.BigIntField(default=0)
+    auto_funded_cents = fields.BigIntField(default=0)  # the part lent by auto-lend rules
     repaid_cents = fields.BigIntField(default=0)
     lender_count = fields.IntField(default=0)
     status = fields.CharEnumField(LoanStatus, max_length=12, default=LoanStatus.FUNDRAISING)
@@ -35,6 +36,11 @@ class Loan(Model):
         constraints = (
             CheckConstraint(check="amount_cents > 0 AND amount_cents % 2500 = 0", name="loan_amount_units"),
             CheckConstraint(check="funded_cents >= 0 AND funded_cents <= amount_cents", name="loan_not_overfunded"),
+            # Auto-lending may fund at most half of a loan: people who lend by hand always find room.
+            CheckConstraint(
+                check="auto_funded_cents >= 0 AND auto_funded_cents <= funded_cents AND auto_funded_cents * 2 <= amount_cents",
+                name="loan_auto_cap",
+            ),
             CheckConstraint(check="repaid_cents >= 0 AND repaid_cents <= amount_cents", name="loan_not_overrepaid"),
             CheckConstraint(check="lender_count >= 0", name="loan_lender_count"),
             CheckConstraint(check="term_months >= 1 AND term_months <= 120", name="loan_term"),

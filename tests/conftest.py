@@ -59,7 +59,8 @@ async def serve(url: str, clock: FakeClock, *, websockets: bool = False, **setti
     """
     if url.startswith("postgres"):
         await services.reset_pg(url)
-    app = create_app(Settings(database_url=url, **{"expiry_interval": 0, **settings}), clock=clock)
+    quiet = {"expiry_interval": 0, "autolend_sweep_interval": 0}  # tests run these by hand
+    app = create_app(Settings(database_url=url, **{**quiet, **settings}), clock=clock)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:

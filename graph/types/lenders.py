@@ -11,13 +11,14 @@ from tortoise.expressions import Q
 from graph.context import Context
 from graph.permissions import own_only
 from graph.types.connections import Counted, connection
+from graph.types.autolend import AutoLendRuleType
 from graph.types.events import NotificationNode
 from graph.types.loans import LoanNode
 from graph.types.searches import SavedSearchNode
 from lending import portfolio as portfolios
 from lending.money import to_decimal
 from lending.paging import Order, SortKey, page
-from models import Account, Lender, LoanStatus, Notification, SavedSearch, Share, Transfer, TransferKind
+from models import Account, AutoLendRule, Lender, LoanStatus, Notification, SavedSearch, Share, Transfer, TransferKind
 
 Info = strawberry.Info[Context, None]
 TransferKindEnum = strawberry.enum(TransferKind, name="TransactionKind")
@@ -214,6 +215,11 @@ class LenderNode(relay.Node):
         query = Notification.filter(lender_id=self.id)
         result = await page(query, NOTIFICATIONS_NEWEST, first, after)
         return connection(NotificationConnection, result, NotificationNode.from_model, query)
+
+    @strawberry.field(extensions=own_only())
+    async def auto_lend_rule(self) -> AutoLendRuleType | None:
+        rule = await AutoLendRule.get_or_none(lender_id=self.id)
+        return AutoLendRuleType.from_model(rule) if rule else None
 
     @strawberry.field(extensions=own_only())
     async def saved_searches(self) -> list[SavedSearchNode] | None:

@@ -14,9 +14,10 @@ from lending import schedule
 from lending.countries import country_name
 from lending.filters import LoanFilter, LoanSort
 from lending.money import to_decimal
-from models import CurrencyLossLiability, Gender, Loan, LoanStatus, Partner, Sector
+from models import Allocation, CurrencyLossLiability, Gender, Loan, LoanStatus, Partner, Sector
 
 if TYPE_CHECKING:
+    from graph.types.autolend import AllocationType
     from graph.types.lenders import LenderConnection
 
 SectorEnum = strawberry.enum(Sector, name="Sector")
@@ -140,6 +141,12 @@ class LoanNode(relay.Node):
         from graph.types.lenders import lenders_of_loan
 
         return await lenders_of_loan(self.model.id, first, after)
+
+    @strawberry.field(description="What auto-lend rules lent to this loan and why, oldest first.")
+    async def allocations(self) -> list[Annotated["AllocationType", strawberry.lazy("graph.types.autolend")]]:
+        from graph.types.autolend import AllocationType
+
+        return [AllocationType.from_model(a) for a in await Allocation.filter(loan_id=self.model.id).order_by("id")]
 
     @classmethod
     def from_model(cls, loan: Loan) -> "LoanNode":

@@ -1,0 +1,426 @@
+"""Auto-lending: rules that reinvest a lender's idle credit.
+
+When it runs: when credit arrives (a deposit, a repayment, a refund from an
+expired loan), when a loan is listed, and on a periodic sweep (idle
+thresholds crossed, pauses ended). What it may do: lend a lender at most
+once to a loan, never below the balance they keep, never more than a loan
+has left, and all rules together never more than half of any loan, so that
+people who lend by hand always find room.
+
+Who goes first when rules compete for a loan's room: the credit that has
+waited longest (`waiting_since`, reset each time a rule lends), 25.00 at a
+time, round robin, until the room or the rules run out. Ties go to the
+lower lender id. The order is deterministic.
+"""
+
+import copy
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from tortoise import Tortoise
+from tortoise.expressions import F, Subquery
+from tortoise.transactions import in_transaction
+
+from lending import ledger
+from lending.countries import country_name
+from lending.errors import InvalidInput
+from lending.events import Draft, emit, loan_and_lenders, progress
+from lending.filters import LoanFilter, loan_query
+from lending.funding import disburse
+from lending.matching import candidate_ids
+from lending.matching import file_under
+from lending.money import LENDING_UNIT, to_cents, to_cents_or_zero, to_decimal
+from models import (
+    Account,
+    Allocation,
+    AutoLendRule,
+    AutoLendTrigger,
+    EventKind,
+    Lender,
+    Loan,
+    LoanStatus,
+    Notification,
+    NotificationKind,
+    Partner,
+    RuleAnchor,
+    Share,
+    TransferKind,
+)
+
+MAX_IDLE_DAYS = 365
+MAX_PER_LOAN = 1_000_000  # 10,000.00
+LOANS_PER_LENDER = 10  # a bound on the work one arrival of credit can cause
+SWEEP_LOCK = 7_418_002
+NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule as a lender asks for it, before validation."""
+
+    criteria: LoanFilter
+    enabled: bool = True
+    amount: Decimal | str = "25.00"
+    keep_balance: Decimal | str | None = None
+    pause_until: datetime | None = None
+    trigger: AutoLendTrigger = AutoLendTrigger.IMMEDIATE
+    idle_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A validated rule, in cents."""
+
+    criteria: LoanFilter
+    enabled: bool
+    amount_cents: int
+    keep_cents: int
+    pause_until: datetime | None
+    trigger: AutoLendTrigger
+    idle_days: int | None
+
+    @classmethod
+    def of(cls, rule: AutoLendRule) -> "Terms":
+        return cls(
+            LoanFilter.from_json(rule.criteria),
+            rule.enabled,
+            rule.amount_cents,
+            rule.keep_cents,
+            rule.pause_until,
+            rule.trigger,
+            rule.idle_days,
+        )
+
+
+def validate(spec: RuleSpec, now: datetime) -> Terms:
+    """Check a rule; raise InvalidAmount or InvalidInput naming the field."""
+    amount = to_cents(spec.amount, unit=LENDING_UNIT, maximum=MAX_PER_LOAN, label="amount per loan")
+    keep = to_cents_or_zero(spec.keep_balance, label="balance to keep")
+    if spec.trigger is AutoLendTrigger.IMMEDIATE:
+        if spec.idle_days is not None:
+            raise InvalidInput("idleDays applies only to the AFTER_... triggers.", "idleDays")
+    elif spec.idle_days is None or not 1 <= spec.idle_days <= MAX_IDLE_DAYS:
+        raise InvalidInput(f"idleDays must be 1 to {MAX_IDLE_DAYS} for this trigger.", "idleDays")
+    if spec.pause_until is not None:
+        if spec.pause_until.utcoffset() is None:
+            raise InvalidInput("pauseUntil must include a timezone.", "pauseUntil")
+        if spec.pause_until <= now:
+            raise InvalidInput("pauseUntil must be in the future.", "pauseUntil")
+    return Terms(spec.criteria, spec.enabled, amount, keep, spec.pause_until, spec.trigger, spec.idle_days)
+
+
+async def set_rule(lender_id: int, spec: RuleSpec, now: datetime) -> AutoLendRule:
+    """Create or replace the lender's rule (filed in the rule index), then run it once."""
+    terms = validate(spec, now)
+    fields = {
+        "enabled": terms.enabled,
+        "criteria": terms.criteria.to_json(),
+        "amount_cents": terms.amount_cents,
+        "keep_cents": terms.keep_cents,
+        "pause_until": terms.pause_until,
+        "trigger": terms.trigger,
+        "idle_days": terms.idle_days,
+        "updated_at": now,
+    }
+    async with in_transaction():
+        rule = await AutoLendRule.get_or_none(lender_id=lender_id)
+        if rule is None:
+            rule = await AutoLendRule.create(lender_id=lender_id, created_at=now, waiting_since=now, **fields)
+        else:
+            await AutoLendRule.filter(id=rule.id).update(**fields)
+            rule = await AutoLendRule.get(id=rule.id)
+        await file_under(RuleAnchor, "rule_id", rule.id, terms.criteria)
+    await on_credit([lender_id], now)
+    return await AutoLendRule.get(id=rule.id)
+
+
+def trigger_met(terms: Terms, lender: Lender, now: datetime) -> bool:
+    """Whether the rule may lend now: enabled, not paused, and its trigger reached."""
+    if not terms.enabled or (terms.pause_until is not None and terms.pause_until > now):
+        return False
+    if terms.trigger is AutoLendTrigger.IMMEDIATE:
+        return True
+    since = lender.last_seen_at if terms.trigger is AutoLendTrigger.AFTER_IDLE_DAYS else lender.last_lent_at
+    since = since or lender.created_at
+    return now - since >= timedelta(days=terms.idle_days or 0)
+
+
+def lendable_cents(terms: Terms, balance: int) -> int:
+    """Credit the rule may lend: above the kept balance, in whole shares."""
+    return max(0, balance - terms.keep_cents) // LENDING_UNIT * LENDING_UNIT
+
+
+def auto_room(loan: Loan) -> int:
+    """What auto-lending may still put into `loan`: under half its amount, and what it has left."""
+    cap = loan.amount_cents // 2 - loan.auto_funded_cents
+    return max(0, min(cap, loan.amount_cents - loan.funded_cents)) // LENDING_UNIT * LENDING_UNIT
+
+
+def matched(criteria: LoanFilter, loan: Loan, risk_tenths: int) -> list[str]:
+    """The rule's criteria that this loan met, in words."""
+    words = []
+    if criteria.countries:
+        words.append(f"country {loan.country_code}")
+    if criteria.sectors:
+        words.append(f"sector {loan.sector.value.replace('_', ' ').title()}")
+    if criteria.genders:
+        words.append(f"gender {loan.gender.value.replace('_', ' ').lower()}")
+    if criteria.risk_min_tenths is not None or criteria.risk_max_tenths is not None:
+        words.append(f"risk rating {Decimal(risk_tenths) / 10}")
+    words += [f"keyword \u201c{word}\u201d" for word in criteria.keywords]
+    if criteria.max_term_months is not None:
+        words.append(f"term {loan.term_months} months")
+    return words or ["any loan"]
+
+
+@dataclass(eq=False)
+class Candidate:
+    rule: AutoLendRule
+    terms: Terms
+    account_id: int
+    lendable: int
+
+    @property
+    def wants(self) -> int:
+        return min(self.terms.amount_cents, self.lendable)
+
+
+@dataclass(frozen=True)
+class Grant:
+    candidate: Candidate
+    cents: int
+    last_turn: int  # when in the round robin this rule got its last share
+
+
+def allocate(room: int, competitors: list[Candidate]) -> list[Grant]:
+    """Share `room` among rules: longest-waiting first, 25.00 at a time, round robin."""
+    order = sorted(competitors, key=lambda c: (c.rule.waiting_since or NEVER, c.rule.lender_id))
+    given: dict[Candidate, int] = defaultdict(int)
+    last_turn: dict[Candidate, int] = {}
+    turn = 0
+    progressed = True
+    while room >= LENDING_UNIT and progressed:
+        progressed = False
+        for candidate in order:
+            if room < LENDING_UNIT:
+                break
+            if given[candidate] + LENDING_UNIT <= candidate.wants:
+                given[candidate] += LENDING_UNIT
+                room -= LENDING_UNIT
+                turn += 1
+                last_turn[candidate] = turn
+                progressed = True
+    return [Grant(c, given[c], last_turn[c]) for c in order if given[c]]
+
+
+async def fund_loan(loan_id: int, now: datetime) -> list[Allocation]:
+    """Let every matching rule compete for one loan's auto-lendable room, in one transaction."""
+    async with in_transaction():
+        # Lock order as everywhere: the loan row, then accounts in id order.
+        loan = await Loan.select_for_update().get_or_none(id=loan_id)
+        if loan is None or loan.status is not LoanStatus.FUNDRAISING or loan.expires_at <= now:
+            return []
+        room = auto_room(loan)
+        if room < LENDING_UNIT:
+            return []
+        partner = await Partner.get(id=loan.partner_id)
+        rule_ids = await candidate_ids(RuleAnchor, "rule_id", loan)
+        already = set(await Share.filter(loan_id=loan_id).values_list("lender_id", flat=True))
+        rules = [
+            rule
+            for rule in await AutoLendRule.filter(id__in=rule_ids, enabled=True).select_related("lender")
+            if rule.lender_id not in already
+            and trigger_met(Terms.of(rule), rule.lender, now)
+            and Terms.of(rule).criteria.matches(loan, partner.risk_tenths)
+        ]
+        if not rules:
+            return []
+        accounts = {
+            a.lender_id: a
+            for a in await Account.filter(lender_id__in=[r.lender_id for r in rules]).order_by("id").select_for_update()
+        }
+        competitors = [
+            Candidate(rule, terms, accounts[rule.lender_id].id, lendable)
+            for rule in rules
+            if (lendable := lendable_cents(terms := Terms.of(rule), accounts[rule.lender_id].balance_cents))
+        ]
+        plan = allocate(room, competitors)
+        if not plan:
+            return []
+        return await _lend(loan, partner, plan, now)
+
+
+async def _lend(loan: Loan, partner: Partner, plan: list[Grant], now: datetime) -> list[Allocation]:
+    total = sum(grant.cents for grant in plan)
+    loan.funded_cents += total
+    loan.auto_funded_cents += total
+    loan.lender_count += len(plan)
+    await loan.save(update_fields=["funded_cents", "auto_funded_cents", "lender_count"])
+    loan_account = await Account.get(loan_id=loan.id)
+    drafts: list[Draft] = []
+    allocations = []
+    funded_so_far = loan.funded_cents - total
+    for grant in sorted(plan, key=lambda g: g.candidate.account_id):
+        candidate, cents = grant.candidate, grant.cents
+        lender_id = candidate.rule.lender_id
+        await Share.create(loan_id=loan.id, lender_id=lender_id, amount_cents=cents, created_at=now)
+        await ledger.transfer(TransferKind.LOAN_SHARE, candidate.account_id, loan_account.id, cents, now, loan_id=loan.id)
+        words = matched(candidate.terms.criteria, loan, partner.risk_tenths)
+        allocations.append(
+            await Allocation.create(
+                loan_id=loan.id, lender_id=lender_id, rule_id=candidate.rule.id, amount_cents=cents, matched=words, created_at=now
+            )
+        )
+        notice = await Notification.create(
+            lender_id=lender_id,
+            kind=NotificationKind.AUTO_LOAN,
+            message=(
+                f"We lent {to_decimal(cents)} to {loan.name} in {country_name(loan.country_code)}: "
+                f"matched {', '.join(words)}"
+            ),
+            loan_id=loan.id,
+            created_at=now,
+        )
+        funded_so_far += cents
+        snapshot = {**progress(loan, cents), "funded": funded_so_far, "status": LoanStatus.FUNDRAISING.value}
+        drafts.append(Draft(EventKind.SHARE_ADDED, loan_id=loan.id, payload=snapshot))
+        drafts.append(
+            Draft(EventKind.NOTIFICATION, loan_id=loan.id, lender_id=lender_id, payload={"notification_id": notice.id})
+        )
+        # Served: to the back of the queue, in the order of their last share, so that the
+        # round robin goes on where it stopped at the next loan.
+        await AutoLendRule.filter(id=candidate.rule.id).update(
+            waiting_since=now + timedelta(microseconds=grant.last_turn)
+        )
+    if loan.funded_cents == loan.amount_cents:
+        await disburse(loan, loan_account.id, now)
+        drafts += await loan_and_lenders(EventKind.LOAN_FUNDED, loan)
+    await emit(drafts, now)
+    return allocations
+
+
+async def _candidate_loans(terms: Terms, lender_id: int, now: datetime, limit: int = LOANS_PER_LENDER) -> list[Loan]:
+    """Fundraising loans the rule matches and may still lend to, soonest to expire first."""
+    query = (
+        loan_query(terms.criteria)
+        .filter(status=LoanStatus.FUNDRAISING, expires_at__gt=now)
+        # Twice the room under the cap, in integers: amount - 2 * auto_funded.
+        .annotate(cap_room_x2=F("amount_cents") - F("auto_funded_cents") * 2)
+        .filter(cap_room_x2__gte=2 * LENDING_UNIT, remaining_cents__gte=LENDING_UNIT)
+        .exclude(id__in=Subquery(Share.filter(lender_id=lender_id).values("loan_id")))
+    )
+    loans = await query.order_by("expires_at", "id").limit(limit * 3)
+    # The SQL filter is the same predicate; the room check is repeated in whole shares.
+    return [loan for loan in loans if auto_room(loan) >= LENDING_UNIT][:limit]
+
+
+async def on_credit(lender_ids: list[int], now: datetime) -> int:
+    """Credit arrived for these lenders: run their rules. Returns the number of loans lent to."""
+    if not lender_ids:
+        return 0
+    # Credit that had nothing to wait for starts waiting now.
+    await AutoLendRule.filter(lender_id__in=lender_ids, waiting_since=None).update(waiting_since=now)
+    rules = await AutoLendRule.filter(lender_id__in=lender_ids, enabled=True).select_related("lender")
+    balances = dict(await Account.filter(lender_id__in=lender_ids).values_list("lender_id", "balance_cents"))
+    loans: dict[int, Loan] = {}
+    for rule in rules:
+        terms = Terms.of(rule)
+        if trigger_met(terms, rule.lender, now) and lendable_cents(terms, balances.get(rule.lender_id, 0)):
+            for loan in await _candidate_loans(terms, rule.lender_id, now):
+                loans.setdefault(loan.id, loan)
+    lent = 0
+    for loan in sorted(loans.values(), key=lambda loan: (loan.expires_at, loan.id)):
+        lent += bool(await fund_loan(loan.id, now))
+    return lent
+
+
+async def sweep(now: datetime) -> int:
+    """Run every rule that could lend now (idle thresholds crossed, pauses ended).
+
+    One sweeper at a time across processes: a PostgreSQL advisory lock (SQLite
+    runs in one process). Returns the number of loans lent to, or -1 when
+    another process is sweeping.
+    """
+    connection = Tortoise.get_connection("default")
+    postgres = connection.capabilities.dialect == "postgres"
+    if postgres:
+        got = await connection.execute_query_dict("SELECT pg_try_advisory_lock($1) AS got", [SWEEP_LOCK])
+        if not got[0]["got"]:
+            return -1
+    try:
+        waiting = await AutoLendRule.filter(enabled=True).values_list("lender_id", "keep_cents")
+        balances = dict(
+            await Account.filter(lender_id__in=[lender for lender, _ in waiting]).values_list("lender_id", "balance_cents")
+        )
+        ready = [lender for lender, keep in waiting if balances.get(lender, 0) - keep >= LENDING_UNIT]
+        return await on_credit(ready, now)
+    finally:
+        if postgres:
+            await connection.execute_query("SELECT pg_advisory_unlock($1)", [SWEEP_LOCK])
+
+
+@dataclass
+class Preview:
+    """What a rule would lend: (loan, cents) in order, the total, and why not more."""
+
+    loans: list[tuple[Loan, int]]
+    total_cents: int
+    note: str
+
+
+async def preview(lender_id: int, spec: RuleSpec | None, now: datetime) -> Preview:
+    """The loans the rule (the given one, or the lender's own) would fund now, in the engine's order."""
+    terms, lender, balance = await _subject(lender_id, spec, now)
+    if terms is None:
+        return Preview([], 0, "You have no auto-lend rule.")
+    credit = lendable_cents(terms, balance)
+    if not credit:
+        return Preview([], 0, f"No credit to lend: {to_decimal(balance)} available, {to_decimal(terms.keep_cents)} kept.")
+    if not trigger_met(terms, lender, now):
+        return Preview([], 0, "The rule is disabled, paused or waiting for its trigger.")
+    chosen = []
+    for loan in await _candidate_loans(terms, lender_id, now):
+        cents = min(terms.amount_cents, credit, auto_room(loan))
+        if cents >= LENDING_UNIT:
+            chosen.append((loan, cents))
+            credit -= cents
+    total = sum(cents for _, cents in chosen)
+    return Preview(chosen, total, "" if chosen else "No fundraising loan matches the rule right now.")
+
+
+async def backtest(lender_id: int, spec: RuleSpec | None, days: int, now: datetime) -> Preview:
+    """What the rule would have funded from the listings of the last `days` days, with today's credit."""
+    if not 1 <= days <= MAX_IDLE_DAYS:
+        raise InvalidInput(f"days must be 1 to {MAX_IDLE_DAYS}.", "days")
+    terms, _, balance = await _subject(lender_id, spec, now)
+    if terms is None:
+        return Preview([], 0, "You have no auto-lend rule.")
+    credit = lendable_cents(terms, balance)
+    listed = await Loan.filter(listed_at__gte=now - timedelta(days=days), listed_at__lte=now).select_related(
+        "partner"
+    ).order_by("listed_at", "id")
+    chosen = []
+    for loan in listed:
+        as_listed = copy.copy(loan)
+        as_listed.status = LoanStatus.FUNDRAISING  # judged as it was when listed
+        if credit >= LENDING_UNIT and terms.criteria.matches(as_listed, loan.partner.risk_tenths):
+            cents = min(terms.amount_cents, credit, loan.amount_cents // 2 // LENDING_UNIT * LENDING_UNIT)
+            if cents >= LENDING_UNIT:
+                chosen.append((loan, cents))
+                credit -= cents
+    total = sum(cents for _, cents in chosen)
+    note = "" if lendable_cents(terms, balance) else "No credit to lend today; add credit to see what it would fund."
+    return Preview(chosen, total, note)
+
+
+async def _subject(lender_id: int, spec: RuleSpec | None, now: datetime) -> tuple[Terms | None, Lender, int]:
+    lender = await Lender.get(id=lender_id)
+    balance = (await Account.get(lender_id=lender_id)).balance_cents
+    if spec is not None:
+        return validate(spec, now), lender, balance
+    rule = await AutoLendRule.get_or_none(lender_id=lender_id)
+    return (Terms.of(rule) if rule else None), lender, balance
+
+

@@ -1,0 +1,53 @@
+"""Auto-lending: set a rule, preview it, backtest it."""
+
+from typing import Annotated
+
+import strawberry
+
+from graph.context import Context
+from graph.permissions import lender_id_of
+from graph.types import errors as e
+from graph.types.autolend import AutoLendPreview, AutoLendRuleInput, AutoLendRuleType
+from graph.types.errors import returns_user_errors
+from lending import autolend
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type
+class AutoLendRuleSuccess:
+    rule: AutoLendRuleType
+
+
+AutoLendRuleResult = Annotated[
+    AutoLendRuleSuccess | e.InvalidAmount | e.InvalidInput | e.Forbidden, strawberry.union("AutoLendRuleResult")
+]
+AutoLendPreviewResult = Annotated[
+    AutoLendPreview | e.InvalidAmount | e.InvalidInput | e.Forbidden, strawberry.union("AutoLendPreviewResult")
+]
+
+
+@strawberry.type
+class AutoLendQuery:
+    @strawberry.field(description="The loans a rule (yours, or the one given) would fund now, and the total.")
+    @returns_user_errors
+    async def auto_lend_preview(self, info: Info, input: AutoLendRuleInput | None = None) -> AutoLendPreviewResult:
+        spec = input.to_domain() if input else None
+        return AutoLendPreview.of(await autolend.preview(lender_id_of(info), spec, info.context.now()))
+
+    @strawberry.field(description="What a rule would have funded from the listings of the last `days` days.")
+    @returns_user_errors
+    async def auto_lend_backtest(
+        self, info: Info, days: int, input: AutoLendRuleInput | None = None
+    ) -> AutoLendPreviewResult:
+        spec = input.to_domain() if input else None
+        return AutoLendPreview.of(await autolend.backtest(lender_id_of(info), spec, days, info.context.now()))
+
+
+@strawberry.type
+class AutoLendMutation:
+    @strawberry.mutation(description="Create or replace your auto-lend rule; it runs at once if it can.")
+    @returns_user_errors
+    async def set_auto_lend_rule(self, info: Info, input: AutoLendRuleInput) -> AutoLendRuleResult:
+        rule = await autolend.set_rule(lender_id_of(info), input.to_domain(), info.context.now())
+        return AutoLendRuleSuccess(rule=AutoLendRuleType.from_model(rule))
