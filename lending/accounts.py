@@ -1,7 +1,7 @@
 """Lenders and their credit: registration, deposits and withdrawals."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -19,7 +19,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LAST_SEEN_GRANULARITY = timedelta(minutes=1)
 
 
-async def register_lender(display_name: str, email: str) -> tuple[Lender, str]:
+async def register_lender(display_name: str, email: str, now: datetime | None = None) -> tuple[Lender, str]:
     """Create a lender with an empty credit account; return it and its first token."""
     display_name = clean_text(display_name, "displayName", 100)
     email = email.strip().lower()
@@ -27,7 +27,7 @@ async def register_lender(display_name: str, email: str) -> tuple[Lender, str]:
         raise InvalidInput("The email address is not valid.", "email")
     try:
         async with in_transaction():
-            lender = await Lender.create(display_name=display_name, email=email)
+            lender = await Lender.create(display_name=display_name, email=email, created_at=now or datetime.now(UTC))
             await Account.create(kind=AccountKind.LENDER, lender=lender)
             token = await issue_token(Role.LENDER, lender_id=lender.id, name="registration")
     except IntegrityError:

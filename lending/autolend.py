@@ -318,11 +318,11 @@ async def _candidate_loans(terms: Terms, lender_id: int, now: datetime, limit: i
 
 async def on_credit(lender_ids: list[int], now: datetime) -> int:
     """Credit arrived for these lenders: run their rules. Returns the number of loans lent to."""
-    if not lender_ids:
+    rules = await AutoLendRule.filter(lender_id__in=lender_ids, enabled=True).select_related("lender")
+    if not rules:
         return 0
     # Credit that had nothing to wait for starts waiting now.
     await AutoLendRule.filter(lender_id__in=lender_ids, waiting_since=None).update(waiting_since=now)
-    rules = await AutoLendRule.filter(lender_id__in=lender_ids, enabled=True).select_related("lender")
     balances = dict(await Account.filter(lender_id__in=lender_ids).values_list("lender_id", "balance_cents"))
     loans: dict[int, Loan] = {}
     for rule in rules:

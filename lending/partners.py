@@ -1,7 +1,7 @@
 """Field partners and their public track record."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from tortoise.transactions import in_transaction
@@ -27,13 +27,15 @@ def parse_risk_rating(rating: Decimal | str) -> int:
     return int(tenths)
 
 
-async def create_partner(name: str, country: str, risk_rating: Decimal | str) -> Partner:
+async def create_partner(name: str, country: str, risk_rating: Decimal | str, now: datetime | None = None) -> Partner:
     """Create a field partner with its ledger account."""
     name = clean_text(name, "name", 200)
     tenths = parse_risk_rating(risk_rating)
     code = normalize_country(country, "country")
     async with in_transaction():
-        partner = await Partner.create(name=name, country_code=code, risk_tenths=tenths)
+        partner = await Partner.create(
+            name=name, country_code=code, risk_tenths=tenths, created_at=now or datetime.now(UTC)
+        )
         await Account.create(kind=AccountKind.PARTNER, partner=partner)
     return partner
 

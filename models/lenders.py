@@ -8,7 +8,7 @@ class Lender(Model):
     id = fields.IntField(primary_key=True)
     display_name = fields.CharField(max_length=100)
     email = fields.CharField(max_length=254, unique=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField()
     last_seen_at = fields.DatetimeField(null=True)
     last_lent_at = fields.DatetimeField(null=True)  # by hand, not by the auto-lend rule
 

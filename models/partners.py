@@ -10,7 +10,7 @@ class Partner(Model):
     country_code = fields.CharField(max_length=2)
     # Stars times ten (0.5 stars = 5): an integer compares and sorts the same on every backend.
     risk_tenths = fields.SmallIntField()
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField()
 
     class Meta:
         table = "partner"

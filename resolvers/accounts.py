@@ -79,8 +79,8 @@ async def _moved(lender_id: int, transfer_id: int) -> tuple[LenderNode, Transact
 class AccountMutation:
     @strawberry.mutation(description="Create a lender; the token in the result is shown only once.")
     @returns_user_errors
-    async def register_lender(self, input: RegisterLenderInput) -> RegisterLenderResult:
-        lender, token = await accounts.register_lender(input.display_name, input.email)
+    async def register_lender(self, info: Info, input: RegisterLenderInput) -> RegisterLenderResult:
+        lender, token = await accounts.register_lender(input.display_name, input.email, info.context.now())
         return RegisterLenderSuccess(lender=LenderNode.from_model(lender), token=token)
 
     @strawberry.mutation(description="Add credit from outside.")

@@ -1,1 +1,1 @@
-"""Strawberry types of the public contract. Leaf modules: they import only lending and models."""
+"""Strawberry types of the public contract. Leaf modules: they never import resolvers/ or graph.schema."""
