@@ -11,12 +11,14 @@ from graph.types.events import LENDER_EVENT_TYPES, NotificationNode
 from graph.types.lenders import LenderNode, ShareNode, TransactionNode
 from graph.types.loans import LoanNode, PartnerNode
 from graph.types.searches import SavedSearchNode
+from graph.types.tokens import ApiTokenNode
 from resolvers.accounts import AccountMutation
 from resolvers.autolend import AutoLendMutation, AutoLendQuery
 from resolvers.lenders import LenderQuery
 from resolvers.loans import LoanMutation, LoanQuery
 from resolvers.partners import PartnerQuery
 from resolvers.searches import SearchMutation
+from resolvers.tokens import TokenMutation
 from subscriptions.resolvers import Subscription
 
 
@@ -26,14 +28,14 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (LoanQuery, LenderQuery, PartnerQuery, AutoLendQuery, NodeQuery))
-Mutation = merge_types("Mutation", (AccountMutation, LoanMutation, SearchMutation, AutoLendMutation))
+Mutation = merge_types("Mutation", (AccountMutation, LoanMutation, SearchMutation, AutoLendMutation, TokenMutation))
 
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
     execution_context_class=SharingExecutor,
-    types=[LoanNode, PartnerNode, LenderNode, ShareNode, TransactionNode, NotificationNode, SavedSearchNode, *LENDER_EVENT_TYPES],
+    types=[LoanNode, PartnerNode, LenderNode, ShareNode, TransactionNode, NotificationNode, SavedSearchNode, ApiTokenNode, *LENDER_EVENT_TYPES],
     extensions=[
         MaskUnexpectedErrors,
         DomainErrorCodes,

@@ -5,9 +5,23 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from models import ApiToken, Role
+from tortoise.transactions import in_transaction
+
+from lending.errors import Forbidden, InvalidInput, NotFound
+from lending.events import Draft, emit
+from lending.text import clean_text
+from models import ApiToken, EventKind, Role
 
 TOKEN_PREFIX = "lg_"
+
+# What a lender's token may do. The token from registerLender has them all.
+LEND = "lend"  # move money: deposit, withdraw, lend
+PORTFOLIO_READ = "portfolio:read"  # read own balance, portfolio, transactions, notifications, events
+AUTOLEND_WRITE = "autolend:write"  # set the auto-lend rule
+SEARCHES_WRITE = "searches:write"  # save and delete saved searches
+TOKENS_MANAGE = "tokens:manage"  # create and revoke tokens
+SCOPES = (LEND, PORTFOLIO_READ, AUTOLEND_WRITE, SEARCHES_WRITE, TOKENS_MANAGE)
+MAX_TOKENS_PER_LENDER = 50
 
 
 def hash_token(token: str) -> str:
@@ -22,6 +36,7 @@ class Viewer:
     role: Role
     lender_id: int | None = None
     partner_id: int | None = None
+    scopes: frozenset[str] = frozenset(SCOPES)
     last_seen_at: datetime | None = field(default=None, compare=False)
 
     @property
@@ -37,16 +52,63 @@ class Viewer:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
+    def may(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def require(self, scope: str) -> None:
+        """Forbidden unless this token carries `scope`."""
+        if scope not in self.scopes:
+            raise Forbidden(f"This token lacks the {scope} scope.")
+
 
 async def issue_token(
-    role: Role, *, lender_id: int | None = None, partner_id: int | None = None, name: str = ""
+    role: Role,
+    *,
+    lender_id: int | None = None,
+    partner_id: int | None = None,
+    name: str = "",
+    scopes: tuple[str, ...] = SCOPES,
 ) -> str:
     """Create a token and return it; this is the only time it can be read."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     await ApiToken.create(
-        token_hash=hash_token(token), role=role, lender_id=lender_id, partner_id=partner_id, name=name
+        token_hash=hash_token(token),
+        role=role,
+        lender_id=lender_id,
+        partner_id=partner_id,
+        name=name,
+        scopes=list(scopes),
     )
     return token
+
+
+async def create_api_token(viewer: Viewer, name: str, scopes: list[str]) -> tuple[ApiToken, str]:
+    """A lender makes a token for a third party, with no more than the given scopes."""
+    viewer.require(TOKENS_MANAGE)
+    name = clean_text(name, "name", 100)
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise InvalidInput(f"scopes must be some of {', '.join(SCOPES)}; unknown: {', '.join(unknown) or 'none given'}.", "scopes")
+    if await ApiToken.filter(lender_id=viewer.lender_id, revoked_at=None).count() >= MAX_TOKENS_PER_LENDER:
+        raise InvalidInput(f"A lender may hold at most {MAX_TOKENS_PER_LENDER} live tokens.", "name")
+    ordered = tuple(scope for scope in SCOPES if scope in scopes)
+    token = await issue_token(Role.LENDER, lender_id=viewer.lender_id, name=name, scopes=ordered)
+    return await ApiToken.get(token_hash=hash_token(token)), token
+
+
+async def revoke_api_token(viewer: Viewer, token_id: int, now: datetime) -> ApiToken:
+    """Revoke one of the lender's tokens at once, for HTTP and for open WebSockets."""
+    viewer.require(TOKENS_MANAGE)
+    async with in_transaction():
+        record = await ApiToken.get_or_none(id=token_id, lender_id=viewer.lender_id)
+        if record is None:
+            raise NotFound("token", token_id)
+        if record.revoked_at is None:
+            record.revoked_at = now
+            await record.save(update_fields=["revoked_at"])
+            # Every process's hub learns of it and closes sockets signed in with it.
+            await emit([Draft(EventKind.TOKEN_REVOKED, payload={"token_id": token_id})], now)
+    return record
 
 
 async def authenticate(token: str) -> Viewer | None:
@@ -54,7 +116,7 @@ async def authenticate(token: str) -> Viewer | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     found = await ApiToken.filter(token_hash=hash_token(token), revoked_at=None).values(
-        "id", "role", "lender_id", "partner_id", "lender__last_seen_at"
+        "id", "role", "lender_id", "partner_id", "scopes", "lender__last_seen_at"
     )
     if not found:
         return None
@@ -64,5 +126,7 @@ async def authenticate(token: str) -> Viewer | None:
         role=Role(record["role"]),
         lender_id=record["lender_id"],
         partner_id=record["partner_id"],
+        # Partner and admin tokens act by role; a lender token from before scopes existed has them all.
+        scopes=frozenset(record["scopes"] or SCOPES) if record["role"] == Role.LENDER.value else frozenset(SCOPES),
         last_seen_at=record["lender__last_seen_at"],
     )

@@ -79,6 +79,7 @@ class EventKind(str, Enum):
     LOAN_DEFAULTED = "LOAN_DEFAULTED"
     REPAYMENT_CREDITED = "REPAYMENT_CREDITED"
     NOTIFICATION = "NOTIFICATION"
+    TOKEN_REVOKED = "TOKEN_REVOKED"
 
 
 class NotificationKind(str, Enum):

@@ -24,6 +24,7 @@ class ApiToken(Model):
     lender = fields.ForeignKeyField("lendgraph.Lender", related_name="tokens", null=True)
     partner = fields.ForeignKeyField("lendgraph.Partner", related_name="tokens", null=True)
     name = fields.CharField(max_length=100, default="")
+    scopes = fields.JSONField(default=list)  # lending.tokens.SCOPES; partner and admin tokens use their role
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
 

@@ -11,6 +11,7 @@ from graph.types import errors as e
 from graph.types.errors import returns_user_errors
 from graph.types.lenders import LenderNode, TransactionNode
 from lending import accounts
+from lending.tokens import LEND
 from models import Lender, Transfer
 
 Info = strawberry.Info[Context, None]
@@ -86,7 +87,7 @@ class AccountMutation:
     @strawberry.mutation(description="Add credit from outside.")
     @returns_user_errors
     async def deposit(self, info: Info, input: DepositInput) -> DepositResult:
-        lender_id = lender_id_of(info)
+        lender_id = lender_id_of(info, LEND)
         moved = await accounts.deposit(lender_id, input.amount, input.idempotency_key, info.context.now())
         lender, transaction = await _moved(lender_id, moved)
         return DepositSuccess(lender=lender, transaction=transaction)
@@ -94,7 +95,7 @@ class AccountMutation:
     @strawberry.mutation(description="Pay credit out.")
     @returns_user_errors
     async def withdraw(self, info: Info, input: WithdrawInput) -> WithdrawResult:
-        lender_id = lender_id_of(info)
+        lender_id = lender_id_of(info, LEND)
         moved = await accounts.withdraw(lender_id, input.amount, input.idempotency_key, info.context.now())
         lender, transaction = await _moved(lender_id, moved)
         return WithdrawSuccess(lender=lender, transaction=transaction)

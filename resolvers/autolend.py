@@ -10,6 +10,7 @@ from graph.types import errors as e
 from graph.types.autolend import AutoLendPreview, AutoLendRuleInput, AutoLendRuleType
 from graph.types.errors import returns_user_errors
 from lending import autolend
+from lending.tokens import AUTOLEND_WRITE, PORTFOLIO_READ
 
 Info = strawberry.Info[Context, None]
 
@@ -33,7 +34,7 @@ class AutoLendQuery:
     @returns_user_errors
     async def auto_lend_preview(self, info: Info, input: AutoLendRuleInput | None = None) -> AutoLendPreviewResult:
         spec = input.to_domain() if input else None
-        return AutoLendPreview.of(await autolend.preview(lender_id_of(info), spec, info.context.now()))
+        return AutoLendPreview.of(await autolend.preview(lender_id_of(info, PORTFOLIO_READ), spec, info.context.now()))
 
     @strawberry.field(description="What a rule would have funded from the listings of the last `days` days.")
     @returns_user_errors
@@ -41,7 +42,7 @@ class AutoLendQuery:
         self, info: Info, days: int, input: AutoLendRuleInput | None = None
     ) -> AutoLendPreviewResult:
         spec = input.to_domain() if input else None
-        return AutoLendPreview.of(await autolend.backtest(lender_id_of(info), spec, days, info.context.now()))
+        return AutoLendPreview.of(await autolend.backtest(lender_id_of(info, PORTFOLIO_READ), spec, days, info.context.now()))
 
 
 @strawberry.type
@@ -49,5 +50,5 @@ class AutoLendMutation:
     @strawberry.mutation(description="Create or replace your auto-lend rule; it runs at once if it can.")
     @returns_user_errors
     async def set_auto_lend_rule(self, info: Info, input: AutoLendRuleInput) -> AutoLendRuleResult:
-        rule = await autolend.set_rule(lender_id_of(info), input.to_domain(), info.context.now())
+        rule = await autolend.set_rule(lender_id_of(info, AUTOLEND_WRITE), input.to_domain(), info.context.now())
         return AutoLendRuleSuccess(rule=AutoLendRuleType.from_model(rule))

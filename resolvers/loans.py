@@ -27,6 +27,7 @@ from lending.errors import NotFound
 from lending.filters import LOAN_ORDERS, LoanSort, loan_query
 from lending.money import to_decimal
 from lending.paging import page
+from lending.tokens import LEND
 from models import CurrencyLossLiability, Lender, Loan, Repayment, Share
 
 Info = strawberry.Info[Context, None]
@@ -175,7 +176,7 @@ class LoanMutation:
     @strawberry.mutation(description="Lend credit to a fundraising loan.")
     @returns_user_errors
     async def lend(self, info: Info, input: LendInput) -> LendResult:
-        lender_id = lender_id_of(info)
+        lender_id = lender_id_of(info, LEND)
         lent = await funding.lend(
             lender_id, decode_id(input.loan_id, "Loan"), input.amount, input.idempotency_key, info.context.now()
         )

@@ -12,6 +12,7 @@ from graph.types.errors import returns_user_errors
 from graph.types.loans import LoanFilterInput
 from graph.types.searches import SavedSearchNode
 from lending import searches
+from lending.tokens import SEARCHES_WRITE
 
 Info = strawberry.Info[Context, None]
 
@@ -53,7 +54,7 @@ class SearchMutation:
     @strawberry.mutation(description="Save a loan search, optionally with alerts for new listings.")
     @returns_user_errors
     async def save_search(self, info: Info, input: SaveSearchInput) -> SaveSearchResult:
-        lender_id = lender_id_of(info)
+        lender_id = lender_id_of(info, SEARCHES_WRITE)
         search = await searches.save_search(
             lender_id, input.name, input.filter.to_domain(), input.alert, info.context.now()
         )
@@ -62,6 +63,6 @@ class SearchMutation:
     @strawberry.mutation
     @returns_user_errors
     async def delete_saved_search(self, info: Info, input: DeleteSavedSearchInput) -> DeleteSavedSearchResult:
-        lender_id = lender_id_of(info)
+        lender_id = lender_id_of(info, SEARCHES_WRITE)
         await searches.delete_search(lender_id, decode_id(input.id, "SavedSearch"))
         return DeleteSavedSearchSuccess(deleted_id=input.id)

@@ -41,6 +41,8 @@ LISTINGS = Topic("listings")
 
 
 def topics_of(event: Event) -> list[Topic]:
+    if event.kind is EventKind.TOKEN_REVOKED:
+        return []
     if event.lender_id is not None:
         return [Topic("lender", event.lender_id)]
     topics = [Topic("loan", event.loan_id)]
@@ -116,6 +118,7 @@ class Hub:
         self.poll_interval = poll_interval
         self.inbox_size = inbox_size
         self.last_id = 0
+        self.revoked: set[int] = set()  # tokens revoked since this process started
         self._inboxes: dict[Topic, set[Inbox]] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -159,6 +162,8 @@ class Hub:
             if not events:
                 return
             for delivery in await load(events):
+                if delivery.event.kind is EventKind.TOKEN_REVOKED:
+                    self.revoked.add(delivery.event.payload["token_id"])
                 for topic in topics_of(delivery.event):
                     for inbox in self._inboxes.get(topic, ()):
                         inbox.offer(delivery)

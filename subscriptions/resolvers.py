@@ -15,6 +15,7 @@ from graph.permissions import lender_id_of
 from graph.types.events import LenderEvent, LoanListedEvent, LoanProgressEvent, lender_event
 from graph.types.loans import LoanFilterInput
 from lending.errors import InvalidInput, NotFound
+from lending.tokens import PORTFOLIO_READ
 from models import Loan, LoanStatus
 from subscriptions.hub import BATCH, LISTINGS, Delivery, Hub, Topic, replay
 
@@ -27,6 +28,18 @@ def parse_after(after: str | None) -> int | None:
     if not (after.isascii() and after.isdigit() and len(after) <= 19):
         raise InvalidInput("after must be an eventId received earlier.", "after")
     return int(after)
+
+
+async def signed_in_stream(info: Info, topic: Topic, after: str | None) -> AsyncIterator[Delivery]:
+    """`follow`, but a socket whose token is revoked gets no further event: it is closed instead."""
+    context = info.context
+    viewer = context.viewer
+    async for delivery in follow(context.hub, topic, parse_after(after)):
+        if viewer is not None and viewer.token_id in context.hub.revoked:
+            await context.request.close(code=4403, reason="token revoked")
+            return
+        context.fresh_loaders(delivery.loan)
+        yield delivery
 
 
 async def follow(hub: Hub, topic: Topic, after_id: int | None) -> AsyncIterator[Delivery]:
@@ -61,8 +74,7 @@ class Subscription:
         ident = decode_id(loan_id, "Loan")
         if not await Loan.exists(id=ident):
             raise NotFound("loan", loan_id)
-        async for delivery in follow(info.context.hub, Topic("loan", ident), parse_after(after)):
-            info.context.fresh_loaders(delivery.loan)
+        async for delivery in signed_in_stream(info, Topic("loan", ident), after):
             yield LoanProgressEvent.of(delivery)
 
     @strawberry.subscription(description="Each new listing that matches the filter, as the loans query judges it.")
@@ -70,17 +82,15 @@ class Subscription:
         self, info: Info, filter: LoanFilterInput | None = None, after: str | None = None
     ) -> AsyncGenerator[LoanListedEvent, None]:
         wanted = filter.to_domain() if filter else None
-        async for delivery in follow(info.context.hub, LISTINGS, parse_after(after)):
+        async for delivery in signed_in_stream(info, LISTINGS, after):
             # Judge the loan as it was listed, though the event shows it as it is now.
             as_listed = copy.copy(delivery.loan)
             as_listed.status = LoanStatus(delivery.event.payload["status"])
             if wanted is None or wanted.matches(as_listed, delivery.loan.partner.risk_tenths):
-                info.context.fresh_loaders(delivery.loan)
                 yield LoanListedEvent.of(delivery)
 
     @strawberry.subscription(description="Your own events: repayments, your loans' fate, notifications.")
     async def my_events(self, info: Info, after: str | None = None) -> AsyncGenerator[LenderEvent, None]:
-        lender_id = lender_id_of(info)
-        async for delivery in follow(info.context.hub, Topic("lender", lender_id), parse_after(after)):
-            info.context.fresh_loaders(delivery.loan)
+        lender_id = lender_id_of(info, PORTFOLIO_READ)
+        async for delivery in signed_in_stream(info, Topic("lender", lender_id), after):
             yield lender_event(delivery)

@@ -8,6 +8,7 @@ import strawberry
 from strawberry import relay
 
 from graph.context import Context
+from graph.permissions import owned_nodes
 from graph.types.loans import LoanNode, LoanStatusEnum
 from lending.money import to_decimal
 from models import EventKind, Notification, NotificationKind
@@ -45,14 +46,7 @@ class NotificationNode(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        viewer = info.context.viewer
-        ids = [int(i) for i in node_ids]
-        mine = (
-            {n.id: n for n in await Notification.filter(id__in=ids, lender_id=viewer.lender_id)}
-            if viewer and viewer.lender_id
-            else {}
-        )
-        return [cls.from_model(mine[i]) if i in mine else None for i in ids]
+        return [cls.from_model(n) if n else None for n in await owned_nodes(Notification, info, node_ids)]
 
 
 @strawberry.type

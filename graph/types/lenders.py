@@ -6,19 +6,21 @@ from decimal import Decimal
 
 import strawberry
 from strawberry import relay
+from strawberry.permission import PermissionExtension
 from tortoise.expressions import Q
 
 from graph.context import Context
-from graph.permissions import own_only
+from graph.permissions import CanManageTokens, own_only, owned_nodes, reader_id
 from graph.types.connections import Counted, connection
 from graph.types.autolend import AutoLendRuleType
 from graph.types.events import NotificationNode
 from graph.types.loans import LoanNode
 from graph.types.searches import SavedSearchNode
+from graph.types.tokens import ApiTokenNode
 from lending import portfolio as portfolios
 from lending.money import to_decimal
 from lending.paging import Order, SortKey, page
-from models import Account, AutoLendRule, Lender, LoanStatus, Notification, SavedSearch, Share, Transfer, TransferKind
+from models import Account, ApiToken, AutoLendRule, Lender, LoanStatus, Notification, SavedSearch, Share, Transfer, TransferKind
 
 Info = strawberry.Info[Context, None]
 TransferKindEnum = strawberry.enum(TransferKind, name="TransactionKind")
@@ -55,11 +57,7 @@ class ShareNode(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        viewer = info.context.viewer
-        ids = [int(i) for i in node_ids]
-        # Another lender's share does not exist as far as this viewer can tell.
-        mine = {s.id: s for s in await Share.filter(id__in=ids, lender_id=viewer.lender_id)} if viewer else {}
-        return [cls.from_model(mine[i]) if i in mine else None for i in ids]
+        return [cls.from_model(share) if share else None for share in await owned_nodes(Share, info, node_ids)]
 
 
 @strawberry.type(name="Transaction", description="A movement of the lender's credit.")
@@ -89,11 +87,11 @@ class TransactionNode(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        viewer = info.context.viewer
         ids = [int(i) for i in node_ids]
-        if viewer is None or viewer.lender_id is None:
+        reader = reader_id(info)
+        if reader is None:
             return [None for _ in ids]
-        account = await Account.get(lender_id=viewer.lender_id)
+        account = await Account.get(lender_id=reader)
         found = {t.id: t for t in await _transfers_of(account.id).filter(id__in=ids)}
         return [cls.from_model(found[i], account.id) if i in found else None for i in ids]
 
@@ -215,6 +213,13 @@ class LenderNode(relay.Node):
         query = Notification.filter(lender_id=self.id)
         result = await page(query, NOTIFICATIONS_NEWEST, first, after)
         return connection(NotificationConnection, result, NotificationNode.from_model, query)
+
+    @strawberry.field(
+        extensions=[PermissionExtension(permissions=[CanManageTokens()], fail_silently=True)],
+        description="Your API tokens (never their secrets), newest first.",
+    )
+    async def api_tokens(self) -> list[ApiTokenNode] | None:
+        return [ApiTokenNode.from_model(t) for t in await ApiToken.filter(lender_id=self.id).order_by("-id")]
 
     @strawberry.field(extensions=own_only())
     async def auto_lend_rule(self) -> AutoLendRuleType | None:

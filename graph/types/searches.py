@@ -8,6 +8,7 @@ import strawberry
 from strawberry import relay
 
 from graph.context import Context
+from graph.permissions import owned_nodes
 from graph.types.loans import GenderEnum, LoanStatusEnum, SectorEnum, stars
 from lending.filters import LoanFilter
 from models import SavedSearch
@@ -60,11 +61,4 @@ class SavedSearchNode(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        viewer = info.context.viewer
-        ids = [int(i) for i in node_ids]
-        mine = (
-            {s.id: s for s in await SavedSearch.filter(id__in=ids, lender_id=viewer.lender_id)}
-            if viewer and viewer.lender_id
-            else {}
-        )
-        return [cls.from_model(mine[i]) if i in mine else None for i in ids]
+        return [cls.from_model(s) if s else None for s in await owned_nodes(SavedSearch, info, node_ids)]

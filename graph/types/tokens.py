@@ -1,0 +1,32 @@
+"""API tokens as their owner sees them (never the secret itself, except once on creation)."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import strawberry
+from strawberry import relay
+
+from graph.context import Context
+from graph.permissions import owned_nodes
+from models import ApiToken
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type(name="ApiToken")
+class ApiTokenNode(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+    scopes: list[str] = strawberry.field(description="lend, portfolio:read, autolend:write, searches:write, tokens:manage")
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, token: ApiToken) -> "ApiTokenNode":
+        return cls(
+            id=token.id, name=token.name, scopes=list(token.scopes), created_at=token.created_at, revoked_at=token.revoked_at
+        )
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
+        return [cls.from_model(t) if t else None for t in await owned_nodes(ApiToken, info, node_ids)]

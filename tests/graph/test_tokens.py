@@ -1,0 +1,97 @@
+"""Scoped API tokens: what each scope allows, listing, and immediate revocation."""
+
+import pytest
+import websockets
+
+from models import ApiToken, Transfer
+from tests.api import new_key, partner_token
+from tests.ws import Socket
+
+CREATE = """mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) {
+  __typename ... on UserError { code message } ... on InvalidInput { field }
+  ... on CreateApiTokenSuccess { token apiToken { id name scopes revokedAt } } } }"""
+REVOKE = """mutation($id: ID!) { revokeApiToken(input: {id: $id}) {
+  __typename ... on UserError { code message } ... on RevokeApiTokenSuccess { apiToken { name revokedAt } } } }"""
+
+
+async def make_token(api, owner: str, *scopes: str, name: str = "third party") -> tuple[str, str]:
+    created = (await api.data(CREATE, {"input": {"name": name, "scopes": list(scopes)}}, owner))["createApiToken"]
+    assert created["__typename"] == "CreateApiTokenSuccess", created
+    assert created["apiToken"]["scopes"] == list(scopes)
+    return created["apiToken"]["id"], created["token"]
+
+
+async def test_a_read_only_token_reads_the_portfolio_but_cannot_move_money(api):
+    loan_id = await api.loan_id(await partner_token(), amount="100.00")
+    _, owner = await api.funded_lender("100.00")
+    await api.lend(owner, loan_id, "25.00")
+    _, reader = await make_token(api, owner, "portfolio:read")
+    me = (await api.data("{ me { balance portfolio { stats { lent } } } }", token=reader))["me"]
+    assert me == {"balance": "75.00", "portfolio": {"stats": {"lent": "25.00"}}}
+    transfers = await Transfer.all().count()
+    assert (await api.deposit(reader, "10.00"))["__typename"] == "Forbidden"
+    refused = await api.lend(reader, loan_id, "25.00")
+    assert (refused["__typename"], refused["message"]) == ("Forbidden", "This token lacks the lend scope.")
+    assert await Transfer.all().count() == transfers
+
+
+async def test_a_lend_only_token_lends_but_reads_no_money(api):
+    loan_id = await api.loan_id(await partner_token(), amount="100.00")
+    _, owner = await api.funded_lender("100.00")
+    _, bot = await make_token(api, owner, "lend")
+    assert (await api.lend(bot, loan_id, "25.00"))["__typename"] == "LendSuccess"
+    me = (await api.data("{ me { displayName balance portfolio { stats { lent } } notifications { totalCount } } }", token=bot))["me"]
+    assert me == {"displayName": "Ada", "balance": None, "portfolio": None, "notifications": None}
+    assert (await api.data(CREATE, {"input": {"name": "x", "scopes": ["lend"]}}, bot))["createApiToken"]["__typename"] == "Forbidden"
+
+
+@pytest.mark.parametrize("scopes", [[], ["admin"], ["lend", "portfolio:write"]])
+async def test_unknown_scopes_are_refused(api, scopes):
+    _, owner = await api.register()
+    result = (await api.data(CREATE, {"input": {"name": "x", "scopes": scopes}}, owner))["createApiToken"]
+    assert (result["__typename"], result["field"]) == ("InvalidInput", "scopes")
+    assert await ApiToken.all().count() == 1
+
+
+async def test_tokens_are_listed_without_secrets_and_revoked_at_once(api, clock):
+    _, owner = await api.register()
+    token_id, third = await make_token(api, owner, "portfolio:read", name="budget app")
+    listed = (await api.data("{ me { apiTokens { name scopes revokedAt } } }", token=owner))["me"]["apiTokens"]
+    assert listed[0] == {"name": "budget app", "scopes": ["portfolio:read"], "revokedAt": None}
+    assert third not in str(listed)
+    assert (await api.data("{ me { apiTokens { name } } }", token=third))["me"]["apiTokens"] == []  # no tokens:manage
+    assert (await api.data("{ me { balance } }", token=third))["me"]["balance"] == "0.00"
+    revoked = (await api.data(REVOKE, {"id": token_id}, owner))["revokeApiToken"]
+    assert revoked["apiToken"]["revokedAt"] is not None
+    assert (await api.data("{ me { balance } }", token=third))["me"] is None
+
+
+async def test_a_lender_cannot_revoke_another_lenders_token(api):
+    _, ada = await api.register("Ada")
+    _, bob = await api.register("Bob")
+    token_id, _ = await make_token(api, ada, "lend")
+    result = (await api.data(REVOKE, {"id": token_id}, bob))["revokeApiToken"]
+    assert result["__typename"] == "NotFound"
+    assert await ApiToken.filter(revoked_at__not_isnull=True).count() == 0
+
+
+async def test_revocation_closes_open_websockets_on_their_next_event(live):
+    _, owner = await live.register()
+    token_id, third = await make_token(live, owner, "portfolio:read")
+    partner = await partner_token()
+    async with Socket.open(live.ws_url, token=third) as ws:
+        await ws.subscribe("l", "subscription { loanListed { loan { name } } }")
+        await live.loan_id(partner, name="Before")
+        assert (await ws.next("l"))["loanListed"]["loan"]["name"] == "Before"
+        await live.data(REVOKE, {"id": token_id}, owner)
+        await live.loan_id(partner, name="After")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.receive("l", 10)
+        assert closed.value.rcvd.code == 4403
+
+
+async def test_partner_and_admin_tokens_cannot_make_lender_tokens(api):
+    partner = await partner_token()
+    result = (await api.data(CREATE, {"input": {"name": "x", "scopes": ["lend"]}}, partner))["createApiToken"]
+    assert result["__typename"] == "Forbidden"
+    assert (await api.deposit(partner, "10.00", key=new_key()))["__typename"] == "Forbidden"
