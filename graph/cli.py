@@ -32,18 +32,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
-    from lending.ledger import ensure_world_account
+    from lending.ledger import prepare_database
 
-    async def run() -> None:
-        await db.migrate(settings.database_url)
-        await db.disconnect()
-        await db.connect(settings.database_url)
-        try:
-            await ensure_world_account()
-        finally:
-            await db.disconnect()
-
-    asyncio.run(run())
+    asyncio.run(prepare_database(settings.database_url))
     print("database is up to date")
 
 

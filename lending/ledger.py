@@ -9,10 +9,12 @@ conditional UPDATE; `check_books` proves they agree with the transfers.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tortoise import Tortoise
 from tortoise.expressions import F, Q
 from tortoise.functions import Sum
 
 from lending.errors import InsufficientCredit
+from models import db
 from models import Account, AccountKind, Loan, Share, Transfer, TransferKind
 
 
@@ -25,6 +27,17 @@ async def ensure_world_account() -> None:
     """Create the single world account if the database has none yet."""
     if await Account.filter(kind=AccountKind.WORLD).count() == 0:
         await Account.create(kind=AccountKind.WORLD)
+
+
+async def prepare_database(database_url: str) -> None:
+    """Apply every migration and create the world account: what `lendgraph migrate` does."""
+    await db.migrate(database_url)
+    await Tortoise.close_connections()
+    await db.connect(database_url)
+    try:
+        await ensure_world_account()
+    finally:
+        await db.disconnect()
 
 
 async def transfer(

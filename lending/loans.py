@@ -138,14 +138,20 @@ async def expire_loan(loan_id: int, now: datetime) -> bool:
     return True
 
 
-async def mark_default(viewer: Viewer | None, loan_id: int, now: datetime) -> Loan:
-    """Declare a disbursed loan defaulted and write off what is outstanding."""
+async def partners_loan(viewer: Viewer | None, loan_id: int) -> Loan:
+    """A loan the viewer may manage: its own partner's, or any for an admin."""
     loan = await Loan.get_or_none(id=loan_id)
     if loan is None:
         raise NotFound("loan", loan_id)
     partner = await acting_partner(viewer, loan.partner_id if viewer and viewer.is_admin else None)
     if loan.partner_id != partner.id:
         raise Forbidden("This loan belongs to another partner.")
+    return loan
+
+
+async def mark_default(viewer: Viewer | None, loan_id: int, now: datetime) -> Loan:
+    """Declare a disbursed loan defaulted and write off what is outstanding."""
+    loan = await partners_loan(viewer, loan_id)
     async with in_transaction():
         changed = await Loan.filter(
             id=loan_id, status__in=(LoanStatus.FUNDED, LoanStatus.REPAYING)

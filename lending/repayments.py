@@ -5,14 +5,27 @@ from datetime import datetime
 from tortoise.expressions import F
 
 from lending import autolend, ledger
+from lending.errors import (
+    ExceedsRemaining,
+    InvalidAmount,
+    LoanNotRepaying,
+)
 from lending.events import Draft, emit, loan_and_lenders, progress
-from lending.errors import ExceedsRemaining, Forbidden, InvalidAmount, LoanNotRepaying, NotFound
 from lending.idempotency import run_once
-from lending.loans import acting_partner
+from lending.loans import partners_loan
 from lending.money import to_cents, to_cents_or_zero
 from lending.split import split_pro_rata
 from lending.tokens import Viewer
-from models import Account, CurrencyLossLiability, EventKind, Loan, LoanStatus, Repayment, Share, TransferKind
+from models import (
+    Account,
+    CurrencyLossLiability,
+    EventKind,
+    Loan,
+    LoanStatus,
+    Repayment,
+    Share,
+    TransferKind,
+)
 
 REPAYABLE = (LoanStatus.FUNDED, LoanStatus.REPAYING)
 PARTNER_COVERED_LOSS_PERCENT = 10  # under SHARED liability the partner bears loss up to 10% of a repayment
@@ -41,12 +54,7 @@ async def post_repayment(
     loss = to_cents_or_zero(currency_loss, label="currency loss")
     if loss > cents:
         raise InvalidAmount("The currency loss cannot exceed the repayment.")
-    loan = await Loan.get_or_none(id=loan_id)
-    if loan is None:
-        raise NotFound("loan", loan_id)
-    partner = await acting_partner(viewer, loan.partner_id if viewer and viewer.is_admin else None)
-    if loan.partner_id != partner.id:
-        raise Forbidden("This loan belongs to another partner.")
+    loan = await partners_loan(viewer, loan_id)
 
     async def work() -> dict:
         # Lock the loan row first (as lending does), then check against its current state.
@@ -78,7 +86,7 @@ async def post_repayment(
         return {"repayment_id": repayment.id}
 
     payload = {"loan": loan_id, "amount": cents, "loss": loss}
-    result = await run_once(partner_actor(partner.id), idempotency_key, "repay", payload, now, work)
+    result = await run_once(partner_actor(loan.partner_id), idempotency_key, "repay", payload, now, work)
     # Committed: the credited lenders' rules may now reinvest it.
     await autolend.on_credit(await Share.filter(loan_id=loan_id).values_list("lender_id", flat=True), now)
     return result["repayment_id"]

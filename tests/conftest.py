@@ -26,7 +26,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_database() -> Iterator[str | None]:
     try:
         url, name = services.create_pg_database()
-    except Exception as error:  # noqa: BLE001 - any failure to reach the server means "absent"
+    except Exception:  # noqa: BLE001 - any failure to reach the server means "absent"
         yield None
         return
     yield url

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tortoise import Tortoise
 
-from lending.ledger import ensure_world_account
+from lending.ledger import ensure_world_account, prepare_database
 from models import db
 
 PG_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -24,19 +24,9 @@ def unavailable(what: str, reason: object) -> None:
     pytest.skip(message)
 
 
-async def _prepare(url: str) -> None:
-    await db.migrate(url)
-    await Tortoise.close_connections()
-    await db.connect(url)
-    try:
-        await ensure_world_account()
-    finally:
-        await db.disconnect()
-
-
 def sqlite_template(directory: Path) -> Path:
     path = directory / "template.sqlite3"
-    asyncio.run(_prepare(f"sqlite://{path}"))
+    asyncio.run(prepare_database(f"sqlite://{path}"))
     return path
 
 
@@ -62,7 +52,7 @@ def create_pg_database() -> tuple[str, str]:
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     # A pool wide enough that concurrent requests really race in the database.
     url = PG_SERVER.rsplit("/", 1)[0] + f"/{name}?maxsize=20"
-    asyncio.run(_prepare(url))
+    asyncio.run(prepare_database(url))
     return url, name
 
 

@@ -9,7 +9,7 @@ from strawberry import relay
 
 from graph.context import Context
 from graph.permissions import owned_nodes
-from graph.types.loans import LoanNode, LoanStatusEnum
+from graph.types.loans import LoanNode, LoanStatusEnum, loan_by_id
 from lending.money import to_decimal
 from models import EventKind, Notification, NotificationKind
 from subscriptions.hub import Delivery
@@ -36,9 +36,7 @@ class NotificationNode(relay.Node):
 
     @strawberry.field
     async def loan(self, info: Info) -> LoanNode | None:
-        if self.loan_id is None:
-            return None
-        return LoanNode.from_model(await info.context.loaders.loan.load(self.loan_id))
+        return await loan_by_id(info, self.loan_id)
 
     @classmethod
     def from_model(cls, n: Notification) -> "NotificationNode":

@@ -14,7 +14,7 @@ from graph.permissions import CanManageTokens, own_only, owned_nodes, reader_id
 from graph.types.connections import Counted, connection
 from graph.types.autolend import AutoLendRuleType
 from graph.types.events import NotificationNode
-from graph.types.loans import LoanNode
+from graph.types.loans import LoanNode, loan_by_id
 from graph.types.searches import SavedSearchNode
 from graph.types.tokens import ApiTokenNode
 from lending import portfolio as portfolios
@@ -70,9 +70,7 @@ class TransactionNode(relay.Node):
 
     @strawberry.field
     async def loan(self, info: Info) -> LoanNode | None:
-        if self.loan_id is None:
-            return None
-        return LoanNode.from_model(await info.context.loaders.loan.load(self.loan_id))
+        return await loan_by_id(info, self.loan_id)
 
     @classmethod
     def from_model(cls, transfer: Transfer, account_id: int) -> "TransactionNode":

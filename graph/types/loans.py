@@ -178,6 +178,13 @@ class LoanNode(relay.Node):
         return [cls.from_model(loan) if loan else None for loan in found]
 
 
+async def loan_by_id(info: Info, loan_id: int | None) -> LoanNode | None:
+    """The loan an object refers to, if any, through the operation's loader."""
+    if loan_id is None:
+        return None
+    return LoanNode.from_model(await info.context.loaders.loan.load(loan_id))
+
+
 @strawberry.type(name="LoanConnection")
 class LoanConnection(relay.Connection[LoanNode], Counted):
     pass
