@@ -17,8 +17,15 @@ from graphql.language import FieldNode, OperationDefinitionNode, VariableNode, v
 from graphql.language.visitor import Visitor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-# Fields whose value depends on who is asking (graph/permissions.py own_only, and `me`).
-VIEWER_FIELDS = frozenset({"me", "email", "balance", "portfolio", "transactions", "notifications", "savedSearches"})
+# Fields whose value depends on who is asking: every permission-guarded Lender field,
+# Allocation.lender (shown to its lender only), and `me`. tests/security/test_authorization.py
+# fails when a private field is added without being listed here.
+VIEWER_FIELDS = frozenset(
+    {
+        "me", "email", "balance", "portfolio", "transactions", "notifications", "savedSearches",
+        "autoLendRule", "apiTokens", "lender",
+    }
+)  # fmt: skip
 
 
 class _Reads(Visitor):
@@ -49,7 +56,7 @@ class SharedResults:
         if len(cache) > self.size:
             cache.popitem(last=False)
 
-    def selection(self, operation: OperationDefinitionNode) -> tuple[frozenset[str], bool]:
+    def selection(self, operation: OperationDefinitionNode, fragments: Any = None) -> tuple[frozenset[str], bool]:
         """Variables read inside the root fields' selections, and whether any field is viewer-specific."""
         found = self._selections.get(id(operation))
         if found is None or found[0] is not operation:
@@ -57,6 +64,9 @@ class SharedResults:
             for root in operation.selection_set.selections:
                 if isinstance(root, FieldNode) and root.selection_set is not None:
                     visit(root.selection_set, reads)
+            # Named fragments live beside the operation, in the same (cached) document.
+            for fragment in (fragments or {}).values():
+                visit(getattr(fragment, "definition", fragment).selection_set, reads)
             found = (operation, frozenset(reads.variables), reads.viewer)
             self._remember(self._selections, id(operation), found)
         return found[1], found[2]
@@ -105,7 +115,7 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
         shared = getattr(self.context_value, "shared", None)
         if self.operation.operation is not OperationType.SUBSCRIPTION or event_id is None or shared is None:
             return None
-        variables, viewer_specific = shared.selection(self.operation)
+        variables, viewer_specific = shared.selection(self.operation, self.fragments)
         values = self.variable_values.coerced
         inner = tuple(sorted((name, repr(values.get(name))) for name in variables))
         viewer = self.context_value.viewer if viewer_specific else None

@@ -45,19 +45,21 @@ def lender_id_of(info: strawberry.Info[Context, None], scope: str | None = None)
     return viewer.lender_id
 
 
-def reader_id(info: strawberry.Info[Context, None]) -> int | None:
-    """The lender whose private objects this viewer may read (portfolio:read), else None."""
+def reader_id(info: strawberry.Info[Context, None], scope: str = PORTFOLIO_READ) -> int | None:
+    """The lender whose private objects this viewer may read (with `scope`), else None."""
     viewer = info.context.viewer
-    return viewer.lender_id if viewer is not None and viewer.may(PORTFOLIO_READ) else None
+    return viewer.lender_id if viewer is not None and viewer.may(scope) else None
 
 
-async def owned_nodes(model: Any, info: strawberry.Info[Context, None], node_ids: Iterable[str]) -> list[Any]:
-    """Rows of `model` for `node_ids`, None where the viewer may not read it as their own.
+async def owned_nodes(
+    model: Any, info: strawberry.Info[Context, None], node_ids: Iterable[str], scope: str = PORTFOLIO_READ
+) -> list[Any]:
+    """Rows of `model` for `node_ids`, None where the viewer may not read it as their own (with `scope`).
 
     Another lender's object does not exist as far as this viewer can tell.
     """
     ids = [int(i) for i in node_ids]
-    reader = reader_id(info)
+    reader = reader_id(info, scope)
     mine = {row.id: row for row in await model.filter(id__in=ids, lender_id=reader)} if reader else {}
     return [mine.get(i) for i in ids]
 

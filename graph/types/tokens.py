@@ -8,6 +8,7 @@ from strawberry import relay
 
 from graph.context import Context
 from graph.permissions import owned_nodes
+from lending.tokens import TOKENS_MANAGE
 from models import ApiToken
 
 Info = strawberry.Info[Context, None]
@@ -29,4 +30,4 @@ class ApiTokenNode(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
-        return [cls.from_model(t) if t else None for t in await owned_nodes(ApiToken, info, node_ids)]
+        return [cls.from_model(t) if t else None for t in await owned_nodes(ApiToken, info, node_ids, TOKENS_MANAGE)]
