@@ -12,8 +12,8 @@ from bench import common
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", choices=["P1", "P2"], type=str.upper, help="run one benchmark")
-    parser.add_argument("--sqlite", action="store_true", help="P1 on SQLite even when PostgreSQL is reachable")
+    parser.add_argument("--only", choices=["P1", "P2", "P3", "P4", "P5"], type=str.upper, help="run one benchmark")
+    parser.add_argument("--sqlite", action="store_true", help="P1 and P4 on SQLite even when PostgreSQL is reachable")
     p1 = parser.add_argument_group("P1 portfolio read")
     p1.add_argument("--shares", type=int, default=1000, help="shares of the lender, one loan each (1000)")
     p1.add_argument("--partners", type=int, default=50, help="field partners the loans spread over (50)")
@@ -25,8 +25,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p2.add_argument("--attempts", type=int, default=1000, help="concurrent lend attempts, one lender each (1000)")
     p2.add_argument("--loan-shares", type=int, default=40, help="25.00 shares the loan has room for (40)")
     p2.add_argument("--pool", type=int, default=20, help="connection pool size of both paths (20)")
+    p3 = parser.add_argument_group("P3 live fan-out")
+    p3.add_argument("--subscribers", type=int, default=10_000, help="WebSocket subscribers (10000)")
+    p3.add_argument("--hot-loans", type=int, default=4, help="hot loans followed by loanProgress (4)")
+    p3.add_argument("--hot-shares", type=int, default=8, help="25.00 lends that fill each hot loan (8)")
+    p3.add_argument("--listings", type=int, default=12, help="loans listed while subscribers listen (12)")
+    p3.add_argument("--interval", type=float, default=100, help="ms between mutations (100)")
+    p3.add_argument("--client-processes", type=int, default=2, help="processes the subscribers spread over (2)")
+    p3.add_argument("--workers", type=int, default=2, help="lendgraph serve --workers (2)")
+    p4 = parser.add_argument_group("P4 saved-search matching")
+    p4.add_argument("--searches", type=int, default=100_000, help="saved searches in the database (100000)")
+    p4.add_argument("--loans", type=int, default=8, help="new loans matched through the index (8)")
+    p4.add_argument("--scan-loans", type=int, default=2, help="of those, also matched by the full linear scan (2)")
+    p5 = parser.add_argument_group("P5 repayment with auto-relending")
+    p5.add_argument("--relenders", type=int, default=200, help="lenders repaid at once, each with a rule (200)")
     args = parser.parse_args(argv)
-    if args.shares < 1 or args.attempts < 1 or args.loan_shares < 1 or args.pool < 1:
+    if min(args.shares, args.attempts, args.loan_shares, args.pool, args.subscribers, args.hot_shares,
+           args.client_processes, args.workers, args.searches, args.loans, args.scan_loans) < 1 or \
+            min(args.hot_loans, args.listings) < 0:
         parser.error("sizes must be positive")
     return args
 
@@ -74,6 +90,55 @@ async def main(args: argparse.Namespace) -> int:
                 summaries.append(
                     await p2_hot_loan.run(url, attempts=args.attempts, loan_shares=args.loan_shares, pool=args.pool)
                 )
+
+    if args.only in (None, "P3"):
+        from bench import p3_fanout
+
+        print(f"\nP3 - live fan-out: {args.subscribers} WebSocket subscribers on lendgraph serve --workers "
+              f"{args.workers} (PostgreSQL + Redis) vs a bare websockets broadcast server")
+        broken = reachable or await p3_fanout.redis_reachable(common.REDIS_URL)
+        if broken is not None:
+            print(f"  skipped: P3 needs PostgreSQL and Redis ({broken}); set BENCH_POSTGRES_URL / BENCH_REDIS_URL")
+            summaries.append("P3 fan-out: skipped (no PostgreSQL or Redis)")
+        else:
+            async with common.pg_database() as url:
+                summaries.append(
+                    await p3_fanout.run(
+                        url,
+                        subscribers=args.subscribers,
+                        hot_loans=args.hot_loans,
+                        shares=args.hot_shares,
+                        listings=args.listings,
+                        interval=args.interval / 1000,
+                        processes=args.client_processes,
+                        workers=args.workers,
+                        broadcast_url=common.REDIS_URL,
+                    )
+                )
+
+    if args.only in (None, "P4"):
+        from bench import p4_matching
+
+        print(f"\nP4 - saved-search matching: matching_searches(loan) over {args.searches} saved searches, "
+              "index vs linear scan")
+        use_pg = reachable is None and not args.sqlite
+        database = common.pg_database() if use_pg else common.sqlite_database()
+        async with database as url:
+            summaries.append(
+                await p4_matching.run(url, searches=args.searches, loans=args.loans, scan_loans=args.scan_loans)
+            )
+
+    if args.only in (None, "P5") and reachable is None:
+        from bench import p5_autolend
+        from models import db
+
+        print(f"\nP5 - a repayment to {args.relenders} lenders whose auto-lend rules reinvest it (PostgreSQL)")
+        async with common.pg_database() as url:
+            await db.connect(url)
+            try:
+                summaries.append(await p5_autolend.run(url, lenders=args.relenders))
+            finally:
+                await db.disconnect()
 
     print("\nSummary")
     for line in summaries:

@@ -30,6 +30,9 @@ T = TypeVar("T")
 
 # The server only; each run creates (and drops) a database of its own on it.
 PG_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# P3's BROADCAST_URL. Redis pub/sub channels are global to the server (the /<db> number does not separate
+# them), so another lendgraph on the same Redis only causes extra outbox reads, never wrong deliveries.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 # ---------------------------------------------------------------- databases

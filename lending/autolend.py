@@ -13,7 +13,6 @@ time, round robin, until the room or the rules run out. Ties go to the
 lower lender id. The order is deterministic.
 """
 
-import copy
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ from lending.errors import InvalidInput
 from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.filters import LoanFilter, loan_query
 from lending.funding import disburse
-from lending.matching import candidate_ids
+from lending.matching import candidates
 from lending.matching import file_under
 from lending.money import LENDING_UNIT, to_cents, to_cents_or_zero, to_decimal
 from models import (
@@ -226,11 +225,11 @@ async def fund_loan(loan_id: int, now: datetime) -> list[Allocation]:
         if room < LENDING_UNIT:
             return []
         partner = await Partner.get(id=loan.partner_id)
-        rule_ids = await candidate_ids(RuleAnchor, "rule_id", loan)
         already = set(await Share.filter(loan_id=loan_id).values_list("lender_id", flat=True))
         rules = [
             rule
-            for rule in await AutoLendRule.filter(id__in=rule_ids, enabled=True).select_related("lender")
+            for rule in await AutoLendRule.filter(id__in=candidates(RuleAnchor, "rule_id", loan), enabled=True)
+            .select_related("lender")
             if rule.lender_id not in already
             and trigger_met(Terms.of(rule), rule.lender, now)
             and Terms.of(rule).criteria.matches(loan, partner.risk_tenths)
@@ -403,9 +402,8 @@ async def backtest(lender_id: int, spec: RuleSpec | None, days: int, now: dateti
     ).order_by("listed_at", "id")
     chosen = []
     for loan in listed:
-        as_listed = copy.copy(loan)
-        as_listed.status = LoanStatus.FUNDRAISING  # judged as it was when listed
-        if credit >= LENDING_UNIT and terms.criteria.matches(as_listed, loan.partner.risk_tenths):
+        # Judged as it was when listed.
+        if credit >= LENDING_UNIT and terms.criteria.matches(loan, loan.partner.risk_tenths, LoanStatus.FUNDRAISING):
             cents = min(terms.amount_cents, credit, loan.amount_cents // 2 // LENDING_UNIT * LENDING_UNIT)
             if cents >= LENDING_UNIT:
                 chosen.append((loan, cents))

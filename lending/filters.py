@@ -5,6 +5,7 @@ condition (the `loans` query) and a Python test of one loan (live listings,
 saved searches): one definition, so both always mean the same thing.
 """
 
+import functools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,7 +109,10 @@ class LoanFilter:
             return [f"gender:{g.value}" for g in self.genders]
         return [ANY_LOAN]
 
-    def clauses(self) -> list["Clause"]:
+    def clauses(self) -> tuple["Clause", ...]:
+        return _clauses(self)
+
+    def _build_clauses(self) -> tuple["Clause", ...]:
         found = []
         if self.countries:
             found.append(Clause("country_code", "in", self.countries))
@@ -125,15 +129,24 @@ class LoanFilter:
         if self.max_term_months is not None:
             found.append(Clause("term_months", "lte", self.max_term_months))
         found.extend(Clause("text", "contains", word) for word in self.keywords)
-        return found
+        return tuple(found)
 
     def as_q(self) -> Q:
         """The filter as a SQL condition on Loan."""
         return Q(*(clause.as_q() for clause in self.clauses()))
 
-    def matches(self, loan: Loan, risk_tenths: int) -> bool:
-        """Whether one loan (of a partner with `risk_tenths`) passes the filter."""
-        return all(clause.holds(loan, risk_tenths) for clause in self.clauses())
+    def matches(self, loan: Loan, risk_tenths: int, status: LoanStatus | None = None) -> bool:
+        """Whether one loan (of a partner with `risk_tenths`) passes the filter.
+
+        `status` judges the loan as it was at some moment (a listing, when listed).
+        """
+        return all(clause.holds(loan, risk_tenths, status) for clause in self.clauses())
+
+
+@functools.lru_cache(maxsize=4096)
+def _clauses(loan_filter: LoanFilter) -> tuple["Clause", ...]:
+    # Filters are frozen and hashable: live listings judge thousands of the same few.
+    return loan_filter._build_clauses()
 
 
 TEXT_FIELDS = ("name", "use", "description")
@@ -156,11 +169,13 @@ class Clause:
             return Q(*(Q(**{f"{f}__icontains": self.value}) for f in TEXT_FIELDS), join_type="OR")
         return Q(**{f"{self.field}__{self.op}": self.value})
 
-    def holds(self, loan: Loan, risk_tenths: int) -> bool:
+    def holds(self, loan: Loan, risk_tenths: int, status: LoanStatus | None = None) -> bool:
         if self.field == "text":
             value: Any = " ".join(getattr(loan, f) for f in TEXT_FIELDS).lower()
         elif self.field == "partner__risk_tenths":
             value = risk_tenths
+        elif self.field == "status" and status is not None:
+            value = status.value
         else:
             value = getattr(loan, self.field)
             value = value.value if isinstance(value, Enum) else value

@@ -7,6 +7,7 @@ predicate, LoanFilter.matches. With 100,000 filters a listing reads only
 the few filed under its country, sector or gender, never all of them.
 """
 
+from tortoise.expressions import Subquery
 from tortoise.models import Model
 
 from lending.filters import LoanFilter, loan_index_keys
@@ -19,6 +20,7 @@ async def file_under(anchor: type[Model], owner_field: str, owner_id: int, loan_
     await anchor.bulk_create([anchor(**{owner_field: owner_id, "key": key}) for key in loan_filter.index_keys()])
 
 
-async def candidate_ids(anchor: type[Model], owner_field: str, loan: Loan) -> list[int]:
-    """Ids of the filters filed under any key of `loan`: a superset of those that match it."""
-    return await anchor.filter(key__in=loan_index_keys(loan)).distinct().values_list(owner_field, flat=True)
+def candidates(anchor: type[Model], owner_field: str, loan: Loan) -> Subquery:
+    """The ids of the filters filed under any key of `loan` (a superset of those that match it),
+    as a subquery: tens of thousands of ids never travel as bind parameters."""
+    return Subquery(anchor.filter(key__in=loan_index_keys(loan)).values(owner_field))

@@ -9,7 +9,7 @@ from lending.countries import country_name
 from lending.errors import InvalidInput, NotFound
 from lending.events import Draft
 from lending.filters import LoanFilter
-from lending.matching import candidate_ids, file_under
+from lending.matching import candidates, file_under
 from lending.money import to_decimal
 from lending.text import clean_text
 from models import EventKind, Loan, Notification, NotificationKind, SavedSearch, SearchAnchor
@@ -51,11 +51,8 @@ async def delete_search(lender_id: int, search_id: int) -> None:
 
 async def matching_searches(loan: Loan, risk_tenths: int) -> list[SavedSearch]:
     """Alerting saved searches that match `loan`, found through the index, not by a scan."""
-    found = await candidate_ids(SearchAnchor, "search_id", loan)
-    if not found:
-        return []
-    candidates = await SavedSearch.filter(id__in=found, alert=True).order_by("id")
-    return [s for s in candidates if LoanFilter.from_json(s.criteria).matches(loan, risk_tenths)]
+    found = await SavedSearch.filter(id__in=candidates(SearchAnchor, "search_id", loan), alert=True).order_by("id")
+    return [s for s in found if LoanFilter.from_json(s.criteria).matches(loan, risk_tenths)]
 
 
 async def alert_saved_searches(loan: Loan, risk_tenths: int, now: datetime) -> list[Draft]:

@@ -4,7 +4,6 @@ Each stream replays what came after `after` from the outbox, in order, then
 follows live events from the hub; ids already delivered are never sent again.
 """
 
-import copy
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import strawberry
@@ -38,7 +37,6 @@ async def signed_in_stream(info: Info, topic: Topic, after: str | None) -> Async
         if viewer is not None and viewer.token_id in context.hub.revoked:
             await context.request.close(code=4403, reason="token revoked")
             return
-        context.fresh_loaders(delivery.loan)
         yield delivery
 
 
@@ -75,6 +73,7 @@ class Subscription:
         if not await Loan.exists(id=ident):
             raise NotFound("loan", loan_id)
         async for delivery in signed_in_stream(info, Topic("loan", ident), after):
+            info.context.fresh_loaders(delivery.loan)
             yield LoanProgressEvent.of(delivery)
 
     @strawberry.subscription(description="Each new listing that matches the filter, as the loans query judges it.")
@@ -84,13 +83,14 @@ class Subscription:
         wanted = filter.to_domain() if filter else None
         async for delivery in signed_in_stream(info, LISTINGS, after):
             # Judge the loan as it was listed, though the event shows it as it is now.
-            as_listed = copy.copy(delivery.loan)
-            as_listed.status = LoanStatus(delivery.event.payload["status"])
-            if wanted is None or wanted.matches(as_listed, delivery.loan.partner.risk_tenths):
+            listed = LoanStatus(delivery.event.payload["status"])
+            if wanted is None or wanted.matches(delivery.loan, delivery.loan.partner.risk_tenths, listed):
+                info.context.fresh_loaders(delivery.loan)
                 yield LoanListedEvent.of(delivery)
 
     @strawberry.subscription(description="Your own events: repayments, your loans' fate, notifications.")
     async def my_events(self, info: Info, after: str | None = None) -> AsyncGenerator[LenderEvent, None]:
         lender_id = lender_id_of(info, PORTFOLIO_READ)
         async for delivery in signed_in_stream(info, Topic("lender", lender_id), after):
+            info.context.fresh_loaders(delivery.loan)
             yield lender_event(delivery)
