@@ -6,6 +6,7 @@ poll. A lost hint (Redis down, a crash after commit) therefore delays an
 event by at most one poll interval and never loses it.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from subscriptions.redis_backend import ResilientRedisBackend
 
 log = logging.getLogger("lendgraph.bus")
 CHANNEL = "lendgraph:outbox"
+ANNOUNCE_TIMEOUT = 0.25  # seconds
 
 
 def broadcast_for(url: str) -> Broadcast:
@@ -39,11 +41,12 @@ class EventBus:
         await self.broadcast.disconnect()
 
     async def announce(self) -> None:
-        """Tell every process that new events were committed; never fails the caller."""
+        """Tell every process that new events were committed; never fails nor stalls the caller."""
         try:
-            await self.broadcast.publish(CHANNEL, "new")
-        except (RedisError, OSError) as error:
-            log.warning("could not announce new events (%s); hubs will find them by polling", error)
+            # A hung Redis must not hold a committed mutation's response.
+            await asyncio.wait_for(self.broadcast.publish(CHANNEL, "new"), ANNOUNCE_TIMEOUT)
+        except (RedisError, OSError, TimeoutError) as error:
+            log.warning("could not announce new events (%r); hubs will find them by polling", error)
 
     @asynccontextmanager
     async def hints(self) -> AsyncIterator[AsyncIterator[object]]:

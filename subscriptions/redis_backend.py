@@ -15,7 +15,6 @@ from typing import Any
 from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
 from redis import asyncio as redis
-from redis.exceptions import RedisError
 
 log = logging.getLogger("lendgraph.redis")
 RECONNECTED = "reconnected"
@@ -63,13 +62,15 @@ class ResilientRedisBackend(BroadcastBackend):
 
     async def _listen(self) -> None:
         backoff = self._min_backoff
-        announce = False  # nothing can have been missed before the first connection
+        # Even the first connection announces itself: a hint published before the
+        # SUBSCRIBE took effect would otherwise wait for the next poll.
+        announce = True
         while True:
             client = self._client()
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await self._follow(pubsub, announce=announce)
-            except (RedisError, OSError) as error:
+            except Exception as error:  # whatever breaks the connection, listen again (cancel still ends it)
                 if self.connected.is_set():
                     log.warning("lost Redis (%s); reconnecting", error)
                     backoff = self._min_backoff
@@ -102,4 +103,6 @@ class ResilientRedisBackend(BroadcastBackend):
                         self._queue.put_nowait(Event(channel, RECONNECTED))
             message = await pubsub.get_message(timeout=1.0)
             if message is not None and message["type"] == "message":
-                self._queue.put_nowait(Event(message["channel"].decode(), message["data"].decode()))
+                # A stray non-UTF-8 message from another publisher must not end the listener.
+                channel, data = message["channel"], message["data"]
+                self._queue.put_nowait(Event(channel.decode(errors="replace"), data.decode(errors="replace")))

@@ -1,0 +1,196 @@
+"""Two real `lendgraph serve` processes on one PostgreSQL database and one Redis.
+
+Every mutation goes to server B; a WebSocket subscriber of server A sees
+them all. Both servers poll the outbox only once a minute, so A can only
+learn of B's events in time through Redis: this is the scale-out path.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from subscriptions.bus import CHANNEL
+from tests import services
+from tests.e2e.server import run_cli, serving
+from tests.redis_server import RedisServer, private_redis
+from tests.ws import Socket
+
+pytestmark = pytest.mark.e2e
+
+PROMPTLY = 10.0  # seconds; far below the servers' outbox poll
+LISTED = """subscription($filter: LoanFilter, $after: String) { loanListed(filter: $filter, after: $after) {
+  eventId loan { id name country { isoCode } sector status } } }"""
+PROGRESS = """subscription($loanId: ID!, $after: String) { loanProgress(loanId: $loanId, after: $after) {
+  eventId kind amountAdded fundedAmount remainingAmount lenderCount status } }"""
+MINE = """subscription($after: String) { myEvents(after: $after) {
+  __typename eventId
+  ... on LoanFunded { loan { name status } }
+  ... on RepaymentCredited { amount principal currencyLoss loan { name } } } }"""
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A private PostgreSQL database for this test, dropped afterwards."""
+    try:
+        url, name = services.create_pg_database()
+    except Exception as error:  # noqa: BLE001 - any failure to reach the server means "absent"
+        services.unavailable("PostgreSQL", error)
+    try:
+        yield url
+    finally:
+        services.drop_pg_database(name)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    with private_redis() as server:
+        yield server
+
+
+class Client:
+    """GraphQL over HTTP to one server."""
+
+    def __init__(self, http: httpx.AsyncClient, base: str) -> None:
+        self.http, self.base = http, base
+
+    async def data(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.http.post(
+            f"{self.base}/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    async def register(self, name: str) -> str:
+        result = await self.data(
+            """mutation($input: RegisterLenderInput!) { registerLender(input: $input) {
+                 __typename ... on RegisterLenderSuccess { token } } }""",
+            {"input": {"displayName": name, "email": f"{name.lower()}@example.org"}},
+        )
+        assert result["registerLender"]["__typename"] == "RegisterLenderSuccess", result
+        return result["registerLender"]["token"]
+
+    async def deposit(self, token: str, amount: str, key: str) -> None:
+        result = await self.data(
+            """mutation($input: DepositInput!) { deposit(input: $input) { __typename } }""",
+            {"input": {"amount": amount, "idempotencyKey": key}},
+            token,
+        )
+        assert result["deposit"]["__typename"] == "DepositSuccess", result
+
+    async def list_loan(self, token: str, name: str, sector: str) -> str:
+        result = await self.data(
+            """mutation($input: ListLoanInput!) { listLoan(input: $input) {
+                 __typename ... on UserError { code message } ... on ListLoanSuccess { loan { id } } } }""",
+            {"input": {"name": name, "use": "to grow the business", "countryIsoCode": "KE", "sector": sector,
+                       "gender": "FEMALE", "amount": "100.00", "termMonths": 12}},
+            token,
+        )
+        assert result["listLoan"]["__typename"] == "ListLoanSuccess", result
+        return result["listLoan"]["loan"]["id"]
+
+    async def lend(self, token: str, loan_id: str, amount: str, key: str) -> None:
+        result = await self.data(
+            """mutation($input: LendInput!) { lend(input: $input) {
+                 __typename ... on UserError { code message } } }""",
+            {"input": {"loanId": loan_id, "amount": amount, "idempotencyKey": key}},
+            token,
+        )
+        assert result["lend"]["__typename"] == "LendSuccess", result
+
+    async def repay(self, token: str, loan_id: str, amount: str, key: str) -> None:
+        result = await self.data(
+            """mutation($input: PostRepaymentInput!) { postRepayment(input: $input) {
+                 __typename ... on UserError { code message } } }""",
+            {"input": {"loanId": loan_id, "amount": amount, "idempotencyKey": key}},
+            token,
+        )
+        assert result["postRepayment"]["__typename"] == "PostRepaymentSuccess", result
+
+
+async def wait_for_subscribers(redis_server: RedisServer, count: int) -> None:
+    """Until `count` processes listen on the bus: a hint published before that would reach nobody."""
+    async with asyncio.timeout(PROMPTLY):
+        while await asyncio.to_thread(redis_server.subscribers, CHANNEL) < count:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_subscriber_of_one_server_sees_every_event_made_on_another(database_url, redis_server):
+    assert "up to date" in run_cli("migrate", database_url=database_url)
+    partner = run_cli(
+        "create-partner", "--name", "Juhudi Kilimo", "--country", "KE", "--risk-rating", "3.5",
+        database_url=database_url,
+    ).strip().splitlines()[-1]  # fmt: skip
+    env = {
+        "BROADCAST_URL": redis_server.url,
+        "OUTBOX_POLL_INTERVAL": "60",
+        "EXPIRY_INTERVAL": "0",
+        "AUTOLEND_SWEEP_INTERVAL": "0",
+    }
+    with contextlib.ExitStack() as servers:
+        with ThreadPoolExecutor(2) as pool:  # start both at once: each takes most of a second
+            a, b = pool.map(servers.enter_context, [serving(database_url, env=env), serving(database_url, env=env)])
+        await wait_for_subscribers(redis_server, 2)
+        async with httpx.AsyncClient(timeout=30) as http:
+            server_b = Client(http, b)
+            ada = await server_b.register("Ada")
+            bob = await server_b.register("Bob")
+            await server_b.deposit(ada, "75.00", "deposit-ada")
+            await server_b.deposit(bob, "25.00", "deposit-bob")
+
+            ws_url = a.replace("http://", "ws://") + "/graphql"
+            async with Socket.open(ws_url, token=ada) as ws:
+                # `after: "0"` (the database is new): nothing can slip between subscribing and the first listing.
+                await ws.subscribe("listed", LISTED, {"filter": {"countries": ["KE"], "sectors": ["FOOD"]}, "after": "0"})
+                await ws.subscribe("me", MINE, {"after": "0"})
+                await server_b.list_loan(partner, "Rosa", "CLOTHING")  # does not match
+                loan_id = await server_b.list_loan(partner, "Wanjiru", "FOOD")
+                listed = (await ws.next("listed", PROMPTLY))["loanListed"]
+                assert listed["loan"] == {
+                    "id": loan_id, "name": "Wanjiru", "country": {"isoCode": "KE"}, "sector": "FOOD", "status": "FUNDRAISING"
+                }  # fmt: skip
+
+                await ws.subscribe("p", PROGRESS, {"loanId": loan_id, "after": listed["eventId"]})
+                # One mutation at a time, each event awaited: all but the first must come live through Redis.
+                await server_b.lend(ada, loan_id, "25.00", "lend-1")
+                progress = [(await ws.next("p", PROMPTLY))["loanProgress"]]
+                await server_b.lend(bob, loan_id, "25.00", "lend-2")
+                progress.append((await ws.next("p", PROMPTLY))["loanProgress"])
+                await server_b.lend(ada, loan_id, "50.00", "lend-3")
+                progress += [(await ws.next("p", PROMPTLY))["loanProgress"] for _ in range(2)]
+                mine = [(await ws.next("me", PROMPTLY))["myEvents"]]
+                await server_b.repay(partner, loan_id, "40.00", "repay-1")
+                progress.append((await ws.next("p", PROMPTLY))["loanProgress"])
+                mine.append((await ws.next("me", PROMPTLY))["myEvents"])
+
+                assert [{k: v for k, v in e.items() if k != "eventId"} for e in progress] == [
+                    {"kind": "SHARE_ADDED", "amountAdded": "25.00", "fundedAmount": "25.00", "remainingAmount": "75.00",
+                     "lenderCount": 1, "status": "FUNDRAISING"},
+                    {"kind": "SHARE_ADDED", "amountAdded": "25.00", "fundedAmount": "50.00", "remainingAmount": "50.00",
+                     "lenderCount": 2, "status": "FUNDRAISING"},
+                    {"kind": "SHARE_ADDED", "amountAdded": "50.00", "fundedAmount": "100.00", "remainingAmount": "0.00",
+                     "lenderCount": 2, "status": "FUNDRAISING"},
+                    {"kind": "LOAN_FUNDED", "amountAdded": "0.00", "fundedAmount": "100.00", "remainingAmount": "0.00",
+                     "lenderCount": 2, "status": "FUNDED"},
+                    {"kind": "LOAN_REPAYING", "amountAdded": "0.00", "fundedAmount": "100.00", "remainingAmount": "0.00",
+                     "lenderCount": 2, "status": "REPAYING"},
+                ]  # fmt: skip
+                assert [{k: v for k, v in e.items() if k != "eventId"} for e in mine] == [
+                    {"__typename": "LoanFunded", "loan": {"name": "Wanjiru", "status": "FUNDED"}},
+                    {"__typename": "RepaymentCredited", "amount": "30.00", "principal": "30.00", "currencyLoss": "0.00",
+                     "loan": {"name": "Wanjiru"}},
+                ]  # fmt: skip
+                ids = [listed["eventId"], *(e["eventId"] for e in progress)]
+                assert ids == sorted(ids) and len(set(ids)) == len(ids)
+                assert mine[0]["eventId"] < mine[1]["eventId"]
+                # Nothing else: no second listing (Rosa does not match), no duplicate.
+                assert await ws.nothing_for("listed", 0.5)
+                assert await ws.nothing_for("p", 0.05) and await ws.nothing_for("me", 0.05)
+
+    assert run_cli("check-ledger", database_url=database_url).strip() == "books balance"
