@@ -42,10 +42,18 @@ class _Reads(Visitor):
 
 
 class SharedResults:
-    """A bounded cache of event results by selection, and of their JSON."""
+    """A bounded cache of event results by selection, and of their JSON.
 
-    def __init__(self, size: int = 4096) -> None:
+    Bounded in entries and in bytes: a result is worth keeping only while its event is being fanned
+    out, and results can be large (a selection may ask for a 10,000-character description fifteen
+    times), so the JSON kept is limited to `max_bytes` in all (measured as its length) and a result
+    whose JSON is dropped is dropped too.
+    """
+
+    def __init__(self, size: int = 4096, max_bytes: int = 4 * 1024 * 1024) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._results: OrderedDict[tuple, tuple[OperationDefinitionNode, Any]] = OrderedDict()
         self._json: OrderedDict[int, tuple[Any, str]] = OrderedDict()
         self._selections: OrderedDict[int, tuple[OperationDefinitionNode, frozenset[str], bool]] = OrderedDict()
@@ -85,8 +93,22 @@ class SharedResults:
 
     def encode(self, data: Any) -> str:
         text = json.dumps(data, separators=(",", ":"))
-        self._remember(self._json, id(data), (data, text))
+        if len(text) > self.max_bytes // 4:  # too large to be worth keeping
+            self._forget(data)
+            return text
+        self._json[id(data)] = (data, text)
+        self._bytes += len(text)
+        while len(self._json) > self.size or self._bytes > self.max_bytes:
+            _, (old, old_text) = self._json.popitem(last=False)
+            self._bytes -= len(old_text)
+            self._forget(old)
         return text
+
+    def _forget(self, data: Any) -> None:
+        """Drop the cached results whose data is `data` (their JSON is gone)."""
+        stale = [key for key, (_, result) in self._results.items() if _data_of(result) is data]
+        for key in stale:
+            del self._results[key]
 
 
 class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -104,10 +126,12 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
         result = super().execute_operation(serially)
         if self.is_awaitable(result):
             result = asyncio.ensure_future(result)
+        # Cached before it is encoded: encode() may find it too large to keep, and forget it.
+        shared.put(key, self.operation, result)
+        if isinstance(result, asyncio.Future):
             result.add_done_callback(lambda done: _encode_once(shared, done))
         else:
             _encode_data(shared, result)
-        shared.put(key, self.operation, result)
         return result
 
     def _share_key(self) -> tuple | None:
@@ -120,6 +144,14 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
         inner = tuple(sorted((name, repr(values.get(name))) for name in variables))
         viewer = self.context_value.viewer if viewer_specific else None
         return (type(self.root_value).__name__, event_id, id(self.operation), inner, viewer)
+
+
+def _data_of(result: Any) -> Any:
+    if isinstance(result, asyncio.Future):
+        if not result.done() or result.cancelled() or result.exception() is not None:
+            return None
+        result = result.result()
+    return result.data if isinstance(result, ExecutionResult) else None
 
 
 def _encode_once(shared: SharedResults, done: "asyncio.Future[Any]") -> None:
