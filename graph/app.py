@@ -5,20 +5,27 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from graph.auth import viewer_for
 from graph.context import Context
 from graph.execution import SharedResults
+from graph.guard import Guard
+from graph.limits import Limits, QueryLimits
+from graph.ratelimit import RateLimited, RateLimiter
 from graph.schema import schema
 from graph.settings import Settings
 from lending import autolend
@@ -35,8 +42,55 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, plus a server `ping` every keep_alive_interval once acknowledged.
+
+    Strawberry sends keep-alives ("ka") on the legacy graphql-ws protocol only.
+    """
+
+    async def handle(self) -> None:
+        view = self.view
+        interval = view.keep_alive_interval if view.keep_alive else None
+        pinger = asyncio.create_task(self._ping(interval)) if interval else None
+        try:
+            await super().handle()
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+                with contextlib.suppress(BaseException):
+                    await pinger
+
+    async def _ping(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if self.connection_acknowledged:
+                await self.send_message({"type": "ping"})
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """graphql-ws (legacy), closed like graphql-transport-ws when connection_init does not come in time."""
+
+    async def handle(self) -> None:
+        timer = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            timer.cancel()
+            with contextlib.suppress(BaseException):
+                await timer
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+
+
 class LendGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, clock: Clock, hub: Hub) -> None:
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
+    def __init__(self, settings: Settings, clock: Clock, hub: Hub, rate: RateLimiter) -> None:
+        init_timeout = settings.ws_connection_init_timeout
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -44,17 +98,47 @@ class LendGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.allowed_origins,
             keep_alive=settings.keep_alive_interval > 0,
             keep_alive_interval=settings.keep_alive_interval,
-            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection or None,
+            # graphql-transport-ws: a socket that sends no connection_init in time is closed with 4408.
+            connection_init_wait_timeout=timedelta(seconds=init_timeout) if init_timeout > 0 else timedelta(days=365),
         )
         self.clock = clock
         self.hub = hub
+        self.rate = rate
         self.shared = SharedResults()
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except RateLimited as limited:  # raised by get_context, before anything was sent
+            body = {"errors": [limited.error.formatted]}
+            await JSONResponse(body, status_code=429, headers=limited.headers)(scope, receive, send)
+
     async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:
+        http = not isinstance(request, WebSocket)
+        ip = request.client.host if request.client else None
+        # An HTTP request counts against its IP before the token is even looked up, then against its
+        # token; over either limit it gets 429 (RateLimited). WebSocket operations are counted one
+        # by one in graph/extensions.py.
+        by_ip = await self.rate.check([self.rate.ip(ip)]) if http else []
         viewer = await viewer_for(request.headers.get("authorization"), self.clock())
+        if http:
+            by_token = await self.rate.check([self.rate.token(viewer)])
+            # X-RateLimit-* headers for the bucket Query.rateLimit shows: the token's, or the IP's without one.
+            shown = by_token if viewer is not None else by_ip
+            if shown and response is not None:
+                response.headers.update(shown[0].headers())
         return Context(
             request=request, response=response, viewer=viewer, clock=self.clock, hub=self.hub, shared=self.shared
         )
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise
+        except ValueError as error:  # e.g. an integer of more than 4,300 digits: a bad request, not a crash
+            raise json.JSONDecodeError(str(error), "", 0) from error
 
     def encode_json(self, data: object) -> str | bytes:
         # A subscription result shared by many subscribers is encoded once (graph/execution.py).
@@ -91,7 +175,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     settings = settings or Settings.from_env()
     bus = EventBus(settings.broadcast_url)
     hub = Hub(bus, poll_interval=settings.outbox_poll_interval, inbox_size=settings.subscriber_queue_size)
-    graphql = LendGraphQL(settings, clock, hub)
+    rate = RateLimiter.from_settings(settings, clock)
+    graphql = LendGraphQL(settings, clock, hub, rate)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -110,6 +195,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
                 timer.cancel()
             await hub.stop()
             await bus.disconnect()
+            await rate.close()
             await db.disconnect()
 
     async def health(request: Request) -> Response:
@@ -124,6 +210,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/health", health),
         Route("/", home),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    guard = Middleware(
+        Guard,
+        max_body_bytes=settings.max_body_bytes,
+        max_ws_message_bytes=settings.max_ws_message_bytes,
+        max_ws_connections_per_ip=settings.max_ws_connections_per_ip,
+    )
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[guard])
     app.state.graphql = graphql
+    # Read by the schema extension OperationLimits and by Query.rateLimit (graph/limits.py limits_of).
+    app.state.limits = Limits(
+        query=QueryLimits(
+            max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_cost=settings.max_query_cost
+        ),
+        max_tokens=settings.max_query_tokens,
+        hide_suggestions=settings.production,
+        rate=rate,
+    )
     return app

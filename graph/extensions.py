@@ -1,15 +1,24 @@
 """Schema extensions."""
 
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
-from graphql import GraphQLError
-
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, get_operation_ast, validate
+from graphql.execution.values import get_variable_values
+from graphql.validation import ASTValidationRule
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from graph.limits import Limits, client_ip, limits_of, money_fields
+from graph.ratelimit import rate_limited_error
 from lending.errors import LendingError
 
 log = logging.getLogger("lendgraph.errors")
@@ -60,3 +69,108 @@ class MaskUnexpectedErrors(SchemaExtension):
         return GraphQLError(
             "Internal error", error.nodes, path=error.path, extensions={"code": "INTERNAL", "errorId": error_id}
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _validate(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...], hide_suggestions: bool
+) -> list[GraphQLError]:
+    """Validation, cached: clients send the same few documents over and over."""
+    return validate(
+        schema, document, (*rules, MaybeNullValidationRule, OneOfInputValidationRule), hide_suggestions=hide_suggestions
+    )
+
+
+def _tag_token_limit(error: GraphQLError) -> None:
+    if "tokens. Parsing aborted" in error.message:
+        error.extensions = {**(error.extensions or {}), "code": "TOO_MANY_TOKENS"}
+
+
+class OperationLimits(SchemaExtension):
+    """The per-operation limits of graph/limits.py and graph/ratelimit.py, over HTTP and WebSocket alike.
+
+    - Before parsing: the token limit; a WebSocket operation counts against
+      its IP's and its token's rate limits (an HTTP request was counted in
+      graph/app.py before its body was read).
+    - Before validation: depth, aliases and cost, so a refused document is
+      never validated.
+    - Validation itself, cached (this replaces strawberry's ValidationCache);
+      in production without "Did you mean ...?" hints, and variables are
+      coerced here then too, because graphql-core's own coercion would hint.
+    - After validation: the lender's money-mutation rate limit.
+    A refusal is a pre-execution error: nothing runs.
+    """
+
+    def __init__(self) -> None:
+        self.limits: Limits | None = None
+        self.refusal: GraphQLError | None = None
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        self.limits = limits_of(context)
+        if self.limits is not None:
+            if self.limits.max_tokens:
+                self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
+            if isinstance(getattr(context, "request", None), WebSocket):
+                self.refusal = await self._count_operation(context)
+        try:
+            yield
+        except GraphQLError as error:  # ParserCache's parse raises through the hooks
+            _tag_token_limit(error)
+            raise
+        result = self.execution_context.result
+        for error in (result.errors or []) if result else []:
+            _tag_token_limit(error)
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        self.execution_context.pre_execution_errors = await self._errors(self.execution_context)
+        yield
+
+    async def _count_operation(self, context: Any) -> GraphQLError | None:
+        assert self.limits is not None
+        rate = self.limits.rate
+        for usage in await rate.hit([rate.ip(client_ip(context)), rate.token(context.viewer)]):
+            if usage.exceeded:
+                return rate_limited_error(usage, rate.clock())
+        return None
+
+    async def _errors(self, ec: ExecutionContext) -> list[GraphQLError]:
+        limits = self.limits
+        if self.refusal is not None:
+            return [self.refusal]
+        schema, document = ec.schema._schema, ec.graphql_document
+        assert document is not None
+        if limits is not None and (error := limits.query.check(schema, document, ec.operation_name, ec.variables)):
+            return [error]
+        hide = limits is not None and limits.hide_suggestions
+        errors = list(_validate(schema, document, tuple(ec.validation_rules), hide))
+        if errors:
+            return errors
+        if hide:
+            operation = get_operation_ast(document, ec.operation_name)
+            if operation is not None:
+                coerced = get_variable_values(
+                    schema, operation.variable_definitions or (), ec.variables or {}, hide_suggestions=True
+                )
+                if isinstance(coerced, list):
+                    return coerced
+        if limits is not None:
+            return await self._money(limits, ec, document)
+        return []
+
+    @staticmethod
+    async def _money(limits: Limits, ec: ExecutionContext, document: DocumentNode) -> list[GraphQLError]:
+        """A lender's deposits, withdrawals and loans, across all its tokens, are limited on their own."""
+        count = money_fields(document, ec.operation_name)
+        bucket = limits.rate.money(getattr(ec.context, "viewer", None))
+        if not count or bucket is None:
+            return []
+        [usage] = await limits.rate.hit([bucket], count)
+        if not usage.exceeded:
+            return []
+        now = limits.rate.clock()
+        response = getattr(ec.context, "response", None)
+        if not isinstance(ec.context.request, WebSocket) and response is not None:
+            response.status_code = 429
+            response.headers.update({**usage.headers(), "Retry-After": str(usage.retry_after(now))})
+        return [rate_limited_error(usage, now)]

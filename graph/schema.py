@@ -2,11 +2,11 @@
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 from strawberry.tools import merge_types
 
 from graph.execution import SharingExecutor
-from graph.extensions import AnnounceEvents, DomainErrorCodes, MaskUnexpectedErrors
+from graph.extensions import AnnounceEvents, DomainErrorCodes, MaskUnexpectedErrors, OperationLimits
 from graph.types.events import LENDER_EVENT_TYPES, NotificationNode
 from graph.types.lenders import LenderNode, ShareNode, TransactionNode
 from graph.types.loans import LoanNode, PartnerNode
@@ -17,6 +17,7 @@ from resolvers.autolend import AutoLendMutation, AutoLendQuery
 from resolvers.lenders import LenderQuery
 from resolvers.loans import LoanMutation, LoanQuery
 from resolvers.partners import PartnerQuery
+from resolvers.ratelimit import RateLimitQuery
 from resolvers.searches import SearchMutation
 from resolvers.tokens import TokenMutation
 from subscriptions.resolvers import Subscription
@@ -27,7 +28,7 @@ class NodeQuery:
     node: relay.Node | None = relay.node(description="Any object by its global id; null if you may not see it.")
 
 
-Query = merge_types("Query", (LoanQuery, LenderQuery, PartnerQuery, AutoLendQuery, NodeQuery))
+Query = merge_types("Query", (LoanQuery, LenderQuery, PartnerQuery, AutoLendQuery, NodeQuery, RateLimitQuery))
 Mutation = merge_types("Mutation", (AccountMutation, LoanMutation, SearchMutation, AutoLendMutation, TokenMutation))
 
 schema = strawberry.Schema(
@@ -37,11 +38,15 @@ schema = strawberry.Schema(
     execution_context_class=SharingExecutor,
     types=[LoanNode, PartnerNode, LenderNode, ShareNode, TransactionNode, NotificationNode, SavedSearchNode, ApiTokenNode, *LENDER_EVENT_TYPES],
     extensions=[
+        # First: its refusals come before any other extension's work. It also validates, with a cache
+        # (graph/extensions.py), so strawberry's ValidationCache is not used.
+        OperationLimits,
         MaskUnexpectedErrors,
         DomainErrorCodes,
         AnnounceEvents,
-        # Clients send the same few documents over and over: parse and validate each once.
+        # Clients send the same few documents over and over: parse each once.
         lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
     ],
+    # Batched requests (a JSON array of operations) stay off: `batching_config` is not set, so
+    # strawberry answers 400 "Batching is not enabled" (tests/security/test_limits.py).
 )

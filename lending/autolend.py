@@ -49,6 +49,7 @@ from models import (
 )
 
 MAX_IDLE_DAYS = 365
+MAX_PAUSE_DAYS = 3650
 MAX_PER_LOAN = 1_000_000  # 10,000.00
 LOANS_PER_LENDER = 10  # a bound on the work one arrival of credit can cause
 SWEEP_LOCK = 7_418_002
@@ -107,6 +108,8 @@ def validate(spec: RuleSpec, now: datetime) -> Terms:
             raise InvalidInput("pauseUntil must include a timezone.", "pauseUntil")
         if spec.pause_until <= now:
             raise InvalidInput("pauseUntil must be in the future.", "pauseUntil")
+        if spec.pause_until - now > timedelta(days=MAX_PAUSE_DAYS):
+            raise InvalidInput(f"pauseUntil must be within {MAX_PAUSE_DAYS} days.", "pauseUntil")
     return Terms(spec.criteria, spec.enabled, amount, keep, spec.pause_until, spec.trigger, spec.idle_days)
 
 

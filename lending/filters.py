@@ -18,9 +18,11 @@ from lending.countries import normalize_country
 from lending.errors import InvalidInput
 from lending.paging import Order, SortKey
 from lending.partners import parse_risk_rating
+from lending.text import clean_text
 from models import Gender, Loan, LoanStatus, Sector
 
 MAX_KEYWORDS = 10
+MAX_TERM_MONTHS = 120  # as a loan's term
 ANY_LOAN = "any"
 
 
@@ -53,11 +55,12 @@ class LoanFilter:
         max_term_months: int | None = None,
     ) -> "LoanFilter":
         """Validate raw filter input; unknown countries and bad ranges raise InvalidInput."""
-        words = tuple(w.strip().lower() for w in keywords or () if w.strip())
-        if len(words) > MAX_KEYWORDS or any(len(w) > 50 for w in words):
+        if len(keywords or ()) > MAX_KEYWORDS:
             raise InvalidInput(f"At most {MAX_KEYWORDS} keywords of up to 50 characters.", "keywords")
-        if max_term_months is not None and max_term_months < 1:
-            raise InvalidInput("maxTermMonths must be at least 1.", "maxTermMonths")
+        cleaned = (clean_text(w, "keywords", 50, required=False).lower() for w in keywords or ())
+        words = tuple(w for w in cleaned if w)
+        if max_term_months is not None and not 1 <= max_term_months <= MAX_TERM_MONTHS:
+            raise InvalidInput(f"maxTermMonths must be 1 to {MAX_TERM_MONTHS}.", "maxTermMonths")
         low = parse_risk_rating(risk_rating_min) if risk_rating_min is not None else None
         high = parse_risk_rating(risk_rating_max) if risk_rating_max is not None else None
         if low is not None and high is not None and low > high:

@@ -13,7 +13,7 @@ def clean_text(value: str, field: str, longest: int, *, required: bool = True, m
     if (required and not value) or len(value) > longest:
         raise InvalidInput(f"{field} must be {1 if required else 0} to {longest} characters.", field)
     allowed = MULTILINE if multiline else frozenset()
-    # NUL and friends: PostgreSQL refuses them, and no client means to send them.
-    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
-        raise InvalidInput(f"{field} must not contain control characters.", field)
+    # NUL and friends, and unpaired surrogates: databases refuse them, and no client means to send them.
+    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in allowed for c in value):
+        raise InvalidInput(f"{field} must not contain control characters or unpaired surrogates.", field)
     return value

@@ -59,7 +59,9 @@ async def serve(url: str, clock: FakeClock, *, websockets: bool = False, **setti
     """
     if url.startswith("postgres"):
         await services.reset_pg(url)
-    quiet = {"expiry_interval": 0, "autolend_sweep_interval": 0}  # tests run these by hand
+    # Timers run by hand in tests; a per-IP limit no test reaches, since every test client is one
+    # IP (tests/security tests the limits with settings of their own).
+    quiet = {"expiry_interval": 0, "autolend_sweep_interval": 0, "rate_limit_per_ip": 1_000_000}
     app = create_app(Settings(database_url=url, **{**quiet, **settings}), clock=clock)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)

@@ -1,0 +1,262 @@
+"""Limits on what one operation may ask for: depth, aliases and cost, checked before validation runs.
+
+The cost of an operation estimates how many objects it can make the server
+load. Every field whose type is an object, interface or union counts once
+for each item its enclosing lists may hold: a field with a `first` argument
+(a connection) multiplies what is under it by `first` (DEFAULT_PAGE, 20, when
+not given; variables and their defaults are read), any other list of objects
+by LIST_ITEMS. Scalars, `__typename` and introspection are free. So
+`loans(first: 100) { edges { node { lenders(first: 100) { edges { node { id } } } } } }`
+costs 1 + 100 + 100 + 100 + 10,000 + 10,000 = 20,301.
+
+The walk follows fragment spreads once per fragment (memoised, so a fragment
+that spreads another many times cannot make it exponential) and ignores what
+it cannot resolve (unknown fields or fragments, cycles): validation, which
+runs next, reports those.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    is_leaf_type,
+)
+
+from graph.ratelimit import RateLimiter
+from lending.paging import DEFAULT_PAGE
+
+LIST_ITEMS = 10  # what a list without `first` is assumed to hold, for the cost
+Composite = GraphQLObjectType | GraphQLInterfaceType
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What one selection set (per item of its parent) asks for."""
+
+    depth: int = 0  # fields on the deepest path
+    aliases: int = 0
+    cost: int = 0  # per item of the parent: multiply by the parent's items
+
+    def __add__(self, other: "Measure") -> "Measure":
+        return Measure(max(self.depth, other.depth), self.aliases + other.aliases, self.cost + other.cost)
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    max_depth: int = 0
+    max_aliases: int = 0
+    max_cost: int = 0
+
+    def check(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+    ) -> GraphQLError | None:
+        """The error for the first limit the operation exceeds, or None."""
+        operation = _operation(document, operation_name)
+        if operation is None:  # none or ambiguous: strawberry refuses it before execution
+            return None
+        try:
+            measure = measure_operation(schema, document, operation, variables or {})
+        except RecursionError:  # nested beyond what Python can walk: far beyond any depth limit
+            return _error("The operation is nested too deeply.", "QUERY_TOO_DEEP", maxDepth=self.max_depth)
+        if self.max_depth and measure.depth > self.max_depth:
+            return _error(
+                f"The operation is {measure.depth} fields deep; at most {self.max_depth} are allowed.",
+                "QUERY_TOO_DEEP", depth=measure.depth, maxDepth=self.max_depth,
+            )  # fmt: skip
+        if self.max_aliases and measure.aliases > self.max_aliases:
+            return _error(
+                f"The operation uses {measure.aliases} aliases; at most {self.max_aliases} are allowed.",
+                "TOO_MANY_ALIASES", aliases=measure.aliases, maxAliases=self.max_aliases,
+            )  # fmt: skip
+        if self.max_cost and measure.cost > self.max_cost:
+            return _error(
+                f"The operation may load {measure.cost} objects; at most {self.max_cost} are allowed. "
+                "Ask for smaller pages (`first`) or fewer nested connections.",
+                "QUERY_TOO_COSTLY", cost=measure.cost, maxCost=self.max_cost,
+            )  # fmt: skip
+        return None
+
+
+def _error(message: str, code: str, **details: int) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code, **details})
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name:
+        return next((o for o in operations if o.name and o.name.value == name), None)
+    return operations[0] if len(operations) == 1 else None
+
+
+def _root_type(schema: GraphQLSchema, operation: OperationDefinitionNode) -> GraphQLObjectType | None:
+    return {
+        OperationType.QUERY: schema.query_type,
+        OperationType.MUTATION: schema.mutation_type,
+        OperationType.SUBSCRIPTION: schema.subscription_type,
+    }.get(operation.operation)
+
+
+def measure_operation(
+    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Mapping[str, Any]
+) -> Measure:
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    defaults = {
+        v.variable.name.value: v.default_value.value
+        for v in operation.variable_definitions or ()
+        if isinstance(v.default_value, IntValueNode)
+    }
+    walker = _Walker(schema, fragments, {**defaults, **variables})
+    root = _root_type(schema, operation)
+    if root is None:
+        return Measure()
+    return walker.selections(operation.selection_set, root)
+
+
+class _Walker:
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: Mapping[str, Any]):
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.done: dict[str, Measure] = {}
+        self.visiting: set[str] = set()
+
+    def selections(self, selection_set: SelectionSetNode | None, parent: Composite | None) -> Measure:
+        total = Measure()
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                total += self.field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                total += self.selections(selection.selection_set, self.condition(selection, parent))
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.spread(selection.name.value)
+        return total
+
+    def spread(self, name: str) -> Measure:
+        if name in self.done:
+            return self.done[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.visiting:  # unknown or a cycle: validation reports it
+            return Measure()
+        self.visiting.add(name)
+        measure = self.selections(fragment.selection_set, self.condition(fragment, None))
+        self.visiting.discard(name)
+        self.done[name] = measure
+        return measure
+
+    def condition(self, node: InlineFragmentNode | FragmentDefinitionNode, parent: Composite | None) -> Composite | None:
+        if node.type_condition is None:
+            return parent
+        found = self.schema.get_type(node.type_condition.name.value)
+        return found if isinstance(found, (GraphQLObjectType, GraphQLInterfaceType)) else None
+
+    def field(self, node: FieldNode, parent: Composite | None) -> Measure:
+        name = node.name.value
+        aliases = 1 if node.alias else 0
+        if name.startswith("__"):  # __typename, and introspection: bounded by the schema, free
+            return Measure(depth=1, aliases=aliases)
+        definition = parent.fields.get(name) if parent is not None else None
+        if definition is None:  # unknown: validation reports it; still count its depth and aliases
+            inner = self.selections(node.selection_set, None)
+            return Measure(depth=1 + inner.depth, aliases=aliases + inner.aliases)
+        named = get_named_type(definition.type)
+        if is_leaf_type(named):
+            return Measure(depth=1, aliases=aliases)
+        child = named if isinstance(named, (GraphQLObjectType, GraphQLInterfaceType)) else None
+        inner = self.selections(node.selection_set, child)
+        items = self.items(node, definition.args, definition.type, parent)
+        return Measure(depth=1 + inner.depth, aliases=aliases + inner.aliases, cost=1 + items * inner.cost)
+
+    def items(self, node: FieldNode, args: Mapping[str, Any], type_: Any, parent: Composite | None) -> int:
+        """How many items the field may return: `first` for a connection, LIST_ITEMS for another list."""
+        if "first" in args:
+            return self.first(node)
+        while isinstance(type_, GraphQLNonNull):
+            type_ = type_.of_type
+        in_connection = parent is not None and parent.name.endswith("Connection")  # its `edges`: `first` counted
+        return LIST_ITEMS if isinstance(type_, GraphQLList) and not in_connection else 1
+
+    def first(self, node: FieldNode) -> int:
+        argument = next((a for a in node.arguments or () if a.name.value == "first"), None)
+        value: Any = None
+        if argument is not None:
+            if isinstance(argument.value, IntValueNode):
+                value = argument.value.value
+            elif isinstance(argument.value, VariableNode):
+                value = self.variables.get(argument.value.name.value)
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            return DEFAULT_PAGE
+        return max(number, 0)
+
+
+MONEY_FIELDS = frozenset({"deposit", "withdraw", "lend"})
+
+
+def money_fields(document: DocumentNode, operation_name: str | None) -> int:
+    """How many money-moving root fields (deposit, withdraw, lend) a mutation selects, aliases included."""
+    operation = _operation(document, operation_name)
+    if operation is None or operation.operation is not OperationType.MUTATION:
+        return 0
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    done: dict[str, int] = {}
+
+    def count(selection_set: SelectionSetNode | None, visiting: frozenset[str]) -> int:
+        total = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                total += selection.name.value in MONEY_FIELDS
+            elif isinstance(selection, InlineFragmentNode):
+                total += count(selection.selection_set, visiting)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in done and name in fragments and name not in visiting:
+                    done[name] = count(fragments[name].selection_set, visiting | {name})
+                total += done.get(name, 0)
+        return total
+
+    return count(operation.selection_set, frozenset())
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Everything the schema extension enforces for one application (graph/extensions.py OperationLimits)."""
+
+    query: QueryLimits
+    max_tokens: int
+    hide_suggestions: bool
+    rate: RateLimiter
+
+
+def limits_of(context: Any) -> Limits | None:
+    """The limits of the application serving this request (kept in its `state` by create_app)."""
+    request = getattr(context, "request", None)
+    app = request.scope.get("app") if request is not None else None
+    return getattr(getattr(app, "state", None), "limits", None)
+
+
+def client_ip(context: Any) -> str | None:
+    client = getattr(getattr(context, "request", None), "client", None)
+    return client.host if client else None

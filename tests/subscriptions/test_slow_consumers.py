@@ -1,0 +1,301 @@
+"""Slow consumers, keep-alive and the connection_init timeout, on a real socket.
+
+A subscriber that stops reading must cost the server bounded memory (its
+inbox never grows past SUBSCRIBER_QUEUE_SIZE, the socket's write buffer stays
+near uvicorn's high-water mark) and must not slow anyone else down; once it
+reads again it gets every event once, in order, resynced from the outbox.
+
+These tests run uvicorn themselves (`serve_live`) to look at its sockets' write
+buffers. uvicorn's own WebSocket pings (every 20 s, 20 s to answer) would drop a
+client stalled for 40 s: the stalled test takes about 10 s.
+"""
+
+import asyncio
+import contextlib
+import gc
+import json
+import socket
+import tracemalloc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+from starlette.applications import Starlette
+
+from graph.app import LendGraphQL
+from subscriptions.hub import LISTINGS, Hub, Inbox
+from tests.api import Api, partner_token
+from tests.clock import FakeClock
+from tests.conftest import serve
+from tests.ws import Socket, free_port
+
+TRANSPORT_WS = "graphql-transport-ws"
+LEGACY_WS = "graphql-ws"
+
+LISTED_NAMES = "subscription { loanListed { eventId loan { name } } }"
+# The stalled subscriber asks for each loan's description (up to 10,000 characters) a dozen times over
+# (MAX_ALIASES allows 15), so that a few dozen events fill the TCP buffers (on loopback the server's
+# send buffer autotunes to ~4 MB).
+COPIES = 12
+LISTED_HEAVY = (
+    "subscription { loanListed { eventId loan { name "
+    + " ".join(f"d{i}: description" for i in range(COPIES))
+    + " } } }"
+)
+
+
+@dataclass
+class Live:
+    """The app served like `tests.conftest.serve` does, with the app and the uvicorn server at hand."""
+
+    api: Api
+    app: Starlette
+    server: uvicorn.Server
+    ws_url: str
+
+    @property
+    def hub(self) -> Hub:
+        return self.app.state.graphql.hub
+
+    @property
+    def port(self) -> int:
+        return int(self.ws_url.rsplit(":", 1)[1].split("/", 1)[0])
+
+    @property
+    def view(self) -> LendGraphQL:
+        """The GraphQL view that serves /graphql, WebSockets included."""
+        return self.app.state.graphql
+
+    def inboxes(self, topic=LISTINGS) -> set[Inbox]:
+        return set(self.hub._inboxes.get(topic, ()))
+
+    async def subscribers(self, count: int, timeout: float = 5) -> None:
+        """Wait until the hub has `count` subscribers: a subscription sent is then really listening."""
+        async with asyncio.timeout(timeout):
+            while self.hub.subscriber_count() != count:
+                await asyncio.sleep(0.01)
+
+    def write_buffers(self) -> list[int]:
+        """Bytes waiting in the server's socket write buffers, one entry per open connection."""
+        return [c.transport.get_write_buffer_size() for c in self.server.server_state.connections if c.transport]
+
+
+@contextlib.asynccontextmanager
+async def serve_live(url: str, clock: FakeClock, **settings: Any) -> AsyncIterator[Live]:
+    """`tests.conftest.serve` (its database reset and books check included), its app served by uvicorn too.
+
+    Like `serve(..., websockets=True)`, but the uvicorn server is at hand, to look at its sockets. A
+    context manager, so that a failing test still shuts the app down (its database connections
+    included) before the next test starts.
+    """
+    async with contextlib.aclosing(serve(url, clock, **{"outbox_poll_interval": 0.2, **settings})) as served:
+        async for api in served:
+            port = free_port()
+            config = uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+            server = uvicorn.Server(config)
+            task = asyncio.create_task(server.serve())
+            while not server.started:
+                await asyncio.sleep(0.01)
+            ws_url = f"ws://127.0.0.1:{port}/graphql"
+            try:
+                yield Live(Api(api.http, ws_url, api.app), api.app, server, ws_url)
+            finally:
+                server.should_exit = True
+                await task
+
+
+@contextlib.asynccontextmanager
+async def stalled_socket(live: Live, receive_buffer: int = 8192) -> AsyncIterator[Socket]:
+    """A graphql-transport-ws client that reads nothing unless asked.
+
+    Its kernel receive buffer is small (this also turns off autotuning, which on
+    loopback grows it to megabytes), websockets stops reading the socket once a
+    frame waits unread, and compression is off (repetitive text would shrink to
+    nothing), so the server soon finds the socket unwritable.
+    """
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)  # before connect: the window scale is set then
+    raw.connect(("127.0.0.1", live.port))
+    raw.setblocking(False)
+    async with websockets.connect(
+        live.ws_url, sock=raw, subprotocols=[TRANSPORT_WS], max_queue=1, ping_interval=None, max_size=None,
+        compression=None,
+    ) as connection:
+        await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+        ack = json.loads(await asyncio.wait_for(connection.recv(), 5))
+        assert ack["type"] == "connection_ack", ack
+        yield Socket(connection)
+
+
+async def test_a_stalled_subscriber_costs_bounded_memory_and_resyncs_without_gaps(database_url, clock):
+    queue_size, count = 5, 240
+    description = ("Amina has run her tailoring shop in Kisumu for eleven years. " * 170)[:10_000]
+    async with serve_live(database_url, clock, subscriber_queue_size=queue_size) as live:
+        partner = await partner_token()
+        async with stalled_socket(live) as slow, Socket.open(live.ws_url) as fast:
+            await slow.subscribe("slow", LISTED_HEAVY)
+            await live.subscribers(1)
+            (slow_inbox,) = live.inboxes()
+            await fast.subscribe("fast", LISTED_NAMES)
+            await live.subscribers(2)
+            (fast_inbox,) = live.inboxes() - {slow_inbox}
+            assert slow_inbox.queue.maxsize == fast_inbox.queue.maxsize == queue_size
+
+            names = [f"L{i:03}" for i in range(count)]
+            fast_ids: list[str] = []
+            slow_lagged = fast_lagged = False
+            largest_write_buffer = 0
+            for name in names:
+                await live.api.loan_id(partner, name=name, description=description)
+                # The fast client gets each listing at once, whatever the stalled one does.
+                event = (await fast.next("fast", timeout=5))["loanListed"]
+                assert event["loan"]["name"] == name
+                fast_ids.append(event["eventId"])
+                # Memory stays bounded: the inboxes never hold more than their size ...
+                assert slow_inbox.queue.qsize() <= queue_size and fast_inbox.queue.qsize() <= queue_size
+                slow_lagged |= slow_inbox.lagging
+                fast_lagged |= fast_inbox.lagging
+                # ... nor does the stalled socket's write buffer grow with the events it cannot take.
+                largest_write_buffer = max([largest_write_buffer, *live.write_buffers()])
+            assert fast_ids == sorted(fast_ids) and len(set(fast_ids)) == count
+            sent = count * COPIES * len(description)
+            print(f"largest server write buffer {largest_write_buffer} bytes; {sent} bytes of descriptions sent")
+            assert slow_lagged, "the stalled subscriber was never marked lagging: the server kept writing to it"
+            assert not fast_lagged, "the fast subscriber was made to resync"
+            assert largest_write_buffer < 1024 * 1024 < sent
+
+            # The stalled client reads again: every listing, once, in order, then nothing more.
+            for name, event_id in zip(names, fast_ids, strict=True):
+                event = (await slow.next("slow", timeout=20))["loanListed"]
+                assert (event["loan"]["name"], event["eventId"]) == (name, event_id)
+                assert all(event["loan"][f"d{i}"] == description for i in range(COPIES))
+            assert await slow.nothing_for("slow", 0.5)
+            # And live delivery to it goes on, straight from its inbox again.
+            await live.api.loan_id(partner, name="After")
+            assert (await slow.next("slow"))["loanListed"]["loan"]["name"] == "After"
+            assert (await fast.next("fast"))["loanListed"]["loan"]["name"] == "After"
+            assert not slow_inbox.lagging
+
+
+async def test_delivered_events_do_not_stay_in_memory(database_url, clock):
+    """What the server keeps once every subscriber has its events must not grow with their size and number.
+
+    Five subscribers with five different heavy selections get 40 listings: 5 x 40 x 150 kB = 30 MB of
+    results. Once all is delivered, the process may keep a few MB (a cache of recent results bounded
+    in bytes: 5.3 MB measured with a 4 MB one, 2.4 MB with one of 8 entries), not all of it.
+    tracemalloc counts every Python allocation, client side included: the test keeps nothing it receives.
+    """
+    count, copies = 40, 15
+    description = "".join(f"{i:05d} " for i in range(1700))[:10_000]  # not repetitive: no compression games
+    selections = [
+        "subscription { loanListed { eventId loan { name "
+        + " ".join(f"{prefix}{i}: description" for i in range(copies))
+        + " } } }"
+        for prefix in "abcde"
+    ]
+    async with serve_live(database_url, clock) as live:
+        partner = await partner_token()
+        async with Socket.open(live.ws_url) as ws:
+            for index, query in enumerate(selections):
+                await ws.subscribe(f"s{index}", query)
+            await live.subscribers(len(selections))
+            await live.api.loan_id(partner, name="warm-up", description=description)  # caches, pools, imports
+            for index in range(len(selections)):
+                assert (await ws.next(f"s{index}"))["loanListed"]["loan"]["name"] == "warm-up"
+            gc.collect()
+            tracemalloc.start()
+            try:
+                baseline = tracemalloc.get_traced_memory()[0]
+                for n in range(count):
+                    await live.api.loan_id(partner, name=f"L{n:03}", description=description)
+                    for index in range(len(selections)):
+                        event = (await ws.next(f"s{index}"))["loanListed"]
+                        loan = event["loan"]
+                        assert loan["name"] == f"L{n:03}" and loan[f"{'abcde'[index]}0"] == description
+                del event, loan
+                gc.collect()
+                retained = tracemalloc.get_traced_memory()[0] - baseline
+            finally:
+                tracemalloc.stop()
+            delivered = count * len(selections) * copies * len(description)
+            print(f"retained {retained / 1e6:.1f} MB after delivering {delivered / 1e6:.1f} MB")
+            assert retained < 8 * 1024 * 1024, f"{retained / 1e6:.1f} MB kept after {delivered / 1e6:.1f} MB delivered"
+
+
+async def test_an_idle_graphql_transport_ws_socket_gets_server_pings(database_url, clock):
+    async with serve_live(database_url, clock, keep_alive_interval=0.1) as live:
+        partner = await partner_token()
+        async with websockets.connect(live.ws_url, subprotocols=[TRANSPORT_WS]) as connection:
+            await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await asyncio.wait_for(connection.recv(), 5))["type"] == "connection_ack"
+            pings = 0
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    while True:
+                        message = json.loads(await connection.recv())
+                        assert message["type"] == "ping", message
+                        pings += 1
+                        await connection.send(json.dumps({"type": "pong"}))
+            assert pings >= 3, f"{pings} graphql-transport-ws pings in 1 s with keep_alive_interval=0.1"
+            # Pings go on beside a subscription, which still works.
+            ws = Socket(connection)
+            await ws.subscribe("l", LISTED_NAMES)
+            await live.subscribers(1)
+            await live.api.loan_id(partner, name="Amina")
+            assert (await ws.next("l"))["loanListed"]["loan"]["name"] == "Amina"
+
+
+async def test_an_idle_legacy_graphql_ws_socket_gets_keep_alives(database_url, clock):
+    async with serve_live(database_url, clock, keep_alive_interval=0.1) as live:
+        async with websockets.connect(live.ws_url, subprotocols=[LEGACY_WS]) as connection:
+            await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await asyncio.wait_for(connection.recv(), 5))["type"] == "connection_ack"
+            kinds = [json.loads(await asyncio.wait_for(connection.recv(), 2))["type"] for _ in range(3)]
+            assert kinds == ["ka"] * 3
+
+
+async def test_no_keep_alive_when_turned_off(database_url, clock):
+    async with serve_live(database_url, clock, keep_alive_interval=0) as live:
+        for protocol in (TRANSPORT_WS, LEGACY_WS):
+            async with websockets.connect(live.ws_url, subprotocols=[protocol]) as connection:
+                await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+                assert json.loads(await asyncio.wait_for(connection.recv(), 5))["type"] == "connection_ack"
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(connection.recv(), 0.5)
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_a_socket_that_never_sends_connection_init_is_closed(database_url, clock, protocol):
+    async with serve_live(database_url, clock, ws_connection_init_timeout=0.3) as live:
+        async with websockets.connect(live.ws_url, subprotocols=[protocol]) as connection:
+            assert connection.subprotocol == protocol
+            started = asyncio.get_running_loop().time()
+            try:
+                async with asyncio.timeout(3):
+                    while True:  # nothing but keep-alives may come before the close
+                        message = json.loads(await connection.recv())
+                        assert message["type"] in ("ping", "ka"), message
+            except websockets.ConnectionClosed as error:
+                closed = error
+            except TimeoutError:
+                pytest.fail(f"a {protocol} socket without connection_init was still open after 3 s (timeout 0.3 s)")
+            waited = asyncio.get_running_loop().time() - started
+            assert 0.2 < waited < 2.5
+            if protocol == TRANSPORT_WS:
+                assert (closed.rcvd.code, closed.rcvd.reason) == (4408, "Connection initialisation timeout")
+            else:
+                assert closed.rcvd is not None and closed.rcvd.code in (4408, 1008, 1000)
+
+
+async def test_connection_init_in_time_keeps_the_socket(database_url, clock):
+    async with serve_live(database_url, clock, ws_connection_init_timeout=0.3) as live:
+        partner = await partner_token()
+        async with Socket.open(live.ws_url) as ws:
+            await asyncio.sleep(0.6)  # well past the timeout: initialised sockets are not closed
+            await ws.subscribe("l", LISTED_NAMES)
+            await live.subscribers(1)
+            await live.api.loan_id(partner, name="Amina")
+            assert (await ws.next("l"))["loanListed"]["loan"]["name"] == "Amina"
