@@ -128,7 +128,9 @@ class Client:
 async def serve(database_url: str) -> AsyncIterator[Client]:
     """The app with its lifespan running (tortoise connected) and a client for it."""
     # No expiry sweep: a timer firing mid-measurement would only add noise.
-    app = create_app(Settings(database_url=database_url, expiry_interval=0, graphiql=False))
+    # Every benchmark client is one IP and one token hammering on purpose: rate limits off.
+    unlimited = {"rate_limit_per_ip": 0, "rate_limit_per_token": 0, "rate_limit_money_per_lender": 0}
+    app = create_app(Settings(database_url=database_url, expiry_interval=0, graphiql=False, **unlimited))
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         # A generous timeout: in P2 a request may wait behind a thousand others for a pooled connection.

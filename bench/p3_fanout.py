@@ -584,7 +584,7 @@ class Clients:
 LENDGRAPH = Path(sys.executable).with_name("lendgraph")
 # Every simulated client connects from 127.0.0.1: per-IP limits (graph/guard.py, graph/ratelimit.py) would
 # refuse all but the first few hundred. Off for the bench, unless set in the environment; the others stay.
-ONE_IP_SETTINGS = {"MAX_WS_CONNECTIONS_PER_IP": "0", "RATE_LIMIT_PER_IP": "0"}
+ONE_IP_SETTINGS = {"MAX_WS_CONNECTIONS_PER_IP": "0", "RATE_LIMIT_PER_IP": "0", "RATE_LIMIT_PER_TOKEN": "0", "RATE_LIMIT_MONEY_PER_LENDER": "0"}
 
 
 async def _cli(database_url: str, *args: str) -> str:

@@ -132,14 +132,6 @@ class LendGraphQL(GraphQL[Context, None]):
             request=request, response=response, viewer=viewer, clock=self.clock, hub=self.hub, shared=self.shared
         )
 
-    def decode_json(self, data: str | bytes) -> object:
-        try:
-            return json.loads(data)
-        except json.JSONDecodeError:
-            raise
-        except ValueError as error:  # e.g. an integer of more than 4,300 digits: a bad request, not a crash
-            raise json.JSONDecodeError(str(error), "", 0) from error
-
     def encode_json(self, data: object) -> str | bytes:
         # A subscription result shared by many subscribers is encoded once (graph/execution.py).
         if isinstance(data, dict) and data.get("type") in ("next", "data"):
@@ -149,6 +141,16 @@ class LendGraphQL(GraphQL[Context, None]):
                 if text is not None:
                     return f'{{"id":{json.dumps(data["id"])},"type":"{data["type"]}","payload":{{"data":{text}}}}}'
         return super().encode_json(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # JSON that Python cannot turn into values (an integer of more than 4,300 digits, arrays nested
+        # thousands deep) is a bad request (HTTP 400, WebSocket 4400), not a server error.
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError) as error:
+            raise json.JSONDecodeError(f"Unreadable JSON ({type(error).__name__})", "", 0) from error
 
     async def on_ws_connect(self, context: Context) -> None:
         # The token comes in connection_init. A missing or bad one leaves the socket anonymous:

@@ -23,12 +23,16 @@ def _with_db(settings: Settings, work: Callable[[], Awaitable[object]]) -> objec
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
+    # Let uvicorn refuse oversized frames itself too (the app closes them with 1009 as well).
+    ws_max_size = settings.max_ws_message_bytes or 16 * 1024 * 1024
     if args.workers > 1:
-        uvicorn.run("graph.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info")
+        uvicorn.run(
+            "graph.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info", ws_max_size=ws_max_size
+        )
     else:
         from graph.app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", ws_max_size=ws_max_size)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:

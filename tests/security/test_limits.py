@@ -88,11 +88,12 @@ async def test_operations_deeper_than_the_limit_are_refused_before_they_run(api)
 
     # Fragments are expanded: the same depth through them is refused too.
     fragments = (
-        "mutation { deposit(input: {amount: \"10.00\", idempotencyKey: \"%s\"}) { ... on DepositSuccess { lender { ...L } } } }\n"
+        f'mutation {{ deposit(input: {{amount: "10.00", idempotencyKey: "{new_key()}"}}) '
+        "{ ... on DepositSuccess { lender { ...L } } } }\n"
         "fragment L on Lender { portfolio { shares(first: 1) { edges { node { ...S } } } } }\n"
         "fragment S on Share { loan { lenders(first: 1) { edges { node { portfolio { shares(first: 1) { edges { node "
         "{ loan { name } } } } } } } } } }"
-    ) % new_key()
+    )
     assert codes(await api.post(fragments, token=token)) == ["QUERY_TOO_DEEP"]
     assert await api.balance(token) == "85.00"
 
@@ -118,11 +119,13 @@ async def test_more_aliases_than_the_limit_are_refused_before_they_run(api):
     assert await api.balance(token) == "110.00"
 
     # Aliases hidden in a fragment spread twice count twice.
+    eight = " ".join(f"b{i}: __typename" for i in range(8))
     spread = (
-        'mutation { deposit(input: {amount: "10.00", idempotencyKey: "%s"}) { ...A ... on DepositSuccess { ...B ...B } } }\n'
+        f'mutation {{ deposit(input: {{amount: "10.00", idempotencyKey: "{new_key()}"}}) '
+        "{ ...A ... on DepositSuccess { ...B ...B } } }\n"
         "fragment A on DepositResult { t: __typename }\n"
-        "fragment B on DepositSuccess { %s }"
-    ) % (new_key(), " ".join(f"b{i}: __typename" for i in range(8)))
+        f"fragment B on DepositSuccess {{ {eight} }}"
+    )
     assert codes(await api.post(spread, token=token)) == ["TOO_MANY_ALIASES"]  # 1 + 2 x 8 = 17
     assert await api.balance(token) == "110.00"
 
@@ -415,3 +418,22 @@ async def test_open_websockets_per_ip_are_capped(database_url, clock):
                     await asyncio.sleep(0.02)
             else:
                 pytest.fail("a closed socket never freed its place")
+
+
+# ---------------------------------------------------------------- unreadable JSON
+
+UNREADABLE = [
+    b'{"query": "{ __typename }", "variables": {"n": ' + b"9" * 5000 + b"}}",  # beyond Python's int digits limit
+    b'{"query": "{ __typename }", "variables": {"n": ' + b"[" * 30_000 + b"]" * 30_000 + b"}}",  # nested too deep
+]
+
+
+@pytest.mark.parametrize("body", UNREADABLE, ids=["5000-digit-number", "30000-deep-array"])
+async def test_json_python_cannot_read_is_a_bad_request_not_a_server_error(live, body):
+    response = await live.http.post("/graphql", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    async with Socket.open(live.ws_url) as ws:  # over a WebSocket: closed as a bad message (4400)
+        await ws.connection.send(body.replace(b'"query"', b'"type": "subscribe", "id": "x", "payload": {"query"') + b"}")
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.receive("x")
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
