@@ -23,8 +23,7 @@ from tortoise import Tortoise
 
 from graph.app import create_app
 from graph.settings import Settings
-from lending.ledger import ensure_world_account
-from models import db
+from lending.ledger import prepare_database
 
 T = TypeVar("T")
 
@@ -67,17 +66,6 @@ async def _admin(statement: str, server: str) -> None:
         await connection.close()
 
 
-async def _prepare(url: str) -> None:
-    """Apply the committed migrations and create the world account, as `lendgraph migrate` does."""
-    await db.migrate(url)
-    await Tortoise.close_connections()
-    await db.connect(url)
-    try:
-        await ensure_world_account()
-    finally:
-        await db.disconnect()
-
-
 @contextlib.asynccontextmanager
 async def pg_database(server: str = PG_SERVER) -> AsyncIterator[str]:
     """A fresh, migrated PostgreSQL database (its tortoise URL), dropped afterwards whatever happens."""
@@ -85,7 +73,7 @@ async def pg_database(server: str = PG_SERVER) -> AsyncIterator[str]:
     await _admin(f'CREATE DATABASE "{name}"', server)
     try:
         url = with_database(server, name)
-        await _prepare(url)
+        await prepare_database(url)
         yield url
     finally:
         await Tortoise.close_connections()
@@ -96,7 +84,7 @@ async def pg_database(server: str = PG_SERVER) -> AsyncIterator[str]:
 async def sqlite_database() -> AsyncIterator[str]:
     with tempfile.TemporaryDirectory(prefix="lendgraph_bench_") as directory:
         url = f"sqlite://{Path(directory) / 'bench.sqlite3'}"
-        await _prepare(url)
+        await prepare_database(url)
         try:
             yield url
         finally:
