@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -25,7 +26,7 @@ from graph.context import Context
 from graph.execution import SharedResults
 from graph.guard import Guard
 from graph.limits import Limits, QueryLimits
-from graph.ratelimit import RateLimited, RateLimiter
+from graph.ratelimit import RATE_LIMIT_HEADERS, RateLimited, RateLimiter
 from graph.schema import schema
 from graph.settings import Settings
 from lending import autolend
@@ -218,7 +219,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         max_ws_message_bytes=settings.max_ws_message_bytes,
         max_ws_connections_per_ip=settings.max_ws_connections_per_ip,
     )
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[guard])
+    # Browsers on ALLOWED_ORIGINS may call the API (WebSockets are checked by LendGraphQL). Credentials
+    # travel in the Authorization header, never in cookies, so no other site can ride a user's session.
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["Retry-After", *RATE_LIMIT_HEADERS],
+        max_age=600,
+    )
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[cors, guard])
     app.state.graphql = graphql
     # Read by the schema extension OperationLimits and by Query.rateLimit (graph/limits.py limits_of).
     app.state.limits = Limits(
@@ -228,5 +239,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         max_tokens=settings.max_query_tokens,
         hide_suggestions=settings.production,
         rate=rate,
+        introspection=settings.introspection,
+        max_query_seconds=settings.max_query_seconds,
     )
     return app

@@ -1,4 +1,4 @@
-"""Shared execution of subscription events.
+"""Execution: subscription events shared between subscribers, and queries bounded in time.
 
 Ten thousand subscribers of one stream mostly ask for the same fields. An
 event is executed once per distinct selection (the same document and the
@@ -17,8 +17,10 @@ from graphql.language import FieldNode, OperationDefinitionNode, VariableNode, v
 from graphql.language.visitor import Visitor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from graph.limits import limits_of, within
+
 # Fields whose value depends on who is asking: every permission-guarded Lender field,
-# Allocation.lender (shown to its lender only), and `me`. tests/security/test_authorization.py
+# Allocation.lender (shown to its lender only), and `me`. tests/security/test_access_control.py
 # fails when a private field is added without being listed here.
 VIEWER_FIELDS = frozenset(
     {
@@ -112,12 +114,20 @@ class SharedResults:
 
 
 class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Executes each subscription event once per distinct selection (see SharedResults)."""
+    """Executes each subscription event once per distinct selection (see SharedResults).
+
+    A query that runs longer than MAX_QUERY_SECONDS is stopped (graph/limits.py within).
+    """
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         key = self._share_key()
         if key is None:
-            return super().execute_operation(serially)
+            result = super().execute_operation(serially)
+            limits = limits_of(self.context_value)
+            if self.operation.operation is OperationType.QUERY and limits and limits.max_query_seconds:
+                if self.is_awaitable(result):
+                    return within(result, limits.max_query_seconds)
+            return result
         shared: SharedResults = self.context_value.shared
         found = shared.get(key, self.operation)
         if found is not None:

@@ -6,7 +6,20 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, get_operation_ast, validate
+from graphql import (
+    SKIP,
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    ValidationRule,
+    VisitorAction,
+    get_named_type,
+    get_operation_ast,
+    is_introspection_type,
+    validate,
+)
+from graphql import OperationType as GraphQLOperationType
 from graphql.execution.values import get_variable_values
 from graphql.validation import ASTValidationRule
 from starlette.websockets import WebSocket
@@ -14,7 +27,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
-from strawberry.types.execution import ExecutionContext
+from strawberry.types.execution import ExecutionContext, StreamExecutionResult
 from strawberry.types.graphql import OperationType
 
 from graph.limits import Limits, client_ip, limits_of, money_fields
@@ -29,8 +42,16 @@ class DomainErrorCodes(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        for error in (result.errors or []) if result else []:
+        self._tag(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # Over WebSockets every result (subscription events, queries and mutations) comes this way.
+        self._tag(result)
+        yield
+
+    @staticmethod
+    def _tag(result: object) -> None:
+        for error in getattr(result, "errors", None) or []:
             if isinstance(error.original_error, LendingError):
                 error.extensions = {**(error.extensions or {}), "code": error.original_error.code}
 
@@ -54,10 +75,18 @@ class MaskUnexpectedErrors(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if not result or not result.errors:
-            return
-        result.errors = [self._masked(error) for error in result.errors]
+        self._mask(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # Over WebSockets every result (subscription events, queries and mutations) comes this way.
+        self._mask(result)
+        yield
+
+    @classmethod
+    def _mask(cls, result: object) -> None:
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [cls._masked(error) for error in errors]  # type: ignore[attr-defined]
 
     @staticmethod
     def _masked(error: GraphQLError) -> GraphQLError:
@@ -79,6 +108,28 @@ def _validate(
     return validate(
         schema, document, (*rules, MaybeNullValidationRule, OneOfInputValidationRule), hide_suggestions=hide_suggestions
     )
+
+
+class NoIntrospection(ValidationRule):
+    """Refuse __schema and __type (INTROSPECTION=0): one error each, with a code. __typename stays."""
+
+    def enter_field(self, node: FieldNode, *_args: Any) -> VisitorAction:
+        named = get_named_type(self.context.get_type())
+        if named is None or not is_introspection_type(named):
+            return None
+        self.report_error(
+            GraphQLError(
+                f"Introspection is disabled on this server: {node.name.value} cannot be queried.",
+                node,
+                extensions={"code": "INTROSPECTION_DISABLED"},
+            )
+        )
+        return SKIP  # the fields inside are introspection too: one error is enough
+
+
+SUBSCRIPTION_NEEDS_WEBSOCKET = (
+    "Subscriptions are served over WebSocket only: open ws(s)://<host>/graphql with graphql-transport-ws."
+)
 
 
 def _tag_token_limit(error: GraphQLError) -> None:
@@ -140,14 +191,21 @@ class OperationLimits(SchemaExtension):
             return [self.refusal]
         schema, document = ec.schema._schema, ec.graphql_document
         assert document is not None
+        operation = get_operation_ast(document, ec.operation_name)
+        if operation is not None and operation.operation is GraphQLOperationType.SUBSCRIPTION:
+            # Over HTTP a subscription would run as a plain query of a stream, and fail.
+            if not isinstance(getattr(ec.context, "request", None), WebSocket):
+                return [GraphQLError(SUBSCRIPTION_NEEDS_WEBSOCKET, extensions={"code": "WEBSOCKET_REQUIRED"})]
         if limits is not None and (error := limits.query.check(schema, document, ec.operation_name, ec.variables)):
             return [error]
         hide = limits is not None and limits.hide_suggestions
-        errors = list(_validate(schema, document, tuple(ec.validation_rules), hide))
+        rules = tuple(ec.validation_rules)
+        if limits is not None and not limits.introspection:
+            rules = (*rules, NoIntrospection)
+        errors = list(_validate(schema, document, rules, hide))
         if errors:
             return errors
         if hide:
-            operation = get_operation_ast(document, ec.operation_name)
             if operation is not None:
                 coerced = get_variable_values(
                     schema, operation.variable_definitions or (), ec.variables or {}, hide_suggestions=True

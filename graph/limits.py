@@ -1,4 +1,4 @@
-"""Limits on what one operation may ask for: depth, aliases and cost, checked before validation runs.
+"""Limits on one operation: depth, aliases and cost, checked before validation; time, while it runs.
 
 The cost of an operation estimates how many objects it can make the server
 load. Every field whose type is an object, interface or union counts once
@@ -15,12 +15,14 @@ it cannot resolve (unknown fields or fragments, cycles): validation, which
 runs next, reports those.
 """
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -248,6 +250,8 @@ class Limits:
     max_tokens: int
     hide_suggestions: bool
     rate: RateLimiter
+    introspection: bool = True
+    max_query_seconds: float = 0.0
 
 
 def limits_of(context: Any) -> Limits | None:
@@ -255,6 +259,22 @@ def limits_of(context: Any) -> Limits | None:
     request = getattr(context, "request", None)
     app = request.scope.get("app") if request is not None else None
     return getattr(getattr(app, "state", None), "limits", None)
+
+
+async def within(result: Awaitable[ExecutionResult], seconds: float) -> ExecutionResult:
+    """The query's result, or a QUERY_TIMEOUT error once it has run `seconds`: its work is cancelled.
+
+    Only queries: a mutation is never cut halfway (its cost limit bounds it instead).
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            return await result
+    except TimeoutError:
+        error = GraphQLError(
+            f"The query ran longer than {seconds:g} s and was stopped: ask for less, or page through it.",
+            extensions={"code": "QUERY_TIMEOUT", "maxSeconds": seconds},
+        )
+        return ExecutionResult(data=None, errors=[error])
 
 
 def client_ip(context: Any) -> str | None:

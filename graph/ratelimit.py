@@ -83,7 +83,7 @@ class Usage:
         return max(math.ceil((self.reset_at - now).total_seconds()), 1)
 
     def headers(self) -> dict[str, str]:
-        """GitHub-style headers that tell a client where it stands."""
+        """GitHub-style headers that tell a client where it stands (RATE_LIMIT_HEADERS)."""
         return {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
@@ -91,6 +91,12 @@ class Usage:
             "X-RateLimit-Reset": str(int(self.reset_at.timestamp())),
             "X-RateLimit-Resource": self.bucket.kind,
         }
+
+
+# Response headers browsers on other origins may read (graph/app.py CORS).
+RATE_LIMIT_HEADERS = (
+    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Used", "X-RateLimit-Reset", "X-RateLimit-Resource"
+)  # fmt: skip
 
 
 def rate_limited_error(usage: Usage, now: datetime) -> GraphQLError:

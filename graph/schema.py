@@ -48,5 +48,5 @@ schema = strawberry.Schema(
         lambda: ParserCache(maxsize=1024),
     ],
     # Batched requests (a JSON array of operations) stay off: `batching_config` is not set, so
-    # strawberry answers 400 "Batching is not enabled" (tests/security/test_limits.py).
+    # strawberry answers 400 "Batching is not enabled" (tests/security/test_batching.py).
 )

@@ -36,6 +36,9 @@ class Settings:
     # --- Security limits (README "Security"). For every count, 0 turns that limit off.
     # Production: error messages carry no "Did you mean ...?" schema hints; GraphiQL is off unless GRAPHIQL=1.
     production: bool = False
+    # Schema introspection (__schema, __type). On by default, in production too: this is an open API
+    # and clients generate their types from it. INTROSPECTION=0 refuses it, with code INTROSPECTION_DISABLED.
+    introspection: bool = True
     # Bytes in an HTTP request body; larger bodies get 413 before anything parses them.
     max_body_bytes: int = 64 * 1024
     # Fields on the deepest path of an operation (introspection not counted).
@@ -47,6 +50,8 @@ class Settings:
     # Objects an operation may ask for: each object field counts once per item its enclosing
     # connections may return (`first`, 20 by default), plain lists count 10 items.
     max_query_cost: int = 10_000
+    # Seconds a query may run before it is stopped (QUERY_TIMEOUT); mutations are never cut halfway.
+    max_query_seconds: float = 10.0
     # Seconds a WebSocket may stay open without `connection_init` (graphql-transport-ws): then 4408.
     ws_connection_init_timeout: float = 10.0
     # Bytes in one WebSocket message; a larger one closes the socket with 1009.
@@ -87,11 +92,13 @@ class Settings:
             max_subscriptions_per_connection=int(env.get("MAX_SUBSCRIPTIONS_PER_CONNECTION", "100")),
             keep_alive_interval=float(env.get("KEEP_ALIVE_INTERVAL", "15")),
             production=production,
+            introspection=_flag(env.get("INTROSPECTION", "1")),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_query_depth=int(env.get("MAX_QUERY_DEPTH", str(cls.max_query_depth))),
             max_aliases=int(env.get("MAX_ALIASES", str(cls.max_aliases))),
             max_query_tokens=int(env.get("MAX_QUERY_TOKENS", str(cls.max_query_tokens))),
             max_query_cost=int(env.get("MAX_QUERY_COST", str(cls.max_query_cost))),
+            max_query_seconds=float(env.get("MAX_QUERY_SECONDS", str(cls.max_query_seconds))),
             ws_connection_init_timeout=float(env.get("WS_CONNECTION_INIT_TIMEOUT", str(cls.ws_connection_init_timeout))),
             max_ws_message_bytes=int(env.get("MAX_WS_MESSAGE_BYTES", str(cls.max_ws_message_bytes))),
             max_ws_connections_per_ip=int(env.get("MAX_WS_CONNECTIONS_PER_IP", str(cls.max_ws_connections_per_ip))),

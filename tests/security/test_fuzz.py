@@ -1,4 +1,4 @@
-"""Property-based fuzz of every mutation's input, through the HTTP API (issue 5, item 6).
+"""OWASP GraphQL cheat sheet, "Input Validation", tried at random: a property-based fuzz of every mutation's input.
 
 For every mutation of the schema (read from the schema itself, so a new
 mutation without a fuzz plan fails `test_every_mutation_has_a_fuzz_plan`),

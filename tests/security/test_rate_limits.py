@@ -1,4 +1,6 @@
-"""Rate limits per IP, per token and per lender for money, in memory and shared through Redis.
+"""OWASP GraphQL cheat sheet, "DoS Prevention: Rate Limiting": per IP, per token and per lender for money.
+
+Counted in memory, or shared by every worker through Redis.
 
 Over a limit, HTTP answers 429 with Retry-After and a GraphQL-shaped body whose
 error has extensions.code RATE_LIMITED; a WebSocket operation gets an `error`
@@ -22,7 +24,7 @@ from graph.settings import Settings
 from tests import services
 from tests.api import Api, new_key
 from tests.e2e.server import run_cli, serving
-from tests.security.test_limits import app_with, codes
+from tests.security.calls import app_with, assert_rate_limited, balance, bearer
 from tests.ws import Socket, free_port
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -33,27 +35,8 @@ LEND = "mutation($input: LendInput!) { lend(input: $input) { __typename } }"
 RATE = "{ rateLimit { bucket limit used remaining resetAt windowSeconds } moneyRateLimit { bucket limit used remaining } }"
 
 
-def bearer(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
-
-
 def deposit_body(amount: str = "10.00") -> dict:
     return {"query": DEPOSIT, "variables": {"input": {"amount": amount, "idempotencyKey": new_key()}}}
-
-
-async def balance(api: Api, token: str) -> str:
-    response = await api.http.post("/graphql", json=ME, headers=bearer(token))
-    assert response.status_code == 200, response.text
-    return response.json()["data"]["me"]["balance"]
-
-
-def assert_rate_limited(response: httpx.Response, bucket: str, retry_after: int) -> None:
-    assert response.status_code == 429, response.text
-    assert response.headers["Retry-After"] == str(retry_after)
-    body = response.json()
-    assert codes(body) == ["RATE_LIMITED"], body
-    extensions = body["errors"][0]["extensions"]
-    assert extensions["bucket"] == bucket and extensions["retryAfter"] == retry_after
 
 
 @contextlib.asynccontextmanager
@@ -135,24 +118,6 @@ async def test_money_mutations_are_limited_per_lender_across_its_tokens(database
         clock.advance(seconds=60)
         assert (await api.http.post("/graphql", json=deposit_body(), headers=bearer(ada_bot))).status_code == 200
         assert await balance(api, ada) == "40.00"
-
-
-async def test_each_aliased_money_field_counts(database_url, clock):
-    async with app_with(database_url, clock, rate_limit_money_per_lender=3) as api:
-        _, ada = await api.register("Ada")
-
-        def many(count: int) -> dict:
-            fields = " ".join(
-                f'd{i}: deposit(input: {{amount: "10.00", idempotencyKey: "{new_key()}"}}) {{ __typename }}'
-                for i in range(count)
-            )
-            return {"query": f"mutation {{ {fields} }}"}
-
-        assert_rate_limited(await api.http.post("/graphql", json=many(4), headers=bearer(ada)), "LENDER_MONEY", 60)
-        assert await balance(api, ada) == "0.00"
-        clock.advance(seconds=60)
-        assert (await api.http.post("/graphql", json=many(3), headers=bearer(ada))).status_code == 200
-        assert await balance(api, ada) == "30.00"
 
 
 async def test_a_bot_cannot_fund_a_hot_loan_faster_than_the_published_rate(database_url, clock):

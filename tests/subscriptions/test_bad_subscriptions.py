@@ -47,32 +47,6 @@ async def test_a_bad_token_leaves_the_socket_anonymous(live):
         assert await ws.nothing_for("me", 0.2)  # accepted, waiting for events
 
 
-async def test_subscriptions_per_connection_are_limited(database_url, clock):
-    from tests.conftest import serve
-
-    async for api in serve(database_url, clock, websockets=True, max_subscriptions_per_connection=2):
-        async with Socket.open(api.ws_url) as ws:
-            await ws.subscribe("a", LISTED)
-            await ws.subscribe("b", LISTED)
-            await ws.subscribe("c", LISTED)
-            refused = await ws.receive("c")
-            assert refused["type"] == "error" and refused["payload"][0]["message"] == "Subscription limit reached"
-            await ws.stop("a")  # a freed place can be used again
-            await ws.subscribe("d", LISTED)
-            assert await ws.nothing_for("d", 0.2)
-
-
-async def test_cross_origin_handshakes_are_refused_unless_allowed(database_url, clock):
-    from tests.conftest import serve
-
-    async for api in serve(database_url, clock, websockets=True, allowed_origins=["https://app.example"]):
-        async with websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"], origin="https://app.example"):
-            pass
-        with pytest.raises(websockets.InvalidStatus):
-            async with websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"], origin="https://evil.example"):
-                pass
-
-
 async def test_the_legacy_graphql_ws_protocol_works_too(live):
     partner = await partner_token()
     async with websockets.connect(live.ws_url, subprotocols=["graphql-ws"]) as ws:

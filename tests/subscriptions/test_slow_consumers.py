@@ -265,37 +265,3 @@ async def test_no_keep_alive_when_turned_off(database_url, clock):
                 assert json.loads(await asyncio.wait_for(connection.recv(), 5))["type"] == "connection_ack"
                 with pytest.raises(TimeoutError):
                     await asyncio.wait_for(connection.recv(), 0.5)
-
-
-@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
-async def test_a_socket_that_never_sends_connection_init_is_closed(database_url, clock, protocol):
-    async with serve_live(database_url, clock, ws_connection_init_timeout=0.3) as live:
-        async with websockets.connect(live.ws_url, subprotocols=[protocol]) as connection:
-            assert connection.subprotocol == protocol
-            started = asyncio.get_running_loop().time()
-            try:
-                async with asyncio.timeout(3):
-                    while True:  # nothing but keep-alives may come before the close
-                        message = json.loads(await connection.recv())
-                        assert message["type"] in ("ping", "ka"), message
-            except websockets.ConnectionClosed as error:
-                closed = error
-            except TimeoutError:
-                pytest.fail(f"a {protocol} socket without connection_init was still open after 3 s (timeout 0.3 s)")
-            waited = asyncio.get_running_loop().time() - started
-            assert 0.2 < waited < 2.5
-            if protocol == TRANSPORT_WS:
-                assert (closed.rcvd.code, closed.rcvd.reason) == (4408, "Connection initialisation timeout")
-            else:
-                assert closed.rcvd is not None and closed.rcvd.code in (4408, 1008, 1000)
-
-
-async def test_connection_init_in_time_keeps_the_socket(database_url, clock):
-    async with serve_live(database_url, clock, ws_connection_init_timeout=0.3) as live:
-        partner = await partner_token()
-        async with Socket.open(live.ws_url) as ws:
-            await asyncio.sleep(0.6)  # well past the timeout: initialised sockets are not closed
-            await ws.subscribe("l", LISTED_NAMES)
-            await live.subscribers(1)
-            await live.api.loan_id(partner, name="Amina")
-            assert (await ws.next("l"))["loanListed"]["loan"]["name"] == "Amina"

@@ -1,4 +1,6 @@
-"""The two-user authorization suite: every way Bob (or an anonymous caller, a partner,
+"""OWASP GraphQL cheat sheet, "Access Control" (data access, query and mutation access, IDOR).
+
+The two-user authorization suite: every way Bob (or an anonymous caller, a partner,
 an admin, or one of Ada's own narrow third-party tokens) could read or touch Ada's
 private data, tried against every Query field, node type, connection, mutation that
 takes an id, and subscription.
