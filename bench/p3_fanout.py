@@ -723,12 +723,12 @@ async def _listen_announcements(url: str, stamps: list[float], ready: asyncio.Ev
     """Stamp each hint the app publishes on Redis after a mutation (AnnounceEvents: after COMMIT)."""
     from redis import asyncio as redis
 
-    from subscriptions.bus import CHANNEL
+    from subscriptions.bus import channel_for
 
     client = redis.Redis.from_url(url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     try:
-        await pubsub.subscribe(CHANNEL)
+        await pubsub.subscribe(channel_for(url))
         ready.set()
         while True:
             message = await pubsub.get_message(timeout=1.0)

@@ -18,8 +18,17 @@ from redis.exceptions import RedisError
 from subscriptions.redis_backend import ResilientRedisBackend
 
 log = logging.getLogger("lendgraph.bus")
-CHANNEL = "lendgraph:outbox"
 ANNOUNCE_TIMEOUT = 0.25  # seconds
+
+
+def channel_for(url: str) -> str:
+    """The bus channel. Redis pub/sub ignores the db number, so it is part of the name:
+    deployments on different dbs of one Redis do not wake each other's hubs."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss"):
+        return "lendgraph:outbox"
+    db = parsed.path.strip("/") or "0"
+    return f"lendgraph:outbox:{db}"
 
 
 def broadcast_for(url: str) -> Broadcast:
@@ -32,6 +41,7 @@ def broadcast_for(url: str) -> Broadcast:
 class EventBus:
     def __init__(self, url: str) -> None:
         self.url = url
+        self.channel = channel_for(url)
         self.broadcast = broadcast_for(url)
 
     async def connect(self) -> None:
@@ -44,11 +54,11 @@ class EventBus:
         """Tell every process that new events were committed; never fails nor stalls the caller."""
         try:
             # A hung Redis must not hold a committed mutation's response.
-            await asyncio.wait_for(self.broadcast.publish(CHANNEL, "new"), ANNOUNCE_TIMEOUT)
+            await asyncio.wait_for(self.broadcast.publish(self.channel, "new"), ANNOUNCE_TIMEOUT)
         except (RedisError, OSError, TimeoutError) as error:
             log.warning("could not announce new events (%r); hubs will find them by polling", error)
 
     @asynccontextmanager
     async def hints(self) -> AsyncIterator[AsyncIterator[object]]:
-        async with self.broadcast.subscribe(CHANNEL) as subscriber:
+        async with self.broadcast.subscribe(self.channel) as subscriber:
             yield subscriber

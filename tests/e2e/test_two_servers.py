@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from subscriptions.bus import CHANNEL
+from subscriptions.bus import channel_for
 from tests import services
 from tests.e2e.server import run_cli, serving
 from tests.redis_server import RedisServer, private_redis
@@ -117,7 +117,7 @@ class Client:
 async def wait_for_subscribers(redis_server: RedisServer, count: int) -> None:
     """Until `count` processes listen on the bus: a hint published before that would reach nobody."""
     async with asyncio.timeout(PROMPTLY):
-        while await asyncio.to_thread(redis_server.subscribers, CHANNEL) < count:
+        while await asyncio.to_thread(redis_server.subscribers, channel_for(redis_server.url)) < count:
             await asyncio.sleep(0.05)
 
 

@@ -17,7 +17,7 @@ from graph.ids import decode_id
 from graph.types.events import event_id
 from models import Event
 from subscriptions import resolvers
-from subscriptions.bus import CHANNEL, EventBus
+from subscriptions.bus import EventBus
 from subscriptions.hub import Hub
 from subscriptions.redis_backend import RECONNECTED, ResilientRedisBackend
 from tests import conftest
@@ -88,7 +88,7 @@ async def test_the_bus_delivers_hints_over_redis_py_8(redis_server):
             await subscribed(listening, hints)
             await other_process.announce()
             await listening.announce()
-            await other_process.broadcast.publish(CHANNEL, "third")
+            await other_process.broadcast.publish(other_process.channel, "third")
             received = [(await asyncio.wait_for(hints.get(), PROMPTLY)).message for _ in range(3)]
             assert received == ["new", "new", "third"]
             with pytest.raises(TimeoutError):  # nothing more: each hint arrives once
@@ -96,6 +96,26 @@ async def test_the_bus_delivers_hints_over_redis_py_8(redis_server):
     finally:
         await other_process.disconnect()
         await listening.disconnect()
+
+
+async def test_buses_on_different_redis_dbs_do_not_wake_each_other(redis_server):
+    """Redis pub/sub ignores the db number: two deployments sharing a Redis on dbs 1 and 2 stay apart."""
+    base = f"redis://127.0.0.1:{redis_server.port}"
+    one, two, one_again = EventBus(f"{base}/1"), EventBus(f"{base}/2"), EventBus(f"{base}/1")
+    assert one.channel != two.channel and one.channel == one_again.channel
+    for bus in (one, two, one_again):
+        await bus.connect()
+    try:
+        async with one.hints() as hints_one, two.hints() as hints_two:
+            await subscribed(one, hints_one)
+            await subscribed(two, hints_two)
+            await one_again.announce()
+            assert (await asyncio.wait_for(hints_one.get(), PROMPTLY)).message == "new"
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(hints_two.get(), 0.3)
+    finally:
+        for bus in (one, two, one_again):
+            await bus.disconnect()
 
 
 async def test_the_bus_reports_a_redis_restart_as_a_reconnected_message(redis_server):
@@ -135,7 +155,7 @@ async def test_a_stray_message_on_the_channel_does_not_end_the_bus(redis_server)
 
             def publish_junk() -> None:
                 with redis.Redis(host="127.0.0.1", port=redis_server.port) as client:
-                    client.publish(CHANNEL, b"\xff\xfe")
+                    client.publish(bus.channel, b"\xff\xfe")
 
             await asyncio.to_thread(publish_junk)
             await bus.announce()
