@@ -1,5 +1,6 @@
 """Fixtures: every API test runs against SQLite and PostgreSQL; after each, the books are checked."""
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,12 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@contextlib.asynccontextmanager
 async def serve(url: str, clock: FakeClock, *, websockets: bool = False, **settings: Any) -> AsyncIterator[Api]:
     """Run the app in-process on `url`, HTTP in memory and WebSockets (if asked) on a real port.
 
-    The books are checked when the test is done.
+    The books are checked when the block ends cleanly; a failure inside it shuts the app down
+    (its database connections included) before the next test starts.
     """
     if url.startswith("postgres"):
         await services.reset_pg(url)
@@ -78,19 +81,19 @@ async def serve(url: str, clock: FakeClock, *, websockets: bool = False, **setti
 @pytest.fixture
 async def api(database_url: str, clock: FakeClock) -> AsyncIterator[Api]:
     """The API in-process, on a database of its own, with the ledger checked afterwards."""
-    async for client in serve(database_url, clock):
+    async with serve(database_url, clock) as client:
         yield client
 
 
 @pytest.fixture
 async def live(database_url: str, clock: FakeClock) -> AsyncIterator[Api]:
     """Like `api`, with WebSockets served on a real port (`live.ws_url`) for subscriptions."""
-    async for client in serve(database_url, clock, websockets=True, outbox_poll_interval=0.2):
+    async with serve(database_url, clock, websockets=True, outbox_poll_interval=0.2) as client:
         yield client
 
 
 @pytest.fixture
 async def pg_api(pg_url: str, clock: FakeClock) -> AsyncIterator[Api]:
     """The API on PostgreSQL only: for races that SQLite would hide by serialising."""
-    async for client in serve(pg_url, clock):
+    async with serve(pg_url, clock) as client:
         yield client

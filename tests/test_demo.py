@@ -54,7 +54,7 @@ async def seeded(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Seeded]
         await db.disconnect()
     print(f"seed-demo: {wall:.1f} s, {cpu:.1f} s of CPU")
     # The server's clock is real time, as under `make run`: open loans must still be open.
-    async for api in serve(url, FakeClock(datetime.now(UTC))):
+    async with serve(url, FakeClock(datetime.now(UTC))) as api:
         yield Seeded(api, summary, wall, cpu, tokens_in(summary))
 
 

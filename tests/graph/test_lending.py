@@ -118,7 +118,7 @@ async def test_loan_lenders_are_public_profiles(api):
 
 
 async def test_the_server_expires_loans_on_its_own_timer(database_url, clock):
-    async for api in serve(database_url, clock, expiry_interval=0.01):
+    async with serve(database_url, clock, expiry_interval=0.01) as api:
         loan_id = await api.loan_id(await partner_token(), amount="100.00")
         _, token = await api.funded_lender("25.00")
         await api.lend(token, loan_id, "25.00")

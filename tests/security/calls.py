@@ -1,28 +1,10 @@
 """What the security modules share: an app with given settings, raw requests, error codes, a deposit to refuse."""
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from tests.api import Api, new_key, partner_token
-from tests.clock import FakeClock
-from tests.conftest import serve
-
-
-@contextlib.asynccontextmanager
-async def app_with(database_url: str, clock: FakeClock, **settings: Any) -> AsyncIterator[Api]:
-    """`tests.conftest.serve` with these settings, as a context manager (the books are checked on a clean exit)."""
-    served = serve(database_url, clock, **settings)
-    api = await anext(served)
-    try:
-        yield api
-    except BaseException:
-        await served.aclose()
-        raise
-    with contextlib.suppress(StopAsyncIteration):
-        await anext(served)
 
 
 async def post_raw(api: Api, body: Any, token: str | None = None, **kwargs: Any) -> httpx.Response:

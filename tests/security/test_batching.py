@@ -7,7 +7,15 @@ slip past the published rate.
 """
 
 from tests.api import new_key
-from tests.security.calls import app_with, assert_rate_limited, balance, bearer, codes, deposit, post_raw
+from tests.conftest import serve
+from tests.security.calls import (
+    assert_rate_limited,
+    balance,
+    bearer,
+    codes,
+    deposit,
+    post_raw,
+)
 
 
 async def test_batched_requests_are_refused(api):
@@ -42,7 +50,7 @@ async def test_more_aliases_than_the_limit_are_refused_before_they_run(api):
 
 
 async def test_each_aliased_money_field_counts(database_url, clock):
-    async with app_with(database_url, clock, rate_limit_money_per_lender=3) as api:
+    async with serve(database_url, clock, rate_limit_money_per_lender=3) as api:
         _, ada = await api.register("Ada")
 
         def many(count: int) -> dict:

@@ -13,7 +13,8 @@ import json
 import pytest
 import websockets
 
-from tests.security.calls import app_with, codes, deposit
+from tests.conftest import serve
+from tests.security.calls import codes, deposit
 
 
 async def test_get_never_runs_a_mutation(api):
@@ -68,7 +69,7 @@ EVIL = "https://evil.example"
 
 
 async def test_only_allowed_origins_may_read_responses(database_url, clock):
-    async with app_with(database_url, clock, allowed_origins=[APP]) as api:
+    async with serve(database_url, clock, allowed_origins=[APP]) as api:
         preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
         allowed = await api.http.options("/graphql", headers={"Origin": APP, **preflight})
         assert allowed.status_code == 200
@@ -95,7 +96,7 @@ async def test_without_allowed_origins_no_other_site_may_read_responses(api):
 
 
 async def test_cross_origin_websocket_handshakes_are_refused_unless_allowed(database_url, clock):
-    async with app_with(database_url, clock, websockets=True, allowed_origins=[APP]) as api:
+    async with serve(database_url, clock, websockets=True, allowed_origins=[APP]) as api:
         async with websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"], origin=APP):
             pass
         with pytest.raises(websockets.InvalidStatus) as refused:

@@ -16,7 +16,8 @@ import logging
 import pytest
 
 from tests.api import partner_token
-from tests.security.calls import app_with, codes
+from tests.conftest import serve
+from tests.security.calls import codes
 from tests.snapshot import changes, snapshot
 from tests.ws import Socket
 
@@ -42,7 +43,7 @@ def assert_masked(body: dict, caplog: pytest.LogCaptureFixture) -> str:
 
 @pytest.mark.parametrize("production", [False, True])
 async def test_an_unexpected_error_in_a_query_is_masked_and_logged(database_url, clock, monkeypatch, caplog, production):
-    async with app_with(database_url, clock, production=production) as api:
+    async with serve(database_url, clock, production=production) as api:
         partner = await partner_token()
         loan = await api.loan_id(partner, name="Amina")
         monkeypatch.setattr("graph.types.lenders.lenders_of_loan", boom)
@@ -113,7 +114,7 @@ async def test_queries_and_mutations_over_a_websocket_are_masked_and_keep_their_
 
 
 async def test_expected_errors_keep_their_message_in_production(database_url, clock):
-    async with app_with(database_url, clock, production=True) as api:
+    async with serve(database_url, clock, production=True) as api:
         _, token = await api.register("Ada")
         typed = await api.data(
             """mutation { withdraw(input: {amount: "10.00", idempotencyKey: "w"}) {

@@ -934,7 +934,7 @@ async def fuzz_one(world: World, errors_log: ErrorLog, mutation: str, variables:
 async def fuzz_api(request: pytest.FixtureRequest, database_url: str, clock: FakeClock):
     """The API with rate limits off (and, when parametrized so, in production mode); books checked at the end."""
     off = {"rate_limit_per_ip": 0, "rate_limit_per_token": 0, "rate_limit_money_per_lender": 0}
-    async for client in serve(database_url, clock, production=getattr(request, "param", False), **off):
+    async with serve(database_url, clock, production=getattr(request, "param", False), **off) as client:
         yield client
 
 

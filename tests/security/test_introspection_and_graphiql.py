@@ -11,7 +11,8 @@ import json
 import pytest
 
 from graph.settings import Settings
-from tests.security.calls import app_with, codes
+from tests.conftest import serve
+from tests.security.calls import codes
 from tests.ws import Socket
 
 SUGGESTING = [
@@ -27,17 +28,17 @@ SUGGESTING = [
 
 @pytest.mark.parametrize(("query", "variables"), SUGGESTING)
 async def test_production_errors_suggest_no_schema_names(database_url, clock, query, variables):
-    async with app_with(database_url, clock) as api:  # development: the hint is there
+    async with serve(database_url, clock) as api:  # development: the hint is there
         body = await api.post(query, variables)
         assert body["errors"] and "Did you mean" in json.dumps(body), body
-    async with app_with(database_url, clock, production=True) as api:
+    async with serve(database_url, clock, production=True) as api:
         body = await api.post(query, variables)
         assert body["errors"], body
         assert "Did you mean" not in json.dumps(body), body
 
 
 async def test_production_subscriptions_suggest_nothing_and_graphiql_is_off(database_url, clock):
-    async with app_with(database_url, clock, websockets=True, production=True, graphiql=False) as api:
+    async with serve(database_url, clock, websockets=True, production=True, graphiql=False) as api:
         async with Socket.open(api.ws_url) as ws:
             await ws.subscribe("typo", "subscription { loanListed { eventId loan { nme } } }")
             reply = await ws.receive("typo")
@@ -68,14 +69,14 @@ INTROSPECTION = [
 
 
 async def test_introspection_is_on_for_an_open_api_in_production_too(database_url, clock):
-    async with app_with(database_url, clock, production=True) as api:
+    async with serve(database_url, clock, production=True) as api:
         body = await api.post("{ __schema { queryType { name } } }")
         assert body == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
 
 
 @pytest.mark.parametrize("query", INTROSPECTION)
 async def test_introspection_can_be_turned_off(database_url, clock, query):
-    async with app_with(database_url, clock, introspection=False, websockets=True) as api:
+    async with serve(database_url, clock, introspection=False, websockets=True) as api:
         body = await api.post(query)
         assert body["data"] is None and codes(body) == ["INTROSPECTION_DISABLED"], body
         async with Socket.open(api.ws_url) as ws:

@@ -19,8 +19,9 @@ from graph.settings import Settings
 from graph.types import lenders
 from lending import funding
 from tests.api import new_key, partner_token
+from tests.conftest import serve
 from tests.querycount import count_queries
-from tests.security.calls import app_with, codes, deposit, funded, post_raw
+from tests.security.calls import codes, deposit, funded, post_raw
 from tests.ws import Socket
 
 # ---------------------------------------------------------------- depth
@@ -57,7 +58,7 @@ async def test_operations_deeper_than_the_limit_are_refused_before_they_run(api)
 
 
 async def test_the_depth_limit_is_configurable(database_url, clock):
-    async with app_with(database_url, clock, max_query_depth=3) as api:
+    async with serve(database_url, clock, max_query_depth=3) as api:
         assert not (await api.post("{ loans { edges { cursor } } }")).get("errors")  # 3 fields deep
         assert codes(await api.post("{ loans { edges { node { name } } } }")) == ["QUERY_TOO_DEEP"]  # 4
 
@@ -118,10 +119,10 @@ async def test_a_costly_selection_on_a_mutation_moves_no_money(api):
 async def test_the_cost_limit_is_configurable_and_plain_lists_count_too(database_url, clock):
     # loans(first: 10) > edges > node > allocations (a plain list: 10 items assumed) > lender
     query = "{ loans(first: 10) { edges { node { allocations { lender { id } } } } } }"  # 1 + 10 + 10 + 10 + 100 = 131
-    async with app_with(database_url, clock, max_query_cost=130) as api:
+    async with serve(database_url, clock, max_query_cost=130) as api:
         refused = await api.post(query)
         assert codes(refused) == ["QUERY_TOO_COSTLY"] and refused["errors"][0]["extensions"]["cost"] == 131
-    async with app_with(database_url, clock, max_query_cost=131) as api:
+    async with serve(database_url, clock, max_query_cost=131) as api:
         assert not (await api.post(query)).get("errors")
 
 
@@ -161,7 +162,7 @@ async def test_large_bodies_get_413_before_parsing(api):
 
 
 async def test_the_body_limit_is_configurable(database_url, clock):
-    async with app_with(database_url, clock, max_body_bytes=200) as api:
+    async with serve(database_url, clock, max_body_bytes=200) as api:
         assert (await post_raw(api, {"query": "{ __typename }"})).status_code == 200
         response = await post_raw(api, {"query": "{ __typename }", "variables": {"pad": "x" * 200}})
         assert response.status_code == 413
@@ -199,7 +200,7 @@ async def slow_database(seconds: float) -> None:
 
 
 async def test_a_query_that_runs_too_long_is_stopped(database_url, clock, monkeypatch):
-    async with app_with(database_url, clock, max_query_seconds=0.3) as api:
+    async with serve(database_url, clock, max_query_seconds=0.3) as api:
         partner = await partner_token()
         loan = await api.loan_id(partner, name="Amina")
         original = lenders.lenders_of_loan
@@ -222,7 +223,7 @@ async def test_a_query_that_runs_too_long_is_stopped(database_url, clock, monkey
 
 
 async def test_a_mutation_is_never_cut_halfway(database_url, clock, monkeypatch):
-    async with app_with(database_url, clock, max_query_seconds=0.2) as api:
+    async with serve(database_url, clock, max_query_seconds=0.2) as api:
         partner = await partner_token()
         loan = await api.loan_id(partner)
         _, token = await api.funded_lender("100.00")

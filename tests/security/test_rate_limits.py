@@ -23,8 +23,9 @@ from graph.app import create_app
 from graph.settings import Settings
 from tests import services
 from tests.api import Api, new_key
+from tests.conftest import serve
 from tests.e2e.server import run_cli, serving
-from tests.security.calls import app_with, assert_rate_limited, balance, bearer
+from tests.security.calls import assert_rate_limited, balance, bearer
 from tests.ws import Socket, free_port
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -61,7 +62,7 @@ async def second_token(api: Api, token: str, scopes: list[str]) -> str:
 
 
 async def test_requests_over_the_ip_limit_get_429_with_retry_after(database_url, clock):
-    async with app_with(database_url, clock, rate_limit_per_ip=6) as api:
+    async with serve(database_url, clock, rate_limit_per_ip=6) as api:
         _, token = await api.funded_lender("100.00")  # 2 requests
         for remaining in (3, 2, 1, 0):
             response = await api.http.post("/graphql", json=QUERY)
@@ -84,7 +85,7 @@ async def test_requests_over_the_ip_limit_get_429_with_retry_after(database_url,
 
 
 async def test_each_token_has_its_own_limit(database_url, clock):
-    async with app_with(database_url, clock, rate_limit_per_token=3) as api:
+    async with serve(database_url, clock, rate_limit_per_token=3) as api:
         _, ada = await api.register("Ada")
         _, bob = await api.register("Bob")
         for remaining in (2, 1, 0):
@@ -102,7 +103,7 @@ async def test_each_token_has_its_own_limit(database_url, clock):
 
 
 async def test_money_mutations_are_limited_per_lender_across_its_tokens(database_url, clock):
-    async with app_with(database_url, clock, rate_limit_money_per_lender=3) as api:
+    async with serve(database_url, clock, rate_limit_money_per_lender=3) as api:
         _, ada = await api.register("Ada")
         ada_bot = await second_token(api, ada, ["lend", "portfolio:read"])
         _, bob = await api.register("Bob")
@@ -123,7 +124,7 @@ async def test_money_mutations_are_limited_per_lender_across_its_tokens(database
 async def test_a_bot_cannot_fund_a_hot_loan_faster_than_the_published_rate(database_url, clock):
     from tests.api import partner_token
 
-    async with app_with(database_url, clock, rate_limit_money_per_lender=5) as api:
+    async with serve(database_url, clock, rate_limit_money_per_lender=5) as api:
         _, bot = await api.funded_lender("500.00")  # one money mutation
         tokens = [bot] + [await second_token(api, bot, ["lend"]) for _ in range(2)]
         loan = await api.loan_id(await partner_token())
@@ -145,7 +146,7 @@ async def test_a_bot_cannot_fund_a_hot_loan_faster_than_the_published_rate(datab
 
 async def test_the_caller_can_read_its_limits_and_usage(database_url, clock):
     settings = {"rate_limit_per_ip": 100, "rate_limit_per_token": 50, "rate_limit_money_per_lender": 10}
-    async with app_with(database_url, clock, **settings) as api:
+    async with serve(database_url, clock, **settings) as api:
         first = await api.data(RATE)
         assert first == {
             "rateLimit": {
@@ -174,7 +175,7 @@ async def test_the_caller_can_read_its_limits_and_usage(database_url, clock):
 
 
 async def test_a_limit_set_to_zero_is_off(database_url, clock):
-    async with app_with(database_url, clock, rate_limit_per_ip=0, rate_limit_money_per_lender=0) as api:
+    async with serve(database_url, clock, rate_limit_per_ip=0, rate_limit_money_per_lender=0) as api:
         response = await api.http.post("/graphql", json={"query": RATE})
         assert response.json()["data"] == {"rateLimit": None, "moneyRateLimit": None}
         assert "X-RateLimit-Limit" not in response.headers
@@ -202,7 +203,7 @@ def test_defaults_and_where_counters_live():
 
 async def test_websocket_operations_are_counted_and_refused_one_by_one(database_url, clock):
     settings = {"rate_limit_per_token": 3, "rate_limit_per_ip": 5, "rate_limit_money_per_lender": 1}
-    async with app_with(database_url, clock, websockets=True, **settings) as api:
+    async with serve(database_url, clock, websockets=True, **settings) as api:
         _, ada = await api.register("Ada")  # 1 request from this IP (HTTP)
         async with Socket.open(api.ws_url, token=ada) as ws:
             await ws.subscribe("d1", DEPOSIT, deposit_body()["variables"])
@@ -276,7 +277,7 @@ async def second_worker(database_url: str, clock, **settings) -> AsyncIterator[h
 
 async def test_workers_share_their_counts_through_redis(database_url, clock, redis_url, prefix):
     shared = {"rate_limit_url": redis_url, "rate_limit_key_prefix": prefix, "rate_limit_per_ip": 10}
-    async with app_with(database_url, clock, **shared) as api:
+    async with serve(database_url, clock, **shared) as api:
         async with second_worker(database_url, clock, **shared) as other:
             # 20 concurrent requests from one address spread over both workers: 10 allowed in all,
             # because the Lua script counts atomically.
@@ -289,7 +290,7 @@ async def test_workers_share_their_counts_through_redis(database_url, clock, red
 async def test_money_and_token_limits_hold_across_workers(database_url, clock, redis_url, prefix):
     shared = {"rate_limit_url": redis_url, "rate_limit_key_prefix": prefix}
     limits = {"rate_limit_per_token": 5, "rate_limit_money_per_lender": 2}
-    async with app_with(database_url, clock, **shared, **limits) as api:
+    async with serve(database_url, clock, **shared, **limits) as api:
         async with second_worker(database_url, clock, **shared, **limits) as other:
             _, ada = await api.register("Ada")
             assert (await api.http.post("/graphql", json=deposit_body(), headers=bearer(ada))).status_code == 200  # 1
@@ -307,7 +308,7 @@ async def test_money_and_token_limits_hold_across_workers(database_url, clock, r
 
 async def test_without_redis_counting_falls_back_to_memory(database_url, clock, caplog):
     nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    async with app_with(database_url, clock, rate_limit_url=nowhere, rate_limit_per_ip=3) as api:
+    async with serve(database_url, clock, rate_limit_url=nowhere, rate_limit_per_ip=3) as api:
         for _ in range(3):
             assert (await api.http.post("/graphql", json=QUERY)).status_code == 200
         assert_rate_limited(await api.http.post("/graphql", json=QUERY), "IP", 60)

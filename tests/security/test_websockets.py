@@ -18,14 +18,14 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from graph.settings import Settings
-from tests.security.calls import app_with
+from tests.conftest import serve
 from tests.subscriptions.test_streams import LISTED
 from tests.ws import Socket
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
 async def test_a_socket_that_never_sends_connection_init_is_closed(database_url, clock, protocol):
-    async with app_with(database_url, clock, websockets=True, ws_connection_init_timeout=0.3) as api:
+    async with serve(database_url, clock, websockets=True, ws_connection_init_timeout=0.3) as api:
         async with websockets.connect(api.ws_url, subprotocols=[protocol]) as connection:
             assert connection.subprotocol == protocol
             started = asyncio.get_running_loop().time()
@@ -44,7 +44,7 @@ async def test_a_socket_that_never_sends_connection_init_is_closed(database_url,
 
 
 async def test_connection_init_in_time_keeps_the_socket(database_url, clock):
-    async with app_with(database_url, clock, websockets=True, ws_connection_init_timeout=0.3) as api:
+    async with serve(database_url, clock, websockets=True, ws_connection_init_timeout=0.3) as api:
         async with Socket.open(api.ws_url) as ws:
             await asyncio.sleep(0.6)  # well past the timeout: an initialised socket stays open
             await ws.subscribe("q", "{ __typename }")
@@ -57,7 +57,7 @@ def test_the_default_init_timeout_is_ten_seconds():
 
 
 async def test_oversized_websocket_messages_close_the_socket(database_url, clock):
-    async with app_with(database_url, clock, websockets=True, max_ws_message_bytes=2000) as api:
+    async with serve(database_url, clock, websockets=True, max_ws_message_bytes=2000) as api:
         async with Socket.open(api.ws_url) as ws:
             padded = "{ __typename }" + " " * 1900  # under the limit: served
             await ws.subscribe("small", padded)
@@ -91,7 +91,7 @@ async def connect_from(source_ip: str, url: str) -> AsyncIterator[websockets.Cli
 
 
 async def test_open_websockets_per_ip_are_capped(database_url, clock):
-    async with app_with(database_url, clock, websockets=True, max_ws_connections_per_ip=2) as api:
+    async with serve(database_url, clock, websockets=True, max_ws_connections_per_ip=2) as api:
         async with contextlib.AsyncExitStack() as stack:
             first = await stack.enter_async_context(connect_from("127.0.0.1", api.ws_url))
             await stack.enter_async_context(connect_from("127.0.0.1", api.ws_url))
@@ -113,7 +113,7 @@ async def test_open_websockets_per_ip_are_capped(database_url, clock):
 
 
 async def test_subscriptions_per_connection_are_limited(database_url, clock):
-    async with app_with(database_url, clock, websockets=True, max_subscriptions_per_connection=2) as api:
+    async with serve(database_url, clock, websockets=True, max_subscriptions_per_connection=2) as api:
         async with Socket.open(api.ws_url) as ws:
             await ws.subscribe("a", LISTED)
             await ws.subscribe("b", LISTED)

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import GraphQLError
 from gql import Client, GraphQLRequest, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
+from graphql import GraphQLError
 
 from tests.api import Api, new_key, partner_token
 from tests.subscriptions.test_streams import LISTED, MINE

@@ -182,9 +182,9 @@ async def test_a_stray_message_on_the_channel_does_not_end_the_bus(redis_server)
 @pytest.fixture
 async def redis_live(pg_url: str, clock: FakeClock, redis_server: RedisServer) -> AsyncIterator[tuple[Api, Starlette]]:
     """The app in-process (WebSockets on a real port) with a private Redis as its bus; no outbox poll."""
-    async for api in conftest.serve(
+    async with conftest.serve(
         pg_url, clock, websockets=True, broadcast_url=redis_server.url, outbox_poll_interval=NO_POLL
-    ):
+    ) as api:
         # The hub's bus subscription is live: from here on every committed event is hinted.
         await asyncio.wait_for(backend_of(hub_bus(api.app)).connected.wait(), PROMPTLY)
         yield api, api.app

@@ -91,20 +91,19 @@ async def serve_live(url: str, clock: FakeClock, **settings: Any) -> AsyncIterat
     context manager, so that a failing test still shuts the app down (its database connections
     included) before the next test starts.
     """
-    async with contextlib.aclosing(serve(url, clock, **{"outbox_poll_interval": 0.2, **settings})) as served:
-        async for api in served:
-            port = free_port()
-            config = uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-            server = uvicorn.Server(config)
-            task = asyncio.create_task(server.serve())
-            while not server.started:
-                await asyncio.sleep(0.01)
-            ws_url = f"ws://127.0.0.1:{port}/graphql"
-            try:
-                yield Live(Api(api.http, ws_url, api.app), api.app, server, ws_url)
-            finally:
-                server.should_exit = True
-                await task
+    async with serve(url, clock, **{"outbox_poll_interval": 0.2, **settings}) as api:
+        port = free_port()
+        config = uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        ws_url = f"ws://127.0.0.1:{port}/graphql"
+        try:
+            yield Live(Api(api.http, ws_url, api.app), api.app, server, ws_url)
+        finally:
+            server.should_exit = True
+            await task
 
 
 @contextlib.asynccontextmanager
