@@ -1,14 +1,16 @@
 """DataLoaders: one batched query per kind of object per operation, whatever the page size."""
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from strawberry.dataloader import DataLoader
-
-from lending.partners import PartnerRecord, partner_records
 from tortoise.functions import Count
 
+from lending.filters import LOAN_LENDERS
+from lending.paging import Page, first_pages
+from lending.partners import PartnerRecord, partner_records
 from models import Lender, Loan, LoanStatus, Partner, Share
 
 
@@ -28,6 +30,8 @@ class Loaders:
     lender: DataLoader[int, Lender | None] = field(init=False)
     partner_record: DataLoader[int, PartnerRecord] = field(init=False)
     loan_count: DataLoader[int, int] = field(init=False)
+    # (loan id, page size): the first page of the loan's shares, in the order its lenders joined.
+    first_lenders: DataLoader[tuple[int, int], Page[Share]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.loan = DataLoader(_by_id(Loan))
@@ -35,10 +39,22 @@ class Loaders:
         self.lender = DataLoader(_by_id(Lender))
         self.partner_record = DataLoader(self._records)
         self.loan_count = DataLoader(_loan_counts)
+        self.first_lenders = DataLoader(_first_lenders)
 
     async def _records(self, ids: list[int]) -> list[PartnerRecord]:
         records = await partner_records(list(ids), self.clock())
         return [records[i] for i in ids]
+
+
+async def _first_lenders(keys: list[tuple[int, int]]) -> list[Page[Share]]:
+    loans_by_size: dict[int, set[int]] = defaultdict(set)
+    for loan_id, size in keys:
+        loans_by_size[size].add(loan_id)
+    pages = {}
+    for size, loan_ids in loans_by_size.items():
+        for loan_id, found in (await first_pages(Share, "loan_id", loan_ids, LOAN_LENDERS, size)).items():
+            pages[loan_id, size] = found
+    return [pages[key] for key in keys]
 
 
 async def _loan_counts(lender_ids: list[int]) -> list[int]:

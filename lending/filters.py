@@ -201,6 +201,8 @@ LOAN_ORDERS = {
     LoanSort.LOAN_AMOUNT: Order("amount", (SortKey("amount_cents"), SortKey("id"))),
     LoanSort.LOAN_AMOUNT_DESC: Order("amount_desc", (SortKey("amount_cents", True), SortKey("id", True))),
 }
+# A loan's shares (its lenders), in the order they joined it.
+LOAN_LENDERS = Order("loan_lenders", (SortKey("id"),))
 
 
 def loan_query(loan_filter: LoanFilter | None):

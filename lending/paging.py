@@ -7,16 +7,19 @@ skips or repeats rows when others are inserted meanwhile (unlike offsets).
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from lending.errors import InvalidInput
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
@@ -99,9 +102,39 @@ async def page(query: QuerySet[T], order: Order, first: int | None, after: str |
         values = [key.parse(v) for key, v in zip(order.keys, decode_cursor(order, after), strict=True)]
         query = query.filter(_after(order, values))
     rows = await query.order_by(*order.order_by()).limit(size + 1)
+    return _page(rows, order, size, has_previous=after is not None)
+
+
+async def first_pages(
+    model: type[M], group: str, ids: Iterable[int], order: Order, first: int | None
+) -> dict[int, Page[M]]:
+    """The first page of each group of rows (those whose `group` column is one of `ids`), in one query.
+
+    The rows of each group are numbered in `order` (ROW_NUMBER, in SQLite and PostgreSQL alike) and
+    one row past the page is kept, to tell whether another page follows. So a page of loans that
+    each show their first lenders costs one query, not one per loan.
+    """
+    size = check_first(first)
+    wanted = sorted({int(i) for i in ids})  # ints only: they are written into the statement
+    pages: dict[int, list[M]] = {i: [] for i in wanted}
+    if wanted:
+        columns = model._meta.fields_db_projection
+        by = ", ".join(f'"{columns[k.field]}" {"DESC" if k.descending else "ASC"}' for k in order.keys)
+        column = columns[group]
+        rows = await model.raw(
+            f'SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY "{column}" ORDER BY {by}) AS page_row '
+            f'FROM "{model._meta.db_table}" WHERE "{column}" IN ({", ".join(map(str, wanted))})) numbered '
+            f'WHERE page_row <= {size + 1} ORDER BY "{column}", page_row'
+        )
+        for row in rows:
+            pages[getattr(row, group)].append(row)
+    return {i: _page(rows, order, size, has_previous=False) for i, rows in pages.items()}
+
+
+def _page(rows: list[T], order: Order, size: int, *, has_previous: bool) -> Page[T]:
     items = rows[:size]
     cursors = [encode_cursor(order, [_value(item, k.field) for k in order.keys]) for item in items]
-    return Page(items=items, cursors=cursors, has_next=len(rows) > size, has_previous=after is not None)
+    return Page(items=items, cursors=cursors, has_next=len(rows) > size, has_previous=has_previous)
 
 
 def _value(item: Any, field: str) -> Any:

@@ -11,15 +11,16 @@ from tortoise.expressions import Q
 
 from graph.context import Context
 from graph.permissions import CanManageTokens, own_only, owned_nodes, reader_id
-from graph.types.connections import Counted, connection
 from graph.types.autolend import AutoLendRuleType
+from graph.types.connections import Counted, connection
 from graph.types.events import NotificationNode
 from graph.types.loans import LoanNode, loan_by_id
 from graph.types.searches import SavedSearchNode
 from graph.types.tokens import ApiTokenNode
 from lending import portfolio as portfolios
+from lending.filters import LOAN_LENDERS
 from lending.money import to_decimal
-from lending.paging import Order, SortKey, page
+from lending.paging import Order, SortKey, check_first, page
 from models import Account, ApiToken, AutoLendRule, Lender, LoanStatus, Notification, SavedSearch, Share, Transfer, TransferKind
 
 Info = strawberry.Info[Context, None]
@@ -28,7 +29,6 @@ TransferKindEnum = strawberry.enum(TransferKind, name="TransactionKind")
 SHARES_NEWEST = Order("shares", (SortKey("id", descending=True),))
 TRANSACTIONS_NEWEST = Order("transactions", (SortKey("id", descending=True),))
 NOTIFICATIONS_NEWEST = Order("notifications", (SortKey("id", descending=True),))
-LOAN_LENDERS = Order("loan_lenders", (SortKey("id"),))
 
 
 @strawberry.type(name="Share", description="A lender's part of one loan.")
@@ -243,8 +243,13 @@ class LenderConnection(relay.Connection[LenderNode], Counted):
     pass
 
 
-async def lenders_of_loan(loan_id: int, first: int | None, after: str | None) -> LenderConnection:
+async def lenders_of_loan(info: Info, loan_id: int, first: int | None, after: str | None) -> LenderConnection:
     """The lenders of a loan (public profiles only), in the order they joined it."""
-    shares = Share.filter(loan_id=loan_id).select_related("lender")
-    result = await page(shares, LOAN_LENDERS, first, after)
-    return connection(LenderConnection, result, lambda share: LenderNode.from_model(share.lender), shares)
+    shares = Share.filter(loan_id=loan_id)
+    if after is None:  # the first page: batched with every other loan's in this operation
+        result = await info.context.loaders.first_lenders.load((loan_id, check_first(first)))
+    else:
+        result = await page(shares, LOAN_LENDERS, first, after)
+    lenders = await info.context.loaders.lender.load_many([share.lender_id for share in result.items])
+    nodes = {share.id: LenderNode.from_model(lender) for share, lender in zip(result.items, lenders, strict=True)}
+    return connection(LenderConnection, result, lambda share: nodes[share.id], shares)

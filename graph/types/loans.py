@@ -140,7 +140,7 @@ class LoanNode(relay.Node):
     ) -> Annotated["LenderConnection", strawberry.lazy("graph.types.lenders")]:
         from graph.types.lenders import lenders_of_loan
 
-        return await lenders_of_loan(self.model.id, first, after)
+        return await lenders_of_loan(info, self.model.id, first, after)
 
     @strawberry.field(description="What auto-lend rules lent to this loan and why, oldest first.")
     async def allocations(self) -> list[Annotated["AllocationType", strawberry.lazy("graph.types.autolend")]]:
