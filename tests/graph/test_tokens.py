@@ -5,6 +5,7 @@ import websockets
 
 from models import ApiToken, Transfer
 from tests.api import new_key, partner_token
+from tests.snapshot import changes, snapshot
 from tests.ws import Socket
 
 CREATE = """mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) {
@@ -95,3 +96,60 @@ async def test_partner_and_admin_tokens_cannot_make_lender_tokens(api):
     result = (await api.data(CREATE, {"input": {"name": "x", "scopes": ["lend"]}}, partner))["createApiToken"]
     assert result["__typename"] == "Forbidden"
     assert (await api.deposit(partner, "10.00", key=new_key()))["__typename"] == "Forbidden"
+
+
+SCOPES = ("lend", "portfolio:read", "autolend:write", "searches:write", "tokens:manage")
+# Every mutation a lender token may be scoped out of: (field, input type, the scope it needs).
+SCOPED_MUTATIONS = [
+    ("deposit", "DepositInput", "lend"),
+    ("withdraw", "WithdrawInput", "lend"),
+    ("lend", "LendInput", "lend"),
+    ("saveSearch", "SaveSearchInput", "searches:write"),
+    ("deleteSavedSearch", "DeleteSavedSearchInput", "searches:write"),
+    ("setAutoLendRule", "AutoLendRuleInput", "autolend:write"),
+    ("createApiToken", "CreateApiTokenInput", "tokens:manage"),
+    ("revokeApiToken", "RevokeApiTokenInput", "tokens:manage"),
+]
+
+
+async def scoped_world(api) -> tuple[str, dict[str, dict]]:
+    """A lender with credit, a loan to lend to, a saved search and a spare token; a valid input for each mutation."""
+    loan_id = await api.loan_id(await partner_token(), amount="500.00")
+    _, owner = await api.funded_lender("100.00")
+    saved = await api.data(
+        """mutation { saveSearch(input: {name: "Kenya", filter: {countries: ["KE"]}}) {
+             ... on SaveSearchSuccess { savedSearch { id } } } }""",
+        token=owner,
+    )
+    spare_id, _ = await make_token(api, owner, "lend", name="spare")
+    inputs = {
+        "deposit": {"amount": "10.00", "idempotencyKey": new_key()},
+        "withdraw": {"amount": "10.00", "idempotencyKey": new_key()},
+        "lend": {"loanId": loan_id, "amount": "25.00", "idempotencyKey": new_key()},
+        "saveSearch": {"name": "Peru", "filter": {"countries": ["PE"]}},
+        "deleteSavedSearch": {"id": saved["saveSearch"]["savedSearch"]["id"]},
+        "setAutoLendRule": {"amountPerLoan": "25.00"},
+        "createApiToken": {"name": "another", "scopes": ["portfolio:read"]},
+        "revokeApiToken": {"id": spare_id},
+    }
+    return owner, inputs
+
+
+@pytest.mark.parametrize(("field", "input_type", "scope"), SCOPED_MUTATIONS, ids=[m[0] for m in SCOPED_MUTATIONS])
+async def test_every_scoped_mutation_needs_its_scope_and_nothing_else_will_do(api, field, input_type, scope):
+    owner, inputs = await scoped_world(api)
+    mutation = f"""mutation($input: {input_type}!) {{ {field}(input: $input) {{
+      __typename ... on UserError {{ message }} }} }}"""
+    # Every other scope, but not this one.
+    _, without = await make_token(api, owner, *[s for s in SCOPES if s != scope])
+    _, only = await make_token(api, owner, scope)
+    for token in (without, only):  # first use recorded now: the snapshot below must not see it change
+        await api.data("{ me { displayName } }", token=token)
+    before = await snapshot()
+    refused = (await api.data(mutation, {"input": inputs[field]}, without))[field]
+    assert refused["__typename"] == "Forbidden" and scope in refused["message"], refused
+    after = await snapshot()
+    assert after == before, changes(before, after)
+    # The scope alone is enough.
+    allowed = (await api.data(mutation, {"input": inputs[field]}, only))[field]
+    assert allowed["__typename"].endswith("Success"), allowed

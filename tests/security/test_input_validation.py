@@ -8,6 +8,8 @@ property-based fuzz of every mutation is test_fuzz.py; a table of bad input
 per mutation is tests/graph/test_bad_input.py.
 """
 
+import json
+
 import pytest
 
 from tests.api import partner_token
@@ -62,20 +64,24 @@ async def test_keyword_wildcards_match_only_themselves(api, keyword, expected):
     [
         ("Ada\x00", "control characters"),
         ("Ada\x1b[31m", "control characters"),
+        ("Ada\ud800", "unpaired surrogates"),
         ("A" * 101, "characters"),
         ("   ", "characters"),
     ],
-    ids=["nul", "escape-sequence", "too-long", "blank"],
+    ids=["nul", "escape-sequence", "lone-surrogate", "too-long", "blank"],
 )
 async def test_bad_text_is_a_typed_error_that_writes_nothing(api, name, reason):
     before = await snapshot()
-    body = await api.data(
-        """mutation($input: RegisterLenderInput!) { registerLender(input: $input) {
-             __typename ... on InvalidInput { field message } } }""",
-        {"input": {"displayName": name, "email": "ada@example.org"}},
-    )
-    assert body["registerLender"]["__typename"] == "InvalidInput", body
-    assert body["registerLender"]["field"] == "displayName" and reason in body["registerLender"]["message"]
+    request = {
+        "query": """mutation($input: RegisterLenderInput!) { registerLender(input: $input) {
+                      __typename ... on InvalidInput { field message } } }""",
+        "variables": {"input": {"displayName": name, "email": "ada@example.org"}},
+    }
+    # Sent as ASCII JSON, where a lone surrogate travels as the escape \\ud800 (it has no UTF-8 form).
+    response = await api.http.post("/graphql", content=json.dumps(request), headers={"Content-Type": "application/json"})
+    result = response.json()["data"]["registerLender"]
+    assert result["__typename"] == "InvalidInput", result
+    assert result["field"] == "displayName" and reason in result["message"]
     after = await snapshot()
     assert after == before, changes(before, after)
 
