@@ -844,26 +844,25 @@ def _repayment(w: World) -> dict:
     return {"loanId": w.ids["Rosa"], "amount": "10.00", "idempotencyKey": new_key()}
 
 
+# Everyone who is not Ada with her full token, and what they get for Ada's objects.
+NOT_ADA = (
+    ("Bob", "NotFound"), ("Bob's read-only token", "Forbidden"), ("Ada's read-only token", "Forbidden"),
+    ("Ada's lend-only token", "Forbidden"), ("anonymous", "Forbidden"), ("partner", "Forbidden"), ("admin", "Forbidden"),
+)  # fmt: skip
+
+
+def _by_everyone_but_ada(label: str, field: str, document: str, variables: Callable[[World], dict]) -> list[Attempt]:
+    return [Attempt(f"{label} by {who}", field, document, variables, who, expect) for who, expect in NOT_ADA]
+
+
 CROSS_OWNER = [
-    # deleteSavedSearch: Ada's search, by everyone but Ada's full token.
-    *(
-        Attempt(f"deleteSavedSearch of Ada's search by {who}", "deleteSavedSearch", DELETE_SEARCH,
-                lambda w: {"id": w.ids["Ada's search"]}, who, expect)
-        for who, expect in (
-            ("Bob", "NotFound"), ("Bob's read-only token", "Forbidden"), ("Ada's read-only token", "Forbidden"),
-            ("Ada's lend-only token", "Forbidden"), ("anonymous", "Forbidden"), ("partner", "Forbidden"), ("admin", "Forbidden"),
-        )
+    *_by_everyone_but_ada(
+        "deleteSavedSearch of Ada's search", "deleteSavedSearch", DELETE_SEARCH, lambda w: {"id": w.ids["Ada's search"]}
     ),
     Attempt("deleteSavedSearch of Ada's ApiToken id by Bob", "deleteSavedSearch", DELETE_SEARCH,
             lambda w: {"id": w.ids["Ada's read-only token"]}, "Bob", "NotFound"),
-    # revokeApiToken: Ada's third-party token, by everyone but Ada's full token.
-    *(
-        Attempt(f"revokeApiToken of Ada's read-only token by {who}", "revokeApiToken", REVOKE,
-                lambda w: {"id": w.ids["Ada's read-only token"]}, who, expect)
-        for who, expect in (
-            ("Bob", "NotFound"), ("Bob's read-only token", "Forbidden"), ("Ada's read-only token", "Forbidden"),
-            ("Ada's lend-only token", "Forbidden"), ("anonymous", "Forbidden"), ("partner", "Forbidden"), ("admin", "Forbidden"),
-        )
+    *_by_everyone_but_ada(
+        "revokeApiToken of Ada's read-only token", "revokeApiToken", REVOKE, lambda w: {"id": w.ids["Ada's read-only token"]}
     ),
     Attempt("revokeApiToken of Ada's saved-search id by Bob", "revokeApiToken", REVOKE,
             lambda w: {"id": w.ids["Ada's search"]}, "Bob", "NotFound"),
