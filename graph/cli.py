@@ -23,6 +23,9 @@ def _with_db(settings: Settings, work: Callable[[], Awaitable[object]]) -> objec
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
+    from graph.runtime import tune_garbage_collector
+
+    tune_garbage_collector(settings.gc_threshold)  # workers (graph.asgi) tune their own
     # Let uvicorn refuse oversized frames itself too (the app closes them with 1009 as well).
     ws_max_size = settings.max_ws_message_bytes or 16 * 1024 * 1024
     if args.workers > 1:

@@ -32,6 +32,8 @@ class Settings:
     max_subscriptions_per_connection: int = 100
     # Seconds between server pings on idle WebSockets; 0 turns them off.
     keep_alive_interval: float = 15.0
+    # A serving process collects young objects every this many allocations (graph/runtime.py); 0 keeps Python's 700.
+    gc_threshold: int = 50_000
 
     # --- Security limits (README "Security"). For every count, 0 turns that limit off.
     # Production: error messages carry no "Did you mean ...?" schema hints; GraphiQL is off unless GRAPHIQL=1.
@@ -91,6 +93,7 @@ class Settings:
             subscriber_queue_size=int(env.get("SUBSCRIBER_QUEUE_SIZE", "1000")),
             max_subscriptions_per_connection=int(env.get("MAX_SUBSCRIPTIONS_PER_CONNECTION", "100")),
             keep_alive_interval=float(env.get("KEEP_ALIVE_INTERVAL", "15")),
+            gc_threshold=int(env.get("GC_THRESHOLD", str(cls.gc_threshold))),
             production=production,
             introspection=_flag(env.get("INTROSPECTION", "1")),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(cls.max_body_bytes))),
