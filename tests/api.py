@@ -12,6 +12,18 @@ from models import Role
 _keys = itertools.count(1)
 
 
+# A valid listLoan input: tests change the fields they are about.
+LISTING = {
+    "name": "Amina",
+    "use": "to buy fabric for her tailoring shop",
+    "countryIsoCode": "KE",
+    "sector": "CLOTHING",
+    "gender": "FEMALE",
+    "amount": "500.00",
+    "termMonths": 12,
+}
+
+
 def new_key() -> str:
     return f"key-{next(_keys)}"
 
@@ -75,15 +87,7 @@ class Api:
         )["lend"]
 
     async def list_loan(self, token: str, **fields: Any) -> dict[str, Any]:
-        listing = {
-            "name": "Amina",
-            "use": "to buy fabric for her tailoring shop",
-            "countryIsoCode": "KE",
-            "sector": "CLOTHING",
-            "gender": "FEMALE",
-            "amount": "500.00",
-            "termMonths": 12,
-        } | fields
+        listing = LISTING | fields
         return (
             await self.data(
                 """mutation($input: ListLoanInput!) { listLoan(input: $input) {

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from strawberry.relay import GlobalID
 
-from tests.api import Api, admin_token, partner_token
+from tests.api import LISTING, Api, admin_token, partner_token
 from tests.clock import FakeClock
 from tests.snapshot import changes, snapshot
 
@@ -364,15 +364,6 @@ async def listing_world(api: Api) -> dict:
 
 
 LIST_LOAN = document("listLoan", "ListLoanInput")
-LISTING = {
-    "name": "Amina",
-    "use": "to buy fabric for her tailoring shop",
-    "countryIsoCode": "KE",
-    "sector": "CLOTHING",
-    "gender": "FEMALE",
-    "amount": "500.00",
-    "termMonths": 12,
-}
 NOT_AN_INT32 = Refused(".termMonths", "Int cannot represent non 32-bit signed integer value: 2147483648")
 NOT_A_DATETIME = Refused(".expiresAt", 'Value cannot represent a DateTime: "tomorrow".')
 # The fake clock starts at 2026-03-02T12:00:00Z; a listing may run up to 90 days.

@@ -92,7 +92,7 @@ from graph.settings import Settings
 from lending.ledger import check_books
 from lending.tokens import PORTFOLIO_READ, SCOPES, authenticate, issue_token
 from models import Role
-from tests.api import Api, admin_token, partner_token
+from tests.api import LISTING, Api, admin_token, partner_token
 from tests.clock import FakeClock
 from tests.conftest import serve
 
@@ -675,15 +675,6 @@ def variables_for(mutation: str, plan: "Plan", world: World) -> st.SearchStrateg
 # ============================================================== plans
 
 LENDER_ONLY_OTHERS = ("readonly", "partner", "admin", None, "bogus", "revoked", "not_bearer")
-LISTING = {
-    "name": "Amina",
-    "use": "to buy fabric for her tailoring shop",
-    "countryIsoCode": "KE",
-    "sector": "CLOTHING",
-    "gender": "FEMALE",
-    "amount": "500.00",
-    "termMonths": 12,
-}
 
 
 @dataclass(frozen=True)
