@@ -144,7 +144,8 @@ class Guard:
                 data: Any = message.get("bytes")
                 if data is None:
                     text = message.get("text") or ""
-                    too_big = len(text) > limit or len(text.encode("utf-8")) > limit
+                    # At most 4 bytes a character: encode only when the length alone cannot tell.
+                    too_big = len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8")) > limit)
                 else:
                     too_big = len(data) > limit
                 if too_big and not closed:

@@ -83,17 +83,12 @@ class Usage:
         return max(math.ceil((self.reset_at - now).total_seconds()), 1)
 
     def headers(self) -> dict[str, str]:
-        """GitHub-style headers that tell a client where it stands (RATE_LIMIT_HEADERS)."""
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Used": str(self.used),
-            "X-RateLimit-Reset": str(int(self.reset_at.timestamp())),
-            "X-RateLimit-Resource": self.bucket.kind,
-        }
+        """GitHub-style headers that tell a client where it stands (named in RATE_LIMIT_HEADERS)."""
+        values = (self.limit, self.remaining, self.used, int(self.reset_at.timestamp()), self.bucket.kind)
+        return {name: str(value) for name, value in zip(RATE_LIMIT_HEADERS, values, strict=True)}
 
 
-# Response headers browsers on other origins may read (graph/app.py CORS).
+# Also the response headers browsers on other origins may read (graph/app.py CORS).
 RATE_LIMIT_HEADERS = (
     "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Used", "X-RateLimit-Reset", "X-RateLimit-Resource"
 )  # fmt: skip
