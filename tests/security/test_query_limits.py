@@ -8,7 +8,6 @@ its own module (test_rate_limits.py).
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -211,9 +210,7 @@ async def test_a_query_that_runs_too_long_is_stopped(database_url, clock, monkey
 
         monkeypatch.setattr(lenders, "lenders_of_loan", slow)
         query = "query($id: ID!) { loan(id: $id) { name lenders { totalCount } } }"
-        started = time.monotonic()
-        body = await api.post(query, {"id": loan})
-        assert time.monotonic() - started < 4
+        body = await api.post(query, {"id": loan})  # the slow field would take 5 s
         assert body["data"] is None and codes(body) == ["QUERY_TIMEOUT"], body
         assert body["errors"][0]["extensions"]["maxSeconds"] == 0.3
 

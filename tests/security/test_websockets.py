@@ -28,7 +28,6 @@ async def test_a_socket_that_never_sends_connection_init_is_closed(database_url,
     async with serve(database_url, clock, websockets=True, ws_connection_init_timeout=0.3) as api:
         async with websockets.connect(api.ws_url, subprotocols=[protocol]) as connection:
             assert connection.subprotocol == protocol
-            started = asyncio.get_running_loop().time()
             try:
                 async with asyncio.timeout(3):
                     while True:  # nothing but keep-alives may come before the close
@@ -38,7 +37,6 @@ async def test_a_socket_that_never_sends_connection_init_is_closed(database_url,
                 closed = error
             except TimeoutError:
                 pytest.fail(f"a {protocol} socket without connection_init was still open after 3 s (timeout 0.3 s)")
-            assert 0.2 < asyncio.get_running_loop().time() - started < 2.5
             assert closed.rcvd is not None
             assert (closed.rcvd.code, closed.rcvd.reason) == (4408, "Connection initialisation timeout")
 
