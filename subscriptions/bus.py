@@ -54,7 +54,8 @@ class EventBus:
         """Tell every process that new events were committed; never fails nor stalls the caller."""
         try:
             # A hung Redis must not hold a committed mutation's response.
-            await asyncio.wait_for(self.broadcast.publish(self.channel, "new"), ANNOUNCE_TIMEOUT)
+            async with asyncio.timeout(ANNOUNCE_TIMEOUT):  # not wait_for, which can swallow a cancel (3.11)
+                await self.broadcast.publish(self.channel, "new")
         except (RedisError, OSError, TimeoutError) as error:
             log.warning("could not announce new events (%r); hubs will find them by polling", error)
 
