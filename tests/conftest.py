@@ -1,6 +1,8 @@
 """Fixtures: every API test runs against SQLite and PostgreSQL; after each, the books are checked."""
 
+import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,7 +68,7 @@ async def serve(url: str, clock: FakeClock, *, websockets: bool = False, **setti
     # IP (tests/security tests the limits with settings of their own).
     quiet = {"expiry_interval": 0, "autolend_sweep_interval": 0, "rate_limit_per_ip": 1_000_000}
     app = create_app(Settings(database_url=url, **{**quiet, **settings}), clock=clock)
-    async with LifespanManager(app):
+    async with Lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             if websockets:
@@ -76,6 +78,30 @@ async def serve(url: str, clock: FakeClock, *, websockets: bool = False, **setti
                 yield Api(http, app=app)
         books = await check_books()
         assert books.ok, books.problems
+
+
+class Lifespan(LifespanManager):
+    """asgi_lifespan's manager, whose shutdown timeout says where the app was stuck."""
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        # Taken before the timeout, which cancels the stuck tasks and so hides them.
+        stuck = asyncio.create_task(stacks_after(self.shutdown_timeout * 0.9))
+        try:
+            await super().__aexit__(*exc_info)
+        except TimeoutError as error:
+            raise AssertionError(f"the app did not stop in {self.shutdown_timeout} s:\n{await stuck}") from error
+        finally:
+            stuck.cancel()
+
+
+async def stacks_after(seconds: float) -> str:
+    """The innermost frames of every other task on this loop, `seconds` from now."""
+    await asyncio.sleep(seconds)
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            task.print_stack(limit=3, file=out)
+    return out.getvalue()
 
 
 @pytest.fixture
