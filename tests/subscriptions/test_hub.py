@@ -24,4 +24,4 @@ async def test_the_hub_stops_at_once_even_when_woken_as_it_stops(database_url: s
             await asyncio.sleep(0)
         async with asyncio.timeout(5):
             await hub.stop()
-        assert all(task.done() for task in hub._tasks)
+        assert not [task for task in asyncio.all_tasks() if task.get_name().startswith("hub-")]
