@@ -16,6 +16,7 @@ from resolvers.accounts import AccountMutation
 from resolvers.autolend import AutoLendMutation, AutoLendQuery
 from resolvers.lenders import LenderQuery
 from resolvers.loans import LoanMutation, LoanQuery
+from resolvers.notifications import NotificationMutation
 from resolvers.partners import PartnerQuery
 from resolvers.ratelimit import RateLimitQuery
 from resolvers.searches import SearchMutation
@@ -29,7 +30,9 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (LoanQuery, LenderQuery, PartnerQuery, AutoLendQuery, NodeQuery, RateLimitQuery))
-Mutation = merge_types("Mutation", (AccountMutation, LoanMutation, SearchMutation, AutoLendMutation, TokenMutation))
+Mutation = merge_types(
+    "Mutation", (AccountMutation, LoanMutation, SearchMutation, AutoLendMutation, TokenMutation, NotificationMutation)
+)
 
 schema = strawberry.Schema(
     query=Query,

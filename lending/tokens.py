@@ -20,7 +20,9 @@ PORTFOLIO_READ = "portfolio:read"  # read own balance, portfolio, transactions, 
 AUTOLEND_WRITE = "autolend:write"  # set the auto-lend rule
 SEARCHES_WRITE = "searches:write"  # save and delete saved searches
 TOKENS_MANAGE = "tokens:manage"  # create and revoke tokens
-SCOPES = (LEND, PORTFOLIO_READ, AUTOLEND_WRITE, SEARCHES_WRITE, TOKENS_MANAGE)
+NOTIFICATIONS_WRITE = "notifications:write"  # mark notifications read
+# Migration 0007 gave notifications:write to every token that held all the scopes before it.
+SCOPES = (LEND, PORTFOLIO_READ, AUTOLEND_WRITE, SEARCHES_WRITE, TOKENS_MANAGE, NOTIFICATIONS_WRITE)
 MAX_TOKENS_PER_LENDER = 50
 
 

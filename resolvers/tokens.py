@@ -11,6 +11,7 @@ from graph.types import errors as e
 from graph.types.errors import returns_user_errors
 from graph.types.tokens import ApiTokenNode
 from lending import tokens
+from lending.tokens import SCOPES
 
 Info = strawberry.Info[Context, None]
 
@@ -18,9 +19,7 @@ Info = strawberry.Info[Context, None]
 @strawberry.input
 class CreateApiTokenInput:
     name: str
-    scopes: list[str] = strawberry.field(
-        description="Some of: lend, portfolio:read, autolend:write, searches:write, tokens:manage."
-    )
+    scopes: list[str] = strawberry.field(description=f"Some of: {', '.join(SCOPES)}.")
 
 
 @strawberry.type

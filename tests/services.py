@@ -1,9 +1,11 @@
 """Databases for the suite: a migrated SQLite template, and a private PostgreSQL database per run."""
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,17 @@ def create_pg_database() -> tuple[str, str]:
     url = PG_SERVER.rsplit("/", 1)[0] + f"/{name}?maxsize=20"
     asyncio.run(prepare_database(url))
     return url, name
+
+
+@contextlib.contextmanager
+def empty_pg_database() -> Iterator[str]:
+    """A database without tables on the shared server, for migrations to build; dropped afterwards."""
+    name = f"lendgraph_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        drop_pg_database(name)
 
 
 def drop_pg_database(name: str) -> None:

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -206,9 +207,14 @@ class LenderNode(relay.Node):
 
     @strawberry.field(extensions=own_only(), description="Notifications, newest first.")
     async def notifications(
-        self, first: int | None = None, after: str | None = None
+        self,
+        first: int | None = None,
+        after: str | None = None,
+        unread_only: Annotated[bool, strawberry.argument(description="Only those not yet marked read.")] = False,
     ) -> NotificationConnection | None:
         query = Notification.filter(lender_id=self.id)
+        if unread_only:
+            query = query.filter(read_at=None)
         result = await page(query, NOTIFICATIONS_NEWEST, first, after)
         return connection(NotificationConnection, result, NotificationNode.from_model, query)
 

@@ -8,7 +8,7 @@ from strawberry import relay
 
 from graph.context import Context
 from graph.permissions import owned_nodes
-from lending.tokens import TOKENS_MANAGE
+from lending.tokens import SCOPES, TOKENS_MANAGE
 from models import ApiToken
 
 Info = strawberry.Info[Context, None]
@@ -18,7 +18,7 @@ Info = strawberry.Info[Context, None]
 class ApiTokenNode(relay.Node):
     id: relay.NodeID[int]
     name: str
-    scopes: list[str] = strawberry.field(description="lend, portfolio:read, autolend:write, searches:write, tokens:manage")
+    scopes: list[str] = strawberry.field(description=", ".join(SCOPES))
     created_at: datetime
     revoked_at: datetime | None
 

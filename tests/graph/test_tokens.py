@@ -109,6 +109,7 @@ SCOPED_MUTATIONS = [
     ("setAutoLendRule", "AutoLendRuleInput", "autolend:write"),
     ("createApiToken", "CreateApiTokenInput", "tokens:manage"),
     ("revokeApiToken", "RevokeApiTokenInput", "tokens:manage"),
+    ("markNotificationsRead", "MarkNotificationsReadInput", "notifications:write"),
 ]
 
 
@@ -122,6 +123,8 @@ async def scoped_world(api) -> tuple[str, dict[str, dict]]:
         token=owner,
     )
     spare_id, _ = await make_token(api, owner, "lend", name="spare")
+    await api.loan_id(await partner_token("Another Kenyan partner"))  # the saved search alerts the owner
+    alerts = await api.data("{ me { notifications { edges { node { id } } } } }", token=owner)
     inputs = {
         "deposit": {"amount": "10.00", "idempotencyKey": new_key()},
         "withdraw": {"amount": "10.00", "idempotencyKey": new_key()},
@@ -131,6 +134,7 @@ async def scoped_world(api) -> tuple[str, dict[str, dict]]:
         "setAutoLendRule": {"amountPerLoan": "25.00"},
         "createApiToken": {"name": "another", "scopes": ["portfolio:read"]},
         "revokeApiToken": {"id": spare_id},
+        "markNotificationsRead": {"ids": [edge["node"]["id"] for edge in alerts["me"]["notifications"]["edges"]]},
     }
     return owner, inputs
 

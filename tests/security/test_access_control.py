@@ -301,6 +301,9 @@ def result_document(field: str, input_type: str, success: str = "") -> str:
 # Mutations that take the id of something, each tried on someone else's thing (see CROSS_OWNER).
 DELETE_SEARCH = result_document("deleteSavedSearch", "DeleteSavedSearchInput", "... on DeleteSavedSearchSuccess { deletedId }")
 REVOKE = result_document("revokeApiToken", "RevokeApiTokenInput", "... on RevokeApiTokenSuccess { apiToken { id } }")
+MARK_READ = result_document(
+    "markNotificationsRead", "MarkNotificationsReadInput", "... on MarkNotificationsReadSuccess { marked unreadCount }"
+)
 REPAY = result_document("postRepayment", "PostRepaymentInput", "... on PostRepaymentSuccess { amount }")
 DEFAULT = result_document("markDefault", "MarkDefaultInput", "... on MarkDefaultSuccess { loan { id status } }")
 LIST = result_document("listLoan", "ListLoanInput", "... on ListLoanSuccess { loan { id } }")
@@ -495,6 +498,7 @@ async def build_world(api: Api) -> World:
         "Juhudi Kilimo": encode_id("Partner", partners["Juhudi Kilimo"]),
         "Peru Partner": encode_id("Partner", partners["Peru Partner"]),
         "Ada's search": world.owned_by("Ada", "SavedSearch")[0],
+        "Ada's notification": world.owned_by("Ada", "Notification")[0],
         "Ada's read-only token": tokens["ada_reader"]["apiToken"]["id"],
         "Bob's read-only token": tokens["bob_reader"]["apiToken"]["id"],
         "Ada's Amina share": encode_id("Share", (await Share.get(lender_id=a, loan__name="Amina")).id),
@@ -866,6 +870,12 @@ CROSS_OWNER = [
     ),
     Attempt("revokeApiToken of Ada's saved-search id by Bob", "revokeApiToken", REVOKE,
             lambda w: {"id": w.ids["Ada's search"]}, "Bob", "NotFound"),
+    *_by_everyone_but_ada(
+        "markNotificationsRead of Ada's notification", "markNotificationsRead", MARK_READ,
+        lambda w: {"ids": [w.ids["Ada's notification"]]},
+    ),
+    Attempt("markNotificationsRead of Ada's saved-search id by Bob", "markNotificationsRead", MARK_READ,
+            lambda w: {"ids": [w.ids["Ada's search"]]}, "Bob", "NotFound"),
     # postRepayment / markDefault: the other partner's loan, by the wrong partner and by lenders.
     *(
         Attempt(f"postRepayment of the other partner's loan by {who}", "postRepayment", REPAY, _repayment, who, "Forbidden")

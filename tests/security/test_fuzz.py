@@ -210,6 +210,7 @@ async def arrange(api: Api) -> World:
     bobs_token = (await api.data(CREATE_TOKEN, {"input": {"name": "b", "scopes": ["lend"]}}, bob))["createApiToken"]
 
     mine = (await api.data(MINE, token=ada))["me"]
+    assert mine["notifications"]["edges"], "Ada's saved search was alerted: markNotificationsRead needs her notifications"
     theirs = (await api.data(MINE, token=bob))["me"]
     partners = await api.data("{ partners { edges { node { id name } } } }")
     partner_ids = {e["node"]["name"]: e["node"]["id"] for e in partners["partners"]["edges"]}
@@ -230,6 +231,7 @@ async def arrange(api: Api) -> World:
         **{f"Loan.{name}": [gid] for name, gid in loans.items()},
         "Partner.own": [partner_ids["Juhudi Kilimo"]],
         "SavedSearch.own": [mine["savedSearches"][0]["id"]],
+        "Notification.own": nodes(mine["notifications"]),
         "ApiToken.own": [spare[0]["apiToken"]["id"], spare[1]["apiToken"]["id"]],
     }
     readonly = await issue_token(Role.LENDER, lender_id=pk(ada_id), scopes=(PORTFOLIO_READ,))
@@ -741,6 +743,9 @@ PLANS: dict[str, Plan] = {
         ("lender",), LENDER_ONLY_OTHERS, lambda w: {"name": "third party", "scopes": ["portfolio:read"]}
     ),
     "revokeApiToken": Plan(("lender",), (*LENDER_ONLY_OTHERS, "other_lender"), lambda w: {"id": w.one("ApiToken.own")}),
+    "markNotificationsRead": Plan(
+        ("lender",), (*LENDER_ONLY_OTHERS, "other_lender"), lambda w: {"ids": w.ids["Notification.own"][:2]}
+    ),
 }
 
 

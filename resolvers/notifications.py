@@ -1,0 +1,46 @@
+"""Notifications: mark them read, one by one or all at once."""
+
+from typing import Annotated
+
+import strawberry
+
+from graph.context import Context
+from graph.ids import decode_id
+from graph.permissions import lender_id_of
+from graph.types import errors as e
+from graph.types.errors import returns_user_errors
+from lending import notifications
+from lending.tokens import NOTIFICATIONS_WRITE
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.input(description="Either ids (1 to 100 of your notifications) or all: true.")
+class MarkNotificationsReadInput:
+    ids: list[strawberry.ID] | None = None
+    all: bool = strawberry.field(default=False, description="Mark every unread notification read.")
+
+
+@strawberry.type
+class MarkNotificationsReadSuccess:
+    marked: int = strawberry.field(description="How many of them were unread until now.")
+    unread_count: int = strawberry.field(description="How many of your notifications are still unread.")
+
+
+MarkNotificationsReadResult = Annotated[
+    MarkNotificationsReadSuccess | e.InvalidInput | e.NotFound | e.Forbidden,
+    strawberry.union("MarkNotificationsReadResult"),
+]
+
+
+@strawberry.type
+class NotificationMutation:
+    @strawberry.mutation(
+        description="Mark notifications read (readAt); one already read keeps its readAt. Needs notifications:write."
+    )
+    @returns_user_errors
+    async def mark_notifications_read(self, info: Info, input: MarkNotificationsReadInput) -> MarkNotificationsReadResult:
+        lender_id = lender_id_of(info, NOTIFICATIONS_WRITE)
+        ids = None if input.ids is None else [decode_id(i, "Notification") for i in input.ids]
+        marked = await notifications.mark_read(lender_id, info.context.now(), ids=ids, everything=input.all)
+        return MarkNotificationsReadSuccess(marked=marked, unread_count=await notifications.unread_count(lender_id))
