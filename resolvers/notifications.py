@@ -39,7 +39,9 @@ class NotificationMutation:
         description="Mark notifications read (readAt); one already read keeps its readAt. Needs notifications:write."
     )
     @returns_user_errors
-    async def mark_notifications_read(self, info: Info, input: MarkNotificationsReadInput) -> MarkNotificationsReadResult:
+    async def mark_notifications_read(
+        self, info: Info, input: MarkNotificationsReadInput
+    ) -> MarkNotificationsReadResult:
         lender_id = lender_id_of(info, NOTIFICATIONS_WRITE)
         ids = None if input.ids is None else [decode_id(i, "Notification") for i in input.ids]
         marked = await notifications.mark_read(lender_id, info.context.now(), ids=ids, everything=input.all)

@@ -37,7 +37,9 @@ async def test_0007_gives_notifications_write_to_the_tokens_that_held_every_scop
         ada = await Lender.create(display_name="Ada", email="ada@example.org", created_at=datetime.now(UTC))
         tokens = {
             "registration": await issue_token(Role.LENDER, lender_id=ada.id, scopes=tuple(BEFORE_0007)),
-            "every scope, in another order": await issue_token(Role.LENDER, lender_id=ada.id, scopes=(*reversed(BEFORE_0007),)),
+            "every scope, in another order": await issue_token(
+                Role.LENDER, lender_id=ada.id, scopes=tuple(reversed(BEFORE_0007))
+            ),
             "read-only": await issue_token(Role.LENDER, lender_id=ada.id, scopes=("portfolio:read",)),
             "all but lend": await issue_token(Role.LENDER, lender_id=ada.id, scopes=tuple(BEFORE_0007[1:])),
             "from before scopes": await issue_token(Role.LENDER, lender_id=ada.id, scopes=()),

@@ -24,7 +24,8 @@ async def grant(apps, schema_editor) -> None:
         scopes = json.loads(row["scopes"]) if isinstance(row["scopes"], str) else row["scopes"]
         if scopes and set(BEFORE) <= set(scopes) and NEW not in scopes:
             stored = json.dumps([*scopes, NEW], separators=(",", ":"))
-            await client.execute_query(f"UPDATE api_token SET scopes = {first} WHERE id = {second}", [stored, row["id"]])
+            update = f"UPDATE api_token SET scopes = {first} WHERE id = {second}"
+            await client.execute_query(update, [stored, row["id"]])
 
 
 class Migration(migrations.Migration):

@@ -33,6 +33,10 @@ async def mark(api, token: str, **input) -> dict:
     return (await api.data(MARK, {"input": input}, token))["markNotificationsRead"]
 
 
+def success(marked: int, unread: int) -> dict:
+    return {"__typename": "MarkNotificationsReadSuccess", "marked": marked, "unreadCount": unread}
+
+
 async def read_state() -> dict[int, datetime | None]:
     return dict(await Notification.all().order_by("id").values_list("id", "read_at"))
 
@@ -41,7 +45,7 @@ async def test_marking_notifications_read_by_id_then_all(api, clock):
     ada, (amina, baraka, chiku) = await alerted(api, "Ada", ["Amina", "Baraka", "Chiku"])
     first_read = clock.now
 
-    assert await mark(api, ada, ids=[baraka]) == {"__typename": "MarkNotificationsReadSuccess", "marked": 1, "unreadCount": 2}
+    assert await mark(api, ada, ids=[baraka]) == success(marked=1, unread=2)
     unread = (await api.data(NOTIFICATIONS, {"unreadOnly": True}, ada))["me"]["notifications"]
     assert unread["totalCount"] == 2
     assert [edge["node"]["loan"]["name"] for edge in unread["edges"]] == ["Chiku", "Amina"]  # newest first
@@ -52,16 +56,14 @@ async def test_marking_notifications_read_by_id_then_all(api, clock):
 
     # Marking again changes nothing: Baraka's notification keeps the time it was first read.
     clock.advance(hours=1)
-    assert await mark(api, ada, ids=[baraka, baraka]) == {
-        "__typename": "MarkNotificationsReadSuccess", "marked": 0, "unreadCount": 2
-    }  # fmt: skip
-    assert await mark(api, ada, all=True) == {"__typename": "MarkNotificationsReadSuccess", "marked": 2, "unreadCount": 0}
+    assert await mark(api, ada, ids=[baraka, baraka]) == success(marked=0, unread=2)
+    assert await mark(api, ada, all=True) == success(marked=2, unread=0)
     later = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
     assert list((await read_state()).values()) == [later, first_read, later]
     assert (await api.data(NOTIFICATIONS, {"unreadOnly": True}, ada))["me"]["notifications"] == {
         "totalCount": 0, "edges": []
     }  # fmt: skip
-    assert await mark(api, ada, all=True) == {"__typename": "MarkNotificationsReadSuccess", "marked": 0, "unreadCount": 0}
+    assert await mark(api, ada, all=True) == success(marked=0, unread=0)
 
 
 async def test_marking_read_refuses_bad_input_and_marks_nothing(api):
