@@ -5,16 +5,21 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from lending.errors import InvalidInput, NotFound
-from models import Notification
+from lending.events import Draft, emit
+from models import EventKind, Notification
 
 MAX_IDS = 100
 
 
-async def mark_read(lender_id: int, now: datetime, *, ids: list[int] | None = None, everything: bool = False) -> int:
+async def mark_read(
+    lender_id: int, now: datetime, *, ids: list[int] | None = None, everything: bool = False
+) -> tuple[int, int]:
     """Mark the lender's notifications `ids` (or, with `everything`, all of them) read at `now`.
 
-    Returns how many were unread. One already read keeps the time it was first read. If any
-    id is not one of the lender's notifications, nothing is marked: NotFound names that id.
+    Returns how many were unread, and how many of the lender's are unread now. One already
+    read keeps the time it was first read. If any id is not one of the lender's notifications,
+    nothing is marked: NotFound names that id. A change is an event on the lender's stream,
+    so their other open clients update their unread count.
     """
     if (ids is None) == (not everything):
         raise InvalidInput("Give ids or all: true, one of the two.", "ids")
@@ -28,9 +33,9 @@ async def mark_read(lender_id: int, now: datetime, *, ids: list[int] | None = No
             if missing := [i for i in ids if i not in found]:
                 raise NotFound("notification", missing[0])
             unread = unread.filter(id__in=wanted)
-        return await unread.update(read_at=now)
-
-
-async def unread_count(lender_id: int) -> int:
-    """How many of the lender's notifications are unread."""
-    return await Notification.filter(lender_id=lender_id, read_at=None).count()
+        marked = await unread.update(read_at=now)
+        left = await Notification.filter(lender_id=lender_id, read_at=None).count()
+        if marked:
+            payload = {"ids": sorted(set(ids)) if ids is not None else None, "marked": marked, "unread": left}
+            await emit([Draft(EventKind.NOTIFICATIONS_READ, lender_id=lender_id, payload=payload)], now)
+    return marked, left

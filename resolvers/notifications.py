@@ -44,5 +44,5 @@ class NotificationMutation:
     ) -> MarkNotificationsReadResult:
         lender_id = lender_id_of(info, NOTIFICATIONS_WRITE)
         ids = None if input.ids is None else [decode_id(i, "Notification") for i in input.ids]
-        marked = await notifications.mark_read(lender_id, info.context.now(), ids=ids, everything=input.all)
-        return MarkNotificationsReadSuccess(marked=marked, unread_count=await notifications.unread_count(lender_id))
+        marked, unread = await notifications.mark_read(lender_id, info.context.now(), ids=ids, everything=input.all)
+        return MarkNotificationsReadSuccess(marked=marked, unread_count=unread)

@@ -8,6 +8,7 @@ import strawberry
 from strawberry import relay
 
 from graph.context import Context
+from graph.ids import encode_id
 from graph.permissions import owned_nodes
 from graph.types.loans import LoanNode, LoanStatusEnum, loan_by_id
 from lending.money import to_decimal
@@ -126,12 +127,29 @@ class NotificationCreated(LenderEvent):
     notification: NotificationNode
 
 
+@strawberry.type(description="You marked notifications read (markNotificationsRead), maybe from another client.")
+class NotificationsRead(LenderEvent):
+    marked: int = strawberry.field(description="How many of them were unread until then.")
+    unread_count: int = strawberry.field(description="How many of your notifications were still unread after.")
+    notification_ids: list[strawberry.ID] | None = strawberry.field(
+        description="The notifications marked read; null when all of them were."
+    )
+
+
 def lender_event(delivery: Delivery) -> LenderEvent:
     """The typed event for one row of a lender's stream."""
     e = delivery.event
     common = {"event_id": event_id(e.id), "occurred_at": e.created_at}
     if e.kind is EventKind.NOTIFICATION:
         return NotificationCreated(**common, notification=NotificationNode.from_model(delivery.notification))
+    if e.kind is EventKind.NOTIFICATIONS_READ:
+        ids = e.payload["ids"]
+        return NotificationsRead(
+            **common,
+            marked=e.payload["marked"],
+            unread_count=e.payload["unread"],
+            notification_ids=None if ids is None else [strawberry.ID(encode_id("Notification", i)) for i in ids],
+        )
     loan = LoanNode.from_model(delivery.loan)
     match e.kind:
         case EventKind.REPAYMENT_CREDITED:
@@ -153,4 +171,6 @@ def lender_event(delivery: Delivery) -> LenderEvent:
     raise ValueError(f"no lender event for {e.kind}")
 
 
-LENDER_EVENT_TYPES = [RepaymentCredited, LoanFunded, LoanExpired, LoanRepaid, LoanDefaulted, NotificationCreated]
+LENDER_EVENT_TYPES = [
+    RepaymentCredited, LoanFunded, LoanExpired, LoanRepaid, LoanDefaulted, NotificationCreated, NotificationsRead
+]  # fmt: skip

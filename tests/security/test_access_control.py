@@ -343,10 +343,14 @@ MY_EVENTS = with_fragments(
          ... on LoanExpired { refunded loan { id name } }
          ... on LoanRepaid { loan { id name } }
          ... on LoanDefaulted { loan { id name } }
-         ... on NotificationCreated { notification { ...Owned } } } }"""
+         ... on NotificationCreated { notification { ...Owned } }
+         ... on NotificationsRead { marked unreadCount notificationIds } } }"""
 )
 # Every kind of event a lender's stream carries; the myEvents test makes Ada receive each one.
-MY_EVENT_KINDS = {"RepaymentCredited", "LoanFunded", "LoanExpired", "LoanRepaid", "LoanDefaulted", "NotificationCreated"}
+MY_EVENT_KINDS = {
+    "RepaymentCredited", "LoanFunded", "LoanExpired", "LoanRepaid", "LoanDefaulted", "NotificationCreated",
+    "NotificationsRead",
+}  # fmt: skip
 
 PROGRESS_FIELDS = "eventId occurredAt kind amountAdded fundedAmount remainingAmount lenderCount status"
 # Selections of a loan inside a public stream that read viewer-dependent data, one subscription each:
@@ -1026,6 +1030,8 @@ async def test_my_events_delivers_only_the_subscribers_own_events(live, clock):
         clock.advance(days=2)
         assert await expire_loans(clock())  # refunded: LoanExpired
         await live.app.state.graphql.hub.bus.announce()
+        read = await live.data(MARK_READ, {"input": {"ids": [world.ids["Ada's notification"]]}}, ada)
+        assert read["result"]["__typename"] == "MarkNotificationsReadSuccess", read
         # Then one event of Bob's own: it must be the first thing his stream shows.
         otieno = world.ids["Otieno"]
         assert (await live.repay(partner, otieno, "10.00"))["__typename"] == "PostRepaymentSuccess"
@@ -1033,13 +1039,13 @@ async def test_my_events_delivers_only_the_subscribers_own_events(live, clock):
         await world.refresh()
         for name in ("Ada", "Ada's read-only token"):
             viewer, ws = world.who[name], opened[name]
-            events = await take(ws, "me", 6, problems, name)
+            events = await take(ws, "me", 7, problems, name)
             kinds = {event["__typename"] for event in events}
             if kinds != MY_EVENT_KINDS:
                 problems.append(f"[myEvents] as {name}: kinds {sorted(kinds)}, expected {sorted(MY_EVENT_KINDS)}")
             problems += Audit(world, viewer, "myEvents").walk(events).problems
             if not await ws.nothing_for("me", 0.3):
-                problems.append(f"[myEvents] as {name}: more events than Ada's six")
+                problems.append(f"[myEvents] as {name}: more events than Ada's seven")
         bob_events = set(await Event.filter(lender_id=world.lender_id("Bob")).values_list("id", flat=True))
         bob, ws = world.who["Bob"], opened["Bob"]
         first = (await take(ws, "me", 1, problems, "Bob") or [{}])[0]

@@ -1,6 +1,6 @@
 """Live subscriptions over graphql-transport-ws: progress, listings and a lender's own events."""
 
-from models import Event
+from models import Event, EventKind
 from tests.api import partner_token
 from tests.ws import Socket
 
@@ -14,7 +14,8 @@ MINE = """subscription($after: String) { myEvents(after: $after) {
   ... on LoanFunded { loan { name status } }
   ... on LoanExpired { refunded }
   ... on LoanRepaid { loan { name } }
-  ... on NotificationCreated { notification { message loan { name } } } } }"""
+  ... on NotificationCreated { notification { id message loan { name } } }
+  ... on NotificationsRead { marked unreadCount notificationIds } } }"""
 
 
 async def test_loan_progress_reports_every_share_and_the_funding(live):
@@ -126,3 +127,36 @@ async def test_saved_search_alerts_arrive_as_notifications(live):
         assert await ws.nothing_for("me")
     stored = await live.data("{ me { notifications(first: 10) { totalCount edges { node { message } } } } }", token=ada)
     assert stored["me"]["notifications"]["totalCount"] == 1
+
+
+async def test_marking_notifications_read_reaches_the_lenders_other_clients(live):
+    _, ada = await live.register("Ada")
+    search = {"name": "Kenya", "filter": {"countries": ["KE"]}, "alert": True}
+    await live.data("mutation($s: SaveSearchInput!) { saveSearch(input: $s) { __typename } }", {"s": search}, ada)
+    kenya = await partner_token()
+    mark = """mutation($input: MarkNotificationsReadInput!) { markNotificationsRead(input: $input) {
+      ... on MarkNotificationsReadSuccess { marked unreadCount } } }"""
+    async with Socket.open(live.ws_url, token=ada) as phone:
+        await phone.subscribe("me", MINE)
+        for name in ("Amina", "Baraka", "Chiku"):
+            await live.loan_id(kenya, name=name)
+        alerts = [(await phone.next("me"))["myEvents"]["notification"]["id"] for _ in range(3)]
+
+        # Read on another client: first one notification, then the rest; a call that changes nothing is no event.
+        assert (await live.data(mark, {"input": {"ids": [alerts[1]]}}, ada))["markNotificationsRead"] == {
+            "marked": 1, "unreadCount": 2
+        }  # fmt: skip
+        await live.data(mark, {"input": {"ids": [alerts[1]]}}, ada)
+        await live.data(mark, {"input": {"all": True}}, ada)
+        read = [(await phone.next("me"))["myEvents"] for _ in range(2)]
+        assert [{k: v for k, v in event.items() if k != "eventId"} for event in read] == [
+            {"__typename": "NotificationsRead", "marked": 1, "unreadCount": 2, "notificationIds": [alerts[1]]},
+            {"__typename": "NotificationsRead", "marked": 2, "unreadCount": 0, "notificationIds": None},
+        ]
+        assert await phone.nothing_for("me")
+    # A client that was away replays them, as any event.
+    async with Socket.open(live.ws_url, token=ada) as laptop:
+        await laptop.subscribe("me", MINE, {"after": read[0]["eventId"]})
+        assert (await laptop.next("me"))["myEvents"] == read[1]
+    kinds = await Event.filter(kind=EventKind.NOTIFICATIONS_READ).values_list("payload", flat=True)
+    assert [(p["marked"], p["unread"]) for p in kinds] == [(1, 2), (2, 0)]
