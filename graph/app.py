@@ -43,6 +43,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+async def cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel a helper task and wait for its end, without swallowing a cancel aimed at the caller."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, plus a server `ping` every keep_alive_interval once acknowledged.
 
@@ -57,9 +63,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle()
         finally:
             if pinger is not None:
-                pinger.cancel()
-                with contextlib.suppress(BaseException):
-                    await pinger
+                await cancel_and_wait(pinger)
 
     async def _ping(self, interval: float) -> None:
         while True:
@@ -76,9 +80,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         try:
             await super().handle()
         finally:
-            timer.cancel()
-            with contextlib.suppress(BaseException):
-                await timer
+            await cancel_and_wait(timer)
 
     async def _close_unless_initialised(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())

@@ -11,6 +11,14 @@ from models import EventKind, Notification
 MAX_IDS = 100
 
 
+def check_selection(count: int | None, everything: bool) -> None:
+    """InvalidInput unless the caller names 1 to MAX_IDS notifications (`count` ids) or all of them."""
+    if (count is None) == (not everything):
+        raise InvalidInput("Give ids or all: true, one of the two.", "ids")
+    if count is not None and not 0 < count <= MAX_IDS:
+        raise InvalidInput(f"ids must hold 1 to {MAX_IDS} notifications.", "ids")
+
+
 async def mark_read(
     lender_id: int, now: datetime, *, ids: list[int] | None = None, everything: bool = False
 ) -> tuple[int, int]:
@@ -21,10 +29,7 @@ async def mark_read(
     nothing is marked: NotFound names that id. A change is an event on the lender's stream,
     so their other open clients update their unread count.
     """
-    if (ids is None) == (not everything):
-        raise InvalidInput("Give ids or all: true, one of the two.", "ids")
-    if ids is not None and not 0 < len(ids) <= MAX_IDS:
-        raise InvalidInput(f"ids must hold 1 to {MAX_IDS} notifications.", "ids")
+    check_selection(None if ids is None else len(ids), everything)
     unread = Notification.filter(lender_id=lender_id, read_at=None)
     async with in_transaction():
         if ids is not None:

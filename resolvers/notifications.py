@@ -43,6 +43,8 @@ class NotificationMutation:
         self, info: Info, input: MarkNotificationsReadInput
     ) -> MarkNotificationsReadResult:
         lender_id = lender_id_of(info, NOTIFICATIONS_WRITE)
+        # Checked before decoding: a long list of ids is refused without decoding any of them.
+        notifications.check_selection(None if input.ids is None else len(input.ids), input.all)
         ids = None if input.ids is None else [decode_id(i, "Notification") for i in input.ids]
         marked, unread = await notifications.mark_read(lender_id, info.context.now(), ids=ids, everything=input.all)
         return MarkNotificationsReadSuccess(marked=marked, unread_count=unread)

@@ -83,15 +83,20 @@ async def serve(url: str, clock: FakeClock, *, websockets: bool = False, **setti
 class Lifespan(LifespanManager):
     """asgi_lifespan's manager, whose shutdown timeout says where the app was stuck."""
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        if exc_info[0] is not None:  # the block failed: asgi_lifespan skips the shutdown, and so do we
+            return await super().__aexit__(*exc_info)
         # Taken before the timeout, which cancels the stuck tasks and so hides them.
         stuck = asyncio.create_task(stacks_after(self.shutdown_timeout * 0.9))
         try:
-            await super().__aexit__(*exc_info)
+            return await super().__aexit__(*exc_info)
         except TimeoutError as error:
-            raise AssertionError(f"the app did not stop in {self.shutdown_timeout} s:\n{await stuck}") from error
+            if stuck.done():
+                raise AssertionError(f"the app did not stop in {self.shutdown_timeout} s:\n{stuck.result()}") from error
+            raise
         finally:
             stuck.cancel()
+            await asyncio.gather(stuck, return_exceptions=True)
 
 
 async def stacks_after(seconds: float) -> str:

@@ -1,8 +1,10 @@
 """Migrations that change data, each run on a database as the migrations before it left it."""
 
+import importlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from tortoise import Tortoise
@@ -43,8 +45,10 @@ async def test_0007_gives_notifications_write_to_the_tokens_that_held_every_scop
             "read-only": await issue_token(Role.LENDER, lender_id=ada.id, scopes=("portfolio:read",)),
             "all but lend": await issue_token(Role.LENDER, lender_id=ada.id, scopes=tuple(BEFORE_0007[1:])),
             "from before scopes": await issue_token(Role.LENDER, lender_id=ada.id, scopes=()),
-            "admin": await issue_token(Role.ADMIN, scopes=()),
+            # Partner and admin tokens act by their role; their stored scopes are not touched.
+            "admin": await issue_token(Role.ADMIN, scopes=tuple(BEFORE_0007)),
         }
+        await issue_token(Role.ADMIN, scopes=tuple(BEFORE_0007))
         before = dict(await ApiToken.all().order_by("id").values_list("id", "scopes"))
     finally:
         await db.disconnect()
@@ -54,6 +58,10 @@ async def test_0007_gives_notifications_write_to_the_tokens_that_held_every_scop
     try:
         after = dict(await ApiToken.all().order_by("id").values_list("id", "scopes"))
         may = {name: (await authenticate(token)).may(NOTIFICATIONS_WRITE) for name, token in tokens.items()}
+        # Run again, the step changes nothing more.
+        step = importlib.import_module("models.migrations.0007_notifications_write_scope")
+        await step.grant(None, SimpleNamespace(client=Tortoise.get_connection("default")))
+        assert dict(await ApiToken.all().order_by("id").values_list("id", "scopes")) == after
     finally:
         await db.disconnect()
     gained = {i: after[i][len(before[i]):] for i in after if after[i] != before[i]}

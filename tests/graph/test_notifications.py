@@ -77,6 +77,8 @@ async def test_marking_read_refuses_bad_input_and_marks_nothing(api):
         ({"ids": [amina], "all": True}, "INVALID_INPUT", "ids"),
         ({"ids": []}, "INVALID_INPUT", "ids"),
         ({"ids": [amina] * 101}, "INVALID_INPUT", "ids"),
+        ({"ids": ["garbage"] * 101}, "INVALID_INPUT", "ids"),  # counted before any is decoded
+        ({"ids": ["garbage"], "all": True}, "INVALID_INPUT", "ids"),
         ({"ids": [amina, bobs]}, "NOT_FOUND", None),  # Bob's notification, beside one of Ada's own
         ({"ids": [encode_id("SavedSearch", 1)]}, "NOT_FOUND", None),
         ({"ids": [encode_id("Notification", 2**40)]}, "NOT_FOUND", None),
@@ -89,8 +91,13 @@ async def test_marking_read_refuses_bad_input_and_marks_nothing(api):
     assert "with id" in (await mark(api, ada, ids=[amina, bobs]))["message"]
     assert await read_state() == before
 
-    # A lender may not mark another's notification, nor may a caller who is not a lender.
+    # A lender may not mark another's notification, nor may a caller who is not a lender; Bob's all is his own.
     assert (await mark(api, bob, ids=[amina]))["code"] == "NOT_FOUND"
+    assert await mark(api, bob, all=True) == success(marked=1, unread=0)
+    assert {i: read_at for i, read_at in (await read_state()).items() if read_at is not None} == {
+        (await Notification.get(lender__display_name="Bob")).id: datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    }
+    before = await read_state()
     assert (await mark(api, await partner_token("Another"), all=True))["code"] == "FORBIDDEN"
     assert (await api.post(MARK, {"input": {"all": True}}))["data"]["markNotificationsRead"]["code"] == "FORBIDDEN"
     assert await read_state() == before

@@ -3,6 +3,7 @@
 import pytest
 import websockets
 
+from lending.tokens import SCOPES
 from models import ApiToken, Transfer
 from tests.api import new_key, partner_token
 from tests.snapshot import changes, snapshot
@@ -98,7 +99,6 @@ async def test_partner_and_admin_tokens_cannot_make_lender_tokens(api):
     assert (await api.deposit(partner, "10.00", key=new_key()))["__typename"] == "Forbidden"
 
 
-SCOPES = ("lend", "portfolio:read", "autolend:write", "searches:write", "tokens:manage")
 # Every mutation a lender token may be scoped out of: (field, input type, the scope it needs).
 SCOPED_MUTATIONS = [
     ("deposit", "DepositInput", "lend"),
