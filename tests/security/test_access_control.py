@@ -293,48 +293,39 @@ def nodes_document(ids: list[str]) -> str:
     return with_fragments("{ " + fields + " }")
 
 
-def result_document(field: str, input_type: str, success: str = "") -> str:
-    return f"""mutation($input: {input_type}!) {{ result: {field}(input: $input) {{
+def result_document(field: str, success: str = "") -> str:
+    """Mutation `field` with its $input (of the type the schema gives), answering as `result`."""
+    input_type = GQL.mutation_type.fields[field].args["input"].type  # e.g. LendInput!
+    return f"""mutation($input: {input_type}) {{ result: {field}(input: $input) {{
         __typename ... on UserError {{ code message }} {success} }} }}"""
 
 
 # Mutations that take the id of something, each tried on someone else's thing (see CROSS_OWNER).
-DELETE_SEARCH = result_document("deleteSavedSearch", "DeleteSavedSearchInput", "... on DeleteSavedSearchSuccess { deletedId }")
-REVOKE = result_document("revokeApiToken", "RevokeApiTokenInput", "... on RevokeApiTokenSuccess { apiToken { id } }")
-MARK_READ = result_document(
-    "markNotificationsRead", "MarkNotificationsReadInput", "... on MarkNotificationsReadSuccess { marked unreadCount }"
-)
-REPAY = result_document("postRepayment", "PostRepaymentInput", "... on PostRepaymentSuccess { amount }")
-DEFAULT = result_document("markDefault", "MarkDefaultInput", "... on MarkDefaultSuccess { loan { id status } }")
-LIST = result_document("listLoan", "ListLoanInput", "... on ListLoanSuccess { loan { id } }")
-LEND_ = result_document("lend", "LendInput", "... on LendSuccess { share { id } }")
+DELETE_SEARCH = result_document("deleteSavedSearch", "... on DeleteSavedSearchSuccess { deletedId }")
+REVOKE = result_document("revokeApiToken", "... on RevokeApiTokenSuccess { apiToken { id } }")
+MARK_READ = result_document("markNotificationsRead", "... on MarkNotificationsReadSuccess { marked unreadCount }")
+REPAY = result_document("postRepayment", "... on PostRepaymentSuccess { amount }")
+DEFAULT = result_document("markDefault", "... on MarkDefaultSuccess { loan { id status } }")
+LIST = result_document("listLoan", "... on ListLoanSuccess { loan { id } }")
+LEND_ = result_document("lend", "... on LendSuccess { share { id } }")
 
 # Every mutation whose payload reaches private types, done by its rightful caller with everything selected.
 OWN_PAYLOADS = {
-    "registerLender": with_fragments(result_document(
-        "registerLender", "RegisterLenderInput", "... on RegisterLenderSuccess { token lender { ...Profile } }")),
-    "deposit": with_fragments(result_document(
-        "deposit", "DepositInput", "... on DepositSuccess { lender { ...Profile } transaction { ...Owned } }")),
-    "withdraw": with_fragments(result_document(
-        "withdraw", "WithdrawInput", "... on WithdrawSuccess { lender { ...Profile } transaction { ...Owned } }")),
-    "lend": with_fragments(result_document(
-        "lend", "LendInput", "... on LendSuccess { loan { ...Funding } share { ...Owned } lender { ...Profile } }")),
-    "saveSearch": with_fragments(result_document(
-        "saveSearch", "SaveSearchInput", "... on SaveSearchSuccess { savedSearch { ...Owned } }")),
-    "setAutoLendRule": with_fragments(result_document(
-        "setAutoLendRule", "AutoLendRuleInput",
-        "... on AutoLendRuleSuccess { rule { enabled amountPerLoan keepBalance trigger criteria { sectors } } }")),
-    "createApiToken": with_fragments(result_document(
-        "createApiToken", "CreateApiTokenInput", "... on CreateApiTokenSuccess { token apiToken { ...Owned } }")),
-    "revokeApiToken": with_fragments(result_document(
-        "revokeApiToken", "RevokeApiTokenInput", "... on RevokeApiTokenSuccess { apiToken { ...Owned } }")),
-    "listLoan": with_fragments(result_document(
-        "listLoan", "ListLoanInput", "... on ListLoanSuccess { loan { ...Funding } }")),
-    "postRepayment": with_fragments(result_document(
-        "postRepayment", "PostRepaymentInput", "... on PostRepaymentSuccess { amount lendersCredited loan { ...Funding } }")),
-    "markDefault": with_fragments(result_document(
-        "markDefault", "MarkDefaultInput", "... on MarkDefaultSuccess { loan { ...Funding } }")),
-}  # fmt: skip
+    field: with_fragments(result_document(field, success))
+    for field, success in {
+        "registerLender": "... on RegisterLenderSuccess { token lender { ...Profile } }",
+        "deposit": "... on DepositSuccess { lender { ...Profile } transaction { ...Owned } }",
+        "withdraw": "... on WithdrawSuccess { lender { ...Profile } transaction { ...Owned } }",
+        "lend": "... on LendSuccess { loan { ...Funding } share { ...Owned } lender { ...Profile } }",
+        "saveSearch": "... on SaveSearchSuccess { savedSearch { ...Owned } }",
+        "setAutoLendRule": "... on AutoLendRuleSuccess { rule { enabled amountPerLoan keepBalance trigger criteria { sectors } } }",
+        "createApiToken": "... on CreateApiTokenSuccess { token apiToken { ...Owned } }",
+        "revokeApiToken": "... on RevokeApiTokenSuccess { apiToken { ...Owned } }",
+        "listLoan": "... on ListLoanSuccess { loan { ...Funding } }",
+        "postRepayment": "... on PostRepaymentSuccess { amount lendersCredited loan { ...Funding } }",
+        "markDefault": "... on MarkDefaultSuccess { loan { ...Funding } }",
+    }.items()
+}
 
 MY_EVENTS = with_fragments(
     """subscription($after: String) { myEvents(after: $after) { __typename eventId occurredAt
@@ -436,9 +427,9 @@ VIEWERS = (
     "anonymous", "Ada", "Ada's read-only token", "Ada's lend-only token", "Bob", "Bob's read-only token", "partner", "admin",
 )  # fmt: skip
 
-SET_RULE = result_document("setAutoLendRule", "AutoLendRuleInput")
-SAVE_SEARCH = result_document("saveSearch", "SaveSearchInput")
-CREATE_TOKEN = result_document("createApiToken", "CreateApiTokenInput", "... on CreateApiTokenSuccess { token apiToken { id } }")
+SET_RULE = result_document("setAutoLendRule")
+SAVE_SEARCH = result_document("saveSearch")
+CREATE_TOKEN = result_document("createApiToken", "... on CreateApiTokenSuccess { token apiToken { id } }")
 
 
 async def ok(api: Api, document: str, input: dict, token: str | None) -> dict:
