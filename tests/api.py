@@ -118,6 +118,28 @@ class Api:
             )
         )["postRepayment"]
 
+    async def save_search(self, token: str, name: str, loan_filter: dict, alert: bool = True) -> dict[str, Any]:
+        return (
+            await self.data(
+                """mutation($input: SaveSearchInput!) { saveSearch(input: $input) {
+                     __typename ... on UserError { code message } ... on SaveSearchSuccess { savedSearch { id } } } }""",
+                {"input": {"name": name, "filter": loan_filter, "alert": alert}},
+                token,
+            )
+        )["saveSearch"]
+
+    async def mark_read(self, token: str | None, **input: Any) -> dict[str, Any]:
+        """markNotificationsRead with `input` (ids=[...] or all=True)."""
+        return (
+            await self.data(
+                """mutation($input: MarkNotificationsReadInput!) { markNotificationsRead(input: $input) {
+                     __typename ... on UserError { code message } ... on InvalidInput { field }
+                     ... on MarkNotificationsReadSuccess { marked unreadCount } } }""",
+                {"input": input},
+                token,
+            )
+        )["markNotificationsRead"]
+
     async def balance(self, token: str) -> str:
         return (await self.data("{ me { balance } }", token=token))["me"]["balance"]
 

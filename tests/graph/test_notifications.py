@@ -6,9 +6,6 @@ from graph.ids import encode_id
 from models import Notification
 from tests.api import partner_token
 
-MARK = """mutation($input: MarkNotificationsReadInput!) { markNotificationsRead(input: $input) {
-  __typename ... on UserError { code message } ... on InvalidInput { field }
-  ... on MarkNotificationsReadSuccess { marked unreadCount } } }"""
 NOTIFICATIONS = """query($unreadOnly: Boolean!) { me { notifications(first: 10, unreadOnly: $unreadOnly) {
   totalCount edges { node { id readAt loan { name } } } } } }"""
 
@@ -16,8 +13,7 @@ NOTIFICATIONS = """query($unreadOnly: Boolean!) { me { notifications(first: 10, 
 async def alerted(api, name: str, loans: list[str]) -> tuple[str, list[str]]:
     """A lender with a saved search that `loans` (listed in that order) all match; their notification ids."""
     _, token = await api.register(name)
-    search = {"name": "Kenya", "filter": {"countries": ["KE"]}, "alert": True}
-    await api.data("mutation($s: SaveSearchInput!) { saveSearch(input: $s) { __typename } }", {"s": search}, token)
+    assert (await api.save_search(token, "Kenya", {"countries": ["KE"]}))["__typename"] == "SaveSearchSuccess"
     return token, await notification_ids(api, token, loans)
 
 
@@ -27,10 +23,6 @@ async def notification_ids(api, token: str, loans: list[str]) -> list[str]:
         await api.loan_id(kenya, name=loan)
     page = (await api.data(NOTIFICATIONS, {"unreadOnly": False}, token))["me"]["notifications"]
     return [edge["node"]["id"] for edge in reversed(page["edges"])][-len(loans):]
-
-
-async def mark(api, token: str, **input) -> dict:
-    return (await api.data(MARK, {"input": input}, token))["markNotificationsRead"]
 
 
 def success(marked: int, unread: int) -> dict:
@@ -45,7 +37,7 @@ async def test_marking_notifications_read_by_id_then_all(api, clock):
     ada, (amina, baraka, chiku) = await alerted(api, "Ada", ["Amina", "Baraka", "Chiku"])
     first_read = clock.now
 
-    assert await mark(api, ada, ids=[baraka]) == success(marked=1, unread=2)
+    assert await api.mark_read(ada, ids=[baraka]) == success(marked=1, unread=2)
     unread = (await api.data(NOTIFICATIONS, {"unreadOnly": True}, ada))["me"]["notifications"]
     assert unread["totalCount"] == 2
     assert [edge["node"]["loan"]["name"] for edge in unread["edges"]] == ["Chiku", "Amina"]  # newest first
@@ -56,14 +48,14 @@ async def test_marking_notifications_read_by_id_then_all(api, clock):
 
     # Marking again changes nothing: Baraka's notification keeps the time it was first read.
     clock.advance(hours=1)
-    assert await mark(api, ada, ids=[baraka, baraka]) == success(marked=0, unread=2)
-    assert await mark(api, ada, all=True) == success(marked=2, unread=0)
+    assert await api.mark_read(ada, ids=[baraka, baraka]) == success(marked=0, unread=2)
+    assert await api.mark_read(ada, all=True) == success(marked=2, unread=0)
     later = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
     assert list((await read_state()).values()) == [later, first_read, later]
     assert (await api.data(NOTIFICATIONS, {"unreadOnly": True}, ada))["me"]["notifications"] == {
         "totalCount": 0, "edges": []
     }  # fmt: skip
-    assert await mark(api, ada, all=True) == success(marked=0, unread=0)
+    assert await api.mark_read(ada, all=True) == success(marked=0, unread=0)
 
 
 async def test_marking_read_refuses_bad_input_and_marks_nothing(api):
@@ -85,19 +77,19 @@ async def test_marking_read_refuses_bad_input_and_marks_nothing(api):
         ({"ids": ["garbage"]}, "NOT_FOUND", None),
     ]
     for input, code, field in refused:
-        answer = await mark(api, ada, **input)
+        answer = await api.mark_read(ada, **input)
         assert answer["code"] == code, (input, answer)
         assert answer.get("field") == field, (input, answer)
-    assert "with id" in (await mark(api, ada, ids=[amina, bobs]))["message"]
+    assert "with id" in (await api.mark_read(ada, ids=[amina, bobs]))["message"]
     assert await read_state() == before
 
     # A lender may not mark another's notification, nor may a caller who is not a lender; Bob's all is his own.
-    assert (await mark(api, bob, ids=[amina]))["code"] == "NOT_FOUND"
-    assert await mark(api, bob, all=True) == success(marked=1, unread=0)
+    assert (await api.mark_read(bob, ids=[amina]))["code"] == "NOT_FOUND"
+    assert await api.mark_read(bob, all=True) == success(marked=1, unread=0)
     assert {i: read_at for i, read_at in (await read_state()).items() if read_at is not None} == {
         (await Notification.get(lender__display_name="Bob")).id: datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
     }
     before = await read_state()
-    assert (await mark(api, await partner_token("Another"), all=True))["code"] == "FORBIDDEN"
-    assert (await api.post(MARK, {"input": {"all": True}}))["data"]["markNotificationsRead"]["code"] == "FORBIDDEN"
+    assert (await api.mark_read(await partner_token("Another"), all=True))["code"] == "FORBIDDEN"
+    assert (await api.mark_read(None, all=True))["code"] == "FORBIDDEN"
     assert await read_state() == before

@@ -117,11 +117,7 @@ async def scoped_world(api) -> tuple[str, dict[str, dict]]:
     """A lender with credit, a loan to lend to, a saved search and a spare token; a valid input for each mutation."""
     loan_id = await api.loan_id(await partner_token(), amount="500.00")
     _, owner = await api.funded_lender("100.00")
-    saved = await api.data(
-        """mutation { saveSearch(input: {name: "Kenya", filter: {countries: ["KE"]}}) {
-             ... on SaveSearchSuccess { savedSearch { id } } } }""",
-        token=owner,
-    )
+    saved = await api.save_search(owner, "Kenya", {"countries": ["KE"]})
     spare_id, _ = await make_token(api, owner, "lend", name="spare")
     await api.loan_id(await partner_token("Another Kenyan partner"))  # the saved search alerts the owner
     alerts = await api.data("{ me { notifications { edges { node { id } } } } }", token=owner)
@@ -130,7 +126,7 @@ async def scoped_world(api) -> tuple[str, dict[str, dict]]:
         "withdraw": {"amount": "10.00", "idempotencyKey": new_key()},
         "lend": {"loanId": loan_id, "amount": "25.00", "idempotencyKey": new_key()},
         "saveSearch": {"name": "Peru", "filter": {"countries": ["PE"]}},
-        "deleteSavedSearch": {"id": saved["saveSearch"]["savedSearch"]["id"]},
+        "deleteSavedSearch": {"id": saved["savedSearch"]["id"]},
         "setAutoLendRule": {"amountPerLoan": "25.00"},
         "createApiToken": {"name": "another", "scopes": ["portfolio:read"]},
         "revokeApiToken": {"id": spare_id},

@@ -131,11 +131,8 @@ async def test_saved_search_alerts_arrive_as_notifications(live):
 
 async def test_marking_notifications_read_reaches_the_lenders_other_clients(live):
     _, ada = await live.register("Ada")
-    search = {"name": "Kenya", "filter": {"countries": ["KE"]}, "alert": True}
-    await live.data("mutation($s: SaveSearchInput!) { saveSearch(input: $s) { __typename } }", {"s": search}, ada)
+    assert (await live.save_search(ada, "Kenya", {"countries": ["KE"]}))["__typename"] == "SaveSearchSuccess"
     kenya = await partner_token()
-    mark = """mutation($input: MarkNotificationsReadInput!) { markNotificationsRead(input: $input) {
-      ... on MarkNotificationsReadSuccess { marked unreadCount } } }"""
     async with Socket.open(live.ws_url, token=ada) as phone:
         await phone.subscribe("me", MINE)
         for name in ("Amina", "Baraka", "Chiku"):
@@ -143,11 +140,11 @@ async def test_marking_notifications_read_reaches_the_lenders_other_clients(live
         alerts = [(await phone.next("me"))["myEvents"]["notification"]["id"] for _ in range(3)]
 
         # Read on another client: first one notification, then the rest; a call that changes nothing is no event.
-        assert (await live.data(mark, {"input": {"ids": [alerts[1]]}}, ada))["markNotificationsRead"] == {
-            "marked": 1, "unreadCount": 2
+        assert await live.mark_read(ada, ids=[alerts[1]]) == {
+            "__typename": "MarkNotificationsReadSuccess", "marked": 1, "unreadCount": 2
         }  # fmt: skip
-        await live.data(mark, {"input": {"ids": [alerts[1]]}}, ada)
-        await live.data(mark, {"input": {"all": True}}, ada)
+        await live.mark_read(ada, ids=[alerts[1]])
+        await live.mark_read(ada, all=True)
         read = [(await phone.next("me"))["myEvents"] for _ in range(2)]
         assert [{k: v for k, v in event.items() if k != "eventId"} for event in read] == [
             {"__typename": "NotificationsRead", "marked": 1, "unreadCount": 2, "notificationIds": [alerts[1]]},
