@@ -33,8 +33,11 @@ from strawberry.types.graphql import OperationType
 from graph.limits import Limits, client_ip, limits_of, money_fields
 from graph.ratelimit import rate_limited_error
 from lending.errors import LendingError
+from models.db import is_transient
 
 log = logging.getLogger("lendgraph.errors")
+UNAVAILABLE = "UNAVAILABLE"
+RETRY_AFTER_SECONDS = 1
 
 
 class DomainErrorCodes(SchemaExtension):
@@ -62,6 +65,8 @@ class AnnounceEvents(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:
         yield
         context = self.execution_context.context
+        if self.execution_context.graphql_document is None:  # it did not parse: nothing ran
+            return
         if self.execution_context.operation_type is OperationType.MUTATION and hasattr(context, "hub"):
             await context.hub.bus.announce()
 
@@ -70,7 +75,10 @@ class MaskUnexpectedErrors(SchemaExtension):
     """Unexpected exceptions reach the client as "Internal error" with an id that is in the log.
 
     Expected failures keep their message: domain errors, GraphQL validation
-    errors and malformed global ids.
+    errors and malformed global ids. A transient database failure (a
+    deadlock that outlasted its retries, a lost connection, a server
+    restarting or out of connections) is no bug: it is a retryable
+    UNAVAILABLE error, and over HTTP the response is 503 with Retry-After.
     """
 
     def on_operation(self) -> Iterator[None]:
@@ -82,17 +90,31 @@ class MaskUnexpectedErrors(SchemaExtension):
         self._mask(result)
         yield
 
-    @classmethod
-    def _mask(cls, result: object) -> None:
+    def _mask(self, result: object) -> None:
         errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = [cls._masked(error) for error in errors]  # type: ignore[attr-defined]
+        if not errors:
+            return
+        result.errors = [self._masked(error) for error in errors]  # type: ignore[attr-defined]
+        if any((error.extensions or {}).get("code") == UNAVAILABLE for error in result.errors):  # type: ignore[attr-defined]
+            response = getattr(self.execution_context.context, "response", None)
+            if response is not None:
+                response.status_code = 503
+                response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
 
     @staticmethod
     def _masked(error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if original is None or isinstance(original, (LendingError, GraphQLError, GlobalIDValueError)):
             return error
+        if is_transient(original):
+            log.warning("unavailable at %s: %r", error.path, original)
+            return GraphQLError(
+                f"The service is briefly unavailable: try again in {RETRY_AFTER_SECONDS} s. A money "
+                "mutation retried with the same idempotency key moves money at most once.",
+                error.nodes,
+                path=error.path,
+                extensions={"code": UNAVAILABLE, "retryAfter": RETRY_AFTER_SECONDS},
+            )
         error_id = uuid.uuid4().hex[:12]
         log.error("internal error %s at %s", error_id, error.path, exc_info=original)
         return GraphQLError(

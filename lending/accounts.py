@@ -40,28 +40,32 @@ async def lender_account_id(lender_id: int) -> int:
 
 
 async def deposit(lender_id: int, amount: str, idempotency_key: str, now: datetime) -> int:
-    """Add credit from outside (a card payment); return the transfer id."""
+    """Add credit from outside (a card payment); return the transfer id.
+
+    The lender's auto-lend rule then runs on the new credit; a failure there
+    is logged, never reported as a failed deposit (lending.autolend.after_credit).
+    """
     cents = to_cents(amount)
+    world, account = await ledger.world_account_id(), await lender_account_id(lender_id)
 
     async def work() -> dict:
-        moved = await ledger.transfer(
-            TransferKind.DEPOSIT, await ledger.world_account_id(), await lender_account_id(lender_id), cents, now
-        )
+        await ledger.lock_accounts([world, account])
+        moved = await ledger.transfer(TransferKind.DEPOSIT, world, account, cents, now)
         return {"transfer_id": moved.id}
 
     result = await run_once(f"lender:{lender_id}", idempotency_key, "deposit", {"amount": cents}, now, work)
-    await autolend.on_credit([lender_id], now)
+    await autolend.after_credit([lender_id], now)
     return result["transfer_id"]
 
 
 async def withdraw(lender_id: int, amount: str, idempotency_key: str, now: datetime) -> int:
     """Pay credit out to the lender's bank; return the transfer id."""
     cents = to_cents(amount)
+    world, account = await ledger.world_account_id(), await lender_account_id(lender_id)
 
     async def work() -> dict:
-        moved = await ledger.transfer(
-            TransferKind.WITHDRAWAL, await lender_account_id(lender_id), await ledger.world_account_id(), cents, now
-        )
+        await ledger.lock_accounts([world, account])
+        moved = await ledger.transfer(TransferKind.WITHDRAWAL, account, world, cents, now)
         return {"transfer_id": moved.id}
 
     result = await run_once(f"lender:{lender_id}", idempotency_key, "withdraw", {"amount": cents}, now, work)

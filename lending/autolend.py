@@ -13,6 +13,7 @@ time, round robin, until the room or the rules run out. Ties go to the
 lower lender id. The order is deterministic.
 """
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from lending.funding import disburse
 from lending.matching import candidates
 from lending.matching import file_under
 from lending.money import LENDING_UNIT, to_cents, to_cents_or_zero, to_decimal
+from lending.transactions import atomic
 from models import (
     Account,
     Allocation,
@@ -54,6 +56,7 @@ MAX_PER_LOAN = 1_000_000  # 10,000.00
 LOANS_PER_LENDER = 10  # a bound on the work one arrival of credit can cause
 SWEEP_LOCK = 7_418_002
 NEVER = datetime.max.replace(tzinfo=UTC)
+log = logging.getLogger("lendgraph.autolend")
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ async def set_rule(lender_id: int, spec: RuleSpec, now: datetime) -> AutoLendRul
             await AutoLendRule.filter(id=rule.id).update(**fields)
             rule = await AutoLendRule.get(id=rule.id)
         await file_under(RuleAnchor, "rule_id", rule.id, terms.criteria)
-    await on_credit([lender_id], now)
+    await after_credit([lender_id], now)
     return await AutoLendRule.get(id=rule.id)
 
 
@@ -219,48 +222,53 @@ def allocate(room: int, competitors: list[Candidate]) -> list[Grant]:
 
 async def fund_loan(loan_id: int, now: datetime) -> list[Allocation]:
     """Let every matching rule compete for one loan's auto-lendable room, in one transaction."""
-    async with in_transaction():
-        # Lock order as everywhere: the loan row, then accounts in id order.
-        loan = await Loan.select_for_update().get_or_none(id=loan_id)
-        if loan is None or loan.status is not LoanStatus.FUNDRAISING or loan.expires_at <= now:
-            return []
-        room = auto_room(loan)
-        if room < LENDING_UNIT:
-            return []
-        partner = await Partner.get(id=loan.partner_id)
-        already = set(await Share.filter(loan_id=loan_id).values_list("lender_id", flat=True))
-        rules = [
-            rule
-            for rule in await AutoLendRule.filter(id__in=candidates(RuleAnchor, "rule_id", loan), enabled=True)
-            .select_related("lender")
-            if rule.lender_id not in already
-            and trigger_met(Terms.of(rule), rule.lender, now)
-            and Terms.of(rule).criteria.matches(loan, partner.risk_tenths)
-        ]
-        if not rules:
-            return []
-        accounts = {
-            a.lender_id: a
-            for a in await Account.filter(lender_id__in=[r.lender_id for r in rules]).order_by("id").select_for_update()
-        }
-        competitors = [
-            Candidate(rule, terms, accounts[rule.lender_id].id, lendable)
-            for rule in rules
-            if (lendable := lendable_cents(terms := Terms.of(rule), accounts[rule.lender_id].balance_cents))
-        ]
-        plan = allocate(room, competitors)
-        if not plan:
-            return []
-        return await _lend(loan, partner, plan, now)
+    return await atomic(lambda: _fund_loan(loan_id, now))
 
 
-async def _lend(loan: Loan, partner: Partner, plan: list[Grant], now: datetime) -> list[Allocation]:
+async def _fund_loan(loan_id: int, now: datetime) -> list[Allocation]:
+    # The lock order of lending.ledger: the loan row, then every account at once.
+    loan = await Loan.select_for_update(no_key=True).get_or_none(id=loan_id)
+    if loan is None or loan.status is not LoanStatus.FUNDRAISING or loan.expires_at <= now:
+        return []
+    room = auto_room(loan)
+    if room < LENDING_UNIT:
+        return []
+    partner = await Partner.get(id=loan.partner_id)
+    already = set(await Share.filter(loan_id=loan_id).values_list("lender_id", flat=True))
+    rules = [
+        rule
+        for rule in await AutoLendRule.filter(id__in=candidates(RuleAnchor, "rule_id", loan), enabled=True)
+        .select_related("lender")
+        if rule.lender_id not in already
+        and trigger_met(Terms.of(rule), rule.lender, now)
+        and Terms.of(rule).criteria.matches(loan, partner.risk_tenths)
+    ]
+    if not rules:
+        return []
+    lenders = dict(await Account.filter(lender_id__in=[r.lender_id for r in rules]).values_list("lender_id", "id"))
+    loan_account = await Account.get(loan_id=loan.id)
+    # The partner's account too: the rules may fill the loan, which disburses it.
+    partner_account = await Account.get(partner_id=loan.partner_id)
+    balances = await ledger.lock_accounts([*lenders.values(), loan_account.id, partner_account.id])
+    competitors = [
+        Candidate(rule, terms, lenders[rule.lender_id], lendable)
+        for rule in rules
+        if (lendable := lendable_cents(terms := Terms.of(rule), balances[lenders[rule.lender_id]]))
+    ]
+    plan = allocate(room, competitors)
+    if not plan:
+        return []
+    return await _lend(loan, partner, plan, loan_account.id, partner_account.id, now)
+
+
+async def _lend(
+    loan: Loan, partner: Partner, plan: list[Grant], loan_account_id: int, partner_account_id: int, now: datetime
+) -> list[Allocation]:
     total = sum(grant.cents for grant in plan)
     loan.funded_cents += total
     loan.auto_funded_cents += total
     loan.lender_count += len(plan)
     await loan.save(update_fields=["funded_cents", "auto_funded_cents", "lender_count"])
-    loan_account = await Account.get(loan_id=loan.id)
     drafts: list[Draft] = []
     allocations = []
     funded_so_far = loan.funded_cents - total
@@ -268,7 +276,7 @@ async def _lend(loan: Loan, partner: Partner, plan: list[Grant], now: datetime) 
         candidate, cents = grant.candidate, grant.cents
         lender_id = candidate.rule.lender_id
         await Share.create(loan_id=loan.id, lender_id=lender_id, amount_cents=cents, created_at=now)
-        await ledger.transfer(TransferKind.LOAN_SHARE, candidate.account_id, loan_account.id, cents, now, loan_id=loan.id)
+        await ledger.transfer(TransferKind.LOAN_SHARE, candidate.account_id, loan_account_id, cents, now, loan_id=loan.id)
         words = matched(candidate.terms.criteria, loan, partner.risk_tenths)
         allocations.append(
             await Allocation.create(
@@ -297,7 +305,7 @@ async def _lend(loan: Loan, partner: Partner, plan: list[Grant], now: datetime) 
             waiting_since=now + timedelta(microseconds=grant.last_turn)
         )
     if loan.funded_cents == loan.amount_cents:
-        await disburse(loan, loan_account.id, now)
+        await disburse(loan, loan_account_id, partner_account_id, now)
         drafts += await loan_and_lenders(EventKind.LOAN_FUNDED, loan)
     await emit(drafts, now)
     return allocations
@@ -338,29 +346,55 @@ async def on_credit(lender_ids: list[int], now: datetime) -> int:
     return lent
 
 
+async def after_credit(lender_ids: list[int], now: datetime) -> None:
+    """`on_credit` for work that has committed (a deposit, a repayment, a refund, a new rule).
+
+    That work happened whatever auto-lending does next, and its caller must
+    hear so: a client told that its deposit failed would deposit again. A
+    failure here is logged, and the periodic sweep lends the credit later.
+    """
+    try:
+        await on_credit(lender_ids, now)
+    except Exception:
+        log.exception("auto-lending after new credit for %d lenders failed", len(lender_ids))
+
+
+async def after_listing(loan_id: int, now: datetime) -> None:
+    """`fund_loan` for a loan just listed (committed); a failure is logged, as in `after_credit`."""
+    try:
+        await fund_loan(loan_id, now)
+    except Exception:
+        log.exception("auto-lending to new loan %d failed", loan_id)
+
+
 async def sweep(now: datetime) -> int:
     """Run every rule that could lend now (idle thresholds crossed, pauses ended).
 
-    One sweeper at a time across processes: a PostgreSQL advisory lock (SQLite
-    runs in one process). Returns the number of loans lent to, or -1 when
-    another process is sweeping.
+    One sweeper at a time across processes: a PostgreSQL advisory lock, held
+    for the whole sweep on one connection set aside for it (a pooled
+    connection forgets its session locks when it goes back to the pool;
+    SQLite runs in one process). Returns the number of loans lent to, or -1
+    when another process is sweeping.
     """
-    connection = Tortoise.get_connection("default")
-    postgres = connection.capabilities.dialect == "postgres"
-    if postgres:
-        got = await connection.execute_query_dict("SELECT pg_try_advisory_lock($1) AS got", [SWEEP_LOCK])
-        if not got[0]["got"]:
+    client = Tortoise.get_connection("default")
+    if client.capabilities.dialect != "postgres":
+        return await _sweep(now)
+    async with client.acquire_connection() as connection:
+        if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", SWEEP_LOCK):
             return -1
-    try:
-        waiting = await AutoLendRule.filter(enabled=True).values_list("lender_id", "keep_cents")
-        balances = dict(
-            await Account.filter(lender_id__in=[lender for lender, _ in waiting]).values_list("lender_id", "balance_cents")
-        )
-        ready = [lender for lender, keep in waiting if balances.get(lender, 0) - keep >= LENDING_UNIT]
-        return await on_credit(ready, now)
-    finally:
-        if postgres:
-            await connection.execute_query("SELECT pg_advisory_unlock($1)", [SWEEP_LOCK])
+        try:
+            return await _sweep(now)
+        finally:
+            await connection.execute("SELECT pg_advisory_unlock($1)", SWEEP_LOCK)
+
+
+async def _sweep(now: datetime) -> int:
+    waiting = await AutoLendRule.filter(enabled=True).values_list("lender_id", "keep_cents")
+    balances = dict(
+        await Account.filter(lender_id__in=[lender for lender, _ in waiting]).values_list("lender_id", "balance_cents")
+    )
+    ready = [lender for lender, keep in waiting if balances.get(lender, 0) - keep >= LENDING_UNIT]
+    return await on_credit(ready, now)
 
 
 @dataclass

@@ -37,21 +37,21 @@ async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, 
     FUNDED, and its money is disbursed to the partner, in the transaction
     that fills it. Safe under concurrency: the loan row is updated
     conditionally (funded + amount <= amount), so it can never be overfunded.
+    A replay of a lend that succeeded answers its success, even once the
+    loan has filled or expired.
     """
     cents = to_cents(amount, unit=LENDING_UNIT)
-    loan = await Loan.get_or_none(id=loan_id)
-    if loan is None:
-        raise NotFound("loan", loan_id)
-    # Fail fast without taking any lock when the loan is plainly out of reach.
-    if refusal := _refusal(loan, cents, now):
-        raise refusal
-    # Account ids never change: look them up before taking the loan's lock.
-    accounts = dict(
-        await Account.filter(Q(lender_id=lender_id) | Q(loan_id=loan_id)).values_list("kind", "id")
-    )
+
+    async def check() -> None:
+        # Fail fast, without taking any lock, when the loan is plainly out of reach.
+        loan = await Loan.get_or_none(id=loan_id)
+        if loan is None:
+            raise NotFound("loan", loan_id)
+        if refusal := _refusal(loan, cents, now):
+            raise refusal
 
     async def work() -> dict:
-        # Lock order everywhere: the loan row first, then accounts. No deadlocks.
+        # The lock order of lending.ledger: the loan row, then every account at once.
         reserved = await Loan.filter(
             id=loan_id,
             status=LoanStatus.FUNDRAISING,
@@ -59,12 +59,19 @@ async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, 
             funded_cents__lte=F("amount_cents") - cents,
         ).update(funded_cents=F("funded_cents") + cents)
         if not reserved:
-            current = await Loan.get(id=loan_id)
+            current = await Loan.get_or_none(id=loan_id)
+            if current is None:
+                raise NotFound("loan", loan_id)
             raise _refusal(current, cents, now) or ExceedsRemaining(current.amount_cents - current.funded_cents)
+        after = await Loan.get(id=loan_id)
+        fills = after.funded_cents == after.amount_cents
+        accounts = await _accounts(lender_id, after, with_partner=fills)
+        await ledger.lock_accounts(accounts.values())
         share = await Share.get_or_none(loan_id=loan_id, lender_id=lender_id)
         if share is None:
             share = await Share.create(loan_id=loan_id, lender_id=lender_id, amount_cents=cents, created_at=now)
             await Loan.filter(id=loan_id).update(lender_count=F("lender_count") + 1)
+            after.lender_count += 1
         else:
             await Share.filter(id=share.id).update(amount_cents=F("amount_cents") + cents)
         await ledger.transfer(
@@ -72,25 +79,33 @@ async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, 
         )
         # Lending by hand restarts the clock of an AFTER_DAYS_WITHOUT_LENDING auto-lend rule.
         await Lender.filter(id=lender_id).update(last_lent_at=now)
-        after = await Loan.get(id=loan_id)
         drafts = [Draft(EventKind.SHARE_ADDED, loan_id=loan_id, payload=progress(after, cents))]
-        if after.funded_cents == after.amount_cents:
-            await disburse(after, accounts[AccountKind.LOAN], now)
+        if fills:
+            await disburse(after, accounts[AccountKind.LOAN], accounts[AccountKind.PARTNER], now)
             drafts += await loan_and_lenders(EventKind.LOAN_FUNDED, after)
         await emit(drafts, now)
         return {"loan_id": loan_id, "share_id": share.id}
 
-    result = await run_once(
-        f"lender:{lender_id}", idempotency_key, "lend", {"loan": loan_id, "amount": cents}, now, work
-    )
+    payload = {"loan": loan_id, "amount": cents}
+    result = await run_once(f"lender:{lender_id}", idempotency_key, "lend", payload, now, work, check=check)
     return Lent(loan_id=result["loan_id"], share_id=result["share_id"])
 
 
-async def disburse(loan: Loan, loan_account_id: int, now: datetime) -> None:
-    """The loan is full: it is FUNDED, and its money goes to the partner to disburse."""
+async def _accounts(lender_id: int, loan: Loan, *, with_partner: bool) -> dict[AccountKind, int]:
+    """The ids of the accounts a lend moves money through, by kind."""
+    owners = Q(lender_id=lender_id) | Q(loan_id=loan.id)
+    if with_partner:
+        owners |= Q(partner_id=loan.partner_id)
+    return dict(await Account.filter(owners).values_list("kind", "id"))
+
+
+async def disburse(loan: Loan, loan_account_id: int, partner_account_id: int, now: datetime) -> None:
+    """The loan is full: it is FUNDED, and its money goes to the partner to disburse.
+
+    Both accounts must be locked already (lending.ledger's lock order).
+    """
     loan.status, loan.funded_at = LoanStatus.FUNDED, now
     await loan.save(update_fields=["status", "funded_at"])
-    partner_account = await Account.get(partner_id=loan.partner_id)
     await ledger.transfer(
-        TransferKind.DISBURSEMENT, loan_account_id, partner_account.id, loan.amount_cents, now, loan_id=loan.id
+        TransferKind.DISBURSEMENT, loan_account_id, partner_account_id, loan.amount_cents, now, loan_id=loan.id
     )

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from lending.errors import IdempotencyConflict, InvalidInput
+from lending.transactions import atomic
 from models import IdempotencyKey
+from models.db import is_transient
 
 MAX_KEY_LENGTH = 100
 
@@ -27,13 +28,25 @@ async def run_once(
     payload: dict[str, Any],
     now: datetime,
     work: Callable[[], Awaitable[dict[str, Any]]],
+    *,
+    check: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """Run `work` in a transaction unless `actor` already succeeded with `key`.
 
     `work` returns a small JSON result (ids), stored with the key in the same
     transaction. A repeat with the same operation and payload returns that
-    stored result without running `work`; a repeat with anything else raises
-    IdempotencyConflict. A failed `work` stores nothing, so the key stays free.
+    stored result, whatever has happened since (the loan filled, expired or
+    was repaid), without running anything else; a repeat with anything else
+    raises IdempotencyConflict. A failed `work` stores nothing, so the key
+    stays free.
+
+    `check` is a quick refusal that reads the world without locking it (the
+    loan is not fundraising, say); it runs after the key is looked up, so a
+    replay never meets it, and `work` must check again under its locks.
+
+    The transaction runs again when the database aborts it or the connection
+    fails (lending.transactions): the key makes that safe even when a lost
+    connection hid a COMMIT that happened.
     """
     if not key or len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
         raise InvalidInput(f"The idempotency key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.", "idempotencyKey")
@@ -41,16 +54,22 @@ async def run_once(
     stored = await _stored_result(actor, key, operation, digest)
     if stored is not None:
         return stored
+    if check is not None:
+        await check()
+
+    async def claim_and_work() -> dict[str, Any]:
+        # Claim the key first (the first lock of every money transaction, see lending.ledger):
+        # a concurrent duplicate blocks here until we commit, then finds our result.
+        record = await IdempotencyKey.create(
+            actor=actor, key=key, operation=operation, fingerprint=digest, result={}, created_at=now
+        )
+        result = await work()
+        record.result = result
+        await record.save(update_fields=["result"])
+        return result
+
     try:
-        async with in_transaction():
-            # Claim the key first: a concurrent duplicate blocks here until we commit.
-            record = await IdempotencyKey.create(
-                actor=actor, key=key, operation=operation, fingerprint=digest, result={}, created_at=now
-            )
-            result = await work()
-            record.result = result
-            await record.save(update_fields=["result"])
-            return result
+        return await atomic(claim_and_work, retry_if=is_transient)
     except IntegrityError:
         stored = await _stored_result(actor, key, operation, digest)
         if stored is None:

@@ -4,8 +4,28 @@ Every movement of money is one `Transfer` between two accounts, written in
 the caller's transaction together with the state change it belongs to.
 Balances are kept on the accounts so a debit can be refused by one
 conditional UPDATE; `check_books` proves they agree with the transfers.
+
+The lock order. Every transaction that moves money takes its locks in this
+order, so no two of them can wait for each other in a cycle (PostgreSQL
+would abort one as a deadlock):
+
+1. its idempotency key (lending.idempotency inserts it first);
+2. the one loan it is about, if any (a conditional UPDATE or SELECT ... FOR
+   NO KEY UPDATE of the loan row): no transaction locks two loans;
+3. every account it will debit or credit, all at once and in id order, with
+   `lock_accounts`, before it moves any money: the world, partner, loan and
+   lender accounts alike, including the partner's when the loan may fill;
+4. the rows that only it writes after that (shares, rules, notifications,
+   the lender's last_lent_at): each is reached through the loan or the
+   lender already locked;
+5. the outbox lock (lending.events.emit), last, just before commit.
+
+`transfer` checks that both of its accounts were locked (on PostgreSQL):
+money never moves through an account taken out of order.
 """
 
+from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,6 +60,33 @@ async def prepare_database(database_url: str) -> None:
         await db.disconnect()
 
 
+# The accounts locked by the current transaction (the transaction's connection, and their ids).
+_locked: ContextVar[tuple[object, frozenset[int]]] = ContextVar("locked_accounts", default=(None, frozenset()))
+
+
+async def lock_accounts(account_ids: Iterable[int]) -> dict[int, int]:
+    """Lock these accounts for the rest of the transaction, in id order; return their balances by id.
+
+    Step 3 of the lock order: call once per transaction, with every account
+    it will touch (locking one more later could take it out of order). FOR
+    NO KEY UPDATE is the lock a balance UPDATE takes anyway, so transfers
+    inserted elsewhere that merely refer to an account are not held up.
+    """
+    connection = Tortoise.get_connection("default")
+    if _locked.get()[0] is connection:
+        raise RuntimeError("accounts are locked once per transaction, all together")
+    ids = sorted(set(account_ids))
+    accounts = await Account.filter(id__in=ids).order_by("id").select_for_update(no_key=True)
+    _locked.set((connection, frozenset(ids)))
+    return {account.id: account.balance_cents for account in accounts}
+
+
+def _require_locked(*account_ids: int) -> None:
+    connection, locked = _locked.get()
+    if connection is not Tortoise.get_connection("default") or not locked.issuperset(account_ids):
+        raise RuntimeError(f"money moved through accounts {account_ids} without lock_accounts")
+
+
 async def transfer(
     kind: TransferKind,
     source_id: int,
@@ -52,9 +99,11 @@ async def transfer(
 ) -> Transfer:
     """Move `amount` cents; only the world account may go below zero.
 
-    Must run inside a transaction. Raises InsufficientCredit when the source
-    lacks the money; the caller's transaction then rolls back.
+    Must run inside a transaction that locked both accounts (`lock_accounts`).
+    Raises InsufficientCredit when the source lacks the money; the caller's
+    transaction then rolls back.
     """
+    _require_locked(source_id, destination_id)
     debited = await Account.filter(
         Q(id=source_id) & (Q(balance_cents__gte=amount) | Q(kind=AccountKind.WORLD))
     ).update(balance_cents=F("balance_cents") - amount)

@@ -17,6 +17,7 @@ from lending.searches import alert_saved_searches
 from lending.errors import Forbidden, InvalidInput, LoanNotRepaying, NotFound
 from lending.money import LENDING_UNIT, to_cents
 from lending.text import clean_text
+from lending.transactions import atomic
 from lending.tokens import Viewer
 from models import (
     Account,
@@ -104,7 +105,7 @@ async def list_loan(partner: Partner, listing: Listing, now: datetime) -> Loan:
         await Account.create(kind=AccountKind.LOAN, loan=loan)
         alerts = await alert_saved_searches(loan, partner.risk_tenths, now)
         await emit([Draft(EventKind.LOAN_LISTED, loan_id=loan.id, payload=progress(loan)), *alerts], now)
-    await autolend.fund_loan(loan.id, now)
+    await autolend.after_listing(loan.id, now)
     return await Loan.get(id=loan.id)
 
 
@@ -113,14 +114,15 @@ async def expire_loans(now: datetime) -> list[int]:
     due = await Loan.filter(status=LoanStatus.FUNDRAISING, expires_at__lte=now).values_list("id", flat=True)
     expired = [loan_id for loan_id in due if await expire_loan(loan_id, now)]
     refunded = await Share.filter(loan_id__in=expired).values_list("lender_id", flat=True) if expired else []
-    await autolend.on_credit(sorted(set(refunded)), now)
+    await autolend.after_credit(sorted(set(refunded)), now)
     return expired
 
 
 async def expire_loan(loan_id: int, now: datetime) -> bool:
     """Expire one loan if it is still fundraising past its deadline; refund every share to credit."""
-    async with in_transaction():
-        # The conditional update takes the loan's row lock first, as lending does.
+
+    async def work() -> bool:
+        # The lock order of lending.ledger: the loan row (a conditional update, as lending does), then accounts.
         changed = await Loan.filter(id=loan_id, status=LoanStatus.FUNDRAISING, expires_at__lte=now).update(
             status=LoanStatus.EXPIRED, ended_at=now
         )
@@ -131,11 +133,14 @@ async def expire_loan(loan_id: int, now: datetime) -> bool:
         accounts = dict(
             await Account.filter(lender_id__in=[lender for lender, _ in shares]).values_list("lender_id", "id")
         )
+        await ledger.lock_accounts([loan_account.id, *accounts.values()])
         for lender_id, amount in shares:
             await ledger.transfer(TransferKind.REFUND, loan_account.id, accounts[lender_id], amount, now, loan_id=loan_id)
         refunds = {lender_id: {"refunded": amount} for lender_id, amount in shares}
         await emit(await loan_and_lenders(EventKind.LOAN_EXPIRED, await Loan.get(id=loan_id), refunds), now)
-    return True
+        return True
+
+    return await atomic(work)
 
 
 async def partners_loan(viewer: Viewer | None, loan_id: int) -> Loan:
@@ -152,23 +157,21 @@ async def partners_loan(viewer: Viewer | None, loan_id: int) -> Loan:
 async def mark_default(viewer: Viewer | None, loan_id: int, now: datetime) -> Loan:
     """Declare a disbursed loan defaulted and write off what is outstanding."""
     loan = await partners_loan(viewer, loan_id)
-    async with in_transaction():
+    partner_account, world = (await Account.get(partner_id=loan.partner_id)).id, await ledger.world_account_id()
+
+    async def work() -> Loan:
+        # The lock order of lending.ledger: the loan row, then the accounts.
         changed = await Loan.filter(
             id=loan_id, status__in=(LoanStatus.FUNDED, LoanStatus.REPAYING)
         ).update(status=LoanStatus.DEFAULTED, ended_at=now)
         if not changed:
-            raise LoanNotRepaying(loan.status.value)
-        loan = await Loan.get(id=loan_id)
-        outstanding = loan.amount_cents - loan.repaid_cents
+            raise LoanNotRepaying((await Loan.get(id=loan_id)).status.value)
+        defaulted = await Loan.get(id=loan_id)
+        outstanding = defaulted.amount_cents - defaulted.repaid_cents
         if outstanding:
-            partner_account = await Account.get(partner_id=loan.partner_id)
-            await ledger.transfer(
-                TransferKind.WRITE_OFF,
-                partner_account.id,
-                await ledger.world_account_id(),
-                outstanding,
-                now,
-                loan_id=loan_id,
-            )
-        await emit(await loan_and_lenders(EventKind.LOAN_DEFAULTED, loan, None), now)
-    return loan
+            await ledger.lock_accounts([partner_account, world])
+            await ledger.transfer(TransferKind.WRITE_OFF, partner_account, world, outstanding, now, loan_id=loan_id)
+        await emit(await loan_and_lenders(EventKind.LOAN_DEFAULTED, defaulted, None), now)
+        return defaulted
+
+    return await atomic(work)

@@ -57,8 +57,8 @@ async def post_repayment(
     loan = await partners_loan(viewer, loan_id)
 
     async def work() -> dict:
-        # Lock the loan row first (as lending does), then check against its current state.
-        current = await Loan.select_for_update().get(id=loan_id)
+        # The lock order of lending.ledger: the loan row first, then check against its current state.
+        current = await Loan.select_for_update(no_key=True).get(id=loan_id)
         if current.status not in REPAYABLE:
             raise LoanNotRepaying(current.status.value)
         outstanding = current.amount_cents - current.repaid_cents
@@ -88,7 +88,7 @@ async def post_repayment(
     payload = {"loan": loan_id, "amount": cents, "loss": loss}
     result = await run_once(partner_actor(loan.partner_id), idempotency_key, "repay", payload, now, work)
     # Committed: the credited lenders' rules may now reinvest it.
-    await autolend.on_credit(await Share.filter(loan_id=loan_id).values_list("lender_id", flat=True), now)
+    await autolend.after_credit(await Share.filter(loan_id=loan_id).values_list("lender_id", flat=True), now)
     return result["repayment_id"]
 
 
@@ -114,7 +114,9 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
     )
     partner_account = await Account.get(partner_id=loan.partner_id)
     accounts = dict(await Account.filter(lender_id__in=[s.lender_id for s, _ in paid]).values_list("lender_id", "id"))
-    # Accounts in id order, so concurrent repayments of loans sharing lenders cannot deadlock.
+    world = await ledger.world_account_id() if repayment.lender_loss_cents else None
+    # The lock order of lending.ledger: every account at once, after the loan row.
+    await ledger.lock_accounts([partner_account.id, *accounts.values(), *([] if world is None else [world])])
     for (share, part), lost in sorted(zip(paid, losses, strict=True), key=lambda p: accounts[p[0][0].lender_id]):
         await Share.filter(id=share.id).update(
             repaid_cents=F("repaid_cents") + part, loss_cents=F("loss_cents") + lost
@@ -133,11 +135,11 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
         share.lender_id: {"repayment_id": repayment.id, "amount": part - lost, "principal": part, "loss": lost}
         for (share, part), lost in zip(paid, losses, strict=True)
     }
-    if repayment.lender_loss_cents:
+    if world is not None:
         await ledger.transfer(
             TransferKind.CURRENCY_LOSS,
             partner_account.id,
-            await ledger.world_account_id(),
+            world,
             repayment.lender_loss_cents,
             now,
             loan_id=loan.id,

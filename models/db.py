@@ -1,7 +1,9 @@
 """Database configuration, start-up and migrations."""
 
 import os
+from collections.abc import Iterator
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as run_migrations
@@ -45,3 +47,37 @@ async def migrate(database_url: str) -> None:
 
 # Read by the `tortoise` command line (`make migrations`), not by the application.
 TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
+
+
+# SQLSTATE classes that mean "try again later", not "this request is wrong": PostgreSQL aborted the
+# transaction (40: deadlock, serialization failure), the connection failed (08), the server is out
+# of resources (53: too many connections) or shutting down or starting (57P01-57P03).
+_TRANSIENT_SQLSTATES = ("40", "08", "53", "57P01", "57P02", "57P03")
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """`error` and the errors it wraps (tortoise wraps asyncpg's), each once."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether `error` is a database failure that the same request may not meet a moment later."""
+    for cause in _chain(error):
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES):
+            return True
+        if isinstance(cause, (ConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError)):
+            return True
+        if isinstance(cause, asyncpg.exceptions.InterfaceError) and "connection is closed" in str(cause):
+            return True
+    return False
+
+
+def rolled_back(error: BaseException) -> bool:
+    """Whether PostgreSQL aborted the transaction and rolled it back (SQLSTATE class 40): safe to run again."""
+    return any(str(getattr(cause, "sqlstate", "")).startswith("40") for cause in _chain(error))

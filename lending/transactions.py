@@ -1,0 +1,47 @@
+"""Transactions that outlast the database's transient failures.
+
+PostgreSQL may abort a transaction to break a deadlock or a serialization
+conflict (SQLSTATE class 40). It has then rolled back everything, so running
+the transaction again is safe, and it usually succeeds at once. The lock
+order of lending.ledger rules out deadlocks among lendgraph's own
+transactions; this is the net for the rest (an operator's session, a
+statement that locks more than it seems to).
+
+A failure that outlasts the retries reaches the API as a retryable error
+(HTTP 503 with Retry-After; see graph/extensions.py), never as an internal
+one.
+"""
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tortoise.transactions import in_transaction
+
+from models.db import rolled_back
+
+T = TypeVar("T")
+ATTEMPTS = 4
+BACKOFF_SECONDS = 0.01  # doubled at each attempt, with jitter so that the rivals do not meet again
+
+
+async def atomic(work: Callable[[], Awaitable[T]], *, retry_if: Callable[[BaseException], bool] = rolled_back) -> T:
+    """Run `work` in one transaction; run it again, up to ATTEMPTS times, when `retry_if(error)`.
+
+    By default only a transaction the database rolled back is run again: a
+    lost connection may have lost the COMMIT's answer, not the COMMIT, and
+    only work that is idempotent by itself (lending.idempotency) may be
+    retried then. Must not be called inside another transaction: a savepoint
+    cannot be retried once the transaction around it has aborted.
+    """
+    attempt = 1
+    while True:
+        try:
+            async with in_transaction():
+                return await work()
+        except Exception as error:
+            if attempt >= ATTEMPTS or not retry_if(error):
+                raise
+        await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
+        attempt += 1
