@@ -1,0 +1,90 @@
+"""A transient database failure is retried, and never reaches a client as an internal error.
+
+PostgreSQL aborts a transaction to break a deadlock or a serialization
+conflict, and a connection can drop. A money mutation runs its transaction
+again (its idempotency key makes that safe even when a dropped connection
+hid a COMMIT); when the failure outlasts the retries, the client gets a
+retryable UNAVAILABLE error with HTTP 503 and Retry-After, and nothing moved.
+"""
+
+import asyncpg
+import pytest
+
+from lending import ledger
+from lending.transactions import ATTEMPTS
+from models import Transfer
+from tests.api import new_key
+
+DEPOSIT = """mutation($input: DepositInput!) { deposit(input: $input) {
+  __typename ... on DepositSuccess { lender { balance } } } }"""
+
+FAILURES = {
+    "deadlock": lambda: asyncpg.exceptions.DeadlockDetectedError("deadlock detected"),
+    "serialization": lambda: asyncpg.exceptions.SerializationError("could not serialize access"),
+    "lost-connection": lambda: asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+    "server-restarting": lambda: asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+}
+
+
+@pytest.fixture
+def failing_transfers(monkeypatch: pytest.MonkeyPatch):
+    """Make the next `times` transfers fail with `error()`, as the database would, mid-transaction."""
+    real = ledger.transfer
+
+    def arrange(error, times: int) -> list[int]:
+        calls = [0]
+
+        async def transfer(*args, **kwargs):
+            calls[0] += 1
+            if calls[0] <= times:
+                raise error()
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(ledger, "transfer", transfer)
+        return calls
+
+    return arrange
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+async def test_a_deposit_is_retried_through_a_transient_failure(api, failing_transfers, failure):
+    _, ada = await api.register("Ada")
+    calls = failing_transfers(FAILURES[failure], times=ATTEMPTS - 1)
+
+    response = await api.http.post(
+        "/graphql",
+        json={"query": DEPOSIT, "variables": {"input": {"amount": "25.00", "idempotencyKey": new_key()}}},
+        headers={"Authorization": f"Bearer {ada}"},
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"data": {"deposit": {"__typename": "DepositSuccess", "lender": {"balance": "25.00"}}}}
+    assert calls[0] == ATTEMPTS
+    assert await Transfer.filter(kind="DEPOSIT").count() == 1
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+async def test_a_failure_that_outlasts_the_retries_is_a_retryable_503_and_moves_nothing(
+    api, failing_transfers, failure, caplog
+):
+    _, ada = await api.register("Ada")
+    failing_transfers(FAILURES[failure], times=ATTEMPTS)
+    key = new_key()
+
+    response = await api.http.post(
+        "/graphql",
+        json={"query": DEPOSIT, "variables": {"input": {"amount": "25.00", "idempotencyKey": key}}},
+        headers={"Authorization": f"Bearer {ada}"},
+    )
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "UNAVAILABLE", "retryAfter": 1}
+    assert "try again" in error["message"]
+    assert "Traceback" not in caplog.text
+    assert await Transfer.filter(kind="DEPOSIT").count() == 0
+    # The client retries with its key once the database is back: the deposit happens once.
+    assert (await api.deposit(ada, "25.00", key=key))["__typename"] == "DepositSuccess"
+    assert (await api.deposit(ada, "25.00", key=key))["__typename"] == "DepositSuccess"
+    assert await api.balance(ada) == "25.00"
