@@ -87,7 +87,8 @@ WHAT_HAPPENED_SINCE: list[Since] = [loan_filled_by_bob, loan_expired, loan_repai
 
 @pytest.mark.parametrize("since", WHAT_HAPPENED_SINCE, ids=lambda since: since.__name__)
 async def test_a_lend_replayed_after_the_world_changed_answers_its_success_and_moves_nothing(world, since):
-    loan_id = await world.api.loan_id(world.partner, amount="100.00", expiresAt=(world.clock() + timedelta(days=30)).isoformat())
+    deadline = (world.clock() + timedelta(days=30)).isoformat()
+    loan_id = await world.api.loan_id(world.partner, amount="100.00", expiresAt=deadline)
     first = await world.api.lend(world.ada, loan_id, "25.00", key="lend-once")
     assert first["__typename"] == "LendSuccess"
     await since(world, loan_id)
@@ -114,7 +115,8 @@ async def test_a_repayment_replayed_after_the_loan_ended_answers_its_success(wor
     loan_id = await world.api.loan_id(world.partner, amount="100.00")
     await world.api.lend(world.ada, loan_id, "25.00")
     await loan_filled_by_bob(world, loan_id)
-    assert (await world.api.repay(world.partner, loan_id, "40.00", key="repay-once"))["__typename"] == "PostRepaymentSuccess"
+    first = await world.api.repay(world.partner, loan_id, "40.00", key="repay-once")
+    assert first["__typename"] == "PostRepaymentSuccess"
     await since(world, loan_id)
     before = await world.snapshot()
 
