@@ -85,12 +85,22 @@ async def issue_token(
 
 
 async def create_api_token(viewer: Viewer, name: str, scopes: list[str]) -> tuple[ApiToken, str]:
-    """A lender makes a token for a third party, with no more than the given scopes."""
+    """A lender makes a token for a third party, with some of the scopes of the token asking.
+
+    A token may grant only scopes it holds itself: one that may only manage
+    tokens cannot make a token that moves money. Nothing is created when a
+    scope is unknown or not held (InvalidInput, Forbidden).
+    """
     viewer.require(TOKENS_MANAGE)
+    if viewer.lender_id is None:
+        raise Forbidden("Only a lender may make tokens.")
     name = clean_text(name, "name", 100)
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise InvalidInput(f"scopes must be some of {', '.join(SCOPES)}; unknown: {', '.join(unknown) or 'none given'}.", "scopes")
+    beyond = [scope for scope in SCOPES if scope in scopes and not viewer.may(scope)]
+    if beyond:
+        raise Forbidden(f"A token may grant only scopes it holds; this one lacks {', '.join(beyond)}.")
     if await ApiToken.filter(lender_id=viewer.lender_id, revoked_at=None).count() >= MAX_TOKENS_PER_LENDER:
         raise InvalidInput(f"A lender may hold at most {MAX_TOKENS_PER_LENDER} live tokens.", "name")
     ordered = tuple(scope for scope in SCOPES if scope in scopes)

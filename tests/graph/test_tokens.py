@@ -128,7 +128,7 @@ async def scoped_world(api) -> tuple[str, dict[str, dict]]:
         "saveSearch": {"name": "Peru", "filter": {"countries": ["PE"]}},
         "deleteSavedSearch": {"id": saved["savedSearch"]["id"]},
         "setAutoLendRule": {"amountPerLoan": "25.00"},
-        "createApiToken": {"name": "another", "scopes": ["portfolio:read"]},
+        "createApiToken": {"name": "another", "scopes": ["tokens:manage"]},
         "revokeApiToken": {"id": spare_id},
         "markNotificationsRead": {"ids": [edge["node"]["id"] for edge in alerts["me"]["notifications"]["edges"]]},
     }
@@ -153,3 +153,36 @@ async def test_every_scoped_mutation_needs_its_scope_and_nothing_else_will_do(ap
     # The scope alone is enough.
     allowed = (await api.data(mutation, {"input": inputs[field]}, only))[field]
     assert allowed["__typename"].endswith("Success"), allowed
+
+
+async def test_a_token_that_may_only_manage_tokens_cannot_make_one_that_moves_money(api):
+    _, owner = await api.funded_lender("100.00")
+    _, manager = await make_token(api, owner, "tokens:manage")
+    await api.data("{ me { displayName } }", token=manager)  # first use recorded before the snapshot
+    before = await snapshot()
+    for scopes in (list(SCOPES), ["lend"], ["tokens:manage", "portfolio:read"]):
+        refused = (await api.data(CREATE, {"input": {"name": "escalated", "scopes": scopes}}, manager))["createApiToken"]
+        assert refused["__typename"] == "Forbidden", refused
+        assert refused["message"] == "A token may grant only scopes it holds; this one lacks " + ", ".join(
+            s for s in SCOPES if s in scopes and s != "tokens:manage"
+        ) + ".", refused
+    after = await snapshot()
+    assert after == before, changes(before, after)  # no token made
+    # What it holds, it may grant.
+    _, heir = await make_token(api, manager, "tokens:manage", name="heir")
+    assert (await api.data(CREATE, {"input": {"name": "x", "scopes": ["lend"]}}, heir))["createApiToken"][
+        "__typename"
+    ] == "Forbidden"
+    assert await api.balance(owner) == "100.00"
+    assert await Transfer.filter(kind="WITHDRAWAL").count() == 0
+
+
+async def test_a_token_grants_any_part_of_what_it_holds(api):
+    _, owner = await api.register()
+    _, lender_bot = await make_token(api, owner, "lend", "portfolio:read", "tokens:manage")
+    _, reader = await make_token(api, lender_bot, "portfolio:read", name="reader")
+    assert (await api.data("{ me { balance } }", token=reader))["me"]["balance"] == "0.00"
+    refused = (await api.data(CREATE, {"input": {"name": "x", "scopes": ["lend", "searches:write"]}}, lender_bot))
+    assert refused["createApiToken"]["__typename"] == "Forbidden"
+    assert "searches:write" in refused["createApiToken"]["message"]
+    assert await ApiToken.filter(name="x").count() == 0
