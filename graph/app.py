@@ -16,7 +16,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -25,6 +24,7 @@ from graph.auth import viewer_for
 from graph.context import Context
 from graph.execution import SharedResults
 from graph.guard import Guard
+from graph.http import GraphQLOverHTTP
 from graph.limits import Limits, QueryLimits
 from graph.ratelimit import RATE_LIMIT_HEADERS, RateLimited, RateLimiter
 from graph.schema import schema
@@ -88,7 +88,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.websocket.close(code=4408, reason="Connection initialisation timeout")
 
 
-class LendGraphQL(GraphQL[Context, None]):
+class LendGraphQL(GraphQLOverHTTP):
+    """The GraphQL endpoint, over WebSocket and over HTTP (answered as graph/http.py says)."""
+
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 

@@ -2,9 +2,10 @@
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import ParserCache
 from strawberry.tools import merge_types
 
+from graph import errorlog
+from graph.documents import CachedParse, CoerceVariables, OneOperation
 from graph.execution import SharingExecutor
 from graph.extensions import AnnounceEvents, DomainErrorCodes, MaskUnexpectedErrors, OperationLimits
 from graph.types.events import LENDER_EVENT_TYPES, NotificationNode
@@ -34,7 +35,8 @@ Mutation = merge_types(
     "Mutation", (AccountMutation, LoanMutation, SearchMutation, AutoLendMutation, TokenMutation, NotificationMutation)
 )
 
-schema = strawberry.Schema(
+# errorlog.Schema: strawberry's, logging a request's errors as one bounded line.
+schema = errorlog.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
@@ -44,11 +46,15 @@ schema = strawberry.Schema(
         # First: its refusals come before any other extension's work. It also validates, with a cache
         # (graph/extensions.py), so strawberry's ValidationCache is not used.
         OperationLimits,
+        # After OperationLimits, which validates: bad variables are refused before execution too.
+        CoerceVariables,
         MaskUnexpectedErrors,
         DomainErrorCodes,
         AnnounceEvents,
+        # A document of several operations needs operationName (graph/documents.py).
+        OneOperation,
         # Clients send the same few documents over and over: parse each once.
-        lambda: ParserCache(maxsize=1024),
+        CachedParse,
     ],
     # Batched requests (a JSON array of operations) stay off: `batching_config` is not set, so
     # strawberry answers 400 "Batching is not enabled" (tests/security/test_batching.py).

@@ -19,14 +19,15 @@ from tests.security.calls import codes, deposit
 
 async def test_get_never_runs_a_mutation(api):
     _, token = await api.funded_lender("100.00")
+    # GraphQL over HTTP: a GET whose query and operationName name a mutation is 405 Method Not Allowed.
     response = await api.http.get("/graphql", params={"query": deposit()}, headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 400, response.text
+    assert response.status_code == 405 and response.headers["allow"] == "POST", response.text
     assert "mutations are not allowed when using GET" in response.text
     named = "mutation M { deposit(input: {amount: \"1.00\", idempotencyKey: \"get\"}) { __typename } } query Q { __typename }"
-    for operation in ("M", None):
+    for operation in ("M", None):  # unnamed, the document's first operation decides the method
         params = {"query": named, **({"operationName": operation} if operation else {})}
         response = await api.http.get("/graphql", params=params, headers={"Authorization": f"Bearer {token}"})
-        assert response.status_code == 400, response.text
+        assert response.status_code == 405, response.text
     assert await api.balance(token) == "100.00"
     # Queries over GET work.
     response = await api.http.get("/graphql", params={"query": "{ loans { totalCount } }"})

@@ -1,0 +1,208 @@
+"""GraphQL over HTTP as the spec has it (https://graphql.github.io/graphql-over-http/draft/).
+
+- The response's media type comes from the request's Accept header, q-values
+  and wildcards included: `application/graphql-response+json` when the client
+  prefers it, `application/json` when it prefers that, sends `*/*` or
+  `application/*`, or sends no Accept at all (what the spec's audit suite and
+  legacy clients expect). A client that accepts neither gets 406, but for a
+  streaming one (`text/event-stream`, `multipart/mixed`), which gets JSON
+  saying that subscriptions are served over WebSocket.
+- With `application/graphql-response+json` a request error (the document does
+  not parse or validate, a variable does not coerce, no operation can be
+  chosen, a limit refuses it before it runs) is a response without `data`,
+  400 (500 or 503 if the server failed); a response with `data`, even null, is
+  200. With `application/json` the legacy statuses stay: 200 and `data: null`.
+- A request that is not well-formed GraphQL over HTTP (unreadable JSON, no
+  query, a parameter of the wrong type) is 400 with an `errors` body; a
+  mutation over GET is 405 with `Allow: POST`.
+- `Content-Type` is matched without regard to case (`Application/JSON`).
+
+Every refusal made here is logged as one bounded line (graph/errorlog.py).
+"""
+
+import json
+from typing import Any
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
+
+from graph.context import Context
+from graph.errorlog import log_refusal
+from graph.extensions import MaskUnexpectedErrors
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+STREAMING = ("text/event-stream", "multipart/mixed")  # subscription transports served over WebSocket instead
+# Request errors caused by the server rather than the request: their status with graphql-response+json.
+SERVER_ERROR_STATUS = {"INTERNAL": 500, "UNAVAILABLE": 503}
+_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE"}
+
+
+def _ranges(accept: str) -> list[tuple[str, float]]:
+    """The media ranges of an Accept header with their q-values; a range with an unreadable q is dropped."""
+    ranges = []
+    for item in accept.split(","):
+        media, *params = item.split(";")
+        media = media.strip().lower()
+        if "/" not in media:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(max(float(value.strip()), 0.0), 1.0)
+                except ValueError:
+                    q = -1.0
+        if q >= 0:
+            ranges.append((media, q))
+    return ranges
+
+
+def _quality(media: str, ranges: list[tuple[str, float]]) -> tuple[float, int]:
+    """The q-value the client gives `media`, from its most specific matching range (RFC 9110 12.5.1), and that specificity."""
+    kind = media.split("/", 1)[0]
+    best: tuple[int, float] | None = None
+    for candidate, q in ranges:
+        specificity = 2 if candidate == media else 1 if candidate == f"{kind}/*" else 0 if candidate == "*/*" else -1
+        if specificity >= 0 and (best is None or (specificity, q) > best):
+            best = (specificity, q)
+    return (0.0, -1) if best is None else (best[1], best[0])
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response's media type for an Accept header, or None when the client accepts neither (406)."""
+    if accept is None or not accept.strip():
+        return JSON
+    ranges = _ranges(accept)
+    choices = []
+    for media in (GRAPHQL_RESPONSE, JSON):
+        q, specificity = _quality(media, ranges)
+        if q > 0:
+            # Equal q: a type named outright beats a wildcard; between two named outright the spec's
+            # own type wins, and a wildcard (*/*, application/*) keeps legacy clients on application/json.
+            preferred = (media == GRAPHQL_RESPONSE) if specificity == 2 else (media == JSON)
+            choices.append((q, specificity, preferred, media))
+    if choices:
+        return max(choices)[3]
+    if any(media in STREAMING for media, q in ranges if q > 0):
+        # A streaming client (SSE, multipart subscriptions) gets JSON, as the spec permits, so that it
+        # learns why: subscriptions are served over WebSocket (WEBSOCKET_REQUIRED), queries in JSON.
+        return JSON
+    return None
+
+
+def error_body(message: str, code: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def json_response(body: Any, status: int, media: str, headers: dict[str, str] | None = None) -> Response:
+    content = json.dumps(body, separators=(",", ":"))
+    return Response(content, status_code=status, headers=headers, media_type=f"{media}; charset=utf-8")
+
+
+class RequestAdapter(StarletteRequestAdapter):
+    """strawberry matches `application/json` case-sensitively: hand it the type in lower case."""
+
+    @property
+    def content_type(self) -> str | None:
+        value = super().content_type
+        if value is None:
+            return None
+        essence, sep, params = value.partition(";")
+        return essence.strip().lower() + sep + params
+
+
+def media_type(request: Request) -> str:
+    """The media type negotiated for this request (GraphQLOverHTTP.__call__)."""
+    return getattr(request.state, "graphql_media_type", JSON)
+
+
+class GraphQLOverHTTP(GraphQL[Context, None]):
+    """strawberry's ASGI view, answering HTTP as the spec says (see the module docstring)."""
+
+    request_adapter_class = RequestAdapter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # As strawberry's GraphQL.__call__ does for HTTP, with Accept negotiated first and its
+        # HTTPException (otherwise plain text, always 400) turned into a GraphQL answer.
+        request = Request(scope, receive=receive)
+        media = negotiate(request.headers.get("accept"))
+        request.state.graphql_media_type = media or JSON
+        if media is None and not self.should_render_graphql_ide(self.request_adapter_class(request)):
+            message = f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}; the Accept header allows neither."
+            log_refusal(406, message)
+            response = json_response(error_body(message, "NOT_ACCEPTABLE"), 406, JSON)
+        else:
+            try:
+                response = await self.run(request)
+            except HTTPException as error:
+                response = self.refusal(error, media or JSON)
+        await response(scope, receive, send)
+
+    def refusal(self, error: HTTPException, media: str) -> Response:
+        """The answer to a request strawberry refused with an HTTPException.
+
+        What refused it is only in the exception's cause (strawberry raises it `from` the error).
+        """
+        cause = error.__cause__
+        status, reason, headers = error.status_code, error.reason, None
+        if isinstance(cause, CannotGetOperationTypeError):
+            # No operation of that name: a GraphQL request error, answered as validation errors are.
+            log_refusal(200 if media == JSON else 400, reason, operation=cause.operation_name)
+            body = error_body(reason, "OPERATION_NOT_FOUND")
+            return json_response({"data": None, **body} if media == JSON else body, 200 if media == JSON else 400, media)
+        if isinstance(cause, InvalidOperationTypeError) and cause.operation_type is OperationType.MUTATION:
+            status, headers = 405, {"Allow": "POST"}  # GET never runs a mutation
+        log_refusal(status, reason)
+        code = "BAD_REQUEST" if isinstance(cause, MissingQueryError) else _CODES.get(status, "BAD_REQUEST")
+        return json_response(error_body(reason, code), status, media, headers)
+
+    async def get_sub_response(self, request: Request) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = media_type(request)  # read by create_response; this object is never sent
+        return sub_response
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData):
+            if data.operation_name is not None and not isinstance(data.operation_name, str):
+                raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
+            if data.operation_name == "":
+                data.operation_name = None  # the spec: an empty operationName is no operationName
+        return data
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            # MaskUnexpectedErrors masks what fails during an operation. An exception raised by an
+            # extension before execution reaches here unmasked (strawberry's execute() makes it the
+            # result once the extensions are done): mask it the same way, logged once under its id.
+            result.errors = [MaskUnexpectedErrors._masked(error) for error in result.errors]
+        response = await super().process_result(request, result)
+        if media_type(request) == GRAPHQL_RESPONSE and isinstance(result, PreExecutionError):
+            response.pop("data", None)  # nothing ran: a request error has no data entry
+        return response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media = sub_response.media_type or JSON
+        response.headers["content-type"] = f"{media}; charset=utf-8"
+        if media == GRAPHQL_RESPONSE and not sub_response.status_code and isinstance(response_data, dict):
+            if "data" not in response_data:
+                codes = [(error.get("extensions") or {}).get("code") for error in response_data.get("errors") or []]
+                response.status_code = max([SERVER_ERROR_STATUS.get(code, 400) for code in codes] or [400])
+        return response
