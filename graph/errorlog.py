@@ -9,7 +9,8 @@ message, cut short.
 
 Unexpected exceptions are not logged here: MaskUnexpectedErrors
 (graph/extensions.py) logs each once, with its traceback, under the id the
-client sees.
+client sees. Nor are rate-limit refusals: a line for each would let a client
+over its limit write to the log as fast as it can send.
 """
 
 import hashlib
@@ -20,6 +21,7 @@ from graphql import GraphQLError
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.types import ExecutionContext
 
+from graph.ratelimit import RATE_LIMITED
 from lending.errors import LendingError
 
 log = logging.getLogger("lendgraph.requests")
@@ -59,6 +61,8 @@ def log_refusal(status: int, reason: str, *, operation: str | None = None, query
 def log_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
     """One line for the client's errors in one result (parse, validation, limits, variables, domain errors)."""
     errors = [error for error in errors if not is_unexpected(error)]
+    if any((error.extensions or {}).get("code") == RATE_LIMITED for error in errors):
+        return
     if not errors:
         return
     first = errors[0]

@@ -27,10 +27,14 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAd
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.exceptions import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -170,9 +174,10 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         code = "BAD_REQUEST" if isinstance(cause, MissingQueryError) else _CODES.get(status, "BAD_REQUEST")
         return json_response(error_body(reason, code), status, media, headers)
 
-    async def get_sub_response(self, request: Request) -> Response:
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
-        sub_response.media_type = media_type(request)  # read by create_response; this object is never sent
+        if isinstance(request, Request):
+            sub_response.media_type = media_type(request)  # read by create_response; this object is never sent
         return sub_response
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -201,8 +206,9 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         response = super().create_response(response_data, sub_response)
         media = sub_response.media_type or JSON
         response.headers["content-type"] = f"{media}; charset=utf-8"
-        if media == GRAPHQL_RESPONSE and not sub_response.status_code and isinstance(response_data, dict):
-            if "data" not in response_data:
-                codes = [(error.get("extensions") or {}).get("code") for error in response_data.get("errors") or []]
-                response.status_code = max([SERVER_ERROR_STATUS.get(code, 400) for code in codes] or [400])
+        request_error = isinstance(response_data, dict) and "data" not in response_data
+        if media == GRAPHQL_RESPONSE and not sub_response.status_code and request_error:
+            errors: list[Any] = response_data.get("errors") or []  # type: ignore[union-attr]
+            codes = [str((error.get("extensions") or {}).get("code")) for error in errors]
+            response.status_code = max([SERVER_ERROR_STATUS.get(code, 400) for code in codes] or [400])
         return response

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from graph.errorlog import clip
 from graph.settings import Settings
 from tests.api import partner_token
-from tests.security.calls import bearer
+from tests.conftest import serve
+from tests.security.calls import bearer, deposit
 from tests.ws import Socket
 
 LINE_BYTES = 1024  # the most one request may write to the log
@@ -169,6 +170,19 @@ def test_a_clipped_message_is_one_printable_line_within_its_limit(text):
     assert len(line) <= 300 and line.isprintable() and "\n" not in line
     if text.isprintable() and " ".join(text.split()) == text and len(text) <= 300:
         assert line == text
+
+
+async def test_requests_refused_for_the_rate_limit_log_nothing(database_url, clock, production_log):
+    """Each would be a line: a client over its limit could then write to the log as fast as it sends."""
+    async with serve(database_url, clock, rate_limit_money_per_lender=1) as api:
+        _, ada = await api.funded_lender("100.00")  # its one deposit
+
+        async def send() -> None:
+            for _ in range(20):
+                response = await api.http.post("/graphql", json={"query": deposit()}, headers=bearer(ada))
+                assert response.status_code == 429
+
+        assert await logged(production_log, send) == []
 
 
 async def test_a_well_formed_request_logs_nothing(api, production_log):
