@@ -7,12 +7,15 @@ saved searches): one definition, so both always mean the same thing.
 
 import functools
 import operator
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from tortoise.expressions import F, Q
+from pypika_tortoise.terms import Criterion, Function
+from tortoise.expressions import F, Q, ResolveContext
+from tortoise.query_utils import QueryModifier
 
 from lending.countries import normalize_country
 from lending.errors import InvalidInput
@@ -57,7 +60,7 @@ class LoanFilter:
         """Validate raw filter input; unknown countries and bad ranges raise InvalidInput."""
         if len(keywords or ()) > MAX_KEYWORDS:
             raise InvalidInput(f"At most {MAX_KEYWORDS} keywords of up to 50 characters.", "keywords")
-        cleaned = (clean_text(w, "keywords", 50, required=False).lower() for w in keywords or ())
+        cleaned = (fold_case(clean_text(w, "keywords", 50, required=False)) for w in keywords or ())
         words = tuple(w for w in cleaned if w)
         if max_term_months is not None and not 1 <= max_term_months <= MAX_TERM_MONTHS:
             raise InvalidInput(f"maxTermMonths must be 1 to {MAX_TERM_MONTHS}.", "maxTermMonths")
@@ -131,7 +134,8 @@ class LoanFilter:
             found.append(Clause("partner__risk_tenths", "lte", self.risk_max_tenths))
         if self.max_term_months is not None:
             found.append(Clause("term_months", "lte", self.max_term_months))
-        found.extend(Clause("text", "contains", word) for word in self.keywords)
+        # Folded here as well, so that a filter made without build() (by hand, from_json) means the same.
+        found.extend(Clause("text", "contains", fold_case(word)) for word in self.keywords)
         return tuple(found)
 
     def as_q(self) -> Q:
@@ -157,8 +161,63 @@ _PYTHON_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "in": lambda value, wanted: value in wanted,
     "gte": operator.ge,
     "lte": operator.le,
-    "contains": lambda text, word: word in text,
+    "contains": lambda texts, word: any(word in text for text in texts),
 }
+
+# A keyword matches when it appears inside the name, the use or the description (never across two
+# of them), ignoring the case of the ASCII letters A-Z alone. Wider case folding cannot mean the same
+# everywhere: Python's str.lower folds all of Unicode ("İ" becomes two characters), SQLite's LOWER,
+# UPPER and LIKE fold ASCII only, and PostgreSQL's follow the database's locale ("É" folds under
+# C.UTF-8, "I" lowers to a dotless "ı" under a Turkish one). So every side folds A-Z by an explicit
+# table and compares every other character as it is, by code point.
+_UPPER, _LOWER = string.ascii_uppercase, string.ascii_lowercase
+_ASCII_FOLD = str.maketrans(_UPPER, _LOWER)
+
+
+def fold_case(text: str) -> str:
+    """`text` with the ASCII letters A-Z lowered and every other character as it is."""
+    return text.translate(_ASCII_FOLD)
+
+
+class _KeywordQ(Q):
+    """SQL for "a text field, folded, holds `word`" (already folded).
+
+    A substring search (INSTR, STRPOS), not LIKE: "%", "_" and "\\" in a keyword are plain characters.
+    SQLite's built-in LOWER folds ASCII only; PostgreSQL's LOWER would follow the locale, so TRANSLATE.
+    """
+
+    __slots__ = ("word",)
+
+    def __init__(self, word: str) -> None:
+        super().__init__()
+        self.word = word
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __invert__(self) -> "_KeywordQ":
+        negated = _KeywordQ(self.word)
+        negated._is_negated = not self._is_negated
+        return negated
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _KeywordQ) and (other.word, other._is_negated) == (self.word, self._is_negated)
+
+    def resolve(self, resolve_context: ResolveContext) -> QueryModifier:
+        dialect = resolve_context.model._meta.db.capabilities.dialect
+        columns = resolve_context.model._meta.fields_db_projection
+        found: Criterion | None = None
+        for field in TEXT_FIELDS:
+            column = resolve_context.table[columns[field]]
+            if dialect == "sqlite":
+                position = Function("INSTR", Function("LOWER", column), self.word)
+            elif dialect == "postgres":
+                position = Function("STRPOS", Function("TRANSLATE", column, _UPPER, _LOWER), self.word)
+            else:
+                raise NotImplementedError(f"keyword search on {dialect}")
+            found = position > 0 if found is None else found | (position > 0)
+        modifier = QueryModifier(where_criterion=found)
+        return ~modifier if self._is_negated else modifier
 
 
 @dataclass(frozen=True)
@@ -169,12 +228,12 @@ class Clause:
 
     def as_q(self) -> Q:
         if self.field == "text":
-            return Q(*(Q(**{f"{f}__icontains": self.value}) for f in TEXT_FIELDS), join_type="OR")
+            return _KeywordQ(self.value)
         return Q(**{f"{self.field}__{self.op}": self.value})
 
     def holds(self, loan: Loan, risk_tenths: int, status: LoanStatus | None = None) -> bool:
         if self.field == "text":
-            value: Any = " ".join(getattr(loan, f) for f in TEXT_FIELDS).lower()
+            value: Any = [fold_case(getattr(loan, f)) for f in TEXT_FIELDS]
         elif self.field == "partner__risk_tenths":
             value = risk_tenths
         elif self.field == "status" and status is not None:
