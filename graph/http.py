@@ -194,6 +194,7 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             # MaskUnexpectedErrors masks what fails during an operation. An exception raised by an
             # extension before execution reaches here unmasked (strawberry's execute() makes it the
             # result once the extensions are done): mask it the same way, logged once under its id.
+            # _masked is MaskUnexpectedErrors' own rule for what is masked and how it is logged.
             result.errors = [MaskUnexpectedErrors._masked(error) for error in result.errors]
         response = await super().process_result(request, result)
         if media_type(request) == GRAPHQL_RESPONSE and isinstance(result, PreExecutionError):
