@@ -103,12 +103,24 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
         # The last repayment settles every share exactly, whatever rounding came before.
         principal = [s.amount_cents - s.repaid_cents for s in shares]
     else:
+        # Capped at what each share still lacks: rounding may have put a share a fraction of a cent
+        # ahead, and near the end its round-up would repay it beyond its amount.
         principal = split_pro_rata(
-            repayment.amount_cents, [s.amount_cents for s in shares], [s.repaid_cents for s in shares]
+            repayment.amount_cents,
+            [s.amount_cents for s in shares],
+            [s.repaid_cents for s in shares],
+            [s.amount_cents - s.repaid_cents for s in shares],
         )
     paid = [(share, part) for share, part in zip(shares, principal, strict=True) if part]
+    # Split by this repayment's parts, each loss part at most its part (the lenders' loss never
+    # exceeds the repayment), so no lender is credited a negative amount.
     losses = (
-        split_pro_rata(repayment.lender_loss_cents, [part for _, part in paid], [s.loss_cents for s, _ in paid])
+        split_pro_rata(
+            repayment.lender_loss_cents,
+            [part for _, part in paid],
+            [s.loss_cents for s, _ in paid],
+            [part for _, part in paid],
+        )
         if repayment.lender_loss_cents
         else [0] * len(paid)
     )
