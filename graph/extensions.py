@@ -71,6 +71,17 @@ class AnnounceEvents(SchemaExtension):
             await context.hub.bus.announce()
 
 
+def unavailable(error: GraphQLError | None = None) -> GraphQLError:
+    """The retryable answer to a transient database failure (`error`, if any, says where it happened)."""
+    return GraphQLError(
+        f"The service is briefly unavailable: try again in {RETRY_AFTER_SECONDS} s. A money "
+        "mutation retried with the same idempotency key moves money at most once.",
+        error.nodes if error else None,
+        path=error.path if error else None,
+        extensions={"code": UNAVAILABLE, "retryAfter": RETRY_AFTER_SECONDS},
+    )
+
+
 class MaskUnexpectedErrors(SchemaExtension):
     """Unexpected exceptions reach the client as "Internal error" with an id that is in the log.
 
@@ -108,13 +119,7 @@ class MaskUnexpectedErrors(SchemaExtension):
             return error
         if is_transient(original):
             log.warning("unavailable at %s: %r", error.path, original)
-            return GraphQLError(
-                f"The service is briefly unavailable: try again in {RETRY_AFTER_SECONDS} s. A money "
-                "mutation retried with the same idempotency key moves money at most once.",
-                error.nodes,
-                path=error.path,
-                extensions={"code": UNAVAILABLE, "retryAfter": RETRY_AFTER_SECONDS},
-            )
+            return unavailable(error)
         error_id = uuid.uuid4().hex[:12]
         log.error("internal error %s at %s", error_id, error.path, exc_info=original)
         return GraphQLError(

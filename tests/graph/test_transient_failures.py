@@ -10,6 +10,7 @@ retryable UNAVAILABLE error with HTTP 503 and Retry-After, and nothing moved.
 import asyncpg
 import pytest
 
+import graph.auth
 from lending import ledger
 from lending.transactions import ATTEMPTS
 from models import Transfer
@@ -88,3 +89,20 @@ async def test_a_failure_that_outlasts_the_retries_is_a_retryable_503_and_moves_
     assert (await api.deposit(ada, "25.00", key=key))["__typename"] == "DepositSuccess"
     assert (await api.deposit(ada, "25.00", key=key))["__typename"] == "DepositSuccess"
     assert await api.balance(ada) == "25.00"
+
+
+async def test_a_database_gone_while_the_token_is_looked_up_is_a_retryable_503_in_graphql_shape(api, monkeypatch):
+    _, ada = await api.register("Ada")
+
+    async def authenticate(token: str) -> None:
+        raise asyncpg.exceptions.CannotConnectNowError("the database system is shutting down")
+
+    monkeypatch.setattr(graph.auth, "authenticate", authenticate)
+    headers = {"Authorization": f"Bearer {ada}"}
+    response = await api.http.post("/graphql", json={"query": "{ me { balance } }"}, headers=headers)
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.headers["content-type"].startswith("application/json")
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "UNAVAILABLE", "retryAfter": 1}
