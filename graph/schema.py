@@ -1,5 +1,7 @@
 """The schema: per-area Query and Mutation classes merged into one root."""
 
+from decimal import Decimal
+
 import strawberry
 from strawberry import relay
 from strawberry.tools import merge_types
@@ -8,6 +10,7 @@ from graph import errorlog
 from graph.documents import CachedParse, CoerceVariables, OneOperation
 from graph.execution import SharingExecutor
 from graph.extensions import AnnounceEvents, DomainErrorCodes, MaskUnexpectedErrors, OperationLimits
+from graph.types.decimals import DecimalScalar
 from graph.types.events import LENDER_EVENT_TYPES, NotificationNode
 from graph.types.lenders import LenderNode, ShareNode, TransactionNode
 from graph.types.loans import LoanNode, PartnerNode
@@ -41,6 +44,7 @@ schema = errorlog.Schema(
     mutation=Mutation,
     subscription=Subscription,
     execution_context_class=SharingExecutor,
+    scalar_overrides={Decimal: DecimalScalar},  # strict decimal strings (graph/types/decimals.py)
     types=[LoanNode, PartnerNode, LenderNode, ShareNode, TransactionNode, NotificationNode, SavedSearchNode, ApiTokenNode, *LENDER_EVENT_TYPES],
     extensions=[
         # First: its refusals come before any other extension's work. It also validates, with a cache

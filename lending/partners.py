@@ -8,6 +8,7 @@ from tortoise.transactions import in_transaction
 
 from lending.countries import normalize_country
 from lending.errors import InvalidInput
+from lending.money import DECIMAL_FORMAT, parse_decimal, shown
 from lending.schedule import past_due_cents
 from lending.text import clean_text
 from models import Account, AccountKind, Loan, LoanStatus, Partner
@@ -17,12 +18,13 @@ RATE_PLACES = Decimal("0.0001")
 
 
 def parse_risk_rating(rating: Decimal | str) -> int:
-    """A star rating (0.5 to 5.0, in half stars) as tenths of a star."""
-    try:
-        tenths = Decimal(rating) * 10
-    except ArithmeticError:
-        raise InvalidInput(f"{rating!r} is not a risk rating.", "riskRating") from None
-    if not tenths.is_finite() or tenths != tenths.to_integral_value() or int(tenths) % 5 or not 5 <= tenths <= 50:
+    """A star rating (0.5 to 5.0, in half stars), a decimal string (DECIMAL_FORMAT), as tenths of a star."""
+    stars = parse_decimal(rating)
+    if stars is None:
+        raise InvalidInput(f"The risk rating {shown(rating)} is not {DECIMAL_FORMAT}.", "riskRating")
+    tenths = stars * 10
+    # The range first: a long string of digits is a valid Decimal but no rating.
+    if not 5 <= tenths <= 50 or tenths != tenths.to_integral_value() or int(tenths) % 5:
         raise InvalidInput("The risk rating must be 0.5 to 5.0 stars in half stars.", "riskRating")
     return int(tenths)
 

@@ -5,9 +5,13 @@ request, who sends it, and what must come back. That is either
 
 - a typed error, a `UserError` member of the mutation's result union
   (`Typed`: its __typename, code, and for InvalidInput the field), or
-- for a value its GraphQL type cannot represent at all ("abc" as a Decimal,
-  "tomorrow" as a DateTime, 2**31 as an Int), GraphQL's own refusal of the
-  variables before any resolver runs (`Refused`: the path and the reason).
+- for a value its GraphQL type cannot represent at all ("tomorrow" as a
+  DateTime, 2**31 as an Int, and as a Decimal anything but ASCII digits with
+  an optional point and at most two decimals: "abc", "-25.00", "10.005",
+  "1e400", "NaN", the JSON number -5), GraphQL's own refusal of the variables
+  before any resolver runs (`Refused`: the path, the reason and, for a
+  Decimal, the code INVALID_AMOUNT). tests/security/test_amount_strings.py
+  tries the Decimal format at length.
 
 Every case arranges its world through the public API, takes a snapshot of
 every table, sends the one bad request, checks the answer and then proves
@@ -48,6 +52,7 @@ class Refused:
 
     path: str  # ".amount"; "" when the input object as a whole is wrong
     says: str  # the start of the reason
+    code: str | None = None  # extensions.code, when the refusal has one
 
     @property
     def message(self) -> str:
@@ -63,7 +68,9 @@ def invalid(field: str, says: str = "") -> Typed:
 
 
 def not_a_decimal(value: Any, path: str = ".amount") -> Refused:
-    return Refused(path, f'Value cannot represent a Decimal: "{value}".')
+    """The Decimal scalar's refusal: ASCII digits, an optional point and at most two decimals, or nothing."""
+    shown = f"{value!r} (a number) is not a string" if isinstance(value, (int, float)) else repr(value)
+    return Refused(path, f"Not a Decimal: {shown}. A Decimal is a string of ASCII digits", code="INVALID_AMOUNT")
 
 
 def null(path: str, type_: str) -> Refused:
@@ -91,8 +98,6 @@ NOT_FOUND = Typed("NotFound", "NOT_FOUND")
 CONFLICT = Typed("IdempotencyConflict", "IDEMPOTENCY_CONFLICT", extra={"key": "used-key"})
 EMAIL_TAKEN = Typed("EmailTaken", "EMAIL_TAKEN", says="already exists")
 POSITIVE = bad_amount("positive")
-DECIMALS = bad_amount("two decimal places")
-FINITE = bad_amount("finite")
 
 # ---------------------------------------------------------------- cases
 
@@ -122,7 +127,8 @@ def loan_gid(node_id: str) -> str:
 
 
 BOGUS_TOKEN = "lg_" + "x" * 43  # shaped like a token, but never issued
-HUGE_WITH_DECIMALS = "1" + "0" * 26 + ".001"  # more digits than Decimal's default precision (28)
+HUGE = "1" + "0" * 30  # more digits than Decimal's default precision (28)
+HUGE_WITH_DECIMALS = "1" + "0" * 26 + ".001"
 UNKNOWN_LOAN = loan_gid("999999")
 
 
@@ -153,6 +159,8 @@ def check_answer(body: dict, expect: Typed | Refused) -> None:
     if isinstance(expect, Refused):
         assert body.get("data") is None, body
         assert [e["message"][: len(expect.message)] for e in body.get("errors", [])] == [expect.message], body
+        if expect.code is not None:
+            assert [(e.get("extensions") or {}).get("code") for e in body["errors"]] == [expect.code], body
         return
     assert not body.get("errors"), body["errors"]
     result = body["data"]["result"]
@@ -217,15 +225,20 @@ DEPOSIT = document("deposit", "DepositInput", "... on IdempotencyConflict { key 
     "fields, as_, expect",
     [
         case("zero", POSITIVE, amount="0"),
-        case("negative", POSITIVE, amount="-25.00"),
-        case("negative-zero", POSITIVE, amount="-0.00"),
-        case("negative-json-number", POSITIVE, amount=-5),
-        case("three-decimals", DECIMALS, amount="10.005"),
+        case("negative", not_a_decimal("-25.00"), amount="-25.00"),
+        case("negative-zero", not_a_decimal("-0.00"), amount="-0.00"),
+        case("negative-json-number", not_a_decimal(-5), amount=-5),
+        case("json-number", not_a_decimal(25.0), amount=25.0),
+        case("three-decimals", not_a_decimal("10.005"), amount="10.005"),
         case("a-cent-over-the-maximum", bad_amount("at most 1000000.00"), amount="1000000.01"),
-        case("1e400", bad_amount("at most 1000000.00"), amount="1e400"),
-        case("huge-with-decimals", bad_amount(), amount=HUGE_WITH_DECIMALS),
-        case("NaN", FINITE, amount="NaN"),
-        case("Infinity", FINITE, amount="Infinity"),
+        case("huge", bad_amount("at most 1000000.00"), amount=HUGE),
+        case("1e400", not_a_decimal("1e400"), amount="1e400"),
+        case("huge-with-decimals", not_a_decimal(HUGE_WITH_DECIMALS), amount=HUGE_WITH_DECIMALS),
+        case("NaN", not_a_decimal("NaN"), amount="NaN"),
+        case("Infinity", not_a_decimal("Infinity"), amount="Infinity"),
+        case("underscores", not_a_decimal("25_00"), amount="25_00"),
+        case("arabic-indic-digits", not_a_decimal("٢٥"), amount="٢٥"),
+        case("surrounding-space", not_a_decimal(" 25.00"), amount=" 25.00"),
         case("abc", not_a_decimal("abc"), amount="abc"),
         case("empty", not_a_decimal(""), amount=""),
         case("decimal-comma", not_a_decimal("12,50"), amount="12,50"),
@@ -254,10 +267,11 @@ WITHDRAW = document(
     "fields, as_, expect",
     [
         case("zero", POSITIVE, amount="0.00"),
-        case("negative", POSITIVE, amount="-10.00"),
-        case("three-decimals", DECIMALS, amount="10.001"),
-        case("1e400", bad_amount("at most 1000000.00"), amount="1e400"),
-        case("NaN", FINITE, amount="NaN"),
+        case("negative", not_a_decimal("-10.00"), amount="-10.00"),
+        case("three-decimals", not_a_decimal("10.001"), amount="10.001"),
+        case("1e400", not_a_decimal("1e400"), amount="1e400"),
+        case("huge", bad_amount("at most 1000000.00"), amount=HUGE),
+        case("NaN", not_a_decimal("NaN"), amount="NaN"),
         case("abc", not_a_decimal("abc"), amount="abc"),
         case("a-cent-more-than-the-balance", insufficient("50.01", "50.00"), amount="50.01"),
         case("the-maximum", insufficient("1000000.00", "50.00"), amount="1000000.00"),
@@ -312,13 +326,14 @@ MULTIPLE = bad_amount("multiple of 25.00")
     "fields, as_, expect",
     [
         case("zero", POSITIVE, amount="0.00"),
-        case("negative", POSITIVE, amount="-25.00"),
+        case("negative", not_a_decimal("-25.00"), amount="-25.00"),
         case("not-a-multiple-10", MULTIPLE, amount="10.00"),
         case("not-a-multiple-25.50", MULTIPLE, amount="25.50"),
-        case("three-decimals", DECIMALS, amount="25.001"),
-        case("1e400", bad_amount("at most"), amount="1e400"),
-        case("huge-with-decimals", bad_amount(), amount=HUGE_WITH_DECIMALS),
-        case("NaN", FINITE, amount="NaN"),
+        case("three-decimals", not_a_decimal("25.001"), amount="25.001"),
+        case("1e400", not_a_decimal("1e400"), amount="1e400"),
+        case("huge", bad_amount("at most"), amount=HUGE),
+        case("huge-with-decimals", not_a_decimal(HUGE_WITH_DECIMALS), amount=HUGE_WITH_DECIMALS),
+        case("NaN", not_a_decimal("NaN"), amount="NaN"),
         case("abc", not_a_decimal("abc"), amount="abc"),
         case("more-than-remains", exceeds("75.00"), amount="100.00"),
         case("more-than-the-credit", insufficient("75.00", "60.00"), amount="75.00"),
@@ -373,12 +388,13 @@ NOT_A_DATETIME = Refused(".expiresAt", 'Value cannot represent a DateTime: "tomo
     "fields, as_, expect",
     [
         case("amount-zero", POSITIVE, as_="partner", amount="0.00"),
-        case("amount-negative", POSITIVE, as_="partner", amount="-500.00"),
+        case("amount-negative", not_a_decimal("-500.00"), as_="partner", amount="-500.00"),
         case("amount-not-a-multiple", MULTIPLE, as_="partner", amount="510.00"),
-        case("amount-three-decimals", DECIMALS, as_="partner", amount="500.001"),
+        case("amount-three-decimals", not_a_decimal("500.001"), as_="partner", amount="500.001"),
         case("amount-over-50000", bad_amount("at most 50000.00"), as_="partner", amount="50025.00"),
-        case("amount-1e400", bad_amount("at most 50000.00"), as_="partner", amount="1e400"),
-        case("amount-NaN", FINITE, as_="partner", amount="NaN"),
+        case("amount-huge", bad_amount("at most 50000.00"), as_="partner", amount=HUGE),
+        case("amount-1e400", not_a_decimal("1e400"), as_="partner", amount="1e400"),
+        case("amount-NaN", not_a_decimal("NaN"), as_="partner", amount="NaN"),
         case("amount-abc", not_a_decimal("abc"), as_="partner", amount="abc"),
         case("term-zero", invalid("termMonths"), as_="partner", termMonths=0),
         case("term-121", invalid("termMonths"), as_="partner", termMonths=121),
@@ -452,16 +468,18 @@ LOSS = bad_amount("currency loss")  # the message must say which amount is wrong
     "fields, as_, expect",
     [
         case("zero", POSITIVE, as_="partner", amount="0.00"),
-        case("negative", POSITIVE, as_="partner", amount="-10.00"),
-        case("three-decimals", DECIMALS, as_="partner", amount="1.005"),
-        case("1e400", bad_amount("at most"), as_="partner", amount="1e400"),
-        case("NaN", FINITE, as_="partner", amount="NaN"),
+        case("negative", not_a_decimal("-10.00"), as_="partner", amount="-10.00"),
+        case("three-decimals", not_a_decimal("1.005"), as_="partner", amount="1.005"),
+        case("1e400", not_a_decimal("1e400"), as_="partner", amount="1e400"),
+        case("huge", bad_amount("at most"), as_="partner", amount=HUGE),
+        case("NaN", not_a_decimal("NaN"), as_="partner", amount="NaN"),
         case("abc", not_a_decimal("abc"), as_="partner", amount="abc"),
         case("a-cent-over-the-outstanding", exceeds("90.00"), as_="partner", amount="90.01"),
         case("loss-over-the-amount", LOSS, as_="partner", amount="10.00", currencyLoss="10.01"),
-        case("loss-negative", LOSS, as_="partner", currencyLoss="-1.00"),
-        case("loss-three-decimals", LOSS, as_="partner", currencyLoss="0.001"),
-        case("loss-NaN", LOSS, as_="partner", currencyLoss="NaN"),
+        case("loss-negative", not_a_decimal("-1.00", ".currencyLoss"), as_="partner", currencyLoss="-1.00"),
+        case("loss-three-decimals", not_a_decimal("0.001", ".currencyLoss"), as_="partner", currencyLoss="0.001"),
+        case("loss-NaN", not_a_decimal("NaN", ".currencyLoss"), as_="partner", currencyLoss="NaN"),
+        case("loss-huge", LOSS, as_="partner", currencyLoss=HUGE),
         case("loss-abc", not_a_decimal("abc", ".currencyLoss"), as_="partner", currencyLoss="abc"),
         case("key-reused-for-another-amount", CONFLICT, as_="partner", idempotencyKey="used-key", amount="20.00"),
     ],
