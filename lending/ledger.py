@@ -34,6 +34,7 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Sum
 
 from lending.errors import InsufficientCredit
+from lending.transactions import current_unit
 from models import db
 from models import Account, AccountKind, Loan, Share, Transfer, TransferKind
 
@@ -60,30 +61,33 @@ async def prepare_database(database_url: str) -> None:
         await db.disconnect()
 
 
-# The accounts locked by the current transaction (the transaction's connection, and their ids).
-_locked: ContextVar[tuple[object, frozenset[int]]] = ContextVar("locked_accounts", default=(None, frozenset()))
+# The accounts locked by the running lending.transactions.atomic block: the block, and the ids.
+_locked: ContextVar[tuple[object | None, frozenset[int]]] = ContextVar("locked_accounts", default=(None, frozenset()))
 
 
 async def lock_accounts(account_ids: Iterable[int]) -> dict[int, int]:
     """Lock these accounts for the rest of the transaction, in id order; return their balances by id.
 
-    Step 3 of the lock order: call once per transaction, with every account
-    it will touch (locking one more later could take it out of order). FOR
-    NO KEY UPDATE is the lock a balance UPDATE takes anyway, so transfers
-    inserted elsewhere that merely refer to an account are not held up.
+    Step 3 of the lock order: call once per `atomic` block, with every
+    account it will touch (locking one more later could take it out of
+    order). FOR NO KEY UPDATE is the lock a balance UPDATE takes anyway, so
+    transfers inserted elsewhere that merely refer to an account are not
+    held up.
     """
-    connection = Tortoise.get_connection("default")
-    if _locked.get()[0] is connection:
+    unit = current_unit()
+    if unit is None:
+        raise RuntimeError("accounts are locked inside lending.transactions.atomic")
+    if _locked.get()[0] is unit:
         raise RuntimeError("accounts are locked once per transaction, all together")
     ids = sorted(set(account_ids))
     accounts = await Account.filter(id__in=ids).order_by("id").select_for_update(no_key=True)
-    _locked.set((connection, frozenset(ids)))
+    _locked.set((unit, frozenset(ids)))
     return {account.id: account.balance_cents for account in accounts}
 
 
 def _require_locked(*account_ids: int) -> None:
-    connection, locked = _locked.get()
-    if connection is not Tortoise.get_connection("default") or not locked.issuperset(account_ids):
+    unit, locked = _locked.get()
+    if unit is None or unit is not current_unit() or not locked.issuperset(account_ids):
         raise RuntimeError(f"money moved through accounts {account_ids} without lock_accounts")
 
 

@@ -15,6 +15,7 @@ one.
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TypeVar
 
 from tortoise.transactions import in_transaction
@@ -24,6 +25,12 @@ from models.db import rolled_back
 T = TypeVar("T")
 ATTEMPTS = 4
 BACKOFF_SECONDS = 0.01  # doubled at each attempt, with jitter so that the rivals do not meet again
+_unit: ContextVar[object | None] = ContextVar("atomic_unit", default=None)
+
+
+def current_unit() -> object | None:
+    """A token for the `atomic` block running now (None outside any): lending.ledger keeps its locks by it."""
+    return _unit.get()
 
 
 async def atomic(work: Callable[[], Awaitable[T]], *, retry_if: Callable[[BaseException], bool] = rolled_back) -> T:
@@ -39,7 +46,11 @@ async def atomic(work: Callable[[], Awaitable[T]], *, retry_if: Callable[[BaseEx
     while True:
         try:
             async with in_transaction():
-                return await work()
+                unit = _unit.set(object())
+                try:
+                    return await work()
+                finally:
+                    _unit.reset(unit)
         except Exception as error:
             if attempt >= ATTEMPTS or not retry_if(error):
                 raise
