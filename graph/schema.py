@@ -1,6 +1,7 @@
 """The schema: per-area Query and Mutation classes merged into one root."""
 
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -10,6 +11,7 @@ from graph import errorlog
 from graph.documents import CachedParse, CoerceVariables, OneOperation
 from graph.execution import SharingExecutor
 from graph.extensions import AnnounceEvents, DomainErrorCodes, MaskUnexpectedErrors, OperationLimits
+from graph.ids import find_node
 from graph.types.decimals import DecimalScalar
 from graph.types.events import LENDER_EVENT_TYPES, NotificationNode
 from graph.types.lenders import LenderNode, ShareNode, TransactionNode
@@ -30,7 +32,11 @@ from subscriptions.resolvers import Subscription
 
 @strawberry.type
 class NodeQuery:
-    node: relay.Node | None = relay.node(description="Any object by its global id; null if you may not see it.")
+    @strawberry.field(description="Any object by its global id; null if you may not see it.")
+    async def node(
+        self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The ID of the object.")]
+    ) -> relay.Node | None:
+        return await find_node(info, id)
 
 
 Query = merge_types("Query", (LoanQuery, LenderQuery, PartnerQuery, AutoLendQuery, NodeQuery, RateLimitQuery))
