@@ -17,8 +17,6 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from graph.auth import viewer_for
 from graph.context import Context
@@ -29,6 +27,7 @@ from graph.limits import Limits, QueryLimits
 from graph.ratelimit import RATE_LIMIT_HEADERS, RateLimited, RateLimiter
 from graph.schema import schema
 from graph.settings import Settings
+from graph.websocket import LegacyWSHandler, TransportWSHandler
 from lending import autolend
 from lending.loans import expire_loans
 from models import db
@@ -41,51 +40,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-async def cancel_and_wait(task: asyncio.Task[None]) -> None:
-    """Cancel a helper task and wait for its end, without swallowing a cancel aimed at the caller."""
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-
-
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, plus a server `ping` every keep_alive_interval once acknowledged.
-
-    Strawberry sends keep-alives ("ka") on the legacy graphql-ws protocol only.
-    """
-
-    async def handle(self) -> None:
-        view = self.view
-        interval = view.keep_alive_interval if view.keep_alive else None
-        pinger = asyncio.create_task(self._ping(interval)) if interval else None
-        try:
-            await super().handle()
-        finally:
-            if pinger is not None:
-                await cancel_and_wait(pinger)
-
-    async def _ping(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            if self.connection_acknowledged:
-                await self.send_message({"type": "ping"})
-
-
-class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """graphql-ws (legacy), closed like graphql-transport-ws when connection_init does not come in time."""
-
-    async def handle(self) -> None:
-        timer = asyncio.create_task(self._close_unless_initialised())
-        try:
-            await super().handle()
-        finally:
-            await cancel_and_wait(timer)
-
-    async def _close_unless_initialised(self) -> None:
-        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
-        if not self.connection_acknowledged:
-            await self.websocket.close(code=4408, reason="Connection initialisation timeout")
 
 
 class LendGraphQL(GraphQLOverHTTP):

@@ -123,6 +123,15 @@ async def revoke_api_token(viewer: Viewer, token_id: int, now: datetime) -> ApiT
     return record
 
 
+async def is_live(token_id: int) -> bool:
+    """Whether the token may still be used: not revoked (tokens do not expire).
+
+    One read by primary key: a WebSocket asks before each operation, since a
+    socket outlives the revocation of the token it signed in with.
+    """
+    return await ApiToken.filter(id=token_id, revoked_at=None).exists()
+
+
 async def authenticate(token: str) -> Viewer | None:
     """The viewer a bearer token stands for, or None for an unknown or revoked token."""
     if not token.startswith(TOKEN_PREFIX):

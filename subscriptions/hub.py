@@ -11,7 +11,7 @@ bounded and nothing is lost.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tortoise.expressions import Q
@@ -119,6 +119,7 @@ class Hub:
         self.inbox_size = inbox_size
         self.last_id = 0
         self.revoked: set[int] = set()  # tokens revoked since this process started
+        self._revocation_watchers: dict[int, set[Callable[[], None]]] = {}
         self._inboxes: dict[Topic, set[Inbox]] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -152,6 +153,21 @@ class Hub:
             if not subscribers:
                 del self._inboxes[topic]
 
+    @contextlib.contextmanager
+    def watch_revocation(self, token_id: int, revoked: Callable[[], None]) -> Iterator[None]:
+        """Call `revoked` (once; it must not raise) when this process reads the token's revocation.
+
+        A revocation read before the watch began is in `self.revoked` instead: check it once watching.
+        """
+        watchers = self._revocation_watchers.setdefault(token_id, set())
+        watchers.add(revoked)
+        try:
+            yield
+        finally:
+            watchers.discard(revoked)
+            if not watchers and self._revocation_watchers.get(token_id) is watchers:
+                del self._revocation_watchers[token_id]
+
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._inboxes.values())
 
@@ -163,7 +179,10 @@ class Hub:
                 return
             for delivery in await load(events):
                 if delivery.event.kind is EventKind.TOKEN_REVOKED:
-                    self.revoked.add(delivery.event.payload["token_id"])
+                    token_id = delivery.event.payload["token_id"]
+                    self.revoked.add(token_id)
+                    for revoked in list(self._revocation_watchers.pop(token_id, ())):
+                        revoked()
                 for topic in topics_of(delivery.event):
                     for inbox in self._inboxes.get(topic, ()):
                         inbox.offer(delivery)

@@ -4,7 +4,8 @@ A socket must say connection_init in time (4408 otherwise, on both
 protocols), may not send a message over the size limit (1009), may hold only
 so many subscriptions, and one IP may open only so many sockets. Operations
 over a socket are rate limited one by one (test_rate_limits.py); a revoked
-token's sockets are closed on their next event (tests/graph/test_tokens.py).
+token's sockets run nothing more and are closed with 4403 (test_revocation.py);
+malformed messages close a socket with 4400 (test_ws_fuzz.py).
 """
 
 import asyncio
@@ -142,3 +143,21 @@ async def test_subscriptions_over_http_are_refused_with_a_pointer_to_the_socket(
     body = response.json()
     assert body["data"] is None and body["errors"][0]["extensions"] == {"code": "WEBSOCKET_REQUIRED"}, body
     assert "WebSocket" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_a_token_that_cannot_be_read_at_connection_init_closes_the_socket_for_a_retry(live, monkeypatch, protocol):
+    """The database gone as a socket signs in: 1013 (try again later), not a server error (1011)."""
+    _, token = await live.register()
+
+    async def database_gone(token: str) -> None:
+        raise ConnectionRefusedError("the database is restarting")
+
+    monkeypatch.setattr("graph.auth.authenticate", database_gone)
+    async with websockets.connect(live.ws_url, subprotocols=[protocol]) as connection:
+        await connection.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(connection.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1013, "Try again later")

@@ -1,0 +1,443 @@
+"""GraphQL over WebSocket: graphql-transport-ws and the legacy graphql-ws, on strawberry's handlers.
+
+What the handlers add to strawberry's:
+
+- Malformed messages. A message that is not a JSON object, or whose fields
+  have the wrong types (checked as the graphql-ws reference server checks
+  them: an `id` is a non-empty string, a subscribe `payload` an object with a
+  string `query`, `variables` and `extensions` objects or null, `operationName`
+  a string or null), closes the socket with 4400 and a reason, on both
+  protocols; so do unreadable JSON and binary frames. Nothing raises, nothing
+  is logged.
+- Documents that cannot run. A syntax error, too many tokens, an unknown or
+  ambiguous operation name, an empty query and, on graphql-ws, anything but a
+  subscription get an `error` message with the GraphQL error; the socket stays
+  open.
+- Revoked tokens. A socket signed in with a token (connection_init) runs no
+  operation once the token is revoked: each operation first reads the token
+  by primary key (lending.tokens.is_live), so a revocation committed by any
+  process refuses the next one; and this process's hub, reading the
+  revocation from the outbox, stops the socket's running operations at once,
+  as if the client had gone (a mutation halfway commits whole or not at
+  all). Either way the socket is closed with 4403.
+- A token that cannot be read at connection_init (the database gone) closes
+  the socket with 1013 (try again later), not with a server error.
+- graphql-transport-ws: the server pings every keep_alive_interval
+  (strawberry keeps only graphql-ws alive).
+- graphql-ws: closed with 4408 when connection_init does not come in time,
+  and with 4429 on a second connection_init (which would sign the socket in
+  again), as graphql-transport-ws does.
+"""
+
+import asyncio
+import contextlib
+import functools
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, get_operation_ast, parse
+from graphql import OperationType as GraphQLOperationType
+from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnected as SendAfterClose
+from strawberry.http.async_base_view import AsyncWebSocketAdapter
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+
+from graph.context import Context
+from graph.limits import limits_of
+from lending.tokens import is_live
+
+log = logging.getLogger("lendgraph.errors")
+
+BAD_REQUEST = 4400
+FORBIDDEN = 4403
+TOO_MANY_INITIALISATION_REQUESTS = 4429
+TRY_AGAIN_LATER = 1013
+MAX_REASON_BYTES = 123  # a close frame's reason, by RFC 6455
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel a helper task and wait for its end, without swallowing a cancel aimed at the caller."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+# ---------------------------------------------------------------- messages
+
+
+def _object_or_null(value: object) -> bool:
+    return value is None or isinstance(value, dict)
+
+
+def _id_problem(message: Mapping[str, Any]) -> str | None:
+    value = message.get("id")
+    return None if isinstance(value, str) and value else "The id must be a non-empty string"
+
+
+def _payload_problem(payload: object) -> str | None:
+    """Why a subscribe (start) payload is malformed, or None."""
+    if not isinstance(payload, dict):
+        return "The payload must be an object"
+    if not isinstance(payload.get("query"), str):
+        return "The payload's query must be a string"
+    if not _object_or_null(payload.get("variables")):
+        return "The payload's variables must be an object or null"
+    if not _object_or_null(payload.get("extensions")):
+        return "The payload's extensions must be an object or null"
+    name = payload.get("operationName")
+    if name is not None and not isinstance(name, str):
+        return "The payload's operationName must be a string or null"
+    return None
+
+
+@dataclass(frozen=True)
+class Protocol:
+    start: str  # the type that starts an operation
+    stop: str  # the type that stops one
+    with_payload: tuple[str, ...]  # other types whose payload, if any, is an object
+
+
+TRANSPORT = Protocol("subscribe", "complete", ("connection_init", "ping", "pong"))
+LEGACY = Protocol("start", "stop", ("connection_init",))
+
+
+def message_problem(message: object, protocol: Protocol) -> str | None:
+    """Why a message is malformed, or None. Unknown types are left to the protocol's handler."""
+    if not isinstance(message, dict):
+        return "A message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "A message needs a string type"
+    if kind == protocol.start:
+        return _id_problem(message) or _payload_problem(message.get("payload"))
+    if kind == protocol.stop:
+        return _id_problem(message)
+    if kind in protocol.with_payload and not _object_or_null(message.get("payload")):
+        return f"The {kind} payload must be an object or null"
+    return None
+
+
+@functools.lru_cache(maxsize=256)  # subscribers send the same few documents; each entry holds its text
+def _parse(query: str, max_tokens: int | None) -> DocumentNode:
+    return parse(query, max_tokens=max_tokens)
+
+
+def operation_problem(
+    context: Context, query: str, operation_name: str | None, *, subscriptions_only: bool = False
+) -> GraphQLError | None:
+    """The error for a document that names no operation to run (or, on graphql-ws, no subscription).
+
+    Strawberry would raise these as exceptions, which reach a WebSocket client
+    as internal errors. A document that does not parse is left to the schema,
+    whose error (with its code, say TOO_MANY_TOKENS) the handler sends.
+    """
+    if not query:
+        return GraphQLError("No GraphQL query found in the request", extensions={"code": "BAD_REQUEST"})
+    limits = limits_of(context)
+    try:
+        document = _parse(query, (limits.max_tokens or None) if limits else None)
+    except GraphQLError:
+        return None
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:  # the messages and codes of HTTP (graph/http.py)
+        if operation_name is not None:
+            message, code = f'Unknown operation named "{operation_name}".', "OPERATION_NOT_FOUND"
+        elif any(isinstance(definition, OperationDefinitionNode) for definition in document.definitions):
+            message, code = "Must provide operation name if query contains multiple operations.", "OPERATION_NAME_REQUIRED"
+        else:
+            message, code = "Must provide an operation.", "OPERATION_NOT_FOUND"
+        return GraphQLError(message, extensions={"code": code})
+    if subscriptions_only and operation.operation is not GraphQLOperationType.SUBSCRIPTION:
+        return GraphQLError(
+            "graphql-ws serves subscriptions only: send queries and mutations over HTTP or graphql-transport-ws.",
+            extensions={"code": "BAD_REQUEST"},
+        )
+    return None
+
+
+async def signed_in(
+    handler: "TransportWSHandler | LegacyWSHandler", handle_connection_init: Callable[[Any], Awaitable[None]], message: Any
+) -> bool:
+    """Run strawberry's connection_init (on_ws_connect reads the token); True once acknowledged."""
+    try:
+        await handle_connection_init(message)
+    except Exception as error:  # noqa: BLE001 - the token could not be read: the client may try again
+        log.warning("connection_init failed, socket closed with 1013: %r", error)
+        await handler.websocket.close(TRY_AGAIN_LATER, "Try again later")
+        return False
+    return bool(handler.connection_acknowledged)
+
+
+def internal_error(error: BaseException) -> GraphQLError:
+    """An unexpected failure of an operation: logged with an id, the client told only the id."""
+    error_id = uuid.uuid4().hex[:12]
+    log.error("internal error %s in a WebSocket operation", error_id, exc_info=error)
+    return GraphQLError("Internal error", extensions={"code": "INTERNAL", "errorId": error_id})
+
+
+# ---------------------------------------------------------------- the socket
+
+
+def short_reason(reason: str) -> str:
+    """A close reason that fits a close frame: at most 123 bytes of UTF-8 (lone surrogates replaced)."""
+    encoded = reason.encode("utf-8", "replace")[:MAX_REASON_BYTES]
+    return encoded.decode("utf-8", "ignore")
+
+
+class GuardedSocket(AsyncWebSocketAdapter):
+    """The handlers' socket: closed once, with a reason that fits; sends after the close are dropped.
+
+    Operations run in tasks of their own and may finish after the socket was
+    closed (a bad message, a revoked token, the client gone); what they would
+    still send has nowhere to go.
+    """
+
+    def __init__(self, inner: AsyncWebSocketAdapter) -> None:
+        super().__init__(inner.view)
+        self.inner = inner
+        self.closed = False
+
+    def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        return self.inner.iter_json(ignore_parsing_errors=ignore_parsing_errors)
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if self.closed:
+            return
+        try:
+            await self.inner.send_json(message)
+        except (SendAfterClose, WebSocketDisconnect, WebSocketDisconnected):
+            self.closed = True
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(SendAfterClose, WebSocketDisconnect, WebSocketDisconnected):
+            await self.inner.close(code, short_reason(reason))
+
+
+class Session:
+    """The token a socket signed in with: the socket stops and closes with 4403 once it is revoked."""
+
+    def __init__(self, context: Context, socket: GuardedSocket, stop_operations: Callable[[], None]) -> None:
+        self.context = context
+        self.socket = socket
+        self.stop_operations = stop_operations  # cancels the socket's running operations, synchronously
+        self.revoked = False
+        self._watch: contextlib.ExitStack | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Once signed in: follow the revocations the hub reads from the outbox."""
+        viewer = self.context.viewer
+        if viewer is None or self._watch is not None:
+            return
+        hub = self.context.hub
+        self._watch = contextlib.ExitStack()
+        self._watch.enter_context(hub.watch_revocation(viewer.token_id, self.revoke))
+        if viewer.token_id in hub.revoked:  # read before the watch began
+            self.revoke()
+
+    async def allows_operation(self) -> bool:
+        """Whether the socket may run another operation; one read of its token (by primary key)."""
+        viewer = self.context.viewer
+        if not self.revoked and viewer is not None and not await is_live(viewer.token_id):
+            self.revoke()
+        return not self.revoked
+
+    def revoke(self) -> None:
+        """Stop every operation of the socket now, and close it with 4403 (called by the hub too)."""
+        if self.revoked:
+            return
+        self.revoked = True
+        self.stop_operations()
+        self._closing = asyncio.create_task(self.socket.close(FORBIDDEN, "Token revoked"))
+
+    async def end(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+        if self._closing is not None:
+            await cancel_and_wait(self._closing)
+
+
+# ---------------------------------------------------------------- graphql-transport-ws
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws: see the module docstring."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.websocket = self.socket = GuardedSocket(self.websocket)
+        self.session = Session(self.context, self.socket, self._stop_operations)
+
+    async def handle(self) -> None:
+        view = self.view
+        interval = view.keep_alive_interval if view.keep_alive else None
+        pinger = asyncio.create_task(self._ping(interval)) if interval else None
+        try:
+            await super().handle()
+        finally:
+            if pinger is not None:
+                await cancel_and_wait(pinger)
+            await self.session.end()
+
+    async def _ping(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if self.connection_acknowledged:
+                await self.send_message({"type": "ping"})
+
+    async def handle_message(self, message: Any) -> None:
+        problem = message_problem(message, TRANSPORT)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: Any) -> None:
+        if message.get("payload") is None:  # the protocol allows null, strawberry does not
+            message = {**message, "payload": {}}
+        if await signed_in(self, super().handle_connection_init, message):
+            self.session.start()
+
+    def _stop_operations(self) -> None:
+        # Cancelled, not forgotten: shutdown() waits for their ends.
+        for operation in self.operations.values():
+            if operation.task is not None:
+                operation.task.cancel()
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        """Strawberry's, but every failure is an `error` message for this operation; the socket stays open."""
+        try:
+            if not await self.session.allows_operation():
+                return
+            problem = operation_problem(self.context, operation.query, operation.operation_name)
+            if problem is not None:
+                await operation.send_initial_errors([problem])
+                return
+            source = await self.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=self.context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+            first = True
+            async with contextlib.aclosing(source):
+                async for result in source:
+                    if first and isinstance(result, PreExecutionError):
+                        await operation.send_initial_errors(list(result.errors or []))
+                        return
+                    if not isinstance(result, ExecutionResult):  # incremental delivery (@defer, @stream)
+                        error = GraphQLError("Incremental delivery is not supported over graphql-transport-ws")
+                        await operation.send_initial_errors([error])
+                        return
+                    await operation.send_next(result)
+                    first = False
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except GraphQLError as error:  # a document that does not parse raises out of the stream
+            await operation.send_initial_errors([error])
+        except Exception as error:  # noqa: BLE001 - the client hears of it; the log has the traceback
+            await operation.send_initial_errors([internal_error(error)])
+
+
+# ---------------------------------------------------------------- graphql-ws (legacy)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """graphql-ws (legacy): see the module docstring."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.websocket = self.socket = GuardedSocket(self.websocket)
+        self.session = Session(self.context, self.socket, self._stop_operations)
+        self.connection_init_received = False
+
+    async def handle(self) -> None:
+        # Strawberry's, with unreadable JSON and binary frames closed as bad requests (4400).
+        timer = asyncio.create_task(self._close_unless_initialised())
+        try:
+            async for message in self.websocket.iter_json():
+                await self.handle_message(message)  # type: ignore[arg-type]
+        except NonTextMessageReceived:
+            await self.websocket.close(BAD_REQUEST, "WebSocket message type must be text")
+        except NonJsonMessageReceived:
+            await self.websocket.close(BAD_REQUEST, "WebSocket message must be valid JSON")
+        except WebSocketDisconnected:
+            pass
+        finally:
+            await cancel_and_wait(timer)
+            if self.keep_alive_task:
+                await cancel_and_wait(self.keep_alive_task)
+            await self.cleanup()
+            await self.session.end()
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+
+    async def handle_message(self, message: Any) -> None:
+        problem = message_problem(message, LEGACY)
+        if problem is not None:
+            await self.websocket.close(BAD_REQUEST, problem)
+            return
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: Any) -> None:
+        if self.connection_init_received:
+            await self.websocket.close(TOO_MANY_INITIALISATION_REQUESTS, "Too many initialisation requests")
+            return
+        self.connection_init_received = True
+        if message.get("payload") is None:
+            message = {**message, "payload": {}}
+        if await signed_in(self, super().handle_connection_init, message):
+            self.session.start()
+
+    def _stop_operations(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+
+    async def handle_async_results(
+        self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None
+    ) -> None:
+        """Strawberry's, but every failure is an `error` message for this operation; the socket stays open."""
+        try:
+            if not await self.session.allows_operation():
+                return
+            problem = operation_problem(self.context, query, operation_name, subscriptions_only=True)
+            if problem is not None:
+                await self.send_message({"type": "error", "id": operation_id, "payload": problem.formatted})
+                return
+            source = await self.schema.subscribe(
+                query=query,
+                variable_values=variables,
+                operation_name=operation_name,
+                context_value=self.context,
+                root_value=self.root_value,
+            )
+            self.subscriptions[operation_id] = source
+            first = True
+            async for result in source:
+                if first and isinstance(result, PreExecutionError):
+                    errors = result.errors or [GraphQLError("The operation could not run.")]
+                    await self.send_message({"type": "error", "id": operation_id, "payload": errors[0].formatted})
+                    return
+                await self.send_data_message(result, operation_id)
+                first = False
+            await self.send_message({"type": "complete", "id": operation_id})
+        except asyncio.CancelledError:  # stopped by the client (or the socket ended): say so, as strawberry does
+            await self.send_message({"type": "complete", "id": operation_id})
+        except GraphQLError as error:  # a document that does not parse raises out of the stream
+            await self.send_message({"type": "error", "id": operation_id, "payload": error.formatted})
+        except Exception as error:  # noqa: BLE001 - the client hears of it; the log has the traceback
+            await self.send_message({"type": "error", "id": operation_id, "payload": internal_error(error).formatted})
+        finally:
+            self.subscriptions.pop(operation_id, None)
+            self.tasks.pop(operation_id, None)
