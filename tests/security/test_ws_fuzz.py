@@ -119,8 +119,7 @@ DOCUMENTS = {
     "fragments only": ("fragment F on Query { __typename }", None, QUICK),
     "node of Loan:abc": ('{ node(id: "TG9hbjphYmM=") { id } }', None, QUICK),
     "loan progress of Loan:1e3": ('subscription { loanProgress(loanId: "TG9hbjoxZTM=") { eventId } }', None, QUICK),
-    "too deep": ("{ loans { edges { node { partner { loans { edges { node { partner { loans { edges { node { "
-                 "partner { loans { edges { node { id } } } } } } } } } } } } } } } }", None, QUICK),
+    "too deep": ("{ " + "loans { edges { node { partner { " * 4 + "id" + " }" * 16 + " }", None, QUICK),
 }  # fmt: skip
 
 JSON_LEAVES = st.one_of(
@@ -232,6 +231,11 @@ def broken(message: dict) -> st.SearchStrategy[dict]:
     return st.builds(replace, st.sampled_from(paths), ANY_JSON, st.booleans())
 
 
+# Text that is no JSON, or JSON Python cannot read, or JSON that is no message.
+NOT_MESSAGES = ["", " ", "{", "nul", '{"type": "ping"', "[1,]", "{'type': 'ping'}", '{"type": "ping"}x', "9" * 5000,
+                '{"type": "connection_init", "payload": {"n": ' + "9" * 5000 + "}}", "[" * 5000 + "]" * 5000, "NaN"]  # fmt: skip
+
+
 def frames(protocol: Protocol) -> st.SearchStrategy[Frame]:
     valid = valid_messages(protocol, inits=3).map(text)
     return st.one_of(
@@ -242,10 +246,7 @@ def frames(protocol: Protocol) -> st.SearchStrategy[Frame]:
         valid_messages(protocol, inits=3).flatmap(broken).map(text),
         unknown_messages(protocol).map(text),
         NOT_OBJECTS.map(text),
-        st.sampled_from(
-            ["", " ", "{", "nul", '{"type": "ping"', "[1,]", "{'type': 'ping'}", '{"type": "ping"}x', "9" * 5000,
-             '{"type": "connection_init", "payload": {"n": ' + "9" * 5000 + "}}", "[" * 5000 + "]" * 5000, "NaN"]
-        ).map(raw),  # fmt: skip
+        st.sampled_from(NOT_MESSAGES).map(raw),
         st.one_of(st.binary(max_size=16), valid_messages(protocol, inits=3).map(lambda m: json.dumps(m).encode())).map(binary),
     )
 
