@@ -21,6 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from graph.auth import viewer_for
 from graph.context import Context
 from graph.execution import SharedResults
+from graph.extensions import RETRY_AFTER_SECONDS, unavailable
 from graph.guard import Guard
 from graph.http import GraphQLOverHTTP
 from graph.limits import Limits, QueryLimits
@@ -31,6 +32,7 @@ from graph.websocket import LegacyWSHandler, TransportWSHandler
 from lending import autolend
 from lending.loans import expire_loans
 from models import db
+from models.db import is_transient
 from subscriptions.bus import EventBus
 from subscriptions.hub import Hub
 
@@ -72,6 +74,14 @@ class LendGraphQL(GraphQLOverHTTP):
         except RateLimited as limited:  # raised by get_context, before anything was sent
             body = {"errors": [limited.error.formatted]}
             await JSONResponse(body, status_code=429, headers=limited.headers)(scope, receive, send)
+        except Exception as error:
+            # The token is looked up before any resolver runs: a database restarting then is a
+            # retryable 503 in GraphQL's shape, not a bare "Internal Server Error".
+            if scope["type"] != "http" or not is_transient(error):
+                raise
+            log.warning("unavailable before execution: %r", error)
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            await JSONResponse({"errors": [unavailable().formatted]}, 503, headers)(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:
         http = not isinstance(request, WebSocket)
