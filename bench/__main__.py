@@ -19,8 +19,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p1.add_argument("--partners", type=int, default=50, help="field partners the loans spread over (50)")
     p1.add_argument("--requests", type=int, default=200, help="timed requests per page size and path (200)")
     p1.add_argument("--warmup", type=int, default=20, help="untimed requests before timing (20)")
-    p1.add_argument("--pages", type=lambda s: [int(x) for x in s.split(",")], default=[10, 100],
-                    help="page sizes, comma-separated (10,100)")
+    p1.add_argument(
+        "--pages",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[10, 100],
+        help="page sizes, comma-separated (10,100)",
+    )
     p2 = parser.add_argument_group("P2 hot loan")
     p2.add_argument("--attempts", type=int, default=1000, help="concurrent lend attempts, one lender each (1000)")
     p2.add_argument("--loan-shares", type=int, default=40, help="25.00 shares the loan has room for (40)")
@@ -40,20 +44,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p5 = parser.add_argument_group("P5 repayment with auto-relending")
     p5.add_argument("--relenders", type=int, default=200, help="lenders repaid at once, each with a rule (200)")
     args = parser.parse_args(argv)
-    if min(args.shares, args.attempts, args.loan_shares, args.pool, args.subscribers, args.hot_shares,
-           args.client_processes, args.workers, args.searches, args.loans, args.scan_loans) < 1 or \
-            min(args.hot_loans, args.listings) < 0:
+    if (
+        min(
+            args.shares,
+            args.attempts,
+            args.loan_shares,
+            args.pool,
+            args.subscribers,
+            args.hot_shares,
+            args.client_processes,
+            args.workers,
+            args.searches,
+            args.loans,
+            args.scan_loans,
+        )
+        < 1
+        or min(args.hot_loans, args.listings) < 0
+    ):
         parser.error("sizes must be positive")
     return args
 
 
 async def main(args: argparse.Namespace) -> int:
-    print(f"lendgraph benchmarks - Python {platform.python_version()}, {_cores()} cores, {platform.machine()}, "
-          f"{_load()}")
+    print(
+        f"lendgraph benchmarks - Python {platform.python_version()}, {_cores()} cores, {platform.machine()}, {_load()}"
+    )
     busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     if busy > 0.75 * _cores():
-        print(f"note: the machine is busy (load {busy:.1f} on {_cores()} cores); other processes delay every round "
-              "trip, so medians are noisy - the ratio of minimums (P1) is the steadier figure")
+        print(
+            f"note: the machine is busy (load {busy:.1f} on {_cores()} cores); other processes delay every round "
+            "trip, so medians are noisy - the ratio of minimums (P1) is the steadier figure"
+        )
     reachable = await common.pg_reachable()
     if reachable is not None:
         print(f"PostgreSQL is not reachable at {common.PG_SERVER} ({reachable})")
@@ -83,7 +104,9 @@ async def main(args: argparse.Namespace) -> int:
 
         print(f"\nP2 - hot loan: {args.attempts} concurrent lend(25.00) on one loan of {args.loan_shares} shares")
         if reachable is not None:
-            print("  skipped: P2 needs PostgreSQL (set BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres)")
+            print(
+                "  skipped: P2 needs PostgreSQL (set BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres)"
+            )
             summaries.append("P2 hot loan: skipped (no PostgreSQL)")
         else:
             async with common.pg_database() as url:
@@ -94,8 +117,10 @@ async def main(args: argparse.Namespace) -> int:
     if args.only in (None, "P3"):
         from bench import p3_fanout
 
-        print(f"\nP3 - live fan-out: {args.subscribers} WebSocket subscribers on lendgraph serve --workers "
-              f"{args.workers} (PostgreSQL + Redis) vs a bare websockets broadcast server")
+        print(
+            f"\nP3 - live fan-out: {args.subscribers} WebSocket subscribers on lendgraph serve --workers "
+            f"{args.workers} (PostgreSQL + Redis) vs a bare websockets broadcast server"
+        )
         broken = reachable or await p3_fanout.redis_reachable(common.REDIS_URL)
         if broken is not None:
             print(f"  skipped: P3 needs PostgreSQL and Redis ({broken}); set BENCH_POSTGRES_URL / BENCH_REDIS_URL")
@@ -119,8 +144,10 @@ async def main(args: argparse.Namespace) -> int:
     if args.only in (None, "P4"):
         from bench import p4_matching
 
-        print(f"\nP4 - saved-search matching: matching_searches(loan) over {args.searches} saved searches, "
-              "index vs linear scan")
+        print(
+            f"\nP4 - saved-search matching: matching_searches(loan) over {args.searches} saved searches, "
+            "index vs linear scan"
+        )
         use_pg = reachable is None and not args.sqlite
         database = common.pg_database() if use_pg else common.sqlite_database()
         async with database as url:

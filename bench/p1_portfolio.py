@@ -90,7 +90,8 @@ async def arrange(shares: int, partners: int, concurrency: int) -> Arranged:
     await deposit(lender.id, str(to_decimal(2500 * shares)), "bench-credit", now)
     # Every lend locks this lender's account row, so they queue there; a few in flight keep the pool busy.
     await gather_limited(
-        concurrency, (lambda loan=loan: lend(lender.id, loan.id, "25.00", f"bench-{next(counter)}", now) for loan in loans)
+        concurrency,
+        (lambda loan=loan: lend(lender.id, loan.id, "25.00", f"bench-{next(counter)}", now) for loan in loans),
     )
     token = await issue_token(Role.LENDER, lender_id=lender.id, name="bench")
     return Arranged(lender.id, token, watch.seconds)
@@ -191,17 +192,34 @@ async def run(database_url: str, *, shares: int, partners: int, requests: int, p
     table = Table(["path", "first", "SQL/request", "min ms", "median ms", "p90 ms", "ratio median", "ratio min"])
     for first in pages:
         api_times, base_times = timings[first]
-        table.add("lendgraph GraphQL", first, len(counts[first]), ms(min(api_times)), ms(median(api_times)),
-                  ms(percentile(api_times, 0.9)), ratio(median(api_times), median(base_times)),
-                  ratio(min(api_times), min(base_times)))
-        table.add(f"{baseline.name} one join", first, 1, ms(min(base_times)), ms(median(base_times)),
-                  ms(percentile(base_times, 0.9)), "1.0x", "1.0x")
+        table.add(
+            "lendgraph GraphQL",
+            first,
+            len(counts[first]),
+            ms(min(api_times)),
+            ms(median(api_times)),
+            ms(percentile(api_times, 0.9)),
+            ratio(median(api_times), median(base_times)),
+            ratio(min(api_times), min(base_times)),
+        )
+        table.add(
+            f"{baseline.name} one join",
+            first,
+            1,
+            ms(min(base_times)),
+            ms(median(base_times)),
+            ms(percentile(base_times, 0.9)),
+            "1.0x",
+            "1.0x",
+        )
     print(table.render())
     largest = max(pages)
     print(f"  SQL per request (first: {largest}): " + ", ".join(describe(s) for s in counts[largest]))
     sizes = sorted({len(c) for c in counts.values()})
     if len(sizes) > 1:
-        print(f"  WARNING: the query count grows with page size: {', '.join(f'first {p}: {len(counts[p])}' for p in pages)}")
+        print(
+            f"  WARNING: the query count grows with page size: {', '.join(f'first {p}: {len(counts[p])}' for p in pages)}"
+        )
     api_times, base_times = timings[largest]
     return (
         f"P1 portfolio page ({backend}, first: {largest}): {len(counts[largest])} queries, "

@@ -104,7 +104,9 @@ async def race_api(client: Client, loan_id: int, tokens: list[str]) -> Race:
 
 
 async def lend_once(client: Client, token: str, loan_global_id: str, key: str) -> str:
-    data = await client.post(LEND, {"input": {"loanId": loan_global_id, "amount": "25.00", "idempotencyKey": key}}, token)
+    data = await client.post(
+        LEND, {"input": {"loanId": loan_global_id, "amount": "25.00", "idempotencyKey": key}}, token
+    )
     return data["lend"]["__typename"]
 
 
@@ -112,8 +114,15 @@ async def count_lend_sql(client: Client, hot_loan_id: int) -> dict[str, list[str
     """Statements one lend request sends: a loss on the filled hot loan, a win on a fresh loan."""
     now = datetime.now(UTC)
     partner = await create_partner("Counting Partner", "KE", "3.0")
-    listing = Listing(name="Baraka", use="to buy seeds", country="KE", sector=Sector.AGRICULTURE,
-                      gender=Gender.MALE, amount="50.00", term_months=6)
+    listing = Listing(
+        name="Baraka",
+        use="to buy seeds",
+        country="KE",
+        sector=Sector.AGRICULTURE,
+        gender=Gender.MALE,
+        amount="50.00",
+        term_months=6,
+    )
     fresh = await list_loan(partner, listing, now)
     made, token = await register_lender("Counting Lender", "counting@example.org")
     await deposit(made.id, "25.00", "bench-credit-counting", now)
@@ -172,8 +181,10 @@ async def run(database_url: str, *, attempts: int, loan_shares: int, pool: int) 
     async with serve(pooled(database_url, pool)) as client:
         watch = Stopwatch()
         loan_id, tokens = await arrange(attempts, loan_shares, pool)
-        print(f"  arranged: one loan of {to_decimal(LENDING_UNIT * loan_shares)}, {attempts} lenders with 25.00 each"
-              f" in {watch.seconds:.1f} s; pool {pool} connections on both paths")
+        print(
+            f"  arranged: one loan of {to_decimal(LENDING_UNIT * loan_shares)}, {attempts} lenders with 25.00 each"
+            f" in {watch.seconds:.1f} s; pool {pool} connections on both paths"
+        )
 
         # The baseline first, on its own pool, closed before the race so the two never share the server.
         baseline = await race_baseline(database_url, attempts, loan_shares, pool)
@@ -188,22 +199,40 @@ async def run(database_url: str, *, attempts: int, loan_shares: int, pool: int) 
         books_after_count = await check_books()
 
     table = Table(["path", "attempts", "won", "p50 ms", "p99 ms", "max ms", "wall s", "attempts/s", "CPU s"])
-    for name, result, wins in (("lendgraph GraphQL lend", race, won), ("asyncpg conditional UPDATE", baseline,
-                                                                       baseline.outcomes["won"])):
-        table.add(name, attempts, wins, ms(median(result.latencies)), ms(percentile(result.latencies, 0.99)),
-                  ms(max(result.latencies)), f"{result.wall:.3f}", f"{attempts / result.wall:.0f}", f"{result.cpu:.2f}")
+    for name, result, wins in (
+        ("lendgraph GraphQL lend", race, won),
+        ("asyncpg conditional UPDATE", baseline, baseline.outcomes["won"]),
+    ):
+        table.add(
+            name,
+            attempts,
+            wins,
+            ms(median(result.latencies)),
+            ms(percentile(result.latencies, 0.99)),
+            ms(max(result.latencies)),
+            f"{result.wall:.3f}",
+            f"{attempts / result.wall:.0f}",
+            f"{result.cpu:.2f}",
+        )
     print(table.render())
-    print("  lendgraph outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(race.outcomes.items()))
-          + f"; the last winner was answered {race.filled:.2f} s after the start")
-    print(f"  loan after: funded {to_decimal(loan.funded_cents)} of {to_decimal(loan.amount_cents)}, "
-          f"{loan.lender_count} lenders, {loan.status.value}; check_books().ok = {books.ok}")
+    print(
+        "  lendgraph outcomes: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(race.outcomes.items()))
+        + f"; the last winner was answered {race.filled:.2f} s after the start"
+    )
+    print(
+        f"  loan after: funded {to_decimal(loan.funded_cents)} of {to_decimal(loan.amount_cents)}, "
+        f"{loan.lender_count} lenders, {loan.status.value}; check_books().ok = {books.ok}"
+    )
     p50 = ratio(median(race.latencies), median(baseline.latencies))
     p99 = ratio(percentile(race.latencies, 0.99), percentile(baseline.latencies, 0.99))
     wall = ratio(race.wall, baseline.wall)
     print(f"  ratios lendgraph/asyncpg: p50 {p50}, p99 {p99}, wall {wall}")
     for name, found in statements.items():
-        print(f"  SQL per lend request that {name}s: {len(found)} (BEGIN/COMMIT not logged): "
-              + ", ".join(describe(s) for s in found))
+        print(
+            f"  SQL per lend request that {name}s: {len(found)} (BEGIN/COMMIT not logged): "
+            + ", ".join(describe(s) for s in found)
+        )
 
     # Checked after printing, so a failure still shows what happened.
     assert won == winners_expected, f"{won} lend attempts won, expected exactly {winners_expected}"

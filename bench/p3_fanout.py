@@ -53,8 +53,23 @@ from typing import Any
 
 # Partners, one per country (a partner lists loans in its own country only), with their risk ratings.
 COUNTRIES = {"KE": "4.0", "UG": "3.5", "PE": "3.0", "PH": "4.5", "KH": "2.5", "GT": "3.0"}
-SECTORS = ["AGRICULTURE", "ARTS", "CLOTHING", "CONSTRUCTION", "EDUCATION", "ENTERTAINMENT", "FOOD", "HEALTH",
-           "HOUSING", "MANUFACTURING", "PERSONAL_USE", "RETAIL", "SERVICES", "TRANSPORTATION", "WHOLESALE"]
+SECTORS = [
+    "AGRICULTURE",
+    "ARTS",
+    "CLOTHING",
+    "CONSTRUCTION",
+    "EDUCATION",
+    "ENTERTAINMENT",
+    "FOOD",
+    "HEALTH",
+    "HOUSING",
+    "MANUFACTURING",
+    "PERSONAL_USE",
+    "RETAIL",
+    "SERVICES",
+    "TRANSPORTATION",
+    "WHOLESALE",
+]
 GENDERS = ["FEMALE", "MALE", "NONBINARY", "MIXED_GROUP"]
 
 LISTED_QUERY = """subscription Listed($filter: LoanFilter) { loanListed(filter: $filter) { eventId occurredAt loan {
@@ -111,8 +126,9 @@ class Subscriber(asyncio.Protocol):
 
     PONG = _frame(b'{"type":"pong"}')
 
-    def __init__(self, index: int, request: bytes, init: bytes, subscribe: bytes, ready: asyncio.Future,
-                 sink: Sink) -> None:
+    def __init__(
+        self, index: int, request: bytes, init: bytes, subscribe: bytes, ready: asyncio.Future, sink: Sink
+    ) -> None:
         self.index, self.request, self.init, self.subscribe = index, request, init, subscribe
         self.ready, self.sink = ready, sink
         self.state = 0  # 0 handshake, 1 waiting for connection_ack, 2 subscribed
@@ -165,7 +181,7 @@ class Subscriber(asyncio.Protocol):
                 offset = 10
             if size < offset + length:
                 return
-            payload = bytes(buffer[offset: offset + length])
+            payload = bytes(buffer[offset : offset + length])
             del buffer[: offset + length]
             opcode = first & 0x0F
             if opcode == 0x9:  # ping: answer with a pong carrying the same bytes
@@ -229,17 +245,22 @@ async def _client_main() -> None:
     async def connect(index: int, subscribe_text: str) -> None:
         nonlocal connected
         key = base64.b64encode(os.urandom(16)).decode()
-        request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                   "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n").encode()
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+        ).encode()
         subscribe = _frame(subscribe_text.encode())
         async with gate:
             for attempt in range(3):
                 ready = loop.create_future()
                 try:
-                    transport, _ = await asyncio.wait_for(loop.create_connection(
-                        lambda ready=ready: Subscriber(index, request, init, subscribe, ready, sink),
-                        host, port), 30)
+                    transport, _ = await asyncio.wait_for(
+                        loop.create_connection(
+                            lambda ready=ready: Subscriber(index, request, init, subscribe, ready, sink), host, port
+                        ),
+                        30,
+                    )
                     try:
                         await asyncio.wait_for(ready, 60)
                     except BaseException:
@@ -258,8 +279,15 @@ async def _client_main() -> None:
     await asyncio.gather(*(connect(index, text) for index, text in config["subscribers"]))
     seconds = time.monotonic() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    _reply({"ready": connected, "failures": failures, "seconds": seconds,
-            "cpu": usage.ru_utime + usage.ru_stime, "maxrss_mb": usage.ru_maxrss / 1024})
+    _reply(
+        {
+            "ready": connected,
+            "failures": failures,
+            "seconds": seconds,
+            "cpu": usage.ru_utime + usage.ru_stime,
+            "maxrss_mb": usage.ru_maxrss / 1024,
+        }
+    )
     while line := (await reader.readline()).decode().strip():
         command, _, argument = line.partition(" ")
         if command == "count":
@@ -267,9 +295,19 @@ async def _client_main() -> None:
         elif command == "collect":
             usage = resource.getrusage(resource.RUSAGE_SELF)
             with open(argument, "wb") as out:  # noqa: ASYNC230 - a one-off write after the measurement
-                pickle.dump({"records": sink.records, "samples": sink.samples, "errors": sink.errors[:20],
-                             "error_count": len(sink.errors), "other": sink.other, "lost": sink.lost_live,
-                             "cpu": usage.ru_utime + usage.ru_stime}, out, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(
+                    {
+                        "records": sink.records,
+                        "samples": sink.samples,
+                        "errors": sink.errors[:20],
+                        "error_count": len(sink.errors),
+                        "other": sink.other,
+                        "lost": sink.lost_live,
+                        "cpu": usage.ru_utime + usage.ru_stime,
+                    },
+                    out,
+                    protocol=pickle.HIGHEST_PROTOCOL,
+                )
             _reply({"collected": True})
         elif command == "exit":
             break
@@ -316,8 +354,13 @@ async def _baseline_main(port: int) -> None:
                 await ws.send("ok")  # acknowledged: the analogue of the committed mutation's response
                 if message["topic"] == "listed":
                     country, sector, gender = message["country"], message["sector"], message["gender"]
-                    to = [c for c, cs, ss, gs in listed if (cs is None or country in cs)
-                          and (ss is None or sector in ss) and (gs is None or gender in gs)]
+                    to = [
+                        c
+                        for c, cs, ss, gs in listed
+                        if (cs is None or country in cs)
+                        and (ss is None or sector in ss)
+                        and (gs is None or gender in gs)
+                    ]
                 else:
                     to = progress.get(message["loan"], [])
                 broadcast(to, message["text"])
@@ -335,11 +378,24 @@ async def _baseline_main(port: int) -> None:
                     progress.setdefault(variables["loanId"], []).append(ws)
                 else:
                     wanted = variables.get("filter") or {}
-                    listed.append((ws, as_set(wanted.get("countries")), as_set(wanted.get("sectors")),
-                                   as_set(wanted.get("genders"))))
+                    listed.append(
+                        (
+                            ws,
+                            as_set(wanted.get("countries")),
+                            as_set(wanted.get("sectors")),
+                            as_set(wanted.get("genders")),
+                        )
+                    )
 
-    async with serve(handler, "127.0.0.1", port, subprotocols=["graphql-transport-ws"], compression=None,
-                     max_size=2**20, backlog=2048):
+    async with serve(
+        handler,
+        "127.0.0.1",
+        port,
+        subprotocols=["graphql-transport-ws"],
+        compression=None,
+        max_size=2**20,
+        backlog=2048,
+    ):
         _reply({"listening": port})
         await asyncio.Future()
 
@@ -358,16 +414,22 @@ class Spec:
 
     def wants(self, country: str, sector: str, gender: str) -> bool:
         """The bench's own reading of the filter (countries AND sectors AND genders, each any-of)."""
-        return (self.hot is None and (self.countries is None or country in self.countries)
-                and (self.sectors is None or sector in self.sectors)
-                and (self.genders is None or gender in self.genders))
+        return (
+            self.hot is None
+            and (self.countries is None or country in self.countries)
+            and (self.sectors is None or sector in self.sectors)
+            and (self.genders is None or gender in self.genders)
+        )
 
     def subscribe(self, hot_ids: list[str]) -> str:
         if self.hot is not None:
             payload = {"query": PROGRESS_QUERY, "variables": {"loanId": hot_ids[self.hot]}}
         else:
-            wanted = {k: list(v) for k, v in (("countries", self.countries), ("sectors", self.sectors),
-                                               ("genders", self.genders)) if v}
+            wanted = {
+                k: list(v)
+                for k, v in (("countries", self.countries), ("sectors", self.sectors), ("genders", self.genders))
+                if v
+            }
             payload = {"query": LISTED_QUERY, "variables": {"filter": wanted} if wanted else {}}
         return json.dumps({"id": "1", "type": "subscribe", "payload": payload})
 
@@ -520,13 +582,23 @@ class Clients:
         texts = [(i, spec.subscribe(hot_ids)) for i, spec in enumerate(specs)]
         for n in range(self.count):
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.p3_fanout", "client",
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=1 << 24,
+                sys.executable,
+                "-m",
+                "bench.p3_fanout",
+                "client",
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                limit=1 << 24,
                 cwd=str(Path(__file__).resolve().parent.parent),
             )
             self.procs.append(proc)
-            config = {"host": "127.0.0.1", "port": port, "path": path, "concurrency": 64,
-                      "subscribers": texts[n:: self.count]}
+            config = {
+                "host": "127.0.0.1",
+                "port": port,
+                "path": path,
+                "concurrency": 64,
+                "subscribers": texts[n :: self.count],
+            }
             proc.stdin.write((json.dumps(config) + "\n").encode())
             await proc.stdin.drain()
         replies = [await self._read(p, 600) for p in self.procs]
@@ -534,8 +606,12 @@ class Clients:
         for reply in replies:
             for reason, n in reply["failures"].items():
                 failures[reason] = failures.get(reason, 0) + n
-        return {"connected": sum(r["ready"] for r in replies), "seconds": max(r["seconds"] for r in replies),
-                "failures": failures, "cpu": sum(r["cpu"] for r in replies)}
+        return {
+            "connected": sum(r["ready"] for r in replies),
+            "seconds": max(r["seconds"] for r in replies),
+            "failures": failures,
+            "cpu": sum(r["cpu"] for r in replies),
+        }
 
     async def received(self) -> tuple[int, int]:
         counts = []
@@ -584,13 +660,22 @@ class Clients:
 LENDGRAPH = Path(sys.executable).with_name("lendgraph")
 # Every simulated client connects from 127.0.0.1: per-IP limits (graph/guard.py, graph/ratelimit.py) would
 # refuse all but the first few hundred. Off for the bench, unless set in the environment; the others stay.
-ONE_IP_SETTINGS = {"MAX_WS_CONNECTIONS_PER_IP": "0", "RATE_LIMIT_PER_IP": "0", "RATE_LIMIT_PER_TOKEN": "0", "RATE_LIMIT_MONEY_PER_LENDER": "0"}
+ONE_IP_SETTINGS = {
+    "MAX_WS_CONNECTIONS_PER_IP": "0",
+    "RATE_LIMIT_PER_IP": "0",
+    "RATE_LIMIT_PER_TOKEN": "0",
+    "RATE_LIMIT_MONEY_PER_LENDER": "0",
+}
 
 
 async def _cli(database_url: str, *args: str) -> str:
     proc = await asyncio.create_subprocess_exec(
-        str(LENDGRAPH), *args, env={**os.environ, "DATABASE_URL": database_url},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        str(LENDGRAPH),
+        *args,
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     if proc.returncode:
         raise RuntimeError(f"lendgraph {' '.join(args)} failed: {err.decode()[-2000:]}")
@@ -604,7 +689,10 @@ async def _lendgraph_server(database_url: str, broadcast_url: str, workers: int,
     with open(log_path, "wb") as log:  # noqa: ASYNC230 - before anything is measured
         process = subprocess.Popen(  # noqa: ASYNC220 - the server outlives this call; stopped by its pid
             [str(LENDGRAPH), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=log)
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         import httpx
 
@@ -645,15 +733,25 @@ class Api:
 
 
 def _listing(i: int, country: str, sector: str, gender: str, amount: str) -> dict:
-    return {"name": f"Borrower {i:03d}", "use": "to buy more stock for her market stall and grow her trade",
-            "countryIsoCode": country, "sector": sector, "gender": gender, "amount": amount, "termMonths": 12}
+    return {
+        "name": f"Borrower {i:03d}",
+        "use": "to buy more stock for her market stall and grow her trade",
+        "countryIsoCode": country,
+        "sector": sector,
+        "gender": gender,
+        "amount": amount,
+        "termMonths": 12,
+    }
 
 
 async def _arrange(api: Api, database_url: str, hot_loans: int, shares: int) -> tuple[dict, list[str], list[str]]:
     """Partners (one per country, each by `lendgraph create-partner`), lenders with credit, the hot loans."""
-    outputs = await asyncio.gather(*(
-        _cli(database_url, "create-partner", "--name", f"{code} Partner", "--country", code, "--risk-rating", risk)
-        for code, risk in COUNTRIES.items()))
+    outputs = await asyncio.gather(
+        *(
+            _cli(database_url, "create-partner", "--name", f"{code} Partner", "--country", code, "--risk-rating", risk)
+            for code, risk in COUNTRIES.items()
+        )
+    )
     partner_tokens = {code: out.strip().splitlines()[-1] for code, out in zip(COUNTRIES, outputs)}
     lenders = []
     for i in range(shares):
@@ -664,25 +762,49 @@ async def _arrange(api: Api, database_url: str, hot_loans: int, shares: int) -> 
     hot_ids = []
     for h in range(hot_loans):
         code = list(COUNTRIES)[h % len(COUNTRIES)]
-        data = await api.post(LIST_LOAN, {"input": _listing(900 + h, code, "FOOD", "FEMALE", f"{25 * shares}.00")},
-                              partner_tokens[code])
+        data = await api.post(
+            LIST_LOAN, {"input": _listing(900 + h, code, "FOOD", "FEMALE", f"{25 * shares}.00")}, partner_tokens[code]
+        )
         hot_ids.append(data["listLoan"]["loan"]["id"])
     return partner_tokens, lenders, hot_ids
 
 
-def _schedule(listings: int, hot_loans: int, shares: int, partner_tokens: dict, lenders: list[str],
-              hot_ids: list[str], rng: random.Random) -> list[Mutation]:
+def _schedule(
+    listings: int,
+    hot_loans: int,
+    shares: int,
+    partner_tokens: dict,
+    lenders: list[str],
+    hot_ids: list[str],
+    rng: random.Random,
+) -> list[Mutation]:
     """Listings and lends interleaved evenly; the lends of each hot loan in order."""
     lists = []
     for i in range(listings):
         country = list(COUNTRIES)[i % len(COUNTRIES)]
         sector, gender = rng.choice(SECTORS), rng.choice(GENDERS[:2] if i % 3 else GENDERS)
         amount = f"{25 * rng.randint(8, 80)}.00"
-        lists.append(Mutation("list", {"input": _listing(i, country, sector, gender, amount)},
-                              partner_tokens[country], country, sector, gender))
-    lends = [Mutation("lend", {"input": {"loanId": hot_ids[h], "amount": "25.00", "idempotencyKey": f"hot-{h}-{k}"}},
-                      lenders[k], hot=h, funded_after=2500 * (k + 1))
-             for k in range(shares) for h in range(hot_loans)]
+        lists.append(
+            Mutation(
+                "list",
+                {"input": _listing(i, country, sector, gender, amount)},
+                partner_tokens[country],
+                country,
+                sector,
+                gender,
+            )
+        )
+    lends = [
+        Mutation(
+            "lend",
+            {"input": {"loanId": hot_ids[h], "amount": "25.00", "idempotencyKey": f"hot-{h}-{k}"}},
+            lenders[k],
+            hot=h,
+            funded_after=2500 * (k + 1),
+        )
+        for k in range(shares)
+        for h in range(hot_loans)
+    ]
     total = len(lists) + len(lends)
     order: list[Mutation] = []
     li = ei = 0
@@ -761,11 +883,20 @@ async def _outbox(database_url: str, after_id: int) -> list[tuple[int, str, int 
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         rows = await connection.fetch(
-            "SELECT id, kind, loan_id, lender_id, payload FROM event WHERE id > $1 ORDER BY id", after_id)
+            "SELECT id, kind, loan_id, lender_id, payload FROM event WHERE id > $1 ORDER BY id", after_id
+        )
     finally:
         await connection.close()
-    return [(r["id"], r["kind"], r["loan_id"], r["lender_id"],
-             json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"]) for r in rows]
+    return [
+        (
+            r["id"],
+            r["kind"],
+            r["loan_id"],
+            r["lender_id"],
+            json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"],
+        )
+        for r in rows
+    ]
 
 
 async def _last_event_id(database_url: str) -> int:
@@ -805,8 +936,11 @@ def _expectations(
             continue  # a lender's own stream (myEvents): nobody here subscribes to it
         if kind == "LOAN_LISTED" and loan_id in listing_of:
             m = listing_of[loan_id]
-            published.append(Published(event_id, m, frozenset(
-                i for i, s in enumerate(specs) if s.wants(m.country, m.sector, m.gender))))
+            published.append(
+                Published(
+                    event_id, m, frozenset(i for i, s in enumerate(specs) if s.wants(m.country, m.sector, m.gender))
+                )
+            )
         elif loan_id in hot_loan_ids:
             m = lend_of.get((loan_id, payload.get("funded")))
             if m is None:
@@ -856,9 +990,19 @@ async def _await_deliveries(clients: Clients, expected: int, *, quiet: float = 5
     return time.monotonic() - started
 
 
-async def run_lendgraph(database_url: str, broadcast_url: str, specs: list[Spec], *, hot_loans: int, shares: int,
-                        listings: int, interval: float, processes: int, workers: int,
-                        rng: random.Random) -> tuple[Outcome, list[Published], dict[int, bytes], list[Mutation], dict]:
+async def run_lendgraph(
+    database_url: str,
+    broadcast_url: str,
+    specs: list[Spec],
+    *,
+    hot_loans: int,
+    shares: int,
+    listings: int,
+    interval: float,
+    processes: int,
+    workers: int,
+    rng: random.Random,
+) -> tuple[Outcome, list[Published], dict[int, bytes], list[Mutation], dict]:
     import httpx
 
     outcome = Outcome("lendgraph", len(specs))
@@ -916,21 +1060,40 @@ async def run_lendgraph(database_url: str, broadcast_url: str, specs: list[Spec]
         for event_id, payload in part["samples"].items():
             samples.setdefault(event_id, payload)
     problems = [line for line in log_lines if any(w in line for w in ("ERROR", "WARNING", "Traceback", "died"))]
-    info = {"log_lines": len(log_lines), "log_problems": problems[:5], "hot_ids": hot_ids,
-            "workers": len(workers_pids), "announced": announced, "restarted": restarted}
+    info = {
+        "log_lines": len(log_lines),
+        "log_problems": problems[:5],
+        "hot_ids": hot_ids,
+        "workers": len(workers_pids),
+        "announced": announced,
+        "restarted": restarted,
+    }
     return outcome, published, samples, schedule, info
 
 
-async def run_baseline(specs: list[Spec], published: list[Published], samples: dict[int, bytes],
-                       schedule: list[Mutation], hot_ids: list[str], processes: int, interval: float) -> Outcome:
+async def run_baseline(
+    specs: list[Spec],
+    published: list[Published],
+    samples: dict[int, bytes],
+    schedule: list[Mutation],
+    hot_ids: list[str],
+    processes: int,
+    interval: float,
+) -> Outcome:
     """The same clients and subscriptions on the bare server; the same messages at the same moments."""
     from websockets.asyncio.client import connect
 
     outcome = Outcome("websockets broadcast", len(specs))
     port = _free_port()
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.p3_fanout", "baseline-server", str(port),
-        stdout=subprocess.PIPE, cwd=str(Path(__file__).resolve().parent.parent))
+        sys.executable,
+        "-m",
+        "bench.p3_fanout",
+        "baseline-server",
+        str(port),
+        stdout=subprocess.PIPE,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
     try:
         await asyncio.wait_for(server.stdout.readline(), 30)
         clients = Clients(processes)
@@ -948,13 +1111,19 @@ async def run_baseline(specs: list[Spec], published: list[Published], samples: d
             by_mutation: dict[int, list[Published]] = {}
             for p in published:
                 by_mutation.setdefault(id(p.mutation), []).append(p)
-            fallback = {kind: next((s for s in samples.values() if kind in s), b"") for kind in
-                        (b"loanListed", b"loanProgress")}
-            replayed = {id(m): Mutation(m.what, m.variables, m.token, m.country, m.sector, m.gender, m.hot)
-                        for m in schedule}
+            fallback = {
+                kind: next((s for s in samples.values() if kind in s), b"") for kind in (b"loanListed", b"loanProgress")
+            }
+            replayed = {
+                id(m): Mutation(m.what, m.variables, m.token, m.country, m.sector, m.gender, m.hot) for m in schedule
+            }
             cpu = _cpu([server.pid])
-            async with connect(f"ws://127.0.0.1:{port}/control", max_size=2**24, compression=None,
-                               subprotocols=["graphql-transport-ws"]) as control:
+            async with connect(
+                f"ws://127.0.0.1:{port}/control",
+                max_size=2**24,
+                compression=None,
+                subprotocols=["graphql-transport-ws"],
+            ) as control:
                 start = time.monotonic()
                 for n, m in enumerate(schedule):
                     copy = replayed[id(m)]
@@ -965,8 +1134,11 @@ async def run_baseline(specs: list[Spec], published: list[Published], samples: d
                     for p in by_mutation.get(id(m), ()):
                         listing = m.what == "list"
                         text = samples.get(p.event_id) or fallback[b"loanListed" if listing else b"loanProgress"]
-                        message = ({"topic": "listed", "country": m.country, "sector": m.sector, "gender": m.gender}
-                                   if listing else {"topic": "progress", "loan": hot_ids[m.hot]})
+                        message = (
+                            {"topic": "listed", "country": m.country, "sector": m.sector, "gender": m.gender}
+                            if listing
+                            else {"topic": "progress", "loan": hot_ids[m.hot]}
+                        )
                         await control.send(json.dumps({**message, "text": text.decode()}))
                         await control.recv()
                     copy.answered = copy.committed = time.monotonic()
@@ -1008,8 +1180,18 @@ async def redis_reachable(url: str) -> str | None:
     return None
 
 
-async def run(database_url: str, *, subscribers: int, hot_loans: int, shares: int, listings: int, interval: float,
-              processes: int, workers: int, broadcast_url: str) -> str:
+async def run(
+    database_url: str,
+    *,
+    subscribers: int,
+    hot_loans: int,
+    shares: int,
+    listings: int,
+    interval: float,
+    processes: int,
+    workers: int,
+    broadcast_url: str,
+) -> str:
     """Arrange, measure both paths, print the table; return the one-line summary."""
     from bench.common import Table, median, ms, ratio
 
@@ -1021,53 +1203,99 @@ async def run(database_url: str, *, subscribers: int, hot_loans: int, shares: in
     rng = random.Random(20261125)
     specs = make_specs(subscribers, hot_loans, rng)
     listed = sum(1 for s in specs if s.hot is None)
-    print(f"  {subscribers} subscribers ({listed} loanListed with filters, {subscribers - listed} loanProgress on "
-          f"{hot_loans} hot loans); {listings} listings and {hot_loans}x{shares} lends of 25.00, one every "
-          f"{interval * 1000:.0f} ms; {processes} client processes; open-file limit {limit}; server env "
-          + " ".join(f"{k}={os.environ.get(k, v)}" for k, v in ONE_IP_SETTINGS.items()))
+    print(
+        f"  {subscribers} subscribers ({listed} loanListed with filters, {subscribers - listed} loanProgress on "
+        f"{hot_loans} hot loans); {listings} listings and {hot_loans}x{shares} lends of 25.00, one every "
+        f"{interval * 1000:.0f} ms; {processes} client processes; open-file limit {limit}; server env "
+        + " ".join(f"{k}={os.environ.get(k, v)}" for k, v in ONE_IP_SETTINGS.items())
+    )
 
     ours, published, samples, schedule, info = await run_lendgraph(
-        database_url, broadcast_url, specs, hot_loans=hot_loans, shares=shares, listings=listings,
-        interval=interval, processes=processes, workers=workers, rng=rng)
+        database_url,
+        broadcast_url,
+        specs,
+        hot_loans=hot_loans,
+        shares=shares,
+        listings=listings,
+        interval=interval,
+        processes=processes,
+        workers=workers,
+        rng=rng,
+    )
     base = await run_baseline(specs, published, samples, schedule, info["hot_ids"], processes, interval)
 
     sizes = sorted(len(s) for s in samples.values())
-    table = Table(["path", "subscribers", "connect s", "delivered/expected", "p50 ms", "p99 ms", "max ms",
-                   "p50 ms (upper)", "p99 ms (upper)", "all in s", "server CPU s", "server MB"])
+    table = Table(
+        [
+            "path",
+            "subscribers",
+            "connect s",
+            "delivered/expected",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "p50 ms (upper)",
+            "p99 ms (upper)",
+            "all in s",
+            "server CPU s",
+            "server MB",
+        ]
+    )
     for o in (ours, base):
-        table.add(o.name, f"{o.connected}/{o.subscribers}", f"{o.connect_seconds:.1f}",
-                  f"{o.delivered}/{o.expected}", ms(median(o.low)) if o.low else "-",
-                  ms(_pct(o.low, 0.99)) if o.low else "-", ms(max(o.low)) if o.low else "-",
-                  ms(median(o.high)) if o.high else "-", ms(_pct(o.high, 0.99)) if o.high else "-",
-                  f"{o.last_delivery:.2f}", f"{o.server_cpu_connect:.1f}+{o.server_cpu:.1f}", f"{o.server_rss_mb:.0f}")
+        table.add(
+            o.name,
+            f"{o.connected}/{o.subscribers}",
+            f"{o.connect_seconds:.1f}",
+            f"{o.delivered}/{o.expected}",
+            ms(median(o.low)) if o.low else "-",
+            ms(_pct(o.low, 0.99)) if o.low else "-",
+            ms(max(o.low)) if o.low else "-",
+            ms(median(o.high)) if o.high else "-",
+            ms(_pct(o.high, 0.99)) if o.high else "-",
+            f"{o.last_delivery:.2f}",
+            f"{o.server_cpu_connect:.1f}+{o.server_cpu:.1f}",
+            f"{o.server_rss_mb:.0f}",
+        )
     print(table.render())
-    print(f"  latency = receive - commit, the commit stamped by the mutation's own Redis hint (AnnounceEvents, "
-          f"right after COMMIT; found for {info['announced']}/{len(schedule)} mutations, else the HTTP response): "
-          f"a lower bound; (upper) = receive - request sent. Baseline: from the server's acknowledgement of each "
-          f"publish. Messages {sizes[0] if sizes else 0}-{sizes[-1] if sizes else 0} bytes. server CPU s = while "
-          f"connecting + while fanning out (and serving the {len(schedule)} mutations)")
+    print(
+        f"  latency = receive - commit, the commit stamped by the mutation's own Redis hint (AnnounceEvents, "
+        f"right after COMMIT; found for {info['announced']}/{len(schedule)} mutations, else the HTTP response): "
+        f"a lower bound; (upper) = receive - request sent. Baseline: from the server's acknowledgement of each "
+        f"publish. Messages {sizes[0] if sizes else 0}-{sizes[-1] if sizes else 0} bytes. server CPU s = while "
+        f"connecting + while fanning out (and serving the {len(schedule)} mutations)"
+    )
     if ours.low and base.low:
-        print(f"  minimum latency: lendgraph {ms(min(ours.low)):.2f} ms, baseline {ms(min(base.low)):.2f} ms; "
-              f"client processes' CPU: lendgraph run {ours.client_cpu:.1f} s, baseline run {base.client_cpu:.1f} s")
+        print(
+            f"  minimum latency: lendgraph {ms(min(ours.low)):.2f} ms, baseline {ms(min(base.low)):.2f} ms; "
+            f"client processes' CPU: lendgraph run {ours.client_cpu:.1f} s, baseline run {base.client_cpu:.1f} s"
+        )
     per_delivery = ours.server_cpu / ours.delivered * 1000 if ours.delivered else float("nan")
     base_per = base.server_cpu / base.delivered * 1000 if base.delivered else float("nan")
-    print(f"  server CPU per delivered message (mutations included): lendgraph {per_delivery:.3f} ms, "
-          f"baseline {base_per:.3f} ms; "
-          f"per connection set up: lendgraph {ours.server_cpu_connect / max(1, ours.connected) * 1000:.2f} ms, "
-          f"baseline {base.server_cpu_connect / max(1, base.connected) * 1000:.2f} ms")
-    print(f"  lendgraph: {info['workers']} workers, sockets per worker {ours.server_sockets}; "
-          f"server log {info['log_lines']} lines; mutation answers p50 "
-          f"{ms(median([m.answered - m.sent for m in schedule])):.0f} ms, max "
-          f"{ms(max(m.answered - m.sent for m in schedule)):.0f} ms")
+    print(
+        f"  server CPU per delivered message (mutations included): lendgraph {per_delivery:.3f} ms, "
+        f"baseline {base_per:.3f} ms; "
+        f"per connection set up: lendgraph {ours.server_cpu_connect / max(1, ours.connected) * 1000:.2f} ms, "
+        f"baseline {base.server_cpu_connect / max(1, base.connected) * 1000:.2f} ms"
+    )
+    print(
+        f"  lendgraph: {info['workers']} workers, sockets per worker {ours.server_sockets}; "
+        f"server log {info['log_lines']} lines; mutation answers p50 "
+        f"{ms(median([m.answered - m.sent for m in schedule])):.0f} ms, max "
+        f"{ms(max(m.answered - m.sent for m in schedule)):.0f} ms"
+    )
     for o in (ours, base):
         if o.failures:
             print(f"  {o.name}: connections that failed: {o.failures}")
         if o.unexpected or o.duplicates or o.lost or o.errors:
-            print(f"  {o.name}: unexpected {o.unexpected}, duplicates {o.duplicates}, connections lost {o.lost}, "
-                  f"errors {len(o.errors)} {o.errors[:2]}")
+            print(
+                f"  {o.name}: unexpected {o.unexpected}, duplicates {o.duplicates}, connections lost {o.lost}, "
+                f"errors {len(o.errors)} {o.errors[:2]}"
+            )
     if info["restarted"]:
-        print(f"  WARNING: uvicorn replaced {len(info['restarted'])} worker(s) during the run (a worker that misses "
-              "the supervisor's health check is killed, and its subscribers are disconnected)")
+        print(
+            f"  WARNING: uvicorn replaced {len(info['restarted'])} worker(s) during the run (a worker that misses "
+            "the supervisor's health check is killed, and its subscribers are disconnected)"
+        )
     for line in info["log_problems"]:
         print(f"  server log: {line[:200]}")
     if ours.low and base.low:
@@ -1095,8 +1323,9 @@ def _main(argv: list[str]) -> None:
         _use_uvloop()
         asyncio.run(_baseline_main(int(argv[1])))
     else:
-        sys.exit("usage: python -m bench.p3_fanout client | baseline-server PORT "
-                 "(P3 itself: python -m bench --only P3)")
+        sys.exit(
+            "usage: python -m bench.p3_fanout client | baseline-server PORT (P3 itself: python -m bench --only P3)"
+        )
 
 
 def _use_uvloop() -> None:

@@ -37,9 +37,38 @@ from models import (
 
 BATCH = 5000
 SEARCHES_PER_LENDER = 40  # under MAX_SEARCHES_PER_LENDER (50)
-WORDS = ["water", "solar", "school", "farm", "cows", "sewing", "bakery", "taxi", "rice", "coffee", "fishing", "goats",
-         "pigs", "shop", "tailoring", "housing", "seeds", "fertilizer", "motorcycle", "fruit", "vegetables", "beauty",
-         "salon", "clinic", "books", "uniforms", "milk", "chickens", "repair", "phone"]
+WORDS = [
+    "water",
+    "solar",
+    "school",
+    "farm",
+    "cows",
+    "sewing",
+    "bakery",
+    "taxi",
+    "rice",
+    "coffee",
+    "fishing",
+    "goats",
+    "pigs",
+    "shop",
+    "tailoring",
+    "housing",
+    "seeds",
+    "fertilizer",
+    "motorcycle",
+    "fruit",
+    "vegetables",
+    "beauty",
+    "salon",
+    "clinic",
+    "books",
+    "uniforms",
+    "milk",
+    "chickens",
+    "repair",
+    "phone",
+]
 
 
 def _weighted_countries(rng: random.Random) -> tuple[list[str], list[float]]:
@@ -60,8 +89,10 @@ def random_filter(rng: random.Random, countries: tuple[list[str], list[float]]) 
         return rng.sample(list(Sector), rng.choice((1, 1, 2, 3)))
 
     def some_genders() -> list[Gender]:
-        return rng.choices([[Gender.FEMALE], [Gender.MALE], [Gender.FEMALE, Gender.MIXED_GROUP],
-                            [Gender.NONBINARY]], weights=[6, 2, 2, 1])[0]
+        return rng.choices(
+            [[Gender.FEMALE], [Gender.MALE], [Gender.FEMALE, Gender.MIXED_GROUP], [Gender.NONBINARY]],
+            weights=[6, 2, 2, 1],
+        )[0]
 
     def maybe(probability: float, value):
         return value() if rng.random() < probability else None
@@ -75,8 +106,12 @@ def random_filter(rng: random.Random, countries: tuple[list[str], list[float]]) 
     pick = rng.random()
     options: dict = {}
     if pick < 0.45:
-        options = {"countries": some_countries(), "sectors": maybe(0.3, some_sectors),
-                   "genders": maybe(0.2, some_genders), "keywords": maybe(0.1, lambda: rng.sample(WORDS, 1))}
+        options = {
+            "countries": some_countries(),
+            "sectors": maybe(0.3, some_sectors),
+            "genders": maybe(0.2, some_genders),
+            "keywords": maybe(0.1, lambda: rng.sample(WORDS, 1)),
+        }
     elif pick < 0.72:
         options = {"sectors": some_sectors(), "genders": maybe(0.3, some_genders)}
     elif pick < 0.87:
@@ -94,8 +129,10 @@ async def arrange(searches: int, rng: random.Random) -> dict:
     watch = Stopwatch()
     lenders = -(-searches // SEARCHES_PER_LENDER)
     await Lender.bulk_create(
-        [Lender(display_name=f"Searcher {i}", email=f"searcher{i}@example.org", created_at=now)
-         for i in range(lenders)],
+        [
+            Lender(display_name=f"Searcher {i}", email=f"searcher{i}@example.org", created_at=now)
+            for i in range(lenders)
+        ],
         batch_size=BATCH,
     )
     lender_ids = await Lender.filter(email__startswith="searcher").order_by("id").values_list("id", flat=True)
@@ -105,8 +142,13 @@ async def arrange(searches: int, rng: random.Random) -> dict:
     for start in range(0, searches, BATCH):
         await SavedSearch.bulk_create(
             [
-                SavedSearch(lender_id=lender_ids[i // SEARCHES_PER_LENDER], name=f"search {i}",
-                            criteria=filters[i].to_json(), alert=alerts[i], created_at=now)
+                SavedSearch(
+                    lender_id=lender_ids[i // SEARCHES_PER_LENDER],
+                    name=f"search {i}",
+                    criteria=filters[i].to_json(),
+                    alert=alerts[i],
+                    created_at=now,
+                )
                 for i in range(start, min(start + BATCH, searches))
             ]
         )
@@ -129,11 +171,18 @@ def new_loans(count: int, rng: random.Random) -> list[tuple[Loan, int]]:
     for i in range(count):
         words = rng.sample(WORDS, 2)
         loan = Loan(
-            id=10_000_000 + i, partner_id=1, name=f"Borrower {i}", use=f"to buy {words[0]} for her {words[1]} business",
+            id=10_000_000 + i,
+            partner_id=1,
+            name=f"Borrower {i}",
+            use=f"to buy {words[0]} for her {words[1]} business",
             description=f"She has run her {words[1]} business for six years.",
-            country_code=rng.choices(codes, weights)[0], sector=rng.choice(list(Sector)),
-            gender=rng.choices(list(Gender), weights=[7, 2, 0.2, 1])[0], amount_cents=2500 * rng.randint(4, 200),
-            term_months=rng.choice((6, 8, 12, 14, 18, 24, 36)), status=LoanStatus.FUNDRAISING, listed_at=now,
+            country_code=rng.choices(codes, weights)[0],
+            sector=rng.choice(list(Sector)),
+            gender=rng.choices(list(Gender), weights=[7, 2, 0.2, 1])[0],
+            amount_cents=2500 * rng.randint(4, 200),
+            term_months=rng.choice((6, 8, 12, 14, 18, 24, 36)),
+            status=LoanStatus.FUNDRAISING,
+            listed_at=now,
             expires_at=now + timedelta(days=30),
         )
         loans.append((loan, rng.choice(range(5, 55, 5))))
@@ -142,8 +191,11 @@ def new_loans(count: int, rng: random.Random) -> list[tuple[Loan, int]]:
 
 async def scan(loan: Loan, risk_tenths: int) -> list[SavedSearch]:
     """The baseline: every saved search, the same predicate."""
-    return [s for s in await SavedSearch.all().order_by("id")
-            if s.alert and LoanFilter.from_json(s.criteria).matches(loan, risk_tenths)]
+    return [
+        s
+        for s in await SavedSearch.all().order_by("id")
+        if s.alert and LoanFilter.from_json(s.criteria).matches(loan, risk_tenths)
+    ]
 
 
 @dataclass
@@ -183,8 +235,10 @@ async def run(database_url: str, *, searches: int, loans: int, scan_loans: int) 
     try:
         arranged = await arrange(searches, rng)
         keys = ", ".join(f"{k} {n}" for k, n in arranged["keys"].most_common())
-        print(f"  arranged on {backend}: {searches} saved searches of {arranged['lenders']} lenders, "
-              f"{arranged['anchors']} index rows ({keys}) in {arranged['seconds']:.1f} s")
+        print(
+            f"  arranged on {backend}: {searches} saved searches of {arranged['lenders']} lenders, "
+            f"{arranged['anchors']} index rows ({keys}) in {arranged['seconds']:.1f} s"
+        )
         listings = new_loans(loans, rng)
         await matching_searches(*listings[0])  # warm: statement caches, index pages in shared buffers
         index_times, found = [], []
@@ -222,23 +276,49 @@ async def run(database_url: str, *, searches: int, loans: int, scan_loans: int) 
 
     matched = [len(f) for f in found]
     table = Table(["path", "loans", "min ms", "median ms", "p90 ms", "searches read", "matched", "time / index"])
-    table.add("lendgraph index (matching_searches)", loans, ms(min(index_times)), ms(median(index_times)),
-              ms(percentile(index_times, 0.9)), f"{median(candidates):.0f} (median)", f"{median(matched):.0f}", "1.0x")
-    table.add("scan: load all, LoanFilter.matches", scan_loans, ms(min(scan_times)), ms(median(scan_times)),
-              ms(percentile(scan_times, 0.9)), searches, f"{median(matched[:scan_loans]):.0f}",
-              ratio(median(scan_times), median(index_times)))
-    table.add("scan: filters in memory, matches only", loans, ms(min(memory_times)), ms(median(memory_times)),
-              ms(percentile(memory_times, 0.9)), searches, f"{median(matched):.0f}",
-              ratio(median(memory_times), median(index_times)))
+    table.add(
+        "lendgraph index (matching_searches)",
+        loans,
+        ms(min(index_times)),
+        ms(median(index_times)),
+        ms(percentile(index_times, 0.9)),
+        f"{median(candidates):.0f} (median)",
+        f"{median(matched):.0f}",
+        "1.0x",
+    )
+    table.add(
+        "scan: load all, LoanFilter.matches",
+        scan_loans,
+        ms(min(scan_times)),
+        ms(median(scan_times)),
+        ms(percentile(scan_times, 0.9)),
+        searches,
+        f"{median(matched[:scan_loans]):.0f}",
+        ratio(median(scan_times), median(index_times)),
+    )
+    table.add(
+        "scan: filters in memory, matches only",
+        loans,
+        ms(min(memory_times)),
+        ms(median(memory_times)),
+        ms(percentile(memory_times, 0.9)),
+        searches,
+        f"{median(matched):.0f}",
+        ratio(median(memory_times), median(index_times)),
+    )
     print(table.render())
-    print(f"  candidates from the index per loan: min {min(candidates)}, median {median(candidates):.0f}, "
-          f"max {max(candidates)} of {searches} ({median(candidates) / searches:.0%}); matched median "
-          f"{median(matched):.0f} ({median(matched) / max(1, median(candidates)):.1%} of candidates)")
-    print(f"  index path, median of {len(breakdown)} loans per step: anchor lookup "
-          f"{ms(median([b.lookup for b in breakdown])):.1f} ms, "
-          f"load {median([b.alerting for b in breakdown]):.0f} alerting candidates "
-          f"{ms(median([b.load for b in breakdown])):.1f} ms, from_json + matches "
-          f"{ms(median([b.test for b in breakdown])):.1f} ms; the scan's one-off load and parse {ms(preload):.0f} ms")
+    print(
+        f"  candidates from the index per loan: min {min(candidates)}, median {median(candidates):.0f}, "
+        f"max {max(candidates)} of {searches} ({median(candidates) / searches:.0%}); matched median "
+        f"{median(matched):.0f} ({median(matched) / max(1, median(candidates)):.1%} of candidates)"
+    )
+    print(
+        f"  index path, median of {len(breakdown)} loans per step: anchor lookup "
+        f"{ms(median([b.lookup for b in breakdown])):.1f} ms, "
+        f"load {median([b.alerting for b in breakdown]):.0f} alerting candidates "
+        f"{ms(median([b.load for b in breakdown])):.1f} ms, from_json + matches "
+        f"{ms(median([b.test for b in breakdown])):.1f} ms; the scan's one-off load and parse {ms(preload):.0f} ms"
+    )
     same = "same set for every loan" if not mismatches else f"MISMATCH on {len(mismatches)} loans {mismatches[:3]}"
     print(f"  index vs scan: {same} ({scan_loans} loans against the full scan, {loans} against the in-memory scan)")
     assert not mismatches, f"matching_searches and the scan disagree: {mismatches[:5]}"

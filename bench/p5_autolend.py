@@ -43,7 +43,8 @@ async def _funded_loan(
         now,
     )
     made = await gather_limited(
-        10, (lambda i=i: register_lender(f"{group} {i}", f"{group.lower()}{i}@example.org", now) for i in range(lenders))
+        10,
+        (lambda i=i: register_lender(f"{group} {i}", f"{group.lower()}{i}@example.org", now) for i in range(lenders)),
     )
     ids = [lender.id for lender, _ in made]
     await gather_limited(10, (lambda i=i: deposit(i, "25.00", f"d{next(keys)}", now) for i in ids))
@@ -65,8 +66,10 @@ async def run(url: str, *, lenders: int = 200, open_loans: int = 40) -> str:
     for i in range(open_loans):
         listing = Listing(f"Open {i}", "to buy seed", "KE", Sector.AGRICULTURE, Gender.FEMALE, "1000.00", 12)
         await list_loan(partner, listing, now)
-    print(f"  arranged in {watch.seconds:.1f} s: two funded loans of {25 * lenders:,}.00 with {lenders} lenders each "
-          f"(one group with IMMEDIATE rules), {open_loans} fundraising loans of 1,000.00")
+    print(
+        f"  arranged in {watch.seconds:.1f} s: two funded loans of {25 * lenders:,}.00 with {lenders} lenders each "
+        f"(one group with IMMEDIATE rules), {open_loans} fundraising loans of 1,000.00"
+    )
 
     results = []
     for label, loan_id in (("repayment only (no rules)", baseline_loan), ("repayment + auto-relending", measured_loan)):
@@ -83,8 +86,10 @@ async def run(url: str, *, lenders: int = 200, open_loans: int = 40) -> str:
         table.add(m.label, lenders, f"{m.seconds:.3f}", m.statements, m.allocations)
     print(table.render())
     base, auto = results
-    print(f"  {auto.allocations} auto-loans written; books balance; "
-          f"per lender: {1000 * auto.seconds / lenders:.2f} ms with relending, {1000 * base.seconds / lenders:.2f} ms without")
+    print(
+        f"  {auto.allocations} auto-loans written; books balance; "
+        f"per lender: {1000 * auto.seconds / lenders:.2f} ms with relending, {1000 * base.seconds / lenders:.2f} ms without"
+    )
     return (
         f"P5 repayment to {lenders} lenders with auto-relending: {auto.seconds:.2f} s, {auto.statements} SQL, "
         f"{auto.allocations} auto-loans vs repayment alone {base.seconds:.2f} s -> ratio {ratio(auto.seconds, base.seconds)}"

@@ -30,7 +30,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     ws_max_size = settings.max_ws_message_bytes or 16 * 1024 * 1024
     if args.workers > 1:
         uvicorn.run(
-            "graph.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info", ws_max_size=ws_max_size
+            "graph.asgi:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+            ws_max_size=ws_max_size,
         )
     else:
         from graph.app import create_app

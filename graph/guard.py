@@ -120,7 +120,9 @@ class Guard:
         if cap and self.open_sockets[ip] >= cap:
             message = await receive()
             if message["type"] == "websocket.connect":
-                await send({"type": "websocket.close", "code": 1008, "reason": "Too many connections from this address"})
+                await send(
+                    {"type": "websocket.close", "code": 1008, "reason": "Too many connections from this address"}
+                )
             return
         self.open_sockets[ip] += 1
         try:

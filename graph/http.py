@@ -167,7 +167,9 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             # No operation of that name: a GraphQL request error, answered as validation errors are.
             log_refusal(200 if media == JSON else 400, reason, operation=cause.operation_name)
             body = error_body(reason, "OPERATION_NOT_FOUND")
-            return json_response({"data": None, **body} if media == JSON else body, 200 if media == JSON else 400, media)
+            return json_response(
+                {"data": None, **body} if media == JSON else body, 200 if media == JSON else 400, media
+            )
         if isinstance(cause, InvalidOperationTypeError) and cause.operation_type is OperationType.MUTATION:
             status, headers = 405, {"Allow": "POST"}  # GET never runs a mutation
         log_refusal(status, reason)
@@ -184,7 +186,9 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData):
             if data.operation_name is not None and not isinstance(data.operation_name, str):
-                raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
+                raise HTTPException(
+                    400, "The GraphQL operation's `operationName` must be a string or null, if provided."
+                )
             if data.operation_name == "":
                 data.operation_name = None  # the spec: an empty operationName is no operationName
         return data

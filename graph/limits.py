@@ -137,7 +137,9 @@ def measure_operation(
 
 
 class _Walker:
-    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: Mapping[str, Any]):
+    def __init__(
+        self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: Mapping[str, Any]
+    ):
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
@@ -167,7 +169,9 @@ class _Walker:
         self.done[name] = measure
         return measure
 
-    def condition(self, node: InlineFragmentNode | FragmentDefinitionNode, parent: Composite | None) -> Composite | None:
+    def condition(
+        self, node: InlineFragmentNode | FragmentDefinitionNode, parent: Composite | None
+    ) -> Composite | None:
         if node.type_condition is None:
             return parent
         found = self.schema.get_type(node.type_condition.name.value)

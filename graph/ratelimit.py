@@ -242,7 +242,12 @@ class RateLimiter:
     def money(self, viewer: Viewer | None) -> Bucket | None:
         if not self.money_per_lender or viewer is None or viewer.lender_id is None:
             return None
-        return Bucket("LENDER_MONEY", str(viewer.lender_id), self.money_per_lender, "deposits, withdrawals and loans by one lender")
+        return Bucket(
+            "LENDER_MONEY",
+            str(viewer.lender_id),
+            self.money_per_lender,
+            "deposits, withdrawals and loans by one lender",
+        )
 
     def caller(self, viewer: Viewer | None, address: str | None) -> Bucket | None:
         """The bucket a caller watches: its token's when it has one, its IP's otherwise."""

@@ -34,7 +34,9 @@ from subscriptions.resolvers import Subscription
 class NodeQuery:
     @strawberry.field(description="Any object by its global id; null if you may not see it.")
     async def node(
-        self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The ID of the object.")]
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The ID of the object.")],
     ) -> relay.Node | None:
         return await find_node(info, id)
 
@@ -51,7 +53,17 @@ schema = errorlog.Schema(
     subscription=Subscription,
     execution_context_class=SharingExecutor,
     scalar_overrides={Decimal: DecimalScalar},  # strict decimal strings (graph/types/decimals.py)
-    types=[LoanNode, PartnerNode, LenderNode, ShareNode, TransactionNode, NotificationNode, SavedSearchNode, ApiTokenNode, *LENDER_EVENT_TYPES],
+    types=[
+        LoanNode,
+        PartnerNode,
+        LenderNode,
+        ShareNode,
+        TransactionNode,
+        NotificationNode,
+        SavedSearchNode,
+        ApiTokenNode,
+        *LENDER_EVENT_TYPES,
+    ],
     extensions=[
         # First: its refusals come before any other extension's work. It also validates, with a cache
         # (graph/extensions.py), so strawberry's ValidationCache is not used.

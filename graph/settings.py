@@ -102,13 +102,17 @@ class Settings:
             max_query_tokens=int(env.get("MAX_QUERY_TOKENS", str(cls.max_query_tokens))),
             max_query_cost=int(env.get("MAX_QUERY_COST", str(cls.max_query_cost))),
             max_query_seconds=float(env.get("MAX_QUERY_SECONDS", str(cls.max_query_seconds))),
-            ws_connection_init_timeout=float(env.get("WS_CONNECTION_INIT_TIMEOUT", str(cls.ws_connection_init_timeout))),
+            ws_connection_init_timeout=float(
+                env.get("WS_CONNECTION_INIT_TIMEOUT", str(cls.ws_connection_init_timeout))
+            ),
             max_ws_message_bytes=int(env.get("MAX_WS_MESSAGE_BYTES", str(cls.max_ws_message_bytes))),
             max_ws_connections_per_ip=int(env.get("MAX_WS_CONNECTIONS_PER_IP", str(cls.max_ws_connections_per_ip))),
             rate_limit_url=env.get("RATE_LIMIT_URL") or None,
             rate_limit_window=int(env.get("RATE_LIMIT_WINDOW", str(cls.rate_limit_window))),
             rate_limit_per_ip=int(env.get("RATE_LIMIT_PER_IP", str(cls.rate_limit_per_ip))),
             rate_limit_per_token=int(env.get("RATE_LIMIT_PER_TOKEN", str(cls.rate_limit_per_token))),
-            rate_limit_money_per_lender=int(env.get("RATE_LIMIT_MONEY_PER_LENDER", str(cls.rate_limit_money_per_lender))),
+            rate_limit_money_per_lender=int(
+                env.get("RATE_LIMIT_MONEY_PER_LENDER", str(cls.rate_limit_money_per_lender))
+            ),
             rate_limit_key_prefix=env.get("RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix),
         )

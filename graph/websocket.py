@@ -148,7 +148,10 @@ def operation_problem(
         if operation_name is not None:
             message, code = f'Unknown operation named "{operation_name}".', "OPERATION_NOT_FOUND"
         elif any(isinstance(definition, OperationDefinitionNode) for definition in document.definitions):
-            message, code = "Must provide operation name if query contains multiple operations.", "OPERATION_NAME_REQUIRED"
+            message, code = (
+                "Must provide operation name if query contains multiple operations.",
+                "OPERATION_NAME_REQUIRED",
+            )
         else:
             message, code = "Must provide an operation.", "OPERATION_NOT_FOUND"
         return GraphQLError(message, extensions={"code": code})
@@ -161,7 +164,9 @@ def operation_problem(
 
 
 async def signed_in(
-    handler: "TransportWSHandler | LegacyWSHandler", handle_connection_init: Callable[[Any], Awaitable[None]], message: Any
+    handler: "TransportWSHandler | LegacyWSHandler",
+    handle_connection_init: Callable[[Any], Awaitable[None]],
+    message: Any,
 ) -> bool:
     """Run strawberry's connection_init (on_ws_connect reads the token); True once acknowledged."""
     try:

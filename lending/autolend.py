@@ -237,8 +237,9 @@ async def _fund_loan(loan_id: int, now: datetime) -> list[Allocation]:
     already = set(await Share.filter(loan_id=loan_id).values_list("lender_id", flat=True))
     rules = [
         rule
-        for rule in await AutoLendRule.filter(id__in=candidates(RuleAnchor, "rule_id", loan), enabled=True)
-        .select_related("lender")
+        for rule in await AutoLendRule.filter(
+            id__in=candidates(RuleAnchor, "rule_id", loan), enabled=True
+        ).select_related("lender")
         if rule.lender_id not in already
         and trigger_met(Terms.of(rule), rule.lender, now)
         and Terms.of(rule).criteria.matches(loan, partner.risk_tenths)
@@ -276,11 +277,18 @@ async def _lend(
         candidate, cents = grant.candidate, grant.cents
         lender_id = candidate.rule.lender_id
         await Share.create(loan_id=loan.id, lender_id=lender_id, amount_cents=cents, created_at=now)
-        await ledger.transfer(TransferKind.LOAN_SHARE, candidate.account_id, loan_account_id, cents, now, loan_id=loan.id)
+        await ledger.transfer(
+            TransferKind.LOAN_SHARE, candidate.account_id, loan_account_id, cents, now, loan_id=loan.id
+        )
         words = matched(candidate.terms.criteria, loan, partner.risk_tenths)
         allocations.append(
             await Allocation.create(
-                loan_id=loan.id, lender_id=lender_id, rule_id=candidate.rule.id, amount_cents=cents, matched=words, created_at=now
+                loan_id=loan.id,
+                lender_id=lender_id,
+                rule_id=candidate.rule.id,
+                amount_cents=cents,
+                matched=words,
+                created_at=now,
             )
         )
         notice = await Notification.create(
@@ -413,7 +421,9 @@ async def preview(lender_id: int, spec: RuleSpec | None, now: datetime) -> Previ
         return Preview([], 0, "You have no auto-lend rule.")
     credit = lendable_cents(terms, balance)
     if not credit:
-        return Preview([], 0, f"No credit to lend: {to_decimal(balance)} available, {to_decimal(terms.keep_cents)} kept.")
+        return Preview(
+            [], 0, f"No credit to lend: {to_decimal(balance)} available, {to_decimal(terms.keep_cents)} kept."
+        )
     if not trigger_met(terms, lender, now):
         return Preview([], 0, "The rule is disabled, paused or waiting for its trigger.")
     chosen = []
@@ -434,9 +444,11 @@ async def backtest(lender_id: int, spec: RuleSpec | None, days: int, now: dateti
     if terms is None:
         return Preview([], 0, "You have no auto-lend rule.")
     credit = lendable_cents(terms, balance)
-    listed = await Loan.filter(listed_at__gte=now - timedelta(days=days), listed_at__lte=now).select_related(
-        "partner"
-    ).order_by("listed_at", "id")
+    listed = (
+        await Loan.filter(listed_at__gte=now - timedelta(days=days), listed_at__lte=now)
+        .select_related("partner")
+        .order_by("listed_at", "id")
+    )
     chosen = []
     for loan in listed:
         # Judged as it was when listed.
@@ -457,5 +469,3 @@ async def _subject(lender_id: int, spec: RuleSpec | None, now: datetime) -> tupl
         return validate(spec, now), lender, balance
     rule = await AutoLendRule.get_or_none(lender_id=lender_id)
     return (Terms.of(rule) if rule else None), lender, balance
-
-

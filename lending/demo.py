@@ -403,9 +403,7 @@ def _plan_loan(rng: random.Random, index: int, listed: timedelta, sector: Sector
 def _plans(rng: random.Random) -> list[LoanPlan]:
     # Every sector and gender appears; the rest follow Kiva-like weights.
     sectors = list(Sector) * 3
-    sectors += rng.choices(
-        list(Sector), (16, 3, 7, 3, 4, 1, 16, 3, 4, 3, 4, 16, 8, 5, 7), k=LOAN_COUNT - len(sectors)
-    )
+    sectors += rng.choices(list(Sector), (16, 3, 7, 3, 4, 1, 16, 3, 4, 3, 4, 16, 8, 5, 7), k=LOAN_COUNT - len(sectors))
     rng.shuffle(sectors)
     genders = [Gender.NONBINARY] * 5 + [Gender.MIXED_GROUP] * 5
     genders += rng.choices(list(Gender), (64, 24, 2, 10), k=LOAN_COUNT - len(genders))

@@ -75,7 +75,12 @@ async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, 
         else:
             await Share.filter(id=share.id).update(amount_cents=F("amount_cents") + cents)
         await ledger.transfer(
-            TransferKind.LOAN_SHARE, accounts[AccountKind.LENDER], accounts[AccountKind.LOAN], cents, now, loan_id=loan_id
+            TransferKind.LOAN_SHARE,
+            accounts[AccountKind.LENDER],
+            accounts[AccountKind.LOAN],
+            cents,
+            now,
+            loan_id=loan_id,
         )
         # Lending by hand restarts the clock of an AFTER_DAYS_WITHOUT_LENDING auto-lend rule.
         await Lender.filter(id=lender_id).update(last_lent_at=now)

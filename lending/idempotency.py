@@ -49,7 +49,9 @@ async def run_once(
     connection hid a COMMIT that happened.
     """
     if not key or len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
-        raise InvalidInput(f"The idempotency key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.", "idempotencyKey")
+        raise InvalidInput(
+            f"The idempotency key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.", "idempotencyKey"
+        )
     digest = fingerprint(operation, payload)
     stored = await _stored_result(actor, key, operation, digest)
     if stored is not None:

@@ -108,9 +108,9 @@ async def transfer(
     transaction then rolls back.
     """
     _require_locked(source_id, destination_id)
-    debited = await Account.filter(
-        Q(id=source_id) & (Q(balance_cents__gte=amount) | Q(kind=AccountKind.WORLD))
-    ).update(balance_cents=F("balance_cents") - amount)
+    debited = await Account.filter(Q(id=source_id) & (Q(balance_cents__gte=amount) | Q(kind=AccountKind.WORLD))).update(
+        balance_cents=F("balance_cents") - amount
+    )
     if not debited:
         available = await Account.filter(id=source_id).values_list("balance_cents", flat=True)
         raise InsufficientCredit(needed=amount, available=available[0] if available else 0)
@@ -156,8 +156,8 @@ async def check_books() -> BookCheck:
     flows = {account_id: 0 for account_id in balances}
     for row in await Transfer.all().group_by("source_id").annotate(s=Sum("amount_cents")).values("source_id", "s"):
         flows[row["source_id"]] -= row["s"]
-    for row in await Transfer.all().group_by("destination_id").annotate(s=Sum("amount_cents")).values(
-        "destination_id", "s"
+    for row in (
+        await Transfer.all().group_by("destination_id").annotate(s=Sum("amount_cents")).values("destination_id", "s")
     ):
         flows[row["destination_id"]] += row["s"]
     for account_id, balance in balances.items():
@@ -166,9 +166,7 @@ async def check_books() -> BookCheck:
         if kinds[account_id] == AccountKind.LENDER and balance < 0:
             result.problems.append(f"lender account {account_id} is negative: {balance}")
 
-    shares = dict(
-        await Share.all().group_by("loan_id").annotate(s=Sum("amount_cents")).values_list("loan_id", "s")
-    )
+    shares = dict(await Share.all().group_by("loan_id").annotate(s=Sum("amount_cents")).values_list("loan_id", "s"))
     for loan_id, amount, funded in await Loan.all().values_list("id", "amount_cents", "funded_cents"):
         if funded != (shares.get(loan_id) or 0):
             result.problems.append(f"loan {loan_id}: funded {funded} but shares sum to {shares.get(loan_id) or 0}")

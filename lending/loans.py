@@ -135,7 +135,9 @@ async def expire_loan(loan_id: int, now: datetime) -> bool:
         )
         await ledger.lock_accounts([loan_account.id, *accounts.values()])
         for lender_id, amount in shares:
-            await ledger.transfer(TransferKind.REFUND, loan_account.id, accounts[lender_id], amount, now, loan_id=loan_id)
+            await ledger.transfer(
+                TransferKind.REFUND, loan_account.id, accounts[lender_id], amount, now, loan_id=loan_id
+            )
         refunds = {lender_id: {"refunded": amount} for lender_id, amount in shares}
         await emit(await loan_and_lenders(EventKind.LOAN_EXPIRED, await Loan.get(id=loan_id), refunds), now)
         return True
@@ -161,9 +163,9 @@ async def mark_default(viewer: Viewer | None, loan_id: int, now: datetime) -> Lo
 
     async def work() -> Loan:
         # The lock order of lending.ledger: the loan row, then the accounts.
-        changed = await Loan.filter(
-            id=loan_id, status__in=(LoanStatus.FUNDED, LoanStatus.REPAYING)
-        ).update(status=LoanStatus.DEFAULTED, ended_at=now)
+        changed = await Loan.filter(id=loan_id, status__in=(LoanStatus.FUNDED, LoanStatus.REPAYING)).update(
+            status=LoanStatus.DEFAULTED, ended_at=now
+        )
         if not changed:
             raise LoanNotRepaying((await Loan.get(id=loan_id)).status.value)
         defaulted = await Loan.get(id=loan_id)

@@ -85,8 +85,14 @@ async def portfolio_stats(lender_id: int, now: datetime) -> PortfolioStats:
         if status is LoanStatus.REPAYING or status is LoanStatus.FUNDED:
             stats.repaying_cents += outstanding
             # This share's part of the loan's overdue principal.
-            stats.past_due_cents += past_due_cents(loan_amount, term, funded_at, loan_repaid, now) * amount // loan_amount
-        for dimension, key in (("country", country), ("sector", Sector(sector).value), ("gender", Gender(gender).value)):
+            stats.past_due_cents += (
+                past_due_cents(loan_amount, term, funded_at, loan_repaid, now) * amount // loan_amount
+            )
+        for dimension, key in (
+            ("country", country),
+            ("sector", Sector(sector).value),
+            ("gender", Gender(gender).value),
+        ):
             part = slices[dimension].setdefault(key, Slice(key))
             part.loan_count += 1
             part.lent_cents += amount

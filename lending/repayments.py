@@ -130,9 +130,7 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
     # The lock order of lending.ledger: every account at once, after the loan row.
     await ledger.lock_accounts([partner_account.id, *accounts.values(), *([] if world is None else [world])])
     for (share, part), lost in sorted(zip(paid, losses, strict=True), key=lambda p: accounts[p[0][0].lender_id]):
-        await Share.filter(id=share.id).update(
-            repaid_cents=F("repaid_cents") + part, loss_cents=F("loss_cents") + lost
-        )
+        await Share.filter(id=share.id).update(repaid_cents=F("repaid_cents") + part, loss_cents=F("loss_cents") + lost)
         if part - lost:
             await ledger.transfer(
                 TransferKind.REPAYMENT,

@@ -97,7 +97,9 @@ async def create_api_token(viewer: Viewer, name: str, scopes: list[str]) -> tupl
     name = clean_text(name, "name", 100)
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
-        raise InvalidInput(f"scopes must be some of {', '.join(SCOPES)}; unknown: {', '.join(unknown) or 'none given'}.", "scopes")
+        raise InvalidInput(
+            f"scopes must be some of {', '.join(SCOPES)}; unknown: {', '.join(unknown) or 'none given'}.", "scopes"
+        )
     beyond = [scope for scope in SCOPES if scope in scopes and not viewer.may(scope)]
     if beyond:
         raise Forbidden(f"A token may grant only scopes it holds; this one lacks {', '.join(beyond)}.")

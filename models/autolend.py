@@ -46,7 +46,9 @@ class Allocation(Model):
     id = fields.IntField(primary_key=True)
     loan = fields.ForeignKeyField("lendgraph.Loan", related_name="allocations")
     lender = fields.ForeignKeyField("lendgraph.Lender", related_name="allocations")
-    rule = fields.ForeignKeyField("lendgraph.AutoLendRule", related_name="allocations", null=True, on_delete=fields.SET_NULL)
+    rule = fields.ForeignKeyField(
+        "lendgraph.AutoLendRule", related_name="allocations", null=True, on_delete=fields.SET_NULL
+    )
     amount_cents = fields.BigIntField()
     matched = fields.JSONField()  # the criteria that matched, in words
     created_at = fields.DatetimeField()

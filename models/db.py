@@ -9,7 +9,14 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as run_migrations
 
 APP_LABEL = "lendgraph"
-MODEL_MODULES = ["models.partners", "models.lenders", "models.loans", "models.ledger", "models.events", "models.autolend"]
+MODEL_MODULES = [
+    "models.partners",
+    "models.lenders",
+    "models.loans",
+    "models.ledger",
+    "models.events",
+    "models.autolend",
+]
 DEFAULT_DATABASE_URL = "sqlite://lendgraph.sqlite3"
 
 

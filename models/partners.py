@@ -14,6 +14,4 @@ class Partner(Model):
 
     class Meta:
         table = "partner"
-        constraints = (
-            CheckConstraint(check="risk_tenths >= 5 AND risk_tenths <= 50", name="partner_risk_range"),
-        )
+        constraints = (CheckConstraint(check="risk_tenths >= 5 AND risk_tenths <= 50", name="partner_risk_range"),)

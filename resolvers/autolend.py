@@ -42,7 +42,9 @@ class AutoLendQuery:
         self, info: Info, days: int, input: AutoLendRuleInput | None = None
     ) -> AutoLendPreviewResult:
         spec = input.to_domain() if input else None
-        return AutoLendPreview.of(await autolend.backtest(lender_id_of(info, PORTFOLIO_READ), spec, days, info.context.now()))
+        return AutoLendPreview.of(
+            await autolend.backtest(lender_id_of(info, PORTFOLIO_READ), spec, days, info.context.now())
+        )
 
 
 @strawberry.type

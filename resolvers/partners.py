@@ -17,4 +17,6 @@ class PartnerQuery:
     @strawberry.field(description="Field partners, oldest first.")
     async def partners(self, first: int | None = None, after: str | None = None) -> PartnerConnection:
         query = Partner.all()
-        return connection(PartnerConnection, await page(query, OLDEST_FIRST, first, after), PartnerNode.from_model, query)
+        return connection(
+            PartnerConnection, await page(query, OLDEST_FIRST, first, after), PartnerNode.from_model, query
+        )

@@ -29,9 +29,7 @@ class SaveSearchSuccess:
     saved_search: SavedSearchNode
 
 
-SaveSearchResult = Annotated[
-    SaveSearchSuccess | e.InvalidInput | e.Forbidden, strawberry.union("SaveSearchResult")
-]
+SaveSearchResult = Annotated[SaveSearchSuccess | e.InvalidInput | e.Forbidden, strawberry.union("SaveSearchResult")]
 
 
 @strawberry.input

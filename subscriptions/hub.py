@@ -69,9 +69,7 @@ async def load(events: list[Event]) -> list[Delivery]:
     loan_ids = {e.loan_id for e in events if e.loan_id is not None}
     loans = {loan.id: loan for loan in await Loan.filter(id__in=loan_ids).select_related("partner")} if loan_ids else {}
     notification_ids = [e.payload["notification_id"] for e in events if e.kind is EventKind.NOTIFICATION]
-    notifications = (
-        {n.id: n for n in await Notification.filter(id__in=notification_ids)} if notification_ids else {}
-    )
+    notifications = {n.id: n for n in await Notification.filter(id__in=notification_ids)} if notification_ids else {}
     return [
         Delivery(
             e,

@@ -162,11 +162,9 @@ async def check_marketplace(seeded: Seeded) -> None:
     soonest = (await Loan.filter(status=LoanStatus.FUNDRAISING).order_by("expires_at").first()).expires_at
     assert soonest > datetime.now(UTC) + timedelta(days=4)
 
-    me = (
-        await api.data(
-            "{ me { balance portfolio { stats { loanCount repaid } } } }", token=seeded.tokens["lender"]
-        )
-    )["me"]
+    me = (await api.data("{ me { balance portfolio { stats { loanCount repaid } } } }", token=seeded.tokens["lender"]))[
+        "me"
+    ]
     assert me["portfolio"]["stats"]["loanCount"] > 0
     assert float(me["balance"]) >= 25 and float(me["portfolio"]["stats"]["repaid"]) > 0
 

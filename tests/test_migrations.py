@@ -64,7 +64,7 @@ async def test_0007_gives_notifications_write_to_the_tokens_that_held_every_scop
         assert dict(await ApiToken.all().order_by("id").values_list("id", "scopes")) == after
     finally:
         await db.disconnect()
-    gained = {i: after[i][len(before[i]):] for i in after if after[i] != before[i]}
+    gained = {i: after[i][len(before[i]) :] for i in after if after[i] != before[i]}
     assert sorted(gained.values()) == [[NOTIFICATIONS_WRITE], [NOTIFICATIONS_WRITE]]
     assert all(after[i][: len(before[i])] == before[i] for i in after)  # nothing else moved or went
     assert may == {

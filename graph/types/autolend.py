@@ -85,7 +85,9 @@ class AutoLendPreview:
     @classmethod
     def of(cls, preview: autolend.Preview) -> "AutoLendPreview":
         return cls(
-            loans=[AutoLendPick(loan=LoanNode.from_model(loan), amount=to_decimal(cents)) for loan, cents in preview.loans],
+            loans=[
+                AutoLendPick(loan=LoanNode.from_model(loan), amount=to_decimal(cents)) for loan, cents in preview.loans
+            ],
             total=to_decimal(preview.total_cents),
             note=preview.note,
         )

@@ -41,7 +41,9 @@ class NotificationNode(relay.Node):
 
     @classmethod
     def from_model(cls, n: Notification) -> "NotificationNode":
-        return cls(id=n.id, kind=n.kind, message=n.message, created_at=n.created_at, read_at=n.read_at, loan_id=n.loan_id)
+        return cls(
+            id=n.id, kind=n.kind, message=n.message, created_at=n.created_at, read_at=n.read_at, loan_id=n.loan_id
+        )
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
@@ -84,7 +86,11 @@ class LoanListedEvent:
 
     @classmethod
     def of(cls, delivery: Delivery) -> "LoanListedEvent":
-        return cls(event_id=event_id(delivery.id), occurred_at=delivery.event.created_at, loan=LoanNode.from_model(delivery.loan))
+        return cls(
+            event_id=event_id(delivery.id),
+            occurred_at=delivery.event.created_at,
+            loan=LoanNode.from_model(delivery.loan),
+        )
 
 
 @strawberry.interface(name="LenderEvent")

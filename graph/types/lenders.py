@@ -22,7 +22,18 @@ from lending import portfolio as portfolios
 from lending.filters import LOAN_LENDERS
 from lending.money import to_decimal
 from lending.paging import Order, SortKey, check_first, page
-from models import Account, ApiToken, AutoLendRule, Lender, LoanStatus, Notification, SavedSearch, Share, Transfer, TransferKind
+from models import (
+    Account,
+    ApiToken,
+    AutoLendRule,
+    Lender,
+    LoanStatus,
+    Notification,
+    SavedSearch,
+    Share,
+    Transfer,
+    TransferKind,
+)
 
 Info = strawberry.Info[Context, None]
 TransferKindEnum = strawberry.enum(TransferKind, name="TransactionKind")
@@ -119,7 +130,12 @@ class PortfolioSlice:
     @classmethod
     def all_of(cls, slices: dict[str, portfolios.Slice]) -> list["PortfolioSlice"]:
         return [
-            cls(key=s.key, loan_count=s.loan_count, lent=to_decimal(s.lent_cents), outstanding=to_decimal(s.outstanding_cents))
+            cls(
+                key=s.key,
+                loan_count=s.loan_count,
+                lent=to_decimal(s.lent_cents),
+                outstanding=to_decimal(s.outstanding_cents),
+            )
             for s in sorted(slices.values(), key=lambda s: (-s.lent_cents, s.key))
         ]
 

@@ -123,7 +123,9 @@ class LoanNode(relay.Node):
     def schedule(self) -> list[Instalment]:
         m = self.model
         return [
-            Instalment(number=i.number, due_date=i.due, amount=to_decimal(i.amount_cents), paid_amount=to_decimal(i.paid_cents))
+            Instalment(
+                number=i.number, due_date=i.due, amount=to_decimal(i.amount_cents), paid_amount=to_decimal(i.paid_cents)
+            )
             for i in schedule.instalments(m.amount_cents, m.term_months, m.funded_at, m.repaid_cents)
         ]
 
@@ -196,7 +198,8 @@ class PartnerConnection(relay.Connection[PartnerNode], Counted):
 
 
 @strawberry.input(
-    name="LoanFilter", description="Every field narrows the selection; list fields match any of their values.")
+    name="LoanFilter", description="Every field narrows the selection; list fields match any of their values."
+)
 class LoanFilterInput:
     countries: list[str] | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2 codes.")
     sectors: list[SectorEnum] | None = None
@@ -220,4 +223,3 @@ class LoanFilterInput:
             statuses=self.statuses,
             max_term_months=self.max_term_months,
         )
-

@@ -25,7 +25,11 @@ class ApiTokenNode(relay.Node):
     @classmethod
     def from_model(cls, token: ApiToken) -> "ApiTokenNode":
         return cls(
-            id=token.id, name=token.name, scopes=list(token.scopes), created_at=token.created_at, revoked_at=token.revoked_at
+            id=token.id,
+            name=token.name,
+            scopes=list(token.scopes),
+            created_at=token.created_at,
+            revoked_at=token.revoked_at,
         )
 
     @classmethod

@@ -25,9 +25,20 @@ def database_url(tmp_path) -> str:
 
 
 def test_cli_tokens_drive_a_real_server(database_url):
-    partner = run_cli(
-        "create-partner", "--name", "Juhudi Kilimo", "--country", "KE", "--risk-rating", "3.5", database_url=database_url
-    ).strip().splitlines()[-1]
+    partner = (
+        run_cli(
+            "create-partner",
+            "--name",
+            "Juhudi Kilimo",
+            "--country",
+            "KE",
+            "--risk-rating",
+            "3.5",
+            database_url=database_url,
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     admin = run_cli("create-token", "--role", "admin", database_url=database_url).strip().splitlines()[-1]
     assert partner.startswith("lg_") and admin.startswith("lg_")
 
@@ -41,10 +52,13 @@ def test_cli_tokens_drive_a_real_server(database_url):
         )
         loan_id = listed["listLoan"]["loan"]["id"]
         registered = graphql(
-            base, 'mutation { registerLender(input: {displayName: "Ada", email: "ada@example.org"}) { ... on RegisterLenderSuccess { token } } }'
+            base,
+            'mutation { registerLender(input: {displayName: "Ada", email: "ada@example.org"}) { ... on RegisterLenderSuccess { token } } }',
         )
         lender = registered["registerLender"]["token"]
-        graphql(base, 'mutation { deposit(input: {amount: "50.00", idempotencyKey: "d1"}) { __typename } }', token=lender)
+        graphql(
+            base, 'mutation { deposit(input: {amount: "50.00", idempotencyKey: "d1"}) { __typename } }', token=lender
+        )
         lent = graphql(
             base,
             """mutation($id: ID!) { lend(input: {loanId: $id, amount: "50.00", idempotencyKey: "l1"}) {

@@ -88,8 +88,17 @@ class Client:
         result = await self.data(
             """mutation($input: ListLoanInput!) { listLoan(input: $input) {
                  __typename ... on UserError { code message } ... on ListLoanSuccess { loan { id } } } }""",
-            {"input": {"name": name, "use": "to grow the business", "countryIsoCode": "KE", "sector": sector,
-                       "gender": "FEMALE", "amount": "100.00", "termMonths": 12}},
+            {
+                "input": {
+                    "name": name,
+                    "use": "to grow the business",
+                    "countryIsoCode": "KE",
+                    "sector": sector,
+                    "gender": "FEMALE",
+                    "amount": "100.00",
+                    "termMonths": 12,
+                }
+            },
             token,
         )
         assert result["listLoan"]["__typename"] == "ListLoanSuccess", result
@@ -147,7 +156,9 @@ async def test_a_subscriber_of_one_server_sees_every_event_made_on_another(datab
             ws_url = a.replace("http://", "ws://") + "/graphql"
             async with Socket.open(ws_url, token=ada) as ws:
                 # `after: "0"` (the database is new): nothing can slip between subscribing and the first listing.
-                await ws.subscribe("listed", LISTED, {"filter": {"countries": ["KE"], "sectors": ["FOOD"]}, "after": "0"})
+                await ws.subscribe(
+                    "listed", LISTED, {"filter": {"countries": ["KE"], "sectors": ["FOOD"]}, "after": "0"}
+                )
                 await ws.subscribe("me", MINE, {"after": "0"})
                 await server_b.list_loan(partner, "Rosa", "CLOTHING")  # does not match
                 loan_id = await server_b.list_loan(partner, "Wanjiru", "FOOD")

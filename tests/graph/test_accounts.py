@@ -50,9 +50,7 @@ async def test_withdraw_takes_credit_out_but_never_below_zero(api):
     out = (await api.data(WITHDRAW, {"input": {"amount": "40.00", "idempotencyKey": new_key()}}, token))["withdraw"]
     assert out["lender"] == {"balance": "60.00"}
     assert out["transaction"] == {"amount": "-40.00", "kind": "WITHDRAWAL"}
-    refused = (await api.data(WITHDRAW, {"input": {"amount": "60.01", "idempotencyKey": new_key()}}, token))[
-        "withdraw"
-    ]
+    refused = (await api.data(WITHDRAW, {"input": {"amount": "60.01", "idempotencyKey": new_key()}}, token))["withdraw"]
     assert refused["__typename"] == "InsufficientCredit"
     assert (refused["needed"], refused["available"]) == ("60.01", "60.00")
     assert await api.balance(token) == "60.00"

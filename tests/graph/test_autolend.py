@@ -60,9 +60,13 @@ async def test_an_immediate_rule_lends_when_a_matching_loan_is_listed(api):
         "query($id: ID!) { loan(id: $id) { allocations { amount matched lender { displayName } } } }",
         {"id": listed["loan"]["id"]},
     )
-    assert public["loan"]["allocations"] == [{"amount": "25.00", "matched": ["country KE", "gender female"], "lender": None}]
+    assert public["loan"]["allocations"] == [
+        {"amount": "25.00", "matched": ["country KE", "gender female"], "lender": None}
+    ]
     mine = await api.data(
-        "query($id: ID!) { loan(id: $id) { allocations { lender { displayName } } } }", {"id": listed["loan"]["id"]}, ada
+        "query($id: ID!) { loan(id: $id) { allocations { lender { displayName } } } }",
+        {"id": listed["loan"]["id"]},
+        ada,
     )
     assert mine["loan"]["allocations"] == [{"lender": {"displayName": "Ada"}}]
 
@@ -177,7 +181,8 @@ async def test_auto_loans_are_pushed_on_my_events(live):
     partner = await partner_token()
     async with Socket.open(live.ws_url, token=ada) as ws:
         await ws.subscribe(
-            "me", "subscription { myEvents { __typename ... on NotificationCreated { notification { kind message } } } }"
+            "me",
+            "subscription { myEvents { __typename ... on NotificationCreated { notification { kind message } } } }",
         )
         await live.loan_id(partner, name="Amina")
         event = (await ws.next("me"))["myEvents"]
@@ -210,7 +215,12 @@ async def test_preview_and_backtest_match_what_the_engine_then_does(api, clock):
 async def test_preview_says_why_nothing_would_be_lent(api):
     _, ada = await api.register("Ada")
     none = (await api.data(PREVIEW, {}, ada))["autoLendPreview"]
-    assert none == {"__typename": "AutoLendPreview", "total": "0.00", "note": "You have no auto-lend rule.", "loans": []}
+    assert none == {
+        "__typename": "AutoLendPreview",
+        "total": "0.00",
+        "note": "You have no auto-lend rule.",
+        "loans": [],
+    }
     await set_rule(api, ada)
     broke = (await api.data(PREVIEW, {}, ada))["autoLendPreview"]
     assert broke["note"].startswith("No credit to lend")

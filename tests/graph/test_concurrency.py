@@ -36,7 +36,9 @@ async def test_auto_lending_racing_200_manual_lenders_never_overfunds_or_breaks_
     auto = [token for _, token in await asyncio.gather(*(pg_api.register(f"Auto{i}") for i in range(100)))]
     for token in auto:
         await pg_api.data(rule, token=token)
-    manual = [token for _, token in await asyncio.gather(*(pg_api.funded_lender("25.00", f"Hand{i}") for i in range(200)))]
+    manual = [
+        token for _, token in await asyncio.gather(*(pg_api.funded_lender("25.00", f"Hand{i}") for i in range(200)))
+    ]
     # Hand lenders can bring 5,000.00 and the rules 5,000.00: exactly the loan, if nothing is lost or doubled.
     loan_id = await pg_api.loan_id(partner, amount="10000.00", name="Hot")
 

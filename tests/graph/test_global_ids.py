@@ -92,7 +92,12 @@ async def test_any_global_id_names_an_object_or_nothing(api, world, type_name, k
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(garbage=st.one_of(st.binary(max_size=24).map(lambda b: base64.b64encode(b).decode()), st.text(st.characters(exclude_categories=["Cs"]), max_size=24)))
+@given(
+    garbage=st.one_of(
+        st.binary(max_size=24).map(lambda b: base64.b64encode(b).decode()),
+        st.text(st.characters(exclude_categories=["Cs"]), max_size=24),
+    )
+)
 async def test_an_id_that_is_no_global_id_names_nothing(api, world, garbage):
     for query, field in ((NODE, "node"), (LOAN, "loan"), (LENDER, "lender")):
         assert refused_or_null(await api.post(query, {"id": garbage}), field)

@@ -30,7 +30,12 @@ async def test_lending_moves_credit_into_the_loan(api):
     _, token = await api.funded_lender("60.00")
     result = await api.lend(token, loan_id, "50.00")
     assert result["__typename"] == "LendSuccess"
-    assert result["loan"] == {"fundedAmount": "50.00", "remainingAmount": "50.00", "lenderCount": 1, "status": "FUNDRAISING"}
+    assert result["loan"] == {
+        "fundedAmount": "50.00",
+        "remainingAmount": "50.00",
+        "lenderCount": 1,
+        "status": "FUNDRAISING",
+    }
     assert result["share"] == {"amount": "50.00"}
     assert result["lender"] == {"balance": "10.00"}
     again = await api.lend(token, loan_id, "25.00")
@@ -179,5 +184,5 @@ async def test_the_first_lenders_of_a_page_of_loans_come_in_one_batch(api):
 
 
 async def loan_named(api, name: str) -> str:
-    edges = (await api.data('{ loans(first: 100) { edges { node { id name } } } }'))["loans"]["edges"]
+    edges = (await api.data("{ loans(first: 100) { edges { node { id name } } } }"))["loans"]["edges"]
     return next(edge["node"]["id"] for edge in edges if edge["node"]["name"] == name)

@@ -19,10 +19,45 @@ async def market(api, clock):
     kenya = await partner_token("Kenya Partner", "KE", "3.5")
     peru = await partner_token("Peru Partner", "PE", "1.5")
     listings = [
-        (kenya, dict(name="Amina", sector="CLOTHING", gender="FEMALE", amount="500.00", termMonths=12, use="to buy fabric")),
-        (kenya, dict(name="Otieno", sector="AGRICULTURE", gender="MALE", amount="1200.00", termMonths=18, use="to buy dairy cows")),
-        (peru, dict(name="Rosa", sector="FOOD", gender="FEMALE", amount="300.00", termMonths=6, use="to stock her bakery", countryIsoCode="PE")),
-        (peru, dict(name="Los Andes Group", sector="RETAIL", gender="MIXED_GROUP", amount="2500.00", termMonths=24, use="to stock a general store", countryIsoCode="PE")),
+        (
+            kenya,
+            dict(name="Amina", sector="CLOTHING", gender="FEMALE", amount="500.00", termMonths=12, use="to buy fabric"),
+        ),
+        (
+            kenya,
+            dict(
+                name="Otieno",
+                sector="AGRICULTURE",
+                gender="MALE",
+                amount="1200.00",
+                termMonths=18,
+                use="to buy dairy cows",
+            ),
+        ),
+        (
+            peru,
+            dict(
+                name="Rosa",
+                sector="FOOD",
+                gender="FEMALE",
+                amount="300.00",
+                termMonths=6,
+                use="to stock her bakery",
+                countryIsoCode="PE",
+            ),
+        ),
+        (
+            peru,
+            dict(
+                name="Los Andes Group",
+                sector="RETAIL",
+                gender="MIXED_GROUP",
+                amount="2500.00",
+                termMonths=24,
+                use="to stock a general store",
+                countryIsoCode="PE",
+            ),
+        ),
     ]
     for token, fields in listings:
         await api.loan_id(token, **fields)
@@ -152,7 +187,9 @@ async def test_loan_and_node_by_global_id(market):
 
 async def test_partners_with_their_track_record(market):
     api, _ = market
-    body = await api.data("{ partners { totalCount edges { node { name country { isoCode name } riskRating loanCount defaultRate arrearsRate } } } }")
+    body = await api.data(
+        "{ partners { totalCount edges { node { name country { isoCode name } riskRating loanCount defaultRate arrearsRate } } } }"
+    )
     assert body["partners"]["totalCount"] == 2
     assert body["partners"]["edges"][1]["node"] == {
         "name": "Peru Partner",

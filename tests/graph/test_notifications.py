@@ -22,7 +22,7 @@ async def notification_ids(api, token: str, loans: list[str]) -> list[str]:
     for loan in loans:
         await api.loan_id(kenya, name=loan)
     page = (await api.data(NOTIFICATIONS, {"unreadOnly": False}, token))["me"]["notifications"]
-    return [edge["node"]["id"] for edge in reversed(page["edges"])][-len(loans):]
+    return [edge["node"]["id"] for edge in reversed(page["edges"])][-len(loans) :]
 
 
 def success(marked: int, unread: int) -> dict:

@@ -127,8 +127,10 @@ async def test_portfolio_stats_add_up_a_mixed_portfolio(api, clock):
 
     # The same numbers, from the rows they are derived from.
     lender = await Lender.get(display_name="Ada")
-    rows = await Share.filter(lender_id=lender.id).exclude(loan__status=LoanStatus.EXPIRED).values_list(
-        "amount_cents", "repaid_cents", "loss_cents"
+    rows = (
+        await Share.filter(lender_id=lender.id)
+        .exclude(loan__status=LoanStatus.EXPIRED)
+        .values_list("amount_cents", "repaid_cents", "loss_cents")
     )
     assert sum(a for a, _, _ in rows) == 25000
     assert sum(r - lost for _, r, lost in rows) == 11250

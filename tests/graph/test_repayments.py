@@ -54,8 +54,8 @@ async def balances(api, tokens: list[str]) -> list[str]:
 
 async def share_rows(loan_id: str) -> list[tuple[int, int]]:
     """(repaid_cents, loss_cents) of each share of the loan, in the order lenders joined."""
-    return await Share.filter(loan_id=decode_id(loan_id, "Loan")).order_by("id").values_list(
-        "repaid_cents", "loss_cents"
+    return (
+        await Share.filter(loan_id=decode_id(loan_id, "Loan")).order_by("id").values_list("repaid_cents", "loss_cents")
     )
 
 
@@ -82,8 +82,10 @@ async def test_a_repayment_is_split_pro_rata_by_share(api):
     }
     assert await balances(api, [ada, bob, cy]) == ["50.00", "25.00", "25.00"]
     assert await share_rows(loan_id) == [(5000, 0), (2500, 0), (2500, 0)]
-    moved = await Transfer.filter(kind=TransferKind.REPAYMENT).order_by("amount_cents").values_list(
-        "amount_cents", flat=True
+    moved = (
+        await Transfer.filter(kind=TransferKind.REPAYMENT)
+        .order_by("amount_cents")
+        .values_list("amount_cents", flat=True)
     )
     assert moved == [2500, 2500, 5000]  # one transfer per lender, from the partner's account
     assert await partner_balance(loan_id) == 10000  # 200.00 disbursed, 100.00 back
@@ -350,9 +352,7 @@ async def test_currency_loss_under_shared_liability_partner_covers_ten_percent_o
 
 async def test_the_lenders_loss_is_split_exactly_too(api):
     partner = await partner_token()
-    loan_id, tokens = await funded_loan(
-        api, partner, "25.00", "25.00", "25.00", currencyLossLiability="LENDER"
-    )
+    loan_id, tokens = await funded_loan(api, partner, "25.00", "25.00", "25.00", currencyLossLiability="LENDER")
 
     result = await api.repay(partner, loan_id, "10.00", loss="1.00")
 
@@ -367,9 +367,7 @@ async def test_the_lenders_loss_is_split_exactly_too(api):
 
 async def test_over_many_repayments_no_lender_bears_more_of_the_currency_loss(api):
     partner = await partner_token()
-    loan_id, tokens = await funded_loan(
-        api, partner, "25.00", "25.00", "25.00", currencyLossLiability="LENDER"
-    )
+    loan_id, tokens = await funded_loan(api, partner, "25.00", "25.00", "25.00", currencyLossLiability="LENDER")
     for n in range(1, 11):
         # 0.03 splits evenly (0.01 each); its 0.01 of loss cannot, and must not always fall on one lender.
         result = await api.repay(partner, loan_id, "0.03", loss="0.01")

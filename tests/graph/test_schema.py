@@ -28,16 +28,31 @@ def test_schema_holds_the_contract():
     user_error = graphql.get_type("UserError")
     assert {"code", "message"} <= set(user_error.fields)
     lend_result = {t.name for t in graphql.get_type("LendResult").types}
-    assert {"LendSuccess", "InsufficientCredit", "LoanNotFundraising", "InvalidAmount", "ExceedsRemaining", "NotFound", "Forbidden"} <= lend_result
+    assert {
+        "LendSuccess",
+        "InsufficientCredit",
+        "LoanNotFundraising",
+        "InvalidAmount",
+        "ExceedsRemaining",
+        "NotFound",
+        "Forbidden",
+    } <= lend_result
     loan = set(graphql.get_type("Loan").fields)
     assert {
         "id", "name", "use", "country", "sector", "gender", "riskRating", "amount", "fundedAmount",
         "remainingAmount", "lenderCount", "status", "termMonths", "listedAt", "expiresAt", "partner",
     } <= loan  # fmt: skip
     assert {"edges", "pageInfo", "totalCount"} <= set(graphql.get_type("LoanConnection").fields)
-    assert {"countries", "sectors", "genders", "riskRatingMin", "riskRatingMax", "keywords", "statuses", "maxTermMonths"} <= set(
-        graphql.get_type("LoanFilter").fields
-    )
+    assert {
+        "countries",
+        "sectors",
+        "genders",
+        "riskRatingMin",
+        "riskRatingMax",
+        "keywords",
+        "statuses",
+        "maxTermMonths",
+    } <= set(graphql.get_type("LoanFilter").fields)
     assert {"NEWEST", "EXPIRING_SOON", "AMOUNT_LEFT", "LOAN_AMOUNT", "LOAN_AMOUNT_DESC"} <= set(
         graphql.get_type("LoanSort").values
     )

@@ -42,9 +42,15 @@ async def test_a_lend_only_token_lends_but_reads_no_money(api):
     _, owner = await api.funded_lender("100.00")
     _, bot = await make_token(api, owner, "lend")
     assert (await api.lend(bot, loan_id, "25.00"))["__typename"] == "LendSuccess"
-    me = (await api.data("{ me { displayName balance portfolio { stats { lent } } notifications { totalCount } } }", token=bot))["me"]
+    me = (
+        await api.data(
+            "{ me { displayName balance portfolio { stats { lent } } notifications { totalCount } } }", token=bot
+        )
+    )["me"]
     assert me == {"displayName": "Ada", "balance": None, "portfolio": None, "notifications": None}
-    assert (await api.data(CREATE, {"input": {"name": "x", "scopes": ["lend"]}}, bot))["createApiToken"]["__typename"] == "Forbidden"
+    assert (await api.data(CREATE, {"input": {"name": "x", "scopes": ["lend"]}}, bot))["createApiToken"][
+        "__typename"
+    ] == "Forbidden"
 
 
 @pytest.mark.parametrize("scopes", [[], ["admin"], ["lend", "portfolio:write"]])
@@ -161,11 +167,16 @@ async def test_a_token_that_may_only_manage_tokens_cannot_make_one_that_moves_mo
     await api.data("{ me { displayName } }", token=manager)  # first use recorded before the snapshot
     before = await snapshot()
     for scopes in (list(SCOPES), ["lend"], ["tokens:manage", "portfolio:read"]):
-        refused = (await api.data(CREATE, {"input": {"name": "escalated", "scopes": scopes}}, manager))["createApiToken"]
+        refused = (await api.data(CREATE, {"input": {"name": "escalated", "scopes": scopes}}, manager))[
+            "createApiToken"
+        ]
         assert refused["__typename"] == "Forbidden", refused
-        assert refused["message"] == "A token may grant only scopes it holds; this one lacks " + ", ".join(
-            s for s in SCOPES if s in scopes and s != "tokens:manage"
-        ) + ".", refused
+        assert (
+            refused["message"]
+            == "A token may grant only scopes it holds; this one lacks "
+            + ", ".join(s for s in SCOPES if s in scopes and s != "tokens:manage")
+            + "."
+        ), refused
     after = await snapshot()
     assert after == before, changes(before, after)  # no token made
     # What it holds, it may grant.
@@ -182,7 +193,7 @@ async def test_a_token_grants_any_part_of_what_it_holds(api):
     _, lender_bot = await make_token(api, owner, "lend", "portfolio:read", "tokens:manage")
     _, reader = await make_token(api, lender_bot, "portfolio:read", name="reader")
     assert (await api.data("{ me { balance } }", token=reader))["me"]["balance"] == "0.00"
-    refused = (await api.data(CREATE, {"input": {"name": "x", "scopes": ["lend", "searches:write"]}}, lender_bot))
+    refused = await api.data(CREATE, {"input": {"name": "x", "scopes": ["lend", "searches:write"]}}, lender_bot)
     assert refused["createApiToken"]["__typename"] == "Forbidden"
     assert "searches:write" in refused["createApiToken"]["message"]
     assert await ApiToken.filter(name="x").count() == 0

@@ -58,4 +58,3 @@ async def test_a_second_process_does_not_sweep_while_the_first_does(pg_api, pg_u
     release.set()
     assert await here == 0
     assert await sweep_elsewhere(pg_url) == 0
-

@@ -122,7 +122,16 @@ PRIVATE_NODE_TYPES = {
     "ApiToken": TOKENS_MANAGE,  # Lender.apiTokens needs tokens:manage; node(id) must not be a way around it
 }
 # Types whose every appearance in the schema must be reached by some document of this suite.
-PRIVATE_TYPES = {"Lender", "Portfolio", "PortfolioStats", "AutoLendRule", "Allocation", "AutoLendPreview", "Node", "LenderEvent"}
+PRIVATE_TYPES = {
+    "Lender",
+    "Portfolio",
+    "PortfolioStats",
+    "AutoLendRule",
+    "Allocation",
+    "AutoLendPreview",
+    "Node",
+    "LenderEvent",
+}
 
 # The public live streams: every field is reviewed here; a new one must be judged before it is added.
 PUBLIC_STREAM_FIELDS = {
@@ -199,7 +208,13 @@ def _me_facts(data: dict, viewer: "Who", world: "World") -> list[str]:
 def _loan_facts(data: dict, viewer: "Who", world: "World") -> list[str]:
     shared = data["shared"]
     facts = {k: shared[k] for k in ("name", "status", "amount", "fundedAmount", "lenderCount")}
-    expected = {"name": "Shared", "status": "FUNDRAISING", "amount": "1000.00", "fundedAmount": "75.00", "lenderCount": 2}
+    expected = {
+        "name": "Shared",
+        "status": "FUNDRAISING",
+        "amount": "1000.00",
+        "fundedAmount": "75.00",
+        "lenderCount": 2,
+    }
     found = [] if facts == expected else [f"public loan data {facts}, expected {expected}"]
     names = sorted(edge["node"]["displayName"] for edge in shared["lenders"]["edges"])
     if names != ["Ada", "Bob"] or shared["lenders"]["totalCount"] != 2:
@@ -235,13 +250,17 @@ def _rate_limit_facts(data: dict, viewer: "Who", world: "World") -> list[str]:
 PROBES = [
     Probe(
         "lender(id)",
-        with_fragments("query($ada: ID!, $bob: ID!) { ada: lender(id: $ada) { ...Profile } bob: lender(id: $bob) { ...Profile } }"),
+        with_fragments(
+            "query($ada: ID!, $bob: ID!) { ada: lender(id: $ada) { ...Profile } bob: lender(id: $bob) { ...Profile } }"
+        ),
         frozenset({"Ada", "Bob"}),
         _lender_facts,
     ),
     Probe(
         "node(id) of a lender",
-        with_fragments("query($ada: ID!, $bob: ID!) { ada: node(id: $ada) { ...PublicNode } bob: node(id: $bob) { ...PublicNode } }"),
+        with_fragments(
+            "query($ada: ID!, $bob: ID!) { ada: node(id: $ada) { ...PublicNode } bob: node(id: $bob) { ...PublicNode } }"
+        ),
         frozenset({"Ada", "Bob"}),
     ),
     Probe("me", with_fragments("{ me { ...Profile } }"), facts=_me_facts),
@@ -289,7 +308,9 @@ PREVIEWS = with_fragments(
 
 def nodes_document(ids: list[str]) -> str:
     """One `node(id:)` per global id, aliased n0, n1, ... (keep it to 10: aliases are limited)."""
-    fields = " ".join(f"n{i}: node(id: {json.dumps(gid)}) {{ __typename id ...Owned ...PublicNode }}" for i, gid in enumerate(ids))
+    fields = " ".join(
+        f"n{i}: node(id: {json.dumps(gid)}) {{ __typename id ...Owned ...PublicNode }}" for i, gid in enumerate(ids)
+    )
     return with_fragments("{ " + fields + " }")
 
 
@@ -403,7 +424,12 @@ class World:
         """Who owns what, from the database (objects made since are included)."""
         self.lenders = dict(await Lender.all().values_list("id", "display_name"))
         owners: dict[str, int | None] = {}
-        for model, type_name in ((Share, "Share"), (Notification, "Notification"), (SavedSearch, "SavedSearch"), (ApiToken, "ApiToken")):
+        for model, type_name in (
+            (Share, "Share"),
+            (Notification, "Notification"),
+            (SavedSearch, "SavedSearch"),
+            (ApiToken, "ApiToken"),
+        ):
             for ident, lender in await model.all().values_list("id", "lender_id"):
                 owners[encode_id(type_name, ident)] = lender
         accounts = dict(await Account.filter(lender_id__not_isnull=True).values_list("id", "lender_id"))
@@ -417,7 +443,11 @@ class World:
 
     def owned_by(self, lender_name: str, type_name: str) -> list[str]:
         lender = self.lender_id(lender_name)
-        return [gid for gid, owner in self.owners.items() if owner == lender and GlobalID.from_id(gid).type_name == type_name]
+        return [
+            gid
+            for gid, owner in self.owners.items()
+            if owner == lender and GlobalID.from_id(gid).type_name == type_name
+        ]
 
     def lender_id(self, name: str) -> int:
         return next(ident for ident, display in self.lenders.items() if display == name)
@@ -446,8 +476,12 @@ async def build_world(api: Api) -> World:
     assert (await api.deposit(ada, "50.00"))["__typename"] == "DepositSuccess"
     bob_id, bob = await api.funded_lender("400.00", "Bob")
     carol_id, carol = await api.funded_lender("200.00", "Carol")
-    await ok(api, SET_RULE, {"criteria": {"sectors": ["HEALTH"]}, "amountPerLoan": "25.00", "keepBalance": "100.00"}, ada)
-    await ok(api, SET_RULE, {"criteria": {"sectors": ["HEALTH"]}, "amountPerLoan": "50.00", "keepBalance": "50.00"}, bob)
+    await ok(
+        api, SET_RULE, {"criteria": {"sectors": ["HEALTH"]}, "amountPerLoan": "25.00", "keepBalance": "100.00"}, ada
+    )
+    await ok(
+        api, SET_RULE, {"criteria": {"sectors": ["HEALTH"]}, "amountPerLoan": "50.00", "keepBalance": "50.00"}, bob
+    )
     await ok(api, SAVE_SEARCH, {"name": "Ada's tomatoes", "filter": {"keywords": ["tomatoes"]}, "alert": True}, ada)
     await ok(api, SAVE_SEARCH, {"name": "Bob's bicycles", "filter": {"keywords": ["bicycles"]}, "alert": True}, bob)
     # Ada's and Bob's own funded loans, each repaid in part: shares, repayment transactions, events.
@@ -460,13 +494,19 @@ async def build_world(api: Api) -> World:
     # Both rules lend to this one when it is listed (allocations, AUTO_LOAN notifications): Ada 25.00, Bob 50.00.
     shared = await api.loan_id(partner, name="Shared", amount="1000.00", sector="HEALTH", use="to stock a pharmacy")
     # Ada's saved search alerts her (a SAVED_SEARCH_MATCH notification); Bob's does not match.
-    wanjiru = await api.loan_id(partner, name="Wanjiru", amount="500.00", sector="FOOD", use="to buy tomatoes for her stall")
+    wanjiru = await api.loan_id(
+        partner, name="Wanjiru", amount="500.00", sector="FOOD", use="to buy tomatoes for her stall"
+    )
     # The other partner's loan, lent to by both and funded: the wrong partner will try to repay or default it.
     rosa = await api.loan_id(other_partner, name="Rosa", amount="50.00", countryIsoCode="PE", sector="FOOD")
     assert (await api.lend(ada, rosa, "25.00"))["__typename"] == "LendSuccess"
     assert (await api.lend(bob, rosa, "25.00"))["__typename"] == "LendSuccess"
     tokens = {}
-    for owner, key, scopes in ((ada, "ada_reader", ["portfolio:read"]), (ada, "ada_bot", ["lend"]), (bob, "bob_reader", ["portfolio:read"])):
+    for owner, key, scopes in (
+        (ada, "ada_reader", ["portfolio:read"]),
+        (ada, "ada_bot", ["lend"]),
+        (bob, "bob_reader", ["portfolio:read"]),
+    ):
         created = await ok(api, CREATE_TOKEN, {"name": key, "scopes": scopes}, owner)
         tokens[key] = created
 
@@ -477,10 +517,14 @@ async def build_world(api: Api) -> World:
     world.who = {
         "anonymous": Who("anonymous", None),
         "Ada": Who("Ada", ada, a, everything),
-        "Ada's read-only token": Who("Ada's read-only token", tokens["ada_reader"]["token"], a, frozenset({PORTFOLIO_READ})),
+        "Ada's read-only token": Who(
+            "Ada's read-only token", tokens["ada_reader"]["token"], a, frozenset({PORTFOLIO_READ})
+        ),
         "Ada's lend-only token": Who("Ada's lend-only token", tokens["ada_bot"]["token"], a, frozenset({LEND})),
         "Bob": Who("Bob", bob, b, everything),
-        "Bob's read-only token": Who("Bob's read-only token", tokens["bob_reader"]["token"], b, frozenset({PORTFOLIO_READ})),
+        "Bob's read-only token": Who(
+            "Bob's read-only token", tokens["bob_reader"]["token"], b, frozenset({PORTFOLIO_READ})
+        ),
         "Carol": Who("Carol", carol, world.lender_id("Carol"), everything),
         "partner": Who("partner", partner),
         "other partner": Who("other partner", other_partner),
@@ -554,7 +598,10 @@ class Audit:
                 elif field in self.world.listed.get(owner, {}):
                     shown_names = sorted(item.get("name") for item in node[field])
                     if shown_names != sorted(self.world.listed[owner][field]):
-                        self.problem(path, f"{name}'s own {field} show {shown_names}, not theirs: {sorted(self.world.listed[owner][field])}")
+                        self.problem(
+                            path,
+                            f"{name}'s own {field} show {shown_names}, not theirs: {sorted(self.world.listed[owner][field])}",
+                        )
             elif shown:
                 self.problem(path, f"LEAK: {name}'s {field} = {json.dumps(node[field])[:160]}")
 
@@ -664,14 +711,18 @@ def test_the_suite_covers_the_whole_schema():
     # Every node type is classified public or private, and node(id) tries each private one.
     nodes = _implementations("Node")
     if nodes != PUBLIC_NODE_TYPES | PRIVATE_NODE_TYPES.keys():
-        problems.append(f"node types not classified public or private: {sorted(nodes ^ (PUBLIC_NODE_TYPES | PRIVATE_NODE_TYPES.keys()))}")
+        problems.append(
+            f"node types not classified public or private: {sorted(nodes ^ (PUBLIC_NODE_TYPES | PRIVATE_NODE_TYPES.keys()))}"
+        )
     owned_fragment = FRAGMENTS["Owned"] + FRAGMENTS["PublicNode"]
     for name in nodes:
         if f"... on {name} " not in owned_fragment:
             problems.append(f"the node(id) probe does not select the node type {name}")
 
     # Every field that returns a connection, an edge, a private node type or another private type.
-    connections = {name for name, t in GQL.type_map.items() if name.endswith(("Connection", "Edge")) and not name.startswith("__")}
+    connections = {
+        name for name, t in GQL.type_map.items() if name.endswith(("Connection", "Edge")) and not name.startswith("__")
+    }
     private = PRIVATE_TYPES | PRIVATE_NODE_TYPES.keys() | _implementations("LenderEvent") | connections
     for type_name, graphql_type in GQL.type_map.items():
         if type_name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
@@ -735,7 +786,9 @@ async def test_no_query_path_shows_anyone_a_lenders_private_data(api):
             audit = Audit(world, viewer, probe.name).walk(data)
             problems += audit.problems
             if not probe.sees <= audit.lenders_seen:
-                problems.append(f"[{probe.name}] as {viewer.name}: public profiles of {sorted(probe.sees - audit.lenders_seen)} not shown")
+                problems.append(
+                    f"[{probe.name}] as {viewer.name}: public profiles of {sorted(probe.sees - audit.lenders_seen)} not shown"
+                )
             if probe.facts is not None:
                 problems += [f"[{probe.name}] as {viewer.name}: {fact}" for fact in probe.facts(data, viewer, world)]
     assert not problems, report(problems)
@@ -770,9 +823,13 @@ async def test_node_of_a_private_object_is_null_for_everyone_but_its_owner(api):
             owner_name = world.lenders.get(owner, "public")
             visible = type_name in PUBLIC_NODE_TYPES or viewer.may(owner, PRIVATE_NODE_TYPES[type_name])
             if visible and (found is None or found["id"] != gid):
-                problems.append(f"[node(id)] as {viewer.name}: {owner_name}'s {type_name} {gid} is {found}, expected it")
+                problems.append(
+                    f"[node(id)] as {viewer.name}: {owner_name}'s {type_name} {gid} is {found}, expected it"
+                )
             elif not visible and found is not None:
-                problems.append(f"[node(id)] as {viewer.name}: LEAK: node(id: {gid!r}) gives {owner_name}'s {type_name} {json.dumps(found)[:200]}")
+                problems.append(
+                    f"[node(id)] as {viewer.name}: LEAK: node(id: {gid!r}) gives {owner_name}'s {type_name} {json.dumps(found)[:200]}"
+                )
         # The private nodes are judged whole above; what the public ones reach is audited here.
         public = {gid: found for gid, found in data.items() if GlobalID.from_id(gid).type_name in PUBLIC_NODE_TYPES}
         problems += Audit(world, viewer, "node(id)").walk(public).problems
@@ -906,7 +963,10 @@ async def test_mutations_on_someone_elses_objects_are_typed_errors_that_change_n
         if after != before:
             problems.append(f"[{attempt.name}]: {changes(before, after)}")
     # Bob cannot tell Ada's objects from ids that do not exist.
-    for document, field, real in ((DELETE_SEARCH, "SavedSearch", "Ada's search"), (REVOKE, "ApiToken", "Ada's read-only token")):
+    for document, field, real in (
+        (DELETE_SEARCH, "SavedSearch", "Ada's search"),
+        (REVOKE, "ApiToken", "Ada's read-only token"),
+    ):
         answers = []
         for gid in (world.ids[real], encode_id(field, 99_999)):
             result = (await api.data(document, {"input": {"id": gid}}, world.token("Bob")))["result"]
@@ -926,7 +986,9 @@ async def test_mutations_on_someone_elses_objects_are_typed_errors_that_change_n
 async def test_mutation_payloads_show_only_the_callers_own_data(api):
     world = await build_world(api)
     problems: list[str] = []
-    ada_rule = await api.data("{ me { autoLendRule { amountPerLoan keepBalance criteria { sectors } } } }", token=world.token("Ada"))
+    ada_rule = await api.data(
+        "{ me { autoLendRule { amountPerLoan keepBalance criteria { sectors } } } }", token=world.token("Ada")
+    )
     ada_searches = await SavedSearch.filter(lender_id=world.lender_id("Ada")).values()
 
     calls = [  # (mutation, caller, input): each by its rightful caller, payload selected in full
@@ -960,7 +1022,12 @@ async def test_mutation_payloads_show_only_the_callers_own_data(api):
     # Bob's search of the same name and his rule are his own: Ada's are as they were.
     if await SavedSearch.filter(lender_id=world.lender_id("Ada")).values() != ada_searches:
         problems.append("Bob's saveSearch under the name of Ada's search changed Ada's search")
-    if await api.data("{ me { autoLendRule { amountPerLoan keepBalance criteria { sectors } } } }", token=world.token("Ada")) != ada_rule:
+    if (
+        await api.data(
+            "{ me { autoLendRule { amountPerLoan keepBalance criteria { sectors } } } }", token=world.token("Ada")
+        )
+        != ada_rule
+    ):
         problems.append("Bob's setAutoLendRule changed Ada's rule")
     assert not problems, report(problems)
 
@@ -994,7 +1061,9 @@ async def test_my_events_delivers_only_the_subscribers_own_events(live, clock):
     last = str((await Event.all().order_by("-id").first()).id)
     names = ("Ada", "Ada's read-only token", "Bob", "anonymous", "Ada's lend-only token", "partner")
     async with contextlib.AsyncExitStack() as stack:
-        opened = {name: await stack.enter_async_context(Socket.open(live.ws_url, token=world.token(name))) for name in names}
+        opened = {
+            name: await stack.enter_async_context(Socket.open(live.ws_url, token=world.token(name))) for name in names
+        }
         for name, ws in opened.items():
             await ws.subscribe("me", MY_EVENTS, {"after": last})
         await opened["Bob"].subscribe("replay", MY_EVENTS, {"after": "0"})
@@ -1015,8 +1084,12 @@ async def test_my_events_delivers_only_the_subscribers_own_events(live, clock):
         await live.loan_id(partner, name="Tomato stall", use="to sell tomatoes", sector="RETAIL")  # Ada's alert
         kito = await live.loan_id(partner, name="Kito", amount="25.00")
         assert (await live.lend(ada, kito, "25.00"))["__typename"] == "LendSuccess"  # funded
-        assert (await live.data(DEFAULT, {"input": {"loanId": kito}}, partner))["result"]["__typename"] == "MarkDefaultSuccess"
-        late = await live.loan_id(partner, name="Late", amount="100.00", expiresAt=(clock() + timedelta(days=1)).isoformat())
+        assert (await live.data(DEFAULT, {"input": {"loanId": kito}}, partner))["result"][
+            "__typename"
+        ] == "MarkDefaultSuccess"
+        late = await live.loan_id(
+            partner, name="Late", amount="100.00", expiresAt=(clock() + timedelta(days=1)).isoformat()
+        )
         assert (await live.lend(ada, late, "25.00"))["__typename"] == "LendSuccess"
         clock.advance(days=2)
         assert await expire_loans(clock())  # refunded: LoanExpired
@@ -1040,8 +1113,14 @@ async def test_my_events_delivers_only_the_subscribers_own_events(live, clock):
         bob_events = set(await Event.filter(lender_id=world.lender_id("Bob")).values_list("id", flat=True))
         bob, ws = world.who["Bob"], opened["Bob"]
         first = (await take(ws, "me", 1, problems, "Bob") or [{}])[0]
-        if not (first.get("__typename") == "RepaymentCredited" and int(first["eventId"]) in bob_events and first["loan"]["name"] == "Otieno"):
-            problems.append(f"[myEvents] as Bob: LEAK: first event is {json.dumps(first)[:300]}, expected his Otieno credit")
+        if not (
+            first.get("__typename") == "RepaymentCredited"
+            and int(first["eventId"]) in bob_events
+            and first["loan"]["name"] == "Otieno"
+        ):
+            problems.append(
+                f"[myEvents] as Bob: LEAK: first event is {json.dumps(first)[:300]}, expected his Otieno credit"
+            )
         problems += Audit(world, bob, "myEvents").walk(first).problems
         if not await ws.nothing_for("me", 0.3):
             problems.append("[myEvents] as Bob: more than his one event")
@@ -1049,10 +1128,12 @@ async def test_my_events_delivers_only_the_subscribers_own_events(live, clock):
         replayed = await take(ws, "replay", len(bob_events), problems, "Bob")
         ids = [int(event["eventId"]) for event in replayed]
         if ids != sorted(bob_events):
-            problems.append(f"[myEvents(after: \"0\")] as Bob: LEAK or loss: event ids {ids}, his are {sorted(bob_events)}")
+            problems.append(
+                f'[myEvents(after: "0")] as Bob: LEAK or loss: event ids {ids}, his are {sorted(bob_events)}'
+            )
         problems += Audit(world, bob, "myEvents(after: 0)").walk(replayed).problems
         if not await ws.nothing_for("replay", 0.3):
-            problems.append("[myEvents(after: \"0\")] as Bob: replayed events that are not his")
+            problems.append('[myEvents(after: "0")] as Bob: replayed events that are not his')
     assert not problems, report(problems)
 
 
@@ -1069,7 +1150,9 @@ async def test_shared_stream_results_show_each_subscriber_only_their_own_private
         **{f"loanListed {name}": (listed_document(sel), {}) for name, sel in STREAM_SELECTIONS.items()},
     }  # fmt: skip
     async with contextlib.AsyncExitStack() as stack:
-        opened = {name: await stack.enter_async_context(Socket.open(live.ws_url, token=world.token(name))) for name in viewers}
+        opened = {
+            name: await stack.enter_async_context(Socket.open(live.ws_url, token=world.token(name))) for name in viewers
+        }
         for ws in opened.values():
             for op, (document, variables) in documents.items():
                 await ws.subscribe(op, document, variables)
@@ -1090,16 +1173,28 @@ async def test_shared_stream_results_show_each_subscriber_only_their_own_private
                 loan = event["loan"]
                 if op.startswith("loanProgress"):
                     facts = {k: event[k] for k in ("kind", "amountAdded", "fundedAmount", "lenderCount", "status")}
-                    if facts != {"kind": "SHARE_ADDED", "amountAdded": "25.00", "fundedAmount": "100.00", "lenderCount": 3, "status": "FUNDRAISING"}:
+                    if facts != {
+                        "kind": "SHARE_ADDED",
+                        "amountAdded": "25.00",
+                        "fundedAmount": "100.00",
+                        "lenderCount": 3,
+                        "status": "FUNDRAISING",
+                    }:
                         problems.append(f"[{op}] as {name}: public progress {facts}")
                 if "allocations" in loan:
                     problems += shared_loan_allocations(loan["allocations"], viewer, world, op)
                     continue
                 if not {"Ada", "Bob"} <= audit.lenders_seen:
-                    problems.append(f"[{op}] as {name}: the public profiles of Ada and Bob are not shown ({audit.lenders_seen})")
+                    problems.append(
+                        f"[{op}] as {name}: the public profiles of Ada and Bob are not shown ({audit.lenders_seen})"
+                    )
                 for edge in loan["lenders"]["edges"]:
                     node = edge["node"]
                     owner = world.lenders[int(GlobalID.from_id(node["id"]).node_id)]
-                    if "balance" in node and viewer.may(world.lender_id(owner), PORTFOLIO_READ) and node["balance"] != balances[owner]:
+                    if (
+                        "balance" in node
+                        and viewer.may(world.lender_id(owner), PORTFOLIO_READ)
+                        and node["balance"] != balances[owner]
+                    ):
                         problems.append(f"[{op}] as {name}: own balance {node['balance']}, expected {balances[owner]}")
     assert not problems, report(problems)

@@ -411,7 +411,7 @@ async def test_risk_ratings_are_exactly_their_half_stars(world: World, low: str,
     low, high = sorted((low, high), key=expected_cents)
     tenths = (expected_cents(low) // 10, expected_cents(high) // 10)
     rated = {"riskRatingMin": low, "riskRatingMax": high}
-    result = (await world.api.data(SAVE_SEARCH, {"input": {"name": "rated", "filter": rated}}, world.tokens["ada"]))
+    result = await world.api.data(SAVE_SEARCH, {"input": {"name": "rated", "filter": rated}}, world.tokens["ada"])
     saved = result["saveSearch"]
     assert saved["__typename"] == "SaveSearchSuccess", (rated, saved)
     assert saved["savedSearch"]["filter"] == {

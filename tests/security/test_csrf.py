@@ -23,7 +23,9 @@ async def test_get_never_runs_a_mutation(api):
     response = await api.http.get("/graphql", params={"query": deposit()}, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 405 and response.headers["allow"] == "POST", response.text
     assert "mutations are not allowed when using GET" in response.text
-    named = "mutation M { deposit(input: {amount: \"1.00\", idempotencyKey: \"get\"}) { __typename } } query Q { __typename }"
+    named = (
+        'mutation M { deposit(input: {amount: "1.00", idempotencyKey: "get"}) { __typename } } query Q { __typename }'
+    )
     for operation in ("M", None):  # unnamed, the document's first operation decides the method
         params = {"query": named, **({"operationName": operation} if operation else {})}
         response = await api.http.get("/graphql", params=params, headers={"Authorization": f"Bearer {token}"})
@@ -71,7 +73,10 @@ EVIL = "https://evil.example"
 
 async def test_only_allowed_origins_may_read_responses(database_url, clock):
     async with serve(database_url, clock, allowed_origins=[APP]) as api:
-        preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+        preflight = {
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        }
         allowed = await api.http.options("/graphql", headers={"Origin": APP, **preflight})
         assert allowed.status_code == 200
         assert allowed.headers["access-control-allow-origin"] == APP
@@ -90,7 +95,11 @@ async def test_only_allowed_origins_may_read_responses(database_url, clock):
 
 
 async def test_without_allowed_origins_no_other_site_may_read_responses(api):
-    preflight = {"Origin": APP, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    preflight = {
+        "Origin": APP,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
     assert "access-control-allow-origin" not in (await api.http.options("/graphql", headers=preflight)).headers
     answer = await api.http.post("/graphql", json={"query": "{ __typename }"}, headers={"Origin": APP})
     assert answer.status_code == 200 and "access-control-allow-origin" not in answer.headers

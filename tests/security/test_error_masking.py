@@ -42,7 +42,9 @@ def assert_masked(body: dict, caplog: pytest.LogCaptureFixture) -> str:
 
 
 @pytest.mark.parametrize("production", [False, True])
-async def test_an_unexpected_error_in_a_query_is_masked_and_logged(database_url, clock, monkeypatch, caplog, production):
+async def test_an_unexpected_error_in_a_query_is_masked_and_logged(
+    database_url, clock, monkeypatch, caplog, production
+):
     async with serve(database_url, clock, production=production) as api:
         partner = await partner_token()
         loan = await api.loan_id(partner, name="Amina")

@@ -210,7 +210,9 @@ async def arrange(api: Api) -> World:
     bobs_token = (await api.data(CREATE_TOKEN, {"input": {"name": "b", "scopes": ["lend"]}}, bob))["createApiToken"]
 
     mine = (await api.data(MINE, token=ada))["me"]
-    assert mine["notifications"]["edges"], "Ada's saved search was alerted: markNotificationsRead needs her notifications"
+    assert mine["notifications"]["edges"], (
+        "Ada's saved search was alerted: markNotificationsRead needs her notifications"
+    )
     theirs = (await api.data(MINE, token=bob))["me"]
     partners = await api.data("{ partners { edges { node { id name } } } }")
     partner_ids = {e["node"]["name"]: e["node"]["id"] for e in partners["partners"]["edges"]}

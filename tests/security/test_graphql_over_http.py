@@ -43,8 +43,7 @@ ALL_RESPONSE_TYPES = [GRAPHQL_RESPONSE, JSON]
 
 def deposit(amount: str = "10.00", name: str = "") -> str:
     return (
-        f'mutation {name} {{ deposit(input: {{amount: "{amount}", idempotencyKey: "{new_key()}"}}) '
-        "{ __typename } }"
+        f'mutation {name} {{ deposit(input: {{amount: "{amount}", idempotencyKey: "{new_key()}"}}) {{ __typename }} }}'
     )
 
 
@@ -118,7 +117,11 @@ async def test_the_spec_audit_suite_finds_no_error_and_no_warning(live, audit_co
     results = [json.loads(line) for line in out.decode().splitlines()]
     report = "\n".join(
         f"{r['status']:>6}  {r['id']}  {r['name']}"
-        + (f"\n        {r.get('reason')}; got {r.get('httpStatus')} {r.get('contentType')}: {r.get('body')}" if r["status"] != "ok" else "")
+        + (
+            f"\n        {r.get('reason')}; got {r.get('httpStatus')} {r.get('contentType')}: {r.get('body')}"
+            if r["status"] != "ok"
+            else ""
+        )
         for r in results
     )
     assert len(results) > 50, report
@@ -236,7 +239,10 @@ async def test_a_request_that_cannot_run_is_400_without_data_or_200_for_legacy_j
         ({"query": "query($id: ID!) { node(id: $id) { id } }", "variables": {"id": None}}, None),
         ({"query": f"mutation Pay {{ {mutation} }} query Look {{ __typename }}"}, "OPERATION_NAME_REQUIRED"),
         ({"query": f"mutation Pay {{ {mutation} }}", "operationName": "Other"}, "OPERATION_NOT_FOUND"),
-        ({"query": "mutation { " + " ".join(f"a{i}: __typename" for i in range(16)) + f" {mutation} }}"}, "TOO_MANY_ALIASES"),
+        (
+            {"query": "mutation { " + " ".join(f"a{i}: __typename" for i in range(16)) + f" {mutation} }}"},
+            "TOO_MANY_ALIASES",
+        ),
         ({"query": "subscription { myEvents { eventId } }"}, "WEBSOCKET_REQUIRED"),
     ]
     for body, code in cases:
@@ -317,7 +323,9 @@ async def test_get_runs_queries_and_answers_a_mutation_with_405(api, accept):
     look_first = f"query Look {{ __typename }} {deposit('10.00', 'Pay')}"
     response = await api.http.get("/graphql", params={"query": look_first}, headers=headers)
     assert_request_error(response, accept, "OPERATION_NAME_REQUIRED")
-    response = await api.http.get("/graphql", params={"query": "subscription { myEvents { eventId } }"}, headers=headers)
+    response = await api.http.get(
+        "/graphql", params={"query": "subscription { myEvents { eventId } }"}, headers=headers
+    )
     assert_request_error(response, accept, "WEBSOCKET_REQUIRED")
     assert await api.balance(token) == "100.00"
 
@@ -333,9 +341,7 @@ async def test_several_operations_without_a_name_run_nothing_over_either_websock
         message = await ws.receive("both")
         assert message["type"] == "error" and message["payload"], message
         await ws.connection.send(
-            json.dumps(
-                {"id": "look", "type": "subscribe", "payload": {"query": document, "operationName": "Look"}}
-            )
+            json.dumps({"id": "look", "type": "subscribe", "payload": {"query": document, "operationName": "Look"}})
         )
         assert await ws.next("look") == {"__typename": "Query"}
     async with websockets.connect(live.ws_url, subprotocols=["graphql-ws"]) as legacy:

@@ -78,7 +78,9 @@ async def test_bad_text_is_a_typed_error_that_writes_nothing(api, name, reason):
         "variables": {"input": {"displayName": name, "email": "ada@example.org"}},
     }
     # Sent as ASCII JSON, where a lone surrogate travels as the escape \\ud800 (it has no UTF-8 form).
-    response = await api.http.post("/graphql", content=json.dumps(request), headers={"Content-Type": "application/json"})
+    response = await api.http.post(
+        "/graphql", content=json.dumps(request), headers={"Content-Type": "application/json"}
+    )
     result = response.json()["data"]["registerLender"]
     assert result["__typename"] == "InvalidInput", result
     assert result["field"] == "displayName" and reason in result["message"]

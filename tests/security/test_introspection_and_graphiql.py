@@ -22,7 +22,10 @@ SUGGESTING = [
     ('{ loans(filter: {countrie: ["KE"]}) { totalCount } }', None),  # an input field
     ("query($f: LoanFiltr) { loans(filter: $f) { totalCount } }", None),  # a type
     ("query($s: LoanSort) { loans(sort: $s) { totalCount } }", {"s": "NEWST"}),  # an enum value in variables
-    ("query($f: LoanFilter) { loans(filter: $f) { totalCount } }", {"f": {"countrie": ["KE"]}}),  # an input field in variables
+    (
+        "query($f: LoanFilter) { loans(filter: $f) { totalCount } }",
+        {"f": {"countrie": ["KE"]}},
+    ),  # an input field in variables
 ]
 
 

@@ -132,7 +132,9 @@ async def test_error_heavy_operations_over_a_websocket_are_one_short_line_each(l
     async with Socket.open(live.ws_url) as ws:
         for number, name in enumerate(["500 unknown directives", "1500 undefined fields", "a 64 KB field name"]):
             # A WebSocket message has the same 64 KB limit as a body: keep the text of the largest under it.
-            query = ERROR_HEAVY[name][: BODY_LIMIT - 1000] + " }" if len(ERROR_HEAVY[name]) > 60_000 else ERROR_HEAVY[name]
+            query = (
+                ERROR_HEAVY[name][: BODY_LIMIT - 1000] + " }" if len(ERROR_HEAVY[name]) > 60_000 else ERROR_HEAVY[name]
+            )
 
             async def send(op: str = f"op{number}", query: str = query) -> None:
                 await ws.subscribe(op, query)

@@ -107,9 +107,7 @@ async def test_nested_pages_are_refused_by_their_cost_before_anything_runs(api):
 
 async def test_a_costly_selection_on_a_mutation_moves_no_money(api):
     token = await funded(api)
-    costly = (
-        "lender { portfolio { shares(first: 100) { edges { node { loan { lenders(first: 100) { edges { node { id } } } } } } } } }"
-    )
+    costly = "lender { portfolio { shares(first: 100) { edges { node { loan { lenders(first: 100) { edges { node { id } } } } } } } } }"
     refused = await api.post(deposit(costly), token=token)
     assert codes(refused) == ["QUERY_TOO_COSTLY"], refused
     assert await api.balance(token) == "75.00"
@@ -180,7 +178,9 @@ async def test_json_python_cannot_read_is_a_bad_request_not_a_server_error(live,
     response = await live.http.post("/graphql", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.text
     async with Socket.open(live.ws_url) as ws:  # over a WebSocket: closed as a bad message (4400)
-        await ws.connection.send(body.replace(b'"query"', b'"type": "subscribe", "id": "x", "payload": {"query"') + b"}")
+        await ws.connection.send(
+            body.replace(b'"query"', b'"type": "subscribe", "id": "x", "payload": {"query"') + b"}"
+        )
         with pytest.raises(ConnectionClosed) as closed:
             await ws.receive("x")
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
@@ -216,7 +216,9 @@ async def test_a_query_that_runs_too_long_is_stopped(database_url, clock, monkey
 
         # The database connection of the stopped query is usable again, and quick queries are unaffected.
         monkeypatch.undo()
-        assert await api.post(query, {"id": loan}) == {"data": {"loan": {"name": "Amina", "lenders": {"totalCount": 0}}}}
+        assert await api.post(query, {"id": loan}) == {
+            "data": {"loan": {"name": "Amina", "lenders": {"totalCount": 0}}}
+        }
 
 
 async def test_a_mutation_is_never_cut_halfway(database_url, clock, monkeypatch):

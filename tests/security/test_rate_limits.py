@@ -33,7 +33,9 @@ QUERY = {"query": "{ loans { totalCount } }"}
 ME = {"query": "{ me { balance } }"}
 DEPOSIT = "mutation($input: DepositInput!) { deposit(input: $input) { __typename } }"
 LEND = "mutation($input: LendInput!) { lend(input: $input) { __typename } }"
-RATE = "{ rateLimit { bucket limit used remaining resetAt windowSeconds } moneyRateLimit { bucket limit used remaining } }"
+RATE = (
+    "{ rateLimit { bucket limit used remaining resetAt windowSeconds } moneyRateLimit { bucket limit used remaining } }"
+)
 
 
 def deposit_body(amount: str = "10.00") -> dict:
@@ -130,7 +132,10 @@ async def test_a_bot_cannot_fund_a_hot_loan_faster_than_the_published_rate(datab
         loan = await api.loan_id(await partner_token())
 
         async def lend(index: int) -> httpx.Response:
-            body = {"query": LEND, "variables": {"input": {"loanId": loan, "amount": "25.00", "idempotencyKey": new_key()}}}
+            body = {
+                "query": LEND,
+                "variables": {"input": {"loanId": loan, "amount": "25.00", "idempotencyKey": new_key()}},
+            }
             return await api.http.post("/graphql", json=body, headers=bearer(tokens[index % 3]))
 
         responses = await asyncio.gather(*(lend(i) for i in range(12)))
@@ -264,7 +269,9 @@ async def second_worker(database_url: str, clock, **settings) -> AsyncIterator[h
     Its database connection is the first app's (Tortoise's is per process); its bus is connected
     by hand, its timers do not run. It shares nothing in memory with the first app.
     """
-    app = create_app(Settings(database_url=database_url, expiry_interval=0, autolend_sweep_interval=0, **settings), clock=clock)
+    app = create_app(
+        Settings(database_url=database_url, expiry_interval=0, autolend_sweep_interval=0, **settings), clock=clock
+    )
     bus = app.state.graphql.hub.bus
     await bus.connect()
     try:
@@ -295,8 +302,12 @@ async def test_money_and_token_limits_hold_across_workers(database_url, clock, r
             _, ada = await api.register("Ada")
             assert (await api.http.post("/graphql", json=deposit_body(), headers=bearer(ada))).status_code == 200  # 1
             assert (await other.post("/graphql", json=deposit_body(), headers=bearer(ada))).status_code == 200  # 2
-            assert_rate_limited(await api.http.post("/graphql", json=deposit_body(), headers=bearer(ada)), "LENDER_MONEY", 60)
-            assert_rate_limited(await other.post("/graphql", json=deposit_body(), headers=bearer(ada)), "LENDER_MONEY", 60)
+            assert_rate_limited(
+                await api.http.post("/graphql", json=deposit_body(), headers=bearer(ada)), "LENDER_MONEY", 60
+            )
+            assert_rate_limited(
+                await other.post("/graphql", json=deposit_body(), headers=bearer(ada)), "LENDER_MONEY", 60
+            )
             # The token has made 4 requests over both workers; the fifth is its last.
             assert (await other.post("/graphql", json=ME, headers=bearer(ada))).status_code == 200
             assert_rate_limited(await api.http.post("/graphql", json=ME, headers=bearer(ada)), "TOKEN", 60)
@@ -331,7 +342,9 @@ def test_two_real_servers_share_limits_through_redis(tmp_path, redis_url, prefix
                 ... on RegisterLenderSuccess { token } } }"""
             registered = httpx.post(f"{a}/graphql", json={"query": register, "variables": {"email": email}}).json()
             token = registered["data"]["registerLender"]["token"]
-            responses = [httpx.post(f"{base}/graphql", json=deposit_body(), headers=bearer(token)) for base in (a, b, a, b)]
+            responses = [
+                httpx.post(f"{base}/graphql", json=deposit_body(), headers=bearer(token)) for base in (a, b, a, b)
+            ]
         if len({r.headers.get("X-RateLimit-Reset") for r in responses}) == 1:
             break
     assert [r.status_code for r in responses] == [200, 200, 200, 429], [r.text for r in responses]

@@ -57,9 +57,10 @@ async def test_revocation_stops_running_subscriptions_and_closes_the_socket_at_o
     _, owner = await live.register()
     token_id, reader = await make_token(live, owner, "portfolio:read")
     partner = await partner_token()
-    async with Client.open(live.ws_url, PROTOCOLS[protocol], reader) as ws, Client.open(
-        live.ws_url, PROTOCOLS[protocol], owner
-    ) as owners:
+    async with (
+        Client.open(live.ws_url, PROTOCOLS[protocol], reader) as ws,
+        Client.open(live.ws_url, PROTOCOLS[protocol], owner) as owners,
+    ):
         for client in (ws, owners):
             await client.start("events", MY_EVENTS)
             await client.start("listed", LISTED)

@@ -146,7 +146,9 @@ async def test_subscriptions_over_http_are_refused_with_a_pointer_to_the_socket(
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
-async def test_a_token_that_cannot_be_read_at_connection_init_closes_the_socket_for_a_retry(live, monkeypatch, protocol):
+async def test_a_token_that_cannot_be_read_at_connection_init_closes_the_socket_for_a_retry(
+    live, monkeypatch, protocol
+):
     """The database gone as a socket signs in: 1013 (try again later), not a server error (1011)."""
     _, token = await live.register()
 

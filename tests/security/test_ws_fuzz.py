@@ -132,7 +132,9 @@ JSON_LEAVES = st.one_of(
 )
 ANY_JSON = st.recursive(
     JSON_LEAVES,
-    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=6,
 )
 NOT_OBJECTS = ANY_JSON.filter(lambda value: not isinstance(value, dict))
@@ -247,7 +249,9 @@ def frames(protocol: Protocol) -> st.SearchStrategy[Frame]:
         unknown_messages(protocol).map(text),
         NOT_OBJECTS.map(text),
         st.sampled_from(NOT_MESSAGES).map(raw),
-        st.one_of(st.binary(max_size=16), valid_messages(protocol, inits=3).map(lambda m: json.dumps(m).encode())).map(binary),
+        st.one_of(st.binary(max_size=16), valid_messages(protocol, inits=3).map(lambda m: json.dumps(m).encode())).map(
+            binary
+        ),
     )
 
 
@@ -433,7 +437,9 @@ async def converse(url: str, protocol: Protocol, conversation: list[Frame], toke
 
 
 def judge(protocol: Protocol, conversation: list[Frame], expected: Expected, transcript: Transcript) -> None:
-    said = f"\nconversation: {conversation}\nexpected: {expected}\nanswers: {transcript.raw}\nclosed: {transcript.closed}"
+    said = (
+        f"\nconversation: {conversation}\nexpected: {expected}\nanswers: {transcript.raw}\nclosed: {transcript.closed}"
+    )
     closed = transcript.closed
     assert closed is None or closed.code not in (1006, 1011), f"the server dropped the socket or failed{said}"
     for text_message, message in zip(transcript.raw, transcript.messages, strict=True):

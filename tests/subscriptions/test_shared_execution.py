@@ -5,7 +5,9 @@ from tests.ws import Socket
 
 BRIEF = "subscription($f: LoanFilter) { loanListed(filter: $f) { eventId loan { name amount partner { name } } } }"
 FULL = "subscription { loanListed { eventId loan { name use sector country { name } } } }"
-PRIVATE = "subscription { loanListed { eventId loan { name lenders(first: 5) { edges { node { displayName balance } } } } } }"
+PRIVATE = (
+    "subscription { loanListed { eventId loan { name lenders(first: 5) { edges { node { displayName balance } } } } } }"
+)
 
 
 async def test_subscribers_with_the_same_selection_share_one_execution(live):

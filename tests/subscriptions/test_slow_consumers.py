@@ -120,7 +120,12 @@ async def stalled_socket(live: Live, receive_buffer: int = 8192) -> AsyncIterato
     raw.connect(("127.0.0.1", live.port))
     raw.setblocking(False)
     async with websockets.connect(
-        live.ws_url, sock=raw, subprotocols=[TRANSPORT_WS], max_queue=1, ping_interval=None, max_size=None,
+        live.ws_url,
+        sock=raw,
+        subprotocols=[TRANSPORT_WS],
+        max_queue=1,
+        ping_interval=None,
+        max_size=None,
         compression=None,
     ) as connection:
         await connection.send(json.dumps({"type": "connection_init", "payload": {}}))

@@ -77,7 +77,11 @@ async def test_loan_listed_sends_only_matching_listings(live):
         await live.loan_id(kenya, name="Amina", sector="CLOTHING")
         await live.loan_id(kenya, name="Wanjiru", sector="FOOD")
         assert [(await ws.next("all"))["loanListed"]["loan"]["name"] for _ in range(3)] == ["Rosa", "Amina", "Wanjiru"]
-        assert (await ws.next("ke"))["loanListed"]["loan"] == {"name": "Wanjiru", "country": {"isoCode": "KE"}, "sector": "FOOD"}
+        assert (await ws.next("ke"))["loanListed"]["loan"] == {
+            "name": "Wanjiru",
+            "country": {"isoCode": "KE"},
+            "sector": "FOOD",
+        }
         assert [(await ws.next("safe"))["loanListed"]["loan"]["name"] for _ in range(2)] == ["Amina", "Wanjiru"]
         assert await ws.nothing_for("ke") and await ws.nothing_for("safe")
 
