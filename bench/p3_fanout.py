@@ -1173,7 +1173,7 @@ async def redis_reachable(url: str) -> str | None:
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         await client.ping()
-    except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as error:  # any failure means "not reachable"
         return f"{type(error).__name__}: {error}"
     finally:
         await client.aclose()

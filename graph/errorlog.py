@@ -84,7 +84,7 @@ def _operation(execution_context: ExecutionContext | None) -> tuple[str | None, 
         return None, None
     try:
         name = execution_context.operation_name
-    except Exception:  # noqa: BLE001 - a name is only a nicety in a log line
+    except Exception:  # a name is only a nicety in a log line
         name = None
     return name, execution_context.query
 

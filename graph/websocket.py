@@ -171,7 +171,7 @@ async def signed_in(
     """Run strawberry's connection_init (on_ws_connect reads the token); True once acknowledged."""
     try:
         await handle_connection_init(message)
-    except Exception as error:  # noqa: BLE001 - the token could not be read: the client may try again
+    except Exception as error:  # the token could not be read: the client may try again
         log.warning("connection_init failed, socket closed with 1013: %r", error)
         await handler.websocket.close(TRY_AGAIN_LATER, "Try again later")
         return False
@@ -348,7 +348,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except GraphQLError as error:  # a document that does not parse raises out of the stream
             await operation.send_initial_errors([error])
-        except Exception as error:  # noqa: BLE001 - the client hears of it; the log has the traceback
+        except Exception as error:  # the client hears of it; the log has the traceback
             await operation.send_initial_errors([internal_error(error)])
 
 
@@ -441,7 +441,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.send_message({"type": "complete", "id": operation_id})
         except GraphQLError as error:  # a document that does not parse raises out of the stream
             await self.send_message({"type": "error", "id": operation_id, "payload": error.formatted})
-        except Exception as error:  # noqa: BLE001 - the client hears of it; the log has the traceback
+        except Exception as error:  # the client hears of it; the log has the traceback
             await self.send_message({"type": "error", "id": operation_id, "payload": internal_error(error).formatted})
         finally:
             self.subscriptions.pop(operation_id, None)

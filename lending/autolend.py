@@ -29,8 +29,7 @@ from lending.errors import InvalidInput
 from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.filters import LoanFilter, loan_query
 from lending.funding import disburse
-from lending.matching import candidates
-from lending.matching import file_under
+from lending.matching import candidates, file_under
 from lending.money import LENDING_UNIT, to_cents, to_cents_or_zero, to_decimal
 from lending.transactions import atomic
 from models import (

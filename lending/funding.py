@@ -6,8 +6,8 @@ from datetime import datetime
 from tortoise.expressions import F, Q
 
 from lending import ledger
-from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.errors import ExceedsRemaining, LoanNotFundraising, NotFound
+from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.idempotency import run_once
 from lending.money import LENDING_UNIT, to_cents
 from models import Account, AccountKind, EventKind, Lender, Loan, LoanStatus, Share, TransferKind

@@ -35,8 +35,7 @@ from tortoise.functions import Sum
 
 from lending.errors import InsufficientCredit
 from lending.transactions import current_unit
-from models import db
-from models import Account, AccountKind, Loan, Share, Transfer, TransferKind
+from models import Account, AccountKind, Loan, Share, Transfer, TransferKind, db
 
 
 async def world_account_id() -> int:

@@ -12,13 +12,13 @@ from tortoise.transactions import in_transaction
 
 from lending import autolend, ledger
 from lending.countries import normalize_country
-from lending.events import Draft, emit, loan_and_lenders, progress
-from lending.searches import alert_saved_searches
 from lending.errors import Forbidden, InvalidInput, LoanNotRepaying, NotFound
+from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.money import LENDING_UNIT, to_cents
+from lending.searches import alert_saved_searches
 from lending.text import clean_text
-from lending.transactions import atomic
 from lending.tokens import Viewer
+from lending.transactions import atomic
 from models import (
     Account,
     AccountKind,

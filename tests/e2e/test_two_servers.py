@@ -37,7 +37,7 @@ def database_url() -> Iterator[str]:
     """A private PostgreSQL database for this test, dropped afterwards."""
     try:
         url, name = services.create_pg_database()
-    except Exception as error:  # noqa: BLE001 - any failure to reach the server means "absent"
+    except Exception as error:  # any failure to reach the server means "absent"
         services.unavailable("PostgreSQL", error)
     try:
         yield url

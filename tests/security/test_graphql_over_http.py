@@ -184,7 +184,7 @@ def test_the_order_of_the_ranges_does_not_matter_and_q_zero_means_never(ranges, 
     for media in ALL_RESPONSE_TYPES:
         own = [params for range_, params in ranges if range_ == media]
         covered = any(range_ in (media, "application/*", "*/*") for range_, _ in ranges)
-        if (own and all(";q=0" == p or p.startswith(";q=0;") for p in own)) or not covered:
+        if (own and all(p == ";q=0" or p.startswith(";q=0;") for p in own)) or not covered:
             assert chosen != media, header
 
 

@@ -284,14 +284,13 @@ async def second_worker(database_url: str, clock, **settings) -> AsyncIterator[h
 
 async def test_workers_share_their_counts_through_redis(database_url, clock, redis_url, prefix):
     shared = {"rate_limit_url": redis_url, "rate_limit_key_prefix": prefix, "rate_limit_per_ip": 10}
-    async with serve(database_url, clock, **shared) as api:
-        async with second_worker(database_url, clock, **shared) as other:
-            # 20 concurrent requests from one address spread over both workers: 10 allowed in all,
-            # because the Lua script counts atomically.
-            workers = [api.http, other]
-            responses = await asyncio.gather(*(workers[i % 2].post("/graphql", json=QUERY) for i in range(20)))
-            assert sorted(r.status_code for r in responses) == [200] * 10 + [429] * 10
-            assert {r.headers["X-RateLimit-Limit"] for r in responses if r.status_code == 200} == {"10"}
+    async with serve(database_url, clock, **shared) as api, second_worker(database_url, clock, **shared) as other:
+        # 20 concurrent requests from one address spread over both workers: 10 allowed in all,
+        # because the Lua script counts atomically.
+        workers = [api.http, other]
+        responses = await asyncio.gather(*(workers[i % 2].post("/graphql", json=QUERY) for i in range(20)))
+        assert sorted(r.status_code for r in responses) == [200] * 10 + [429] * 10
+        assert {r.headers["X-RateLimit-Limit"] for r in responses if r.status_code == 200} == {"10"}
 
 
 async def test_money_and_token_limits_hold_across_workers(database_url, clock, redis_url, prefix):
