@@ -51,7 +51,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> None:
-    from lending.demo import seed_demo
+    from graph.demo import seed_demo
 
     summary = _with_db(settings, seed_demo)
     print(summary)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lending.demo import global_id, seed_demo
+from graph.demo.seed import global_id, seed_demo
 from lending.ledger import check_books
 from models import ApiToken, Lender, Loan, LoanStatus, Sector, Share, Transfer, db
 from tests import services
