@@ -3,16 +3,40 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The uv that `make lock` resolves with; only `make lock` installs it.
+UV_VERSION := 0.13.9
 
-.PHONY: run test bench install schema migrations clean
+.PHONY: run test bench install lock schema migrations clean
 
-$(BIN)/lendgraph: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+
+# Installs exactly what requirements.lock lists, every file checked against its hash, then
+# lendgraph itself (editable, built by the locked setuptools). Runs again when the lock or
+# pyproject.toml changes. pip check fails when the lock no longer satisfies lendgraph's
+# dependencies (pip does not check extras): run `make lock`. The stamp is written last, so a
+# failed install runs again.
+$(VENV)/installed.stamp: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check --disable-pip-version-check
 	touch $@
 
-install: $(BIN)/lendgraph
+install: $(VENV)/installed.stamp
+
+# Resolves pyproject.toml (every extra, and the build backend in [build-system]) into
+# requirements.lock, for every platform, keeping each pin that still fits the bounds.
+# `make lock UPGRADE="strawberry-graphql tortoise-orm"` moves those packages to the newest
+# releases the bounds allow; `make lock UPGRADE=all` moves every package.
+UPGRADE ?=
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+		> $(VENV)/build-system-requires.txt
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --all-extras --generate-hashes \
+		--custom-compile-command 'make lock' \
+		$(if $(filter all,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p))) \
+		pyproject.toml $(VENV)/build-system-requires.txt -o requirements.lock
 
 run: install
 	$(BIN)/lendgraph migrate
