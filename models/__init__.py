@@ -13,11 +13,11 @@ from models.enums import (
     Sector,
     TransferKind,
 )
-from models.events import Event, Notification, SavedSearch, SearchAnchor
 from models.ledger import Account, IdempotencyKey, Transfer
 from models.lenders import ApiToken, Lender
 from models.loans import Loan, Repayment, Share
 from models.partners import Partner
+from models.searches import Event, Notification, SavedSearch, SearchAnchor
 
 __all__ = [
     "Account",

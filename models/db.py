@@ -14,7 +14,7 @@ MODEL_MODULES = [
     "models.lenders",
     "models.loans",
     "models.ledger",
-    "models.events",
+    "models.searches",
     "models.autolend",
 ]
 DEFAULT_DATABASE_URL = "sqlite://lendgraph.sqlite3"
