@@ -16,8 +16,10 @@ from models.enums import (
 from models.ledger import Account, IdempotencyKey, Transfer
 from models.lenders import ApiToken, Lender
 from models.loans import Loan, Repayment, Share
+from models.notifications import Notification
+from models.outbox import Event
 from models.partners import Partner
-from models.searches import Event, Notification, SavedSearch, SearchAnchor
+from models.searches import SavedSearch, SearchAnchor
 
 __all__ = [
     "Account",

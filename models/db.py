@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import asyncpg
 from tortoise import Tortoise
@@ -14,13 +15,15 @@ MODEL_MODULES = [
     "models.lenders",
     "models.loans",
     "models.ledger",
+    "models.outbox",
     "models.searches",
+    "models.notifications",
     "models.autolend",
 ]
 DEFAULT_DATABASE_URL = "sqlite://lendgraph.sqlite3"
 
 
-def tortoise_config(database_url: str) -> dict:
+def tortoise_config(database_url: str) -> dict[str, Any]:
     return {
         "connections": {"default": database_url},
         "apps": {

@@ -1,32 +1,26 @@
+"""Saved searches (named LoanFilters whose matches become alerts), and their index."""
+
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
 
-from models.enums import EventKind, NotificationKind
-
-
-# The outbox: written in the transaction of the change it reports. Ids increase in
-# commit order (writers serialise on an advisory lock), so "after id N" is exact.
-class Event(Model):
-    id = fields.BigIntField(primary_key=True)
-    kind = fields.CharEnumField(EventKind, max_length=20)
-    loan = fields.ForeignKeyField("lendgraph.Loan", related_name="events", null=True)
-    # Set on events addressed to one lender (their myEvents stream).
-    lender = fields.ForeignKeyField("lendgraph.Lender", related_name="events", null=True)
-    payload = fields.JSONField(default=dict)
-    created_at = fields.DatetimeField()
-
-    class Meta:
-        table = "event"
-        indexes = (("loan_id", "id"), ("lender_id", "id"), ("kind", "id"))
+if TYPE_CHECKING:  # for types only: tortoise finds models by the names a module holds, so no import at run time
+    from models.lenders import Lender
 
 
 class SavedSearch(Model):
     id = fields.IntField(primary_key=True)
-    lender = fields.ForeignKeyField("lendgraph.Lender", related_name="saved_searches")
+    lender: fields.ForeignKeyRelation["Lender"] = fields.ForeignKeyField(
+        "lendgraph.Lender", related_name="saved_searches"
+    )
+    lender_id: int
     name = fields.CharField(max_length=100)
-    criteria = fields.JSONField()  # a LoanFilter, as lending.filters stores it
+    criteria = fields.JSONField[dict[str, Any]]()  # a LoanFilter, as lending.filters stores it
     alert = fields.BooleanField(default=True)
     created_at = fields.DatetimeField()
+
+    anchors: fields.ReverseRelation["SearchAnchor"]
 
     class Meta:
         table = "saved_search"
@@ -37,23 +31,12 @@ class SavedSearch(Model):
 # values of its most selective dimension, so a new loan finds its candidates by lookup.
 class SearchAnchor(Model):
     id = fields.IntField(primary_key=True)
-    search = fields.ForeignKeyField("lendgraph.SavedSearch", related_name="anchors")
+    search: fields.ForeignKeyRelation[SavedSearch] = fields.ForeignKeyField(
+        "lendgraph.SavedSearch", related_name="anchors"
+    )
+    search_id: int
     key = fields.CharField(max_length=40)
 
     class Meta:
         table = "search_anchor"
         indexes = (("key", "search_id"),)
-
-
-class Notification(Model):
-    id = fields.IntField(primary_key=True)
-    lender = fields.ForeignKeyField("lendgraph.Lender", related_name="notifications")
-    kind = fields.CharEnumField(NotificationKind, max_length=20)
-    message = fields.TextField()
-    loan = fields.ForeignKeyField("lendgraph.Loan", related_name="notifications", null=True)
-    created_at = fields.DatetimeField()
-    read_at = fields.DatetimeField(null=True)
-
-    class Meta:
-        table = "notification"
-        indexes = (("lender_id", "id"),)
