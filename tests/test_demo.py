@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.demo.seed import global_id, seed_demo
+from graph.demo import seed_demo
 from lending.ledger import check_books
 from models import ApiToken, Lender, Loan, LoanStatus, Sector, Share, Transfer, db
 from tests import services
@@ -200,9 +200,3 @@ async def check_examples(seeded: Seeded) -> None:
         assert twin.variables == operation.variables, operation.title
     for operation in documented:
         await run(seeded.api, operation, seeded.tokens)
-
-
-def test_global_ids_are_the_apis():
-    from graph.ids import encode_id
-
-    assert global_id("Loan", 306) == encode_id("Loan", 306)

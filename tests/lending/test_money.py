@@ -1,7 +1,7 @@
 """lending.money: amounts are decimal strings (ASCII digits, an optional point, at most two decimals), parsed to cents.
 
 The same format is the API's Decimal scalar (tests/security/test_amount_strings.py); here the domain's own
-parsers are checked, since lending/demo.py and the command line call them with strings directly.
+parsers are checked, since the demo seed (graph/demo/) and the command line call them with strings directly.
 """
 
 from decimal import Decimal
