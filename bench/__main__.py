@@ -115,13 +115,13 @@ async def main(args: argparse.Namespace) -> int:
                 )
 
     if args.only in (None, "P3"):
-        from bench import p3_fanout
+        from bench.p3_fanout import runs as p3_fanout
 
         print(
             f"\nP3 - live fan-out: {args.subscribers} WebSocket subscribers on lendgraph serve --workers "
             f"{args.workers} (PostgreSQL + Redis) vs a bare websockets broadcast server"
         )
-        broken = reachable or await p3_fanout.redis_reachable(common.REDIS_URL)
+        broken = reachable or await common.redis_reachable(common.REDIS_URL)
         if broken is not None:
             print(f"  skipped: P3 needs PostgreSQL and Redis ({broken}); set BENCH_POSTGRES_URL / BENCH_REDIS_URL")
             summaries.append("P3 fan-out: skipped (no PostgreSQL or Redis)")

@@ -58,6 +58,20 @@ async def pg_reachable(server: str = PG_SERVER) -> str | None:
     return None
 
 
+async def redis_reachable(url: str) -> str | None:
+    """None when Redis answers at `url`, else why not."""
+    from redis import asyncio as redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as error:  # any failure means "not reachable"
+        return f"{type(error).__name__}: {error}"
+    finally:
+        await client.aclose()
+    return None
+
+
 async def _admin(statement: str, server: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(server), timeout=5)
     try:

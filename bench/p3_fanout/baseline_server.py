@@ -1,0 +1,82 @@
+"""P3's baseline: a bare `websockets` broadcast server, one asyncio process, no GraphQL.
+
+The bench starts it as `python -m bench.p3_fanout baseline-server PORT`; it imports nothing from
+lendgraph. Subscribers speak graphql-transport-ws to it as they do to lendgraph; on /control the driver
+publishes each message lendgraph sent, and the server sends it with `websockets.broadcast` to the
+subscribers whose filter matches.
+"""
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from bench.p3_fanout.client import reply
+
+
+async def main(port: int) -> None:
+    """A bare websockets server: graphql-transport-ws handshake, then broadcast what the driver publishes."""
+    from websockets.asyncio.server import broadcast, serve
+    from websockets.exceptions import ConnectionClosed
+
+    listed: list[tuple[Any, frozenset | None, frozenset | None, frozenset | None]] = []
+    progress: dict[str, list[Any]] = {}
+
+    def as_set(values: list | None) -> frozenset | None:
+        return frozenset(values) if values else None
+
+    async def handler(ws: Any) -> None:
+        with contextlib.suppress(ConnectionClosed):  # clients leave without a close frame at the end
+            await serve_one(ws)
+
+    async def serve_one(ws: Any) -> None:
+        if ws.request.path == "/control":
+            async for raw in ws:
+                message = json.loads(raw)
+                await ws.send("ok")  # acknowledged: the analogue of the committed mutation's response
+                if message["topic"] == "listed":
+                    country, sector, gender = message["country"], message["sector"], message["gender"]
+                    to = [
+                        c
+                        for c, cs, ss, gs in listed
+                        if (cs is None or country in cs)
+                        and (ss is None or sector in ss)
+                        and (gs is None or gender in gs)
+                    ]
+                else:
+                    to = progress.get(message["loan"], [])
+                broadcast(to, message["text"])
+            return
+        async for raw in ws:
+            message = json.loads(raw)
+            if message["type"] == "connection_init":
+                await ws.send('{"type": "connection_ack"}')
+            elif message["type"] == "ping":
+                await ws.send('{"type": "pong"}')
+            elif message["type"] == "subscribe":
+                payload = message["payload"]
+                variables = payload.get("variables") or {}
+                if "loanProgress" in payload["query"]:
+                    progress.setdefault(variables["loanId"], []).append(ws)
+                else:
+                    wanted = variables.get("filter") or {}
+                    listed.append(
+                        (
+                            ws,
+                            as_set(wanted.get("countries")),
+                            as_set(wanted.get("sectors")),
+                            as_set(wanted.get("genders")),
+                        )
+                    )
+
+    async with serve(
+        handler,
+        "127.0.0.1",
+        port,
+        subprotocols=["graphql-transport-ws"],
+        compression=None,
+        max_size=2**20,
+        backlog=2048,
+    ):
+        reply({"listening": port})
+        await asyncio.Future()
