@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -41,3 +42,7 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
+
+
+# What every resolver receives: the typed context, no root value.
+Info = strawberry.Info[Context, None]

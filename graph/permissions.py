@@ -3,10 +3,9 @@
 from collections.abc import Iterable
 from typing import Any
 
-import strawberry
 from strawberry.permission import BasePermission, PermissionExtension
 
-from graph.context import Context
+from graph.context import Info
 from lending.errors import Forbidden
 from lending.tokens import PORTFOLIO_READ, TOKENS_MANAGE
 
@@ -14,7 +13,7 @@ from lending.tokens import PORTFOLIO_READ, TOKENS_MANAGE
 class IsAuthenticated(BasePermission):
     message = "Sign in: send Authorization: Bearer <token>."
 
-    def has_permission(self, source: Any, info: strawberry.Info[Context, None], **kwargs: Any) -> bool:
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return info.context.viewer is not None
 
 
@@ -23,7 +22,7 @@ class CanReadPortfolio(BasePermission):
 
     message = "Only the lender may read this."
 
-    def has_permission(self, source: Any, info: strawberry.Info[Context, None], **kwargs: Any) -> bool:
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
         return viewer is not None and viewer.lender_id == source.id and viewer.may(PORTFOLIO_READ)
 
@@ -33,7 +32,7 @@ def own_only() -> list[PermissionExtension]:
     return [PermissionExtension(permissions=[CanReadPortfolio()], fail_silently=True)]
 
 
-def lender_id_of(info: strawberry.Info[Context, None], scope: str | None = None) -> int:
+def lender_id_of(info: Info, scope: str | None = None) -> int:
     """The signed-in lender's id, if their token carries `scope`; Forbidden for anyone else."""
     viewer = info.context.viewer
     if viewer is None:
@@ -45,15 +44,13 @@ def lender_id_of(info: strawberry.Info[Context, None], scope: str | None = None)
     return viewer.lender_id
 
 
-def reader_id(info: strawberry.Info[Context, None], scope: str = PORTFOLIO_READ) -> int | None:
+def reader_id(info: Info, scope: str = PORTFOLIO_READ) -> int | None:
     """The lender whose private objects this viewer may read (with `scope`), else None."""
     viewer = info.context.viewer
     return viewer.lender_id if viewer is not None and viewer.may(scope) else None
 
 
-async def owned_nodes(
-    model: Any, info: strawberry.Info[Context, None], node_ids: Iterable[str], scope: str = PORTFOLIO_READ
-) -> list[Any]:
+async def owned_nodes(model: Any, info: Info, node_ids: Iterable[str], scope: str = PORTFOLIO_READ) -> list[Any]:
     """Rows of `model` for `node_ids`, None where the viewer may not read it as their own (with `scope`).
 
     Another lender's object does not exist as far as this viewer can tell.
@@ -69,6 +66,6 @@ class CanManageTokens(BasePermission):
 
     message = "Only the lender, with the tokens:manage scope, may read this."
 
-    def has_permission(self, source: Any, info: strawberry.Info[Context, None], **kwargs: Any) -> bool:
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
         return viewer is not None and viewer.lender_id == source.id and viewer.may(TOKENS_MANAGE)

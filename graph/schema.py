@@ -8,6 +8,7 @@ from strawberry import relay
 from strawberry.tools import merge_types
 
 from graph import errorlog
+from graph.context import Info
 from graph.documents import CachedParse, CoerceVariables, OneOperation
 from graph.execution import SharingExecutor
 from graph.extensions import AnnounceEvents, DomainErrorCodes, MaskUnexpectedErrors, OperationLimits
@@ -35,7 +36,7 @@ class NodeQuery:
     @strawberry.field(description="Any object by its global id; null if you may not see it.")
     async def node(
         self,
-        info: strawberry.Info,
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The ID of the object.")],
     ) -> relay.Node | None:
         return await find_node(info, id)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import strawberry
 
-from graph.context import Context
+from graph.context import Info
 from graph.permissions import lender_id_of
 from graph.types import errors as e
 from graph.types.errors import returns_user_errors
@@ -13,8 +13,6 @@ from graph.types.lenders import LenderNode, TransactionNode
 from lending import accounts
 from lending.tokens import LEND
 from models import Lender, Transfer
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.input

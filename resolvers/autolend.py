@@ -4,15 +4,13 @@ from typing import Annotated
 
 import strawberry
 
-from graph.context import Context
+from graph.context import Info
 from graph.permissions import lender_id_of
 from graph.types import errors as e
 from graph.types.autolend import AutoLendPreview, AutoLendRuleInput, AutoLendRuleType
 from graph.types.errors import returns_user_errors
 from lending import autolend
 from lending.tokens import AUTOLEND_WRITE, PORTFOLIO_READ
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type

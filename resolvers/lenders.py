@@ -2,12 +2,10 @@
 
 import strawberry
 
-from graph.context import Context
+from graph.context import Info
 from graph.ids import decode_id
 from graph.types.lenders import LenderNode
 from lending.errors import NotFound
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from graph.context import Context
+from graph.context import Info
 from graph.ids import decode_id
 from graph.permissions import lender_id_of
 from graph.types import errors as e
@@ -29,8 +29,6 @@ from lending.money import to_decimal
 from lending.paging import page
 from lending.tokens import LEND
 from models import CurrencyLossLiability, Lender, Loan, Repayment, Share
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type

@@ -4,15 +4,13 @@ from typing import Annotated
 
 import strawberry
 
-from graph.context import Context
+from graph.context import Info
 from graph.ids import decode_id
 from graph.permissions import lender_id_of
 from graph.types import errors as e
 from graph.types.errors import returns_user_errors
 from lending import notifications
 from lending.tokens import NOTIFICATIONS_WRITE
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.input(description="Either ids (1 to 100 of your notifications) or all: true.")

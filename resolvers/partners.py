@@ -2,13 +2,11 @@
 
 import strawberry
 
-from graph.context import Context
 from graph.types.connections import connection
 from graph.types.loans import PartnerConnection, PartnerNode
 from lending.paging import Order, SortKey, page
 from models import Partner
 
-Info = strawberry.Info[Context, None]
 OLDEST_FIRST = Order("partners", (SortKey("id"),))
 
 

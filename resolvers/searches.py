@@ -4,7 +4,7 @@ from typing import Annotated
 
 import strawberry
 
-from graph.context import Context
+from graph.context import Info
 from graph.ids import decode_id
 from graph.permissions import lender_id_of
 from graph.types import errors as e
@@ -13,8 +13,6 @@ from graph.types.loans import LoanFilterInput
 from graph.types.searches import SavedSearchNode
 from lending import searches
 from lending.tokens import SEARCHES_WRITE
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.input

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import strawberry
 
-from graph.context import Context
+from graph.context import Info
 from graph.ids import decode_id
 from graph.permissions import lender_id_of
 from graph.types import errors as e
@@ -12,8 +12,6 @@ from graph.types.errors import returns_user_errors
 from graph.types.tokens import ApiTokenNode
 from lending import tokens
 from lending.tokens import SCOPES
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.input

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 
 import strawberry
 
-from graph.context import Context
+from graph.context import Info
 from graph.ids import decode_id
 from graph.permissions import lender_id_of
 from graph.types.events import LenderEvent, LoanListedEvent, LoanProgressEvent, lender_event
@@ -17,8 +17,6 @@ from lending.errors import InvalidInput, NotFound
 from lending.tokens import PORTFOLIO_READ
 from models import Loan, LoanStatus
 from subscriptions.hub import BATCH, LISTINGS, Delivery, Hub, Topic, replay
-
-Info = strawberry.Info[Context, None]
 
 
 def parse_after(after: str | None) -> int | None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graph.context import Context
+from graph.context import Info
 from graph.types.loans import LoanFilterInput, LoanNode
 from graph.types.searches import SavedLoanFilter
 from lending import autolend
@@ -17,7 +17,6 @@ from models import Allocation, AutoLendRule, AutoLendTrigger
 if TYPE_CHECKING:
     from graph.types.lenders import LenderNode
 
-Info = strawberry.Info[Context, None]
 TriggerEnum = strawberry.enum(AutoLendTrigger, name="AutoLendTrigger")
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import strawberry
 from strawberry import relay
 
-from graph.context import Context
+from graph.context import Info
 from graph.ids import encode_id
 from graph.permissions import owned_nodes
 from graph.types.loans import LoanNode, LoanStatusEnum, loan_by_id
@@ -15,7 +15,6 @@ from lending.money import to_decimal
 from models import EventKind, Notification, NotificationKind
 from subscriptions.hub import Delivery
 
-Info = strawberry.Info[Context, None]
 EventKindEnum = strawberry.enum(EventKind, name="EventKind")
 NotificationKindEnum = strawberry.enum(NotificationKind, name="NotificationKind")
 EVENT_ID_DIGITS = 16

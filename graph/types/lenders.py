@@ -10,7 +10,7 @@ from strawberry import relay
 from strawberry.permission import PermissionExtension
 from tortoise.expressions import Q
 
-from graph.context import Context
+from graph.context import Info
 from graph.permissions import CanManageTokens, own_only, owned_nodes, reader_id
 from graph.types.autolend import AutoLendRuleType
 from graph.types.connections import Counted, connection
@@ -35,7 +35,6 @@ from models import (
     TransferKind,
 )
 
-Info = strawberry.Info[Context, None]
 TransferKindEnum = strawberry.enum(TransferKind, name="TransactionKind")
 # Each list names its own order, so a cursor of one list is refused by another.
 SHARES_NEWEST = Order("shares", (SortKey("id", descending=True),))

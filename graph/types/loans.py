@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry import relay
 
-from graph.context import Context
+from graph.context import Info
 from graph.types.connections import Counted
 from lending import schedule
 from lending.countries import country_name
@@ -25,7 +25,6 @@ GenderEnum = strawberry.enum(Gender, name="Gender")
 LoanStatusEnum = strawberry.enum(LoanStatus, name="LoanStatus")
 LiabilityEnum = strawberry.enum(CurrencyLossLiability, name="CurrencyLossLiability")
 LoanSortEnum = strawberry.enum(LoanSort, name="LoanSort")
-Info = strawberry.Info[Context, None]
 
 
 def stars(tenths: int) -> Decimal:

@@ -7,13 +7,11 @@ from decimal import Decimal
 import strawberry
 from strawberry import relay
 
-from graph.context import Context
+from graph.context import Info
 from graph.permissions import owned_nodes
 from graph.types.loans import GenderEnum, LoanStatusEnum, SectorEnum, stars
 from lending.filters import LoanFilter
 from models import SavedSearch
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type(name="SavedLoanFilter", description="A stored LoanFilter, as it was saved.")

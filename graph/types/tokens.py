@@ -6,12 +6,10 @@ from datetime import datetime
 import strawberry
 from strawberry import relay
 
-from graph.context import Context
+from graph.context import Info
 from graph.permissions import owned_nodes
 from lending.tokens import SCOPES, TOKENS_MANAGE
 from models import ApiToken
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type(name="ApiToken")
