@@ -24,6 +24,7 @@ from tests import services
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
 from tests.conftest import serve
+from tests.graph.funded_loans import funded_loan, share_rows
 from tests.repayment_plans import (
     cents,
     loss_parts,
@@ -38,27 +39,6 @@ MINE = """{ me { balance
   portfolio { shares(first: 10) { edges { node { amount repaidAmount currencyLoss } } } } } }"""
 
 _partners = itertools.count(1)
-
-
-async def lent_loan(api: Api, partner: str, shares: list[str], **listing: str) -> tuple[str, list[str]]:
-    """A loan of exactly `shares`, each lent by a new lender who deposited just that: (loan id, tokens)."""
-    amount = sum(Decimal(s) for s in shares)
-    loan_id = await api.loan_id(partner, amount=f"{amount:.2f}", **listing)
-    tokens = []
-    for n, share in enumerate(shares):
-        _, token = await api.funded_lender(share, f"Lender{n}")
-        lent = await api.lend(token, loan_id, share)
-        assert lent["__typename"] == "LendSuccess", lent
-        tokens.append(token)
-    assert lent["loan"]["status"] == "FUNDED"
-    return loan_id, tokens
-
-
-async def share_rows(loan_id: str) -> list[tuple[int, int]]:
-    """(repaid_cents, loss_cents) of each share, in the order the lenders lent."""
-    return (
-        await Share.filter(loan_id=decode_id(loan_id, "Loan")).order_by("id").values_list("repaid_cents", "loss_cents")
-    )
 
 
 async def credits_in_the_books(lenders: list[int], repayment_id: int) -> list[int]:
@@ -110,7 +90,7 @@ REPAYMENTS = [
 
 async def test_a_small_share_is_never_repaid_beyond_its_amount(api):
     partner = await partner_token()
-    loan_id, tokens = await lent_loan(api, partner, SHARES)
+    loan_id, tokens = await funded_loan(api, partner, *SHARES)
     lenders = await lender_ids(loan_id)
     credited: list[list[str]] = [[] for _ in tokens]
 
@@ -143,7 +123,7 @@ async def test_a_small_share_is_never_repaid_beyond_its_amount(api):
 
 async def test_when_lenders_bear_the_whole_loss_no_credit_is_negative(api):
     partner = await partner_token()
-    loan_id, tokens = await lent_loan(api, partner, SHARES, currencyLossLiability="LENDER")
+    loan_id, tokens = await funded_loan(api, partner, *SHARES, currencyLossLiability="LENDER")
     lenders = await lender_ids(loan_id)
     for amount, _ in REPAYMENTS[:3]:
         assert (await api.repay(partner, loan_id, amount))["__typename"] == "PostRepaymentSuccess"
@@ -194,7 +174,7 @@ async def repay_generated(api: Api, loan: dict) -> None:
     shares, plan = loan["shares"], loan["plan"]
     losses = loan.get("losses", [0] * len(plan))
     partner = await partner_token(f"Partner {next(_partners)}")
-    loan_id, tokens = await lent_loan(api, partner, cents(shares), currencyLossLiability=loan["liability"])
+    loan_id, tokens = await funded_loan(api, partner, *cents(shares), currencyLossLiability=loan["liability"])
     lenders = await lender_ids(loan_id)
     repaid, lost, credited = [0] * len(shares), [0] * len(shares), [0] * len(shares)
     for amount, loss in zip(plan, losses, strict=True):

@@ -4,66 +4,20 @@ How a repayment is shared out:
 - pro rata by share, exact to the cent (largest remainder); when cents do not
   divide evenly the odd ones go to the lenders furthest behind, so over many
   repayments nobody is favoured;
-- less any currency loss the loan's liability puts on lenders: NONE (the
-  partner bears it), LENDER (lenders bear all of it), SHARED (the partner
-  covers up to 10% of the repayment, lenders the rest);
+- less any currency loss the loan's liability puts on lenders (test_currency_loss.py);
 - the loan turns REPAYING with the first repayment and REPAID with the last.
 Repayments follow a monthly schedule; a loan behind it is past due, and a
-partner may declare a loan defaulted, writing off what is outstanding.
+partner may declare a loan defaulted, writing off what is outstanding
+(test_schedule_and_default.py).
 """
 
+import asyncio
 from decimal import Decimal
 
-from graph.ids import decode_id
 from lending.loans import expire_loans
-from models import Account, Loan, LoanStatus, Repayment, Share, Transfer, TransferKind
+from models import Loan, LoanStatus, Repayment, Share, Transfer, TransferKind
 from tests.api import admin_token, partner_token
-
-LOAN = """query($id: ID!) { loan(id: $id) {
-  status repaidAmount daysPastDue schedule { number dueDate amount paidAmount } } }"""
-
-MARK_DEFAULT = """mutation($input: MarkDefaultInput!) { markDefault(input: $input) {
-  __typename ... on UserError { code message } ... on LoanNotRepaying { status }
-  ... on MarkDefaultSuccess { loan { status repaidAmount daysPastDue } } } }"""
-
-PARTNERS = """{ partners(first: 10) { edges { node { name loanCount defaultRate arrearsRate } } } }"""
-
-SHARE_NODES = """{ me { portfolio { shares(first: 10) { edges { node { amount repaidAmount currencyLoss } } } } } }"""
-
-
-async def funded_loan(api, partner: str, *shares: str, **listing) -> tuple[str, list[str]]:
-    """A loan of exactly the given shares, each lent by a new lender who deposited just that much.
-
-    Returns the loan's global id and the lenders' tokens, in the order of `shares`.
-    """
-    amount = sum(Decimal(s) for s in shares)
-    loan_id = await api.loan_id(partner, amount=f"{amount:.2f}", **listing)
-    tokens = []
-    for n, share in enumerate(shares):
-        _, token = await api.funded_lender(share, f"Lender{n}")
-        lent = await api.lend(token, loan_id, share)
-        assert lent["__typename"] == "LendSuccess", lent
-        tokens.append(token)
-    assert lent["loan"]["status"] == "FUNDED"
-    return loan_id, tokens
-
-
-async def balances(api, tokens: list[str]) -> list[str]:
-    return [await api.balance(token) for token in tokens]
-
-
-async def share_rows(loan_id: str) -> list[tuple[int, int]]:
-    """(repaid_cents, loss_cents) of each share of the loan, in the order lenders joined."""
-    return (
-        await Share.filter(loan_id=decode_id(loan_id, "Loan")).order_by("id").values_list("repaid_cents", "loss_cents")
-    )
-
-
-async def partner_balance(loan_id: str) -> int:
-    """What the partner still owes the platform: disbursed less repaid, in cents."""
-    loan = await Loan.get(id=decode_id(loan_id, "Loan"))
-    return await Account.get(partner_id=loan.partner_id).values_list("balance_cents", flat=True)
-
+from tests.graph.funded_loans import LOAN, balances, funded_loan, partner_balance, share_rows
 
 # --- splitting a repayment among lenders ---------------------------------------------
 
@@ -289,108 +243,6 @@ async def test_repaying_an_unknown_loan_is_not_found(api):
     assert (result["__typename"], result["code"]) == ("NotFound", "NOT_FOUND")
 
 
-# --- currency loss --------------------------------------------------------------------------------
-
-
-async def test_currency_loss_under_none_liability_is_the_partners(api):
-    partner = await partner_token()
-    loan_id, (ada, bob) = await funded_loan(api, partner, "50.00", "50.00", currencyLossLiability="NONE")
-
-    result = await api.repay(partner, loan_id, "40.00", loss="4.00")
-
-    assert (result["amount"], result["lendersCredited"]) == ("40.00", "40.00")
-    assert await balances(api, [ada, bob]) == ["20.00", "20.00"]
-    assert await share_rows(loan_id) == [(2000, 0), (2000, 0)]
-    repayment = await Repayment.get()
-    assert (repayment.currency_loss_cents, repayment.lender_loss_cents) == (400, 0)
-    assert await Transfer.filter(kind=TransferKind.CURRENCY_LOSS).count() == 0
-    assert await partner_balance(loan_id) == 6000
-
-
-async def test_currency_loss_under_lender_liability_is_borne_by_lenders(api):
-    partner = await partner_token()
-    loan_id, (ada, bob) = await funded_loan(api, partner, "50.00", "50.00", currencyLossLiability="LENDER")
-
-    result = await api.repay(partner, loan_id, "40.00", loss="4.00")
-
-    assert (result["amount"], result["lendersCredited"]) == ("40.00", "36.00")
-    assert result["loan"]["repaidAmount"] == "40.00"  # the principal is repaid, loss included
-    assert await balances(api, [ada, bob]) == ["18.00", "18.00"]
-    assert await share_rows(loan_id) == [(2000, 200), (2000, 200)]
-    shares = (await api.data(SHARE_NODES, token=ada))["me"]["portfolio"]["shares"]["edges"]
-    assert [e["node"] for e in shares] == [{"amount": "50.00", "repaidAmount": "20.00", "currencyLoss": "2.00"}]
-    # The lost money leaves the platform, from the partner's account.
-    lost = await Transfer.get(kind=TransferKind.CURRENCY_LOSS)
-    assert lost.amount_cents == 400
-    assert lost.destination_id == (await Account.get(kind="WORLD")).id
-    repayment = await Repayment.get()
-    assert (repayment.currency_loss_cents, repayment.lender_loss_cents) == (400, 400)
-    assert await partner_balance(loan_id) == 6000  # 100.00 - 36.00 to lenders - 4.00 lost
-
-
-async def test_currency_loss_under_shared_liability_partner_covers_ten_percent_of_the_repayment(api):
-    partner = await partner_token()
-    loan_id, (ada, bob) = await funded_loan(api, partner, "50.00", "50.00", currencyLossLiability="SHARED")
-
-    # 6.00 lost on 40.00: the partner covers 10% of 40.00 = 4.00, lenders the other 2.00.
-    result = await api.repay(partner, loan_id, "40.00", loss="6.00")
-
-    assert result["lendersCredited"] == "38.00"
-    assert await balances(api, [ada, bob]) == ["19.00", "19.00"]
-    assert await share_rows(loan_id) == [(2000, 100), (2000, 100)]
-    assert await Transfer.filter(kind=TransferKind.CURRENCY_LOSS).values_list("amount_cents", flat=True) == [200]
-    assert (await Repayment.get()).lender_loss_cents == 200
-    assert await partner_balance(loan_id) == 6000
-
-    # A loss within the partner's 10% costs lenders nothing: 3.00 lost on 40.00.
-    small = await api.repay(partner, loan_id, "40.00", loss="3.00")
-    assert small["lendersCredited"] == "40.00"
-    assert await balances(api, [ada, bob]) == ["39.00", "39.00"]
-    assert await share_rows(loan_id) == [(4000, 100), (4000, 100)]
-    assert await Transfer.filter(kind=TransferKind.CURRENCY_LOSS).count() == 1
-
-
-async def test_the_lenders_loss_is_split_exactly_too(api):
-    partner = await partner_token()
-    loan_id, tokens = await funded_loan(api, partner, "25.00", "25.00", "25.00", currencyLossLiability="LENDER")
-
-    result = await api.repay(partner, loan_id, "10.00", loss="1.00")
-
-    assert result["lendersCredited"] == "9.00"
-    rows = await share_rows(loan_id)
-    assert sum(r for r, _ in rows) == 1000 and sum(lost for _, lost in rows) == 100
-    for repaid, lost in rows:
-        assert repaid in (333, 334) and lost in (33, 34) and lost <= repaid
-    # 3.33 repaid bears 0.33 of the loss, 3.34 bears 0.34: everyone nets exactly 3.00.
-    assert await balances(api, tokens) == ["3.00", "3.00", "3.00"]
-
-
-async def test_over_many_repayments_no_lender_bears_more_of_the_currency_loss(api):
-    partner = await partner_token()
-    loan_id, tokens = await funded_loan(api, partner, "25.00", "25.00", "25.00", currencyLossLiability="LENDER")
-    for n in range(1, 11):
-        # 0.03 splits evenly (0.01 each); its 0.01 of loss cannot, and must not always fall on one lender.
-        result = await api.repay(partner, loan_id, "0.03", loss="0.01")
-        assert result["lendersCredited"] == "0.02"
-        rows = await share_rows(loan_id)
-        assert [repaid for repaid, _ in rows] == [n, n, n]
-        losses = [lost for _, lost in rows]
-        assert sum(losses) == n
-        assert max(losses) - min(losses) <= 1, (n, losses)
-    assert sorted(await balances(api, tokens)) == ["0.06", "0.07", "0.07"]  # 0.30 - 0.10 lost, as even as cents allow
-
-
-async def test_a_currency_loss_above_the_repayment_is_refused(api):
-    partner = await partner_token()
-    loan_id, (ada,) = await funded_loan(api, partner, "50.00", currencyLossLiability="LENDER")
-
-    result = await api.repay(partner, loan_id, "10.00", loss="10.01")
-
-    assert (result["__typename"], result["code"]) == ("InvalidAmount", "INVALID_AMOUNT")
-    assert await Repayment.all().count() == 0
-    assert (await Loan.get()).status is LoanStatus.FUNDED
-
-
 # --- idempotency ------------------------------------------------------------------------------------
 
 
@@ -428,155 +280,10 @@ async def test_a_refused_repayment_leaves_its_key_free(api):
     assert await api.balance(ada) == "50.00"
 
 
-# --- schedule, delinquency and default ----------------------------------------------------------
-
-
-async def test_the_schedule_and_days_past_due_follow_the_clock(api, clock):
-    partner = await partner_token()
-    # Funded on 2026-03-02: three monthly instalments of 100.00 from the month after.
-    loan_id, _ = await funded_loan(api, partner, "200.00", "100.00", termMonths=3)
-    shown = (await api.data(LOAN, {"id": loan_id}))["loan"]
-    assert shown["schedule"] == [
-        {"number": 1, "dueDate": "2026-04-02", "amount": "100.00", "paidAmount": "0.00"},
-        {"number": 2, "dueDate": "2026-05-02", "amount": "100.00", "paidAmount": "0.00"},
-        {"number": 3, "dueDate": "2026-06-02", "amount": "100.00", "paidAmount": "0.00"},
-    ]
-    assert shown["daysPastDue"] == 0
-
-    clock.advance(days=45)  # 2026-04-16: the first instalment is 14 days late
-    shown = (await api.data(LOAN, {"id": loan_id}))["loan"]
-    assert (shown["status"], shown["daysPastDue"]) == ("FUNDED", 14)
-
-    await api.repay(partner, loan_id, "60.00")  # part of the first instalment: still late
-    shown = (await api.data(LOAN, {"id": loan_id}))["loan"]
-    assert shown["daysPastDue"] == 14
-    assert [i["paidAmount"] for i in shown["schedule"]] == ["60.00", "0.00", "0.00"]
-
-    await api.repay(partner, loan_id, "40.00")  # the rest of it: up to date
-    shown = (await api.data(LOAN, {"id": loan_id}))["loan"]
-    assert shown["daysPastDue"] == 0
-    assert [i["paidAmount"] for i in shown["schedule"]] == ["100.00", "0.00", "0.00"]
-
-    clock.advance(days=26)  # 2026-05-12: the second instalment is 10 days late
-    shown = (await api.data(LOAN, {"id": loan_id}))["loan"]
-    assert shown["daysPastDue"] == 10
-    assert (await api.data(PARTNERS))["partners"]["edges"][0]["node"]["arrearsRate"] == "0.5000"  # 100 / 200
-
-
-async def test_the_last_instalment_takes_the_odd_cents(api):
-    partner = await partner_token()
-    loan_id, _ = await funded_loan(api, partner, "100.00", termMonths=3)
-    await api.repay(partner, loan_id, "40.00")
-    schedule = (await api.data(LOAN, {"id": loan_id}))["loan"]["schedule"]
-    assert [(i["amount"], i["paidAmount"]) for i in schedule] == [
-        ("33.33", "33.33"),
-        ("33.33", "6.67"),
-        ("33.34", "0.00"),
-    ]
-
-
-async def test_an_instalment_is_not_in_arrears_on_its_due_date(api, clock):
-    partner = await partner_token()
-    loan_id, _ = await funded_loan(api, partner, "100.00", termMonths=2)
-    clock.advance(days=31)  # 2026-04-02 12:00, the first due date itself
-    assert (await api.data(LOAN, {"id": loan_id}))["loan"]["daysPastDue"] == 0
-    # Due today is not yet past due: arrears agree with daysPastDue.
-    assert (await api.data(PARTNERS))["partners"]["edges"][0]["node"]["arrearsRate"] == "0.0000"
-    clock.advance(days=1)
-    assert (await api.data(LOAN, {"id": loan_id}))["loan"]["daysPastDue"] == 1
-    assert (await api.data(PARTNERS))["partners"]["edges"][0]["node"]["arrearsRate"] == "0.5000"
-
-
-async def test_a_partner_marks_a_loan_defaulted_and_the_outstanding_is_written_off(api, clock):
-    partner = await partner_token()
-    loan_id, (ada, bob) = await funded_loan(api, partner, "200.00", "100.00", termMonths=3)
-    await api.repay(partner, loan_id, "90.00")
-    clock.advance(days=100)
-
-    result = (await api.data(MARK_DEFAULT, {"input": {"loanId": loan_id}}, partner))["markDefault"]
-
-    assert result == {
-        "__typename": "MarkDefaultSuccess",
-        "loan": {"status": "DEFAULTED", "repaidAmount": "90.00", "daysPastDue": 0},
-    }
-    loan = await Loan.get()
-    assert (loan.status, loan.repaid_cents, loan.ended_at) == (LoanStatus.DEFAULTED, 9000, clock())
-    written_off = await Transfer.get(kind=TransferKind.WRITE_OFF)
-    assert written_off.amount_cents == 21000  # 300.00 - 90.00
-    assert written_off.destination_id == (await Account.get(kind="WORLD")).id
-    assert await partner_balance(loan_id) == 0
-    # The lenders keep what came back; nothing more is credited.
-    assert await balances(api, [ada, bob]) == ["60.00", "30.00"]
-    assert await share_rows(loan_id) == [(6000, 0), (3000, 0)]
-    # A defaulted loan takes no more repayments and cannot default twice.
-    assert (await api.repay(partner, loan_id, "10.00"))["__typename"] == "LoanNotRepaying"
-    twice = (await api.data(MARK_DEFAULT, {"input": {"loanId": loan_id}}, partner))["markDefault"]
-    assert (twice["__typename"], twice["status"]) == ("LoanNotRepaying", "DEFAULTED")
-    assert await Transfer.filter(kind=TransferKind.WRITE_OFF).count() == 1
-
-
-async def test_only_the_loans_partner_or_an_admin_may_mark_it_defaulted(api):
-    owner = await partner_token("Juhudi Kilimo", "KE")
-    other = await partner_token("Musoni", "KE")
-    loan_id, (ada,) = await funded_loan(api, owner, "50.00")
-    fundraising = await api.loan_id(owner, amount="100.00")
-
-    for token in (other, ada, None):
-        refused = (await api.data(MARK_DEFAULT, {"input": {"loanId": loan_id}}, token))["markDefault"]
-        assert refused["__typename"] == "Forbidden"
-    not_out = (await api.data(MARK_DEFAULT, {"input": {"loanId": fundraising}}, owner))["markDefault"]
-    assert (not_out["__typename"], not_out["status"]) == ("LoanNotRepaying", "FUNDRAISING")
-    assert await Loan.filter(status=LoanStatus.DEFAULTED).count() == 0
-    assert await Transfer.filter(kind=TransferKind.WRITE_OFF).count() == 0
-
-    done = (await api.data(MARK_DEFAULT, {"input": {"loanId": loan_id}}, await admin_token()))["markDefault"]
-    assert done["loan"]["status"] == "DEFAULTED"
-    assert await Transfer.filter(kind=TransferKind.WRITE_OFF).values_list("amount_cents", flat=True) == [5000]
-
-
-async def test_partner_default_and_arrears_rates_are_derived_from_its_loans(api, clock):
-    juhudi = await partner_token("Juhudi Kilimo", "KE")
-    musoni = await partner_token("Musoni", "KE")
-    # Juhudi's loans, all funded on 2026-03-02:
-    defaulting, _ = await funded_loan(api, juhudi, "200.00", "100.00", termMonths=3)  # 300.00
-    repaid, _ = await funded_loan(api, juhudi, "100.00", "100.00", termMonths=2)  # 200.00
-    late, _ = await funded_loan(api, juhudi, "100.00", termMonths=4)  # 100.00, 25.00 a month
-    await api.loan_id(juhudi, amount="500.00")  # still fundraising: not disbursed
-    await api.repay(juhudi, defaulting, "90.00")
-    await api.repay(juhudi, repaid, "200.00")
-    await api.repay(juhudi, late, "10.00")
-    # Musoni's loan is up to date.
-    current, _ = await funded_loan(api, musoni, "100.00", termMonths=4)
-    await api.repay(musoni, current, "50.00")
-
-    clock.advance(days=75)  # 2026-05-16: two instalments of `late` (50.00) were due by 05-02
-    marked = (await api.data(MARK_DEFAULT, {"input": {"loanId": defaulting}}, juhudi))["markDefault"]
-    assert marked["__typename"] == "MarkDefaultSuccess"
-
-    nodes = [e["node"] for e in (await api.data(PARTNERS))["partners"]["edges"]]
-    assert nodes == [
-        {
-            "name": "Juhudi Kilimo",
-            "loanCount": 4,
-            # written off 210.00 over disbursed 300.00 + 200.00 + 100.00 = 600.00
-            "defaultRate": "0.3500",
-            # past due 50.00 - 10.00 = 40.00 over outstanding 100.00 - 10.00 = 90.00
-            "arrearsRate": "0.4444",
-        },
-        {"name": "Musoni", "loanCount": 1, "defaultRate": "0.0000", "arrearsRate": "0.0000"},
-    ]
-    assert await Transfer.filter(kind=TransferKind.WRITE_OFF).values_list("amount_cents", flat=True) == [21000]
-    late_loan = (await api.data(LOAN, {"id": late}))["loan"]
-    assert late_loan["daysPastDue"] == 44  # since 2026-04-02, the first instalment only 10.00 paid
-    assert [i["paidAmount"] for i in late_loan["schedule"]] == ["10.00", "0.00", "0.00", "0.00"]
-
-
 # --- concurrency (PostgreSQL: SQLite would serialise the requests) --------------------------------
 
 
 async def test_concurrent_repayments_never_exceed_the_loan(pg_api):
-    import asyncio
-
     api = pg_api
     partner = await partner_token()
     loan_id, (ada, bob) = await funded_loan(api, partner, "50.00", "50.00")
@@ -593,8 +300,6 @@ async def test_concurrent_repayments_never_exceed_the_loan(pg_api):
 
 
 async def test_the_same_key_sent_concurrently_credits_once(pg_api):
-    import asyncio
-
     api = pg_api
     partner = await partner_token()
     loan_id, (ada, bob) = await funded_loan(api, partner, "50.00", "50.00")
