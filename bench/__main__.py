@@ -176,7 +176,9 @@ async def main(args: argparse.Namespace) -> int:
 
 def _load() -> str:
     # Other work on a small machine moves every figure: say how busy it was.
-    return "load average %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else "load unknown"
+    if not hasattr(os, "getloadavg"):
+        return "load unknown"
+    return "load average " + " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def _cores() -> int:

@@ -10,7 +10,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -117,13 +117,21 @@ class Client:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
-    async def post(self, query: str, variables: dict | None = None, token: str | None = None) -> dict[str, Any]:
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = await self.http.post(self.URL, json={"query": query, "variables": variables or {}}, headers=headers)
-        body = response.json()
-        if response.status_code != 200 or body.get("errors"):
-            raise RuntimeError(f"GraphQL request failed ({response.status_code}): {body}")
-        return body["data"]
+        return graphql_data(response)
+
+
+def graphql_data(response: httpx.Response) -> dict[str, Any]:
+    """A GraphQL response's `data`; RuntimeError for any error (the benchmarks send only requests that succeed)."""
+    body = response.json()
+    if response.status_code != 200 or body.get("errors"):
+        raise RuntimeError(f"GraphQL request failed ({response.status_code}): {body}")
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 @contextlib.asynccontextmanager
@@ -131,8 +139,15 @@ async def serve(database_url: str) -> AsyncIterator[Client]:
     """The app with its lifespan running (tortoise connected) and a client for it."""
     # No expiry sweep: a timer firing mid-measurement would only add noise.
     # Every benchmark client is one IP and one token hammering on purpose: rate limits off.
-    unlimited = {"rate_limit_per_ip": 0, "rate_limit_per_token": 0, "rate_limit_money_per_lender": 0}
-    app = create_app(Settings(database_url=database_url, expiry_interval=0, graphiql=False, **unlimited))
+    settings = Settings(
+        database_url=database_url,
+        expiry_interval=0,
+        graphiql=False,
+        rate_limit_per_ip=0,
+        rate_limit_per_token=0,
+        rate_limit_money_per_lender=0,
+    )
+    app = create_app(settings)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         # A generous timeout: in P2 a request may wait behind a thousand others for a pooled connection.
@@ -175,13 +190,13 @@ class SqlCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if _counting.get() is not self:
             return
-        if record.msg == "%s: %s" and record.args:
+        if record.msg == "%s: %s" and isinstance(record.args, tuple) and record.args:
             self.statements.append(str(record.args[0]))
         elif isinstance(record.msg, str) and "connection pool" not in record.msg:
             self.statements.append(record.msg)
 
     @contextlib.contextmanager
-    def attached(self) -> Any:
+    def attached(self) -> Iterator["SqlCounter"]:
         logger = logging.getLogger("tortoise.db_client")
         saved = logger.level, logger.propagate
         logger.setLevel(logging.DEBUG)
@@ -219,13 +234,13 @@ def ms(seconds: float) -> float:
     return seconds * 1000.0
 
 
-def percentile(values: list[float], fraction: float) -> float:
+def percentile(values: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile (p99 of 1,000 values is the 990th smallest)."""
     ordered = sorted(values)
     return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
-def median(values: list[float]) -> float:
+def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
@@ -243,10 +258,18 @@ class Table:
 
     def render(self) -> str:
         widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.headers)]
-        lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(self.headers, widths)))]
+        lines = [
+            "  ".join(
+                h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(self.headers, widths, strict=True))
+            )
+        ]
         lines.append("  ".join("-" * w for w in widths))
         for row in self.rows:
-            lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+            lines.append(
+                "  ".join(
+                    c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
         return "\n".join("  " + line for line in lines)
 
 

@@ -8,6 +8,8 @@ hand-written SQL join on a bare driver connection. Same database, same run.
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 import asyncpg
 
@@ -66,7 +68,7 @@ async def arrange(shares: int, partners: int, concurrency: int) -> Arranged:
     made = await gather_limited(
         concurrency,
         (
-            lambda i=i: create_partner(f"Partner {i}", COUNTRIES[i % len(COUNTRIES)], str(0.5 + (i % 10) * 0.5))
+            partial(create_partner, f"Partner {i}", COUNTRIES[i % len(COUNTRIES)], str(0.5 + (i % 10) * 0.5))
             for i in range(partners)
         ),
     )
@@ -84,14 +86,14 @@ async def arrange(shares: int, partners: int, concurrency: int) -> Arranged:
         )
 
     loans = await gather_limited(
-        concurrency, (lambda i=i: list_loan(made[i % partners], listing(i), now) for i in range(shares))
+        concurrency, (partial(list_loan, made[i % partners], listing(i), now) for i in range(shares))
     )
     lender, _ = await register_lender("Portfolio Lender", "portfolio@example.org")
     await deposit(lender.id, str(to_decimal(2500 * shares)), "bench-credit", now)
     # Every lend locks this lender's account row, so they queue there; a few in flight keep the pool busy.
     await gather_limited(
         concurrency,
-        (lambda loan=loan: lend(lender.id, loan.id, "25.00", f"bench-{next(counter)}", now) for loan in loans),
+        (partial(lend, lender.id, loan.id, "25.00", f"bench-{next(counter)}", now) for loan in loans),
     )
     token = await issue_token(Role.LENDER, lender_id=lender.id, name="bench")
     return Arranged(lender.id, token, watch.seconds)
@@ -137,7 +139,7 @@ class Baseline:
         else:
             await self.db.close()
 
-    async def fetch(self, lender_id: int, first: int) -> list:
+    async def fetch(self, lender_id: int, first: int) -> list[Any]:
         if self.postgres:
             sql = BASELINE_SQL.format(lender="$1", limit="$2")
             async with self.pool.acquire() as connection:
@@ -173,7 +175,7 @@ async def run(database_url: str, *, shares: int, partners: int, requests: int, p
         # made once a minute at most), which is not part of the steady-state read.
         await client.post(QUERY, {"first": 1}, arranged.token)
         counts = {first: await _count_api(client, arranged.token, first) for first in pages}
-        timings = {}
+        timings: dict[int, tuple[list[float], list[float]]] = {}
         async with Baseline(database_url) as baseline:
             for first in pages:
                 # Warm both paths (statement caches, the loan/partner pages in shared buffers) before timing.
@@ -217,12 +219,12 @@ async def run(database_url: str, *, shares: int, partners: int, requests: int, p
     print(f"  SQL per request (first: {largest}): " + ", ".join(describe(s) for s in counts[largest]))
     sizes = sorted({len(c) for c in counts.values()})
     if len(sizes) > 1:
-        print(
-            f"  WARNING: the query count grows with page size: {', '.join(f'first {p}: {len(counts[p])}' for p in pages)}"
-        )
+        grows = ", ".join(f"first {p}: {len(counts[p])}" for p in pages)
+        print(f"  WARNING: the query count grows with page size: {grows}")
     api_times, base_times = timings[largest]
+    of_minimums = ratio(min(api_times), min(base_times))
     return (
         f"P1 portfolio page ({backend}, first: {largest}): {len(counts[largest])} queries, "
         f"{ms(median(api_times)):.1f} ms median vs {baseline.name} {ms(median(base_times)):.2f} ms "
-        f"-> ratio {ratio(median(api_times), median(base_times))} (of minimums {ratio(min(api_times), min(base_times))})"
+        f"-> ratio {ratio(median(api_times), median(base_times))} (of minimums {of_minimums})"
     )

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -51,7 +52,7 @@ BASELINE_UPDATE = f"UPDATE {BASELINE_TABLE} SET funded = funded + $2 WHERE id = 
 class Race:
     latencies: list[float]  # seconds, one per attempt, from its start to its answer
     wall: float
-    outcomes: Counter
+    outcomes: Counter[str]
     filled: float = 0.0  # seconds from the start until the last winner had its answer
     cpu: float = 0.0  # CPU seconds this process spent during the race (app, driver and client together)
 
@@ -80,7 +81,7 @@ async def arrange(attempts: int, loan_shares: int, concurrency: int) -> tuple[in
         await deposit(made.id, "25.00", f"bench-credit-{i}", now)
         return token
 
-    tokens = await gather_limited(concurrency, (lambda i=i: lender(i) for i in range(attempts)))
+    tokens = await gather_limited(concurrency, (partial(lender, i) for i in range(attempts)))
     # As if each had just opened the loan's page: a lender racing for a loan was seen seconds ago,
     # so the race measures lending, not a first-visit last_seen write.
     await Lender.all().update(last_seen_at=now)
@@ -107,7 +108,8 @@ async def lend_once(client: Client, token: str, loan_global_id: str, key: str) -
     data = await client.post(
         LEND, {"input": {"loanId": loan_global_id, "amount": "25.00", "idempotencyKey": key}}, token
     )
-    return data["lend"]["__typename"]
+    typename: str = data["lend"]["__typename"]
+    return typename
 
 
 async def count_lend_sql(client: Client, hot_loan_id: int) -> dict[str, list[str]]:

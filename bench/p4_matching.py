@@ -14,8 +14,10 @@ the best any scan can do.
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from tortoise import Tortoise
 
@@ -34,6 +36,8 @@ from models import (
     Sector,
     db,
 )
+
+T = TypeVar("T")
 
 BATCH = 5000
 SEARCHES_PER_LENDER = 40  # under MAX_SEARCHES_PER_LENDER (50)
@@ -94,17 +98,17 @@ def random_filter(rng: random.Random, countries: tuple[list[str], list[float]]) 
             weights=[6, 2, 2, 1],
         )[0]
 
-    def maybe(probability: float, value):
+    def maybe(probability: float, value: Callable[[], T]) -> T | None:
         return value() if rng.random() < probability else None
 
-    def risk() -> dict:
+    def risk() -> dict[str, Any]:
         if rng.random() < 0.3:
             low = rng.choice(range(5, 45, 5))
             return {"risk_rating_min": str(low / 10), "risk_rating_max": str(rng.choice(range(low, 55, 5)) / 10)}
         return {}
 
     pick = rng.random()
-    options: dict = {}
+    options: dict[str, Any] = {}
     if pick < 0.45:
         options = {
             "countries": some_countries(),
@@ -123,7 +127,15 @@ def random_filter(rng: random.Random, countries: tuple[list[str], list[float]]) 
     return LoanFilter.build(**{k: v for k, v in options.items() if v is not None}, **risk())
 
 
-async def arrange(searches: int, rng: random.Random) -> dict:
+@dataclass
+class Arranged:
+    lenders: int
+    anchors: int
+    keys: Counter[str]  # index rows by kind of key (country, sector, gender, any)
+    seconds: float
+
+
+async def arrange(searches: int, rng: random.Random) -> Arranged:
     """Lenders and `searches` saved searches with their index rows, inserted with bulk_create in batches."""
     now = datetime.now(UTC)
     watch = Stopwatch()
@@ -160,7 +172,7 @@ async def arrange(searches: int, rng: random.Random) -> dict:
     connection = Tortoise.get_connection("default")
     await connection.execute_script("ANALYZE")  # fresh statistics, as autovacuum would have them by now
     keys = Counter(a.key.split(":")[0] for a in anchors)
-    return {"lenders": lenders, "anchors": len(anchors), "keys": keys, "seconds": watch.seconds}
+    return Arranged(lenders, len(anchors), keys, watch.seconds)
 
 
 def new_loans(count: int, rng: random.Random) -> list[tuple[Loan, int]]:
@@ -234,10 +246,10 @@ async def run(database_url: str, *, searches: int, loans: int, scan_loans: int) 
     await db.connect(database_url)
     try:
         arranged = await arrange(searches, rng)
-        keys = ", ".join(f"{k} {n}" for k, n in arranged["keys"].most_common())
+        keys = ", ".join(f"{k} {n}" for k, n in arranged.keys.most_common())
         print(
-            f"  arranged on {backend}: {searches} saved searches of {arranged['lenders']} lenders, "
-            f"{arranged['anchors']} index rows ({keys}) in {arranged['seconds']:.1f} s"
+            f"  arranged on {backend}: {searches} saved searches of {arranged.lenders} lenders, "
+            f"{arranged.anchors} index rows ({keys}) in {arranged.seconds:.1f} s"
         )
         listings = new_loans(loans, rng)
         await matching_searches(*listings[0])  # warm: statement caches, index pages in shared buffers

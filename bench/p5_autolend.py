@@ -10,8 +10,10 @@ The ratio is the cost of auto-relending on top of the repayment itself.
 """
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from bench.common import SqlCounter, Stopwatch, Table, gather_limited, ratio
 from lending.accounts import deposit, register_lender
@@ -35,7 +37,7 @@ class Measured:
 
 
 async def _funded_loan(
-    partner: Partner, group: str, lenders: int, now: datetime, keys: itertools.count
+    partner: Partner, group: str, lenders: int, now: datetime, keys: Iterator[int]
 ) -> tuple[int, list[int]]:
     loan = await list_loan(
         partner,
@@ -44,11 +46,11 @@ async def _funded_loan(
     )
     made = await gather_limited(
         10,
-        (lambda i=i: register_lender(f"{group} {i}", f"{group.lower()}{i}@example.org", now) for i in range(lenders)),
+        (partial(register_lender, f"{group} {i}", f"{group.lower()}{i}@example.org", now) for i in range(lenders)),
     )
     ids = [lender.id for lender, _ in made]
-    await gather_limited(10, (lambda i=i: deposit(i, "25.00", f"d{next(keys)}", now) for i in ids))
-    await gather_limited(10, (lambda i=i: lend(i, loan.id, "25.00", f"l{next(keys)}", now) for i in ids))
+    await gather_limited(10, (partial(deposit, i, "25.00", f"d{next(keys)}", now) for i in ids))
+    await gather_limited(10, (partial(lend, i, loan.id, "25.00", f"l{next(keys)}", now) for i in ids))
     return loan.id, ids
 
 
@@ -87,10 +89,11 @@ async def run(url: str, *, lenders: int = 200, open_loans: int = 40) -> str:
     print(table.render())
     base, auto = results
     print(
-        f"  {auto.allocations} auto-loans written; books balance; "
-        f"per lender: {1000 * auto.seconds / lenders:.2f} ms with relending, {1000 * base.seconds / lenders:.2f} ms without"
+        f"  {auto.allocations} auto-loans written; books balance; per lender: "
+        f"{1000 * auto.seconds / lenders:.2f} ms with relending, {1000 * base.seconds / lenders:.2f} ms without"
     )
     return (
         f"P5 repayment to {lenders} lenders with auto-relending: {auto.seconds:.2f} s, {auto.statements} SQL, "
-        f"{auto.allocations} auto-loans vs repayment alone {base.seconds:.2f} s -> ratio {ratio(auto.seconds, base.seconds)}"
+        f"{auto.allocations} auto-loans vs repayment alone {base.seconds:.2f} s "
+        f"-> ratio {ratio(auto.seconds, base.seconds)}"
     )

@@ -9,28 +9,29 @@ subscribers whose filter matches.
 import asyncio
 import contextlib
 import json
-from typing import Any
 
 from bench.p3_fanout.client import reply
 
 
 async def main(port: int) -> None:
     """A bare websockets server: graphql-transport-ws handshake, then broadcast what the driver publishes."""
-    from websockets.asyncio.server import broadcast, serve
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
     from websockets.exceptions import ConnectionClosed
+    from websockets.typing import Subprotocol
 
-    listed: list[tuple[Any, frozenset | None, frozenset | None, frozenset | None]] = []
-    progress: dict[str, list[Any]] = {}
+    Wanted = frozenset[str] | None  # one dimension of a loanListed filter; None: any value
+    listed: list[tuple[ServerConnection, Wanted, Wanted, Wanted]] = []
+    progress: dict[str, list[ServerConnection]] = {}
 
-    def as_set(values: list | None) -> frozenset | None:
+    def as_set(values: list[str] | None) -> Wanted:
         return frozenset(values) if values else None
 
-    async def handler(ws: Any) -> None:
+    async def handler(ws: ServerConnection) -> None:
         with contextlib.suppress(ConnectionClosed):  # clients leave without a close frame at the end
             await serve_one(ws)
 
-    async def serve_one(ws: Any) -> None:
-        if ws.request.path == "/control":
+    async def serve_one(ws: ServerConnection) -> None:
+        if ws.request is not None and ws.request.path == "/control":  # the request is set once the handshake is done
             async for raw in ws:
                 message = json.loads(raw)
                 await ws.send("ok")  # acknowledged: the analogue of the committed mutation's response
@@ -73,7 +74,7 @@ async def main(port: int) -> None:
         handler,
         "127.0.0.1",
         port,
-        subprotocols=["graphql-transport-ws"],
+        subprotocols=[Subprotocol("graphql-transport-ws")],
         compression=None,
         max_size=2**20,
         backlog=2048,

@@ -19,6 +19,8 @@ import re
 import resource
 import sys
 import time
+from functools import partial
+from typing import Any, TypedDict, cast
 
 _TYPE = re.compile(rb'"type"\s*:\s*"(\w+)"')
 _EVENT_ID = re.compile(rb'"eventId"\s*:\s*"(\d+)"')
@@ -41,6 +43,18 @@ def _frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return header + mask + masked
 
 
+class Received(TypedDict):
+    """What `collect` pickles: every (subscriber, event id, receive time), a sample message per event, and trouble."""
+
+    records: list[tuple[int, int, float]]
+    samples: dict[int, bytes]
+    errors: list[str]  # the first 20
+    error_count: int
+    other: dict[str, int]  # messages of other types, by type
+    lost: int  # connections closed after they subscribed
+    cpu: float  # this process's CPU seconds
+
+
 class Sink:
     """What one client process received: (subscriber, event id, receive time) and one sample per event."""
 
@@ -56,20 +70,21 @@ class Subscriber(asyncio.Protocol):
     """One graphql-transport-ws connection with one subscription (operation id "1")."""
 
     PONG = _frame(b'{"type":"pong"}')
+    transport: asyncio.Transport  # set when the connection is made, before any data arrives
 
     def __init__(
-        self, index: int, request: bytes, init: bytes, subscribe: bytes, ready: asyncio.Future, sink: Sink
+        self, index: int, request: bytes, init: bytes, subscribe: bytes, ready: asyncio.Future[None], sink: Sink
     ) -> None:
         self.index, self.request, self.init, self.subscribe = index, request, init, subscribe
         self.ready, self.sink = ready, sink
         self.state = 0  # 0 handshake, 1 waiting for connection_ack, 2 subscribed
         self.buffer = bytearray()
         self.fragments = bytearray()
-        self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.write(self.request)  # type: ignore[attr-defined]
+        # create_connection makes a stream transport (asyncio's or uvloop's): it writes.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.state < 2:
@@ -184,11 +199,11 @@ async def main() -> None:
         subscribe = _frame(subscribe_text.encode())
         async with gate:
             for attempt in range(3):
-                ready = loop.create_future()
+                ready: asyncio.Future[None] = loop.create_future()
                 try:
                     transport, _ = await asyncio.wait_for(
                         loop.create_connection(
-                            lambda ready=ready: Subscriber(index, request, init, subscribe, ready, sink), host, port
+                            partial(Subscriber, index, request, init, subscribe, ready, sink), host, port
                         ),
                         30,
                     )
@@ -225,26 +240,24 @@ async def main() -> None:
             reply({"count": len(sink.records), "lost": sink.lost_live, "errors": len(sink.errors)})
         elif command == "collect":
             usage = resource.getrusage(resource.RUSAGE_SELF)
+            received: Received = {
+                "records": sink.records,
+                "samples": sink.samples,
+                "errors": sink.errors[:20],
+                "error_count": len(sink.errors),
+                "other": sink.other,
+                "lost": sink.lost_live,
+                "cpu": usage.ru_utime + usage.ru_stime,
+            }
             with open(argument, "wb") as out:  # noqa: ASYNC230 - a one-off write after the measurement
-                pickle.dump(
-                    {
-                        "records": sink.records,
-                        "samples": sink.samples,
-                        "errors": sink.errors[:20],
-                        "error_count": len(sink.errors),
-                        "other": sink.other,
-                        "lost": sink.lost_live,
-                        "cpu": usage.ru_utime + usage.ru_stime,
-                    },
-                    out,
-                    protocol=pickle.HIGHEST_PROTOCOL,
-                )
+                pickle.dump(received, out, protocol=pickle.HIGHEST_PROTOCOL)
             reply({"collected": True})
         elif command == "exit":
             break
 
 
-def reply(message: dict) -> None:
+def reply(message: dict[str, Any]) -> None:
+    """One JSON line to the bench process, which reads this process's stdout."""
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
 

@@ -13,11 +13,19 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import httpx
+from redis import asyncio as redis
+
+from bench.common import asyncpg_dsn, graphql_data
 from bench.p3_fanout.processes import free_port, uvicorn_workers
 from bench.p3_fanout.workload import COUNTRIES, Mutation, listing
+from graph.ids import decode_id
+from subscriptions.bus import channel_for
 
 REGISTER = """mutation R($input: RegisterLenderInput!) { registerLender(input: $input) {
   __typename ... on RegisterLenderSuccess { token } ... on UserError { code message } } }"""
@@ -40,6 +48,7 @@ ONE_IP_SETTINGS = {
 
 
 async def lendgraph_cli(database_url: str, *args: str) -> str:
+    """Run a `lendgraph` command on the database; return what it printed."""
     proc = await asyncio.create_subprocess_exec(
         str(LENDGRAPH),
         *args,
@@ -54,7 +63,10 @@ async def lendgraph_cli(database_url: str, *args: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def lendgraph_server(database_url: str, broadcast_url: str, workers: int, log_path: Path):
+async def lendgraph_server(
+    database_url: str, broadcast_url: str, workers: int, log_path: Path
+) -> AsyncIterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`lendgraph serve` on a free port, its log in `log_path`, once every worker is up; stopped after."""
     port = free_port()
     env = {**ONE_IP_SETTINGS, **os.environ, "DATABASE_URL": database_url, "BROADCAST_URL": broadcast_url}
     with open(log_path, "wb") as log:  # noqa: ASYNC230 - before anything is measured
@@ -65,8 +77,6 @@ async def lendgraph_server(database_url: str, broadcast_url: str, workers: int, 
             stderr=log,
         )
     try:
-        import httpx
-
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient(timeout=2) as http:
             while True:
@@ -74,10 +84,13 @@ async def lendgraph_server(database_url: str, broadcast_url: str, workers: int, 
                     if (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
                         break
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"lendgraph serve did not start: {log_path.read_text()[-3000:]}")
+                    logged = await asyncio.to_thread(log_path.read_text)
+                    raise RuntimeError(f"lendgraph serve did not start: {logged[-3000:]}")
                 await asyncio.sleep(0.2)
         # Both workers up: uvicorn starts them one after another.
-        while len(uvicorn_workers(process.pid)) < workers and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if len(uvicorn_workers(process.pid)) >= workers:
+                break
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)
         yield port, process
@@ -91,19 +104,20 @@ async def lendgraph_server(database_url: str, broadcast_url: str, workers: int, 
 
 
 class Api:
-    def __init__(self, http: Any, url: str) -> None:
+    """POSTs GraphQL to the real server."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
         self.http, self.url = http, url
 
-    async def post(self, query: str, variables: dict, token: str | None = None) -> dict:
+    async def post(self, query: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = await self.http.post(self.url, json={"query": query, "variables": variables}, headers=headers)
-        body = response.json()
-        if response.status_code != 200 or body.get("errors"):
-            raise RuntimeError(f"GraphQL request failed ({response.status_code}): {body}")
-        return body["data"]
+        return graphql_data(response)
 
 
-async def arrange(api: Api, database_url: str, hot_loans: int, shares: int) -> tuple[dict, list[str], list[str]]:
+async def arrange(
+    api: Api, database_url: str, hot_loans: int, shares: int
+) -> tuple[dict[str, str], list[str], list[str]]:
     """Partners (one per country, each by `lendgraph create-partner`), lenders with credit, the hot loans."""
     outputs = await asyncio.gather(
         *(
@@ -113,7 +127,7 @@ async def arrange(api: Api, database_url: str, hot_loans: int, shares: int) -> t
             for code, risk in COUNTRIES.items()
         )
     )
-    partner_tokens = {code: out.strip().splitlines()[-1] for code, out in zip(COUNTRIES, outputs)}
+    partner_tokens = {code: out.strip().splitlines()[-1] for code, out in zip(COUNTRIES, outputs, strict=True)}
     lenders = []
     for i in range(shares):
         data = await api.post(REGISTER, {"input": {"displayName": f"Fan {i}", "email": f"fan{i}@example.org"}})
@@ -132,8 +146,6 @@ async def arrange(api: Api, database_url: str, hot_loans: int, shares: int) -> t
 
 async def drive(api: Api, schedule: list[Mutation], interval: float) -> float:
     """Send the mutations one at a time, each at its slot (or when the previous one answered)."""
-    from graph.ids import decode_id
-
     start = time.monotonic()
     for n, mutation in enumerate(schedule):
         delay = start + n * interval - time.monotonic()
@@ -155,22 +167,14 @@ async def drive(api: Api, schedule: list[Mutation], interval: float) -> float:
 
 async def listen_announcements(url: str, stamps: list[float], ready: asyncio.Event) -> None:
     """Stamp each hint the app publishes on Redis after a mutation (AnnounceEvents: after COMMIT)."""
-    from redis import asyncio as redis
-
-    from subscriptions.bus import channel_for
-
     client = redis.Redis.from_url(url)
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
-    try:
+    async with client, client.pubsub(ignore_subscribe_messages=True) as pubsub:
         await pubsub.subscribe(channel_for(url))
         ready.set()
         while True:
             message = await pubsub.get_message(timeout=1.0)
             if message is not None:
                 stamps.append(time.monotonic())
-    finally:
-        await pubsub.aclose()
-        await client.aclose()
 
 
 def commit_times(schedule: list[Mutation], stamps: list[float]) -> int:
@@ -187,11 +191,12 @@ def commit_times(schedule: list[Mutation], stamps: list[float]) -> int:
     return exact
 
 
-async def outbox_events(database_url: str, after_id: int) -> list[tuple[int, str, int | None, int | None, dict]]:
-    import asyncpg
+# An outbox row: id, kind, loan id, lender id, payload.
+OutboxEvent = tuple[int, str, int | None, int | None, dict[str, Any]]
 
-    from bench.common import asyncpg_dsn
 
+async def outbox_events(database_url: str, after_id: int) -> list[OutboxEvent]:
+    """The outbox's events after `after_id`, in order, read with a bare connection."""
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         rows = await connection.fetch(
@@ -212,12 +217,9 @@ async def outbox_events(database_url: str, after_id: int) -> list[tuple[int, str
 
 
 async def last_event_id(database_url: str) -> int:
-    import asyncpg
-
-    from bench.common import asyncpg_dsn
-
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        return await connection.fetchval("SELECT coalesce(max(id), 0) FROM event")
+        last: int = await connection.fetchval("SELECT coalesce(max(id), 0) FROM event")
+        return last
     finally:
         await connection.close()

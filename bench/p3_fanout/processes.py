@@ -9,8 +9,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from bench.p3_fanout.client import Received
 from bench.p3_fanout.workload import Spec
 
 # The repository root: `python -m bench.p3_fanout` runs from there.
@@ -81,7 +84,38 @@ def free_port() -> int:
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Connected:
+    """What the client processes report once every subscriber tried to connect."""
+
+    connected: int
+    seconds: float  # the slowest process's
+    failures: dict[str, int]  # connections that failed three times, by reason
+    cpu: float
+
+
+@dataclass
+class _ClientProcess:
+    """A client process and its pipes (made with PIPE: never None), one JSON line each way."""
+
+    process: asyncio.subprocess.Process
+    stdin: asyncio.StreamWriter
+    stdout: asyncio.StreamReader
+
+    async def send(self, line: str) -> None:
+        self.stdin.write(line.encode() + b"\n")
+        await self.stdin.drain()
+
+    async def read(self, seconds: float) -> dict[str, Any]:
+        line = await asyncio.wait_for(self.stdout.readline(), seconds)
+        if not line:
+            raise RuntimeError(f"a client process ended early (exit code {await self.process.wait()})")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
 
 
 class Clients:
@@ -89,12 +123,12 @@ class Clients:
 
     def __init__(self, processes: int) -> None:
         self.count = processes
-        self.procs: list[asyncio.subprocess.Process] = []
+        self.procs: list[_ClientProcess] = []
 
-    async def connect(self, port: int, path: str, specs: list[Spec], hot_ids: list[str]) -> dict:
+    async def connect(self, port: int, path: str, specs: list[Spec], hot_ids: list[str]) -> Connected:
         texts = [(i, spec.subscribe(hot_ids)) for i, spec in enumerate(specs)]
         for n in range(self.count):
-            proc = await asyncio.create_subprocess_exec(
+            process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "bench.p3_fanout",
@@ -104,6 +138,8 @@ class Clients:
                 limit=1 << 24,
                 cwd=ROOT,
             )
+            assert process.stdin is not None and process.stdout is not None
+            proc = _ClientProcess(process, process.stdin, process.stdout)
             self.procs.append(proc)
             config = {
                 "host": "127.0.0.1",
@@ -112,59 +148,48 @@ class Clients:
                 "concurrency": 64,
                 "subscribers": texts[n :: self.count],
             }
-            proc.stdin.write((json.dumps(config) + "\n").encode())
-            await proc.stdin.drain()
-        replies = [await self._read(p, 600) for p in self.procs]
+            await proc.send(json.dumps(config))
+        replies = [await p.read(600) for p in self.procs]
         failures: dict[str, int] = {}
         for reply in replies:
             for reason, n in reply["failures"].items():
                 failures[reason] = failures.get(reason, 0) + n
-        return {
-            "connected": sum(r["ready"] for r in replies),
-            "seconds": max(r["seconds"] for r in replies),
-            "failures": failures,
-            "cpu": sum(r["cpu"] for r in replies),
-        }
+        return Connected(
+            connected=sum(r["ready"] for r in replies),
+            seconds=max(r["seconds"] for r in replies),
+            failures=failures,
+            cpu=sum(r["cpu"] for r in replies),
+        )
 
     async def received(self) -> tuple[int, int]:
         counts = []
         for proc in self.procs:
-            proc.stdin.write(b"count\n")
-            await proc.stdin.drain()
-            counts.append(await self._read(proc, 60))
+            await proc.send("count")
+            counts.append(await proc.read(60))
         return sum(c["count"] for c in counts), sum(c["lost"] for c in counts)
 
-    async def collect(self) -> list[dict]:
-        found = []
+    async def collect(self) -> list[Received]:
+        found: list[Received] = []
         with tempfile.TemporaryDirectory(prefix="lendgraph_p3_") as directory:
             for n, proc in enumerate(self.procs):
                 target = Path(directory) / f"client{n}.pickle"
-                proc.stdin.write(f"collect {target}\n".encode())
-                await proc.stdin.drain()
-                await self._read(proc, 120)
+                await proc.send(f"collect {target}")
+                await proc.read(120)
                 found.append(pickle.loads(target.read_bytes()))
         return found
 
     async def close(self) -> None:
         for proc in self.procs:
-            if proc.returncode is None:
+            if proc.process.returncode is None:
                 with contextlib.suppress(Exception):
-                    proc.stdin.write(b"exit\n")
-                    await proc.stdin.drain()
+                    await proc.send("exit")
         for proc in self.procs:
             try:
-                await asyncio.wait_for(proc.wait(), 20)
+                await asyncio.wait_for(proc.process.wait(), 20)
             except TimeoutError:
-                proc.kill()
-                await proc.wait()
+                proc.process.kill()
+                await proc.process.wait()
         self.procs = []
-
-    @staticmethod
-    async def _read(proc: asyncio.subprocess.Process, timeout: float) -> dict:
-        line = await asyncio.wait_for(proc.stdout.readline(), timeout)
-        if not line:
-            raise RuntimeError(f"a client process ended early (exit code {await proc.wait()})")
-        return json.loads(line)
 
 
 async def await_deliveries(clients: Clients, expected: int, *, quiet: float = 5.0, limit: float = 120.0) -> float:

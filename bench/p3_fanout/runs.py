@@ -12,6 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
 from bench.p3_fanout.client import raise_fd_limit
 from bench.p3_fanout.driver import (
     ONE_IP_SETTINGS,
@@ -36,8 +40,9 @@ from bench.p3_fanout.processes import (
     uvicorn_workers,
     wait_idle,
 )
-from bench.p3_fanout.scoring import Outcome, Published, expectations, report, score
+from bench.p3_fanout.scoring import LendgraphRun, Outcome, Published, expectations, report, score
 from bench.p3_fanout.workload import Mutation, Spec, make_schedule, make_specs
+from graph.ids import decode_id
 
 
 async def run_lendgraph(
@@ -52,9 +57,8 @@ async def run_lendgraph(
     processes: int,
     workers: int,
     rng: random.Random,
-) -> tuple[Outcome, list[Published], dict[int, bytes], list[Mutation], dict]:
-    import httpx
-
+) -> LendgraphRun:
+    """The real server, its world arranged, the subscribers connected, the schedule driven, every delivery scored."""
     outcome = Outcome("lendgraph", len(specs))
     with tempfile.TemporaryDirectory(prefix="lendgraph_p3_") as directory:
         log_path = Path(directory) / "serve.log"
@@ -64,8 +68,6 @@ async def run_lendgraph(
         ):
             api = Api(http, f"http://127.0.0.1:{port}/graphql")
             partner_tokens, lenders, hot_ids = await arrange(api, database_url, hot_loans, shares)
-            from graph.ids import decode_id
-
             hot_loan_ids = [decode_id(g, "Loan") for g in hot_ids]
             schedule = make_schedule(listings, hot_loans, shares, partner_tokens, lenders, hot_ids, rng)
             workers_pids = uvicorn_workers(server.pid) if workers > 1 else [server.pid]
@@ -77,8 +79,8 @@ async def run_lendgraph(
                 made = await clients.connect(port, "/graphql", specs, hot_ids)
                 await wait_idle(all_pids)  # every subscription registered with its worker's hub
                 outcome.server_cpu_connect = cpu_seconds(all_pids) - cpu
-                outcome.connected, outcome.connect_seconds = made["connected"], made["seconds"]
-                outcome.failures = made["failures"]
+                outcome.connected, outcome.connect_seconds = made.connected, made.seconds
+                outcome.failures = made.failures
                 outcome.server_sockets = [sockets(p) for p in workers_pids]
                 outcome.server_rss_mb = sum(rss_mb(p) for p in workers_pids)
                 marker = await last_event_id(database_url)
@@ -110,15 +112,18 @@ async def run_lendgraph(
         for event_id, payload in part["samples"].items():
             samples.setdefault(event_id, payload)
     problems = [line for line in log_lines if any(w in line for w in ("ERROR", "WARNING", "Traceback", "died"))]
-    info = {
-        "log_lines": len(log_lines),
-        "log_problems": problems[:5],
-        "hot_ids": hot_ids,
-        "workers": len(workers_pids),
-        "announced": announced,
-        "restarted": restarted,
-    }
-    return outcome, published, samples, schedule, info
+    return LendgraphRun(
+        outcome,
+        published,
+        samples,
+        schedule,
+        hot_ids,
+        workers=len(workers_pids),
+        announced=announced,
+        restarted=restarted,
+        log_lines=len(log_lines),
+        log_problems=problems[:5],
+    )
 
 
 async def run_baseline(
@@ -131,8 +136,6 @@ async def run_baseline(
     interval: float,
 ) -> Outcome:
     """The same clients and subscriptions on the bare server; the same messages at the same moments."""
-    from websockets.asyncio.client import connect
-
     outcome = Outcome("websockets broadcast", len(specs))
     port = free_port()
     server = await asyncio.create_subprocess_exec(
@@ -144,6 +147,7 @@ async def run_baseline(
         stdout=subprocess.PIPE,
         cwd=ROOT,
     )
+    assert server.stdout is not None  # made with PIPE
     try:
         await asyncio.wait_for(server.stdout.readline(), 30)
         clients = Clients(processes)
@@ -152,8 +156,8 @@ async def run_baseline(
             made = await clients.connect(port, "/graphql", specs, hot_ids)
             await wait_idle([server.pid])
             outcome.server_cpu_connect = cpu_seconds([server.pid]) - cpu
-            outcome.connected, outcome.connect_seconds = made["connected"], made["seconds"]
-            outcome.failures = made["failures"]
+            outcome.connected, outcome.connect_seconds = made.connected, made.seconds
+            outcome.failures = made.failures
             outcome.server_sockets = [sockets(server.pid)]
             outcome.server_rss_mb = rss_mb(server.pid)
             # The same messages on the nominal schedule (one mutation's events every `interval`): lendgraph's own
@@ -172,7 +176,7 @@ async def run_baseline(
                 f"ws://127.0.0.1:{port}/control",
                 max_size=2**24,
                 compression=None,
-                subprotocols=["graphql-transport-ws"],
+                subprotocols=[Subprotocol("graphql-transport-ws")],
             ) as control:
                 start = time.monotonic()
                 for n, m in enumerate(schedule):
@@ -186,7 +190,7 @@ async def run_baseline(
                         text = samples.get(p.event_id) or fallback[b"loanListed" if listing else b"loanProgress"]
                         message = (
                             {"topic": "listed", "country": m.country, "sector": m.sector, "gender": m.gender}
-                            if listing
+                            if m.hot is None
                             else {"topic": "progress", "loan": hot_ids[m.hot]}
                         )
                         await control.send(json.dumps({**message, "text": text.decode()}))
@@ -238,7 +242,7 @@ async def run(
         + " ".join(f"{k}={os.environ.get(k, v)}" for k, v in ONE_IP_SETTINGS.items())
     )
 
-    ours, published, samples, schedule, info = await run_lendgraph(
+    ours = await run_lendgraph(
         database_url,
         broadcast_url,
         specs,
@@ -250,5 +254,5 @@ async def run(
         workers=workers,
         rng=rng,
     )
-    base = await run_baseline(specs, published, samples, schedule, info["hot_ids"], processes, interval)
-    return report(ours, base, samples, schedule, info, subscribers)
+    base = await run_baseline(specs, ours.published, ours.samples, ours.schedule, ours.hot_ids, processes, interval)
+    return report(ours, base, subscribers)

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 
 from bench.common import Table, median, ms, percentile, ratio
+from bench.p3_fanout.client import Received
+from bench.p3_fanout.driver import OutboxEvent
 from bench.p3_fanout.workload import Mutation, Spec
 
 
@@ -14,7 +16,7 @@ class Outcome:
     subscribers: int
     connected: int = 0
     connect_seconds: float = 0.0
-    failures: dict = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # connections that failed, by reason
     expected: int = 0
     delivered: int = 0  # expected (subscriber, event) pairs that arrived
     unexpected: int = 0
@@ -41,15 +43,36 @@ class Published:
     recipients: frozenset[int]
 
 
-def expectations(events: list, schedule: list[Mutation], specs: list[Spec], hot_loan_ids: list[int]) -> list[Published]:
+@dataclass
+class LendgraphRun:
+    """lendgraph's run: its outcome, what it published (the baseline replays it), and notes on the server."""
+
+    outcome: Outcome
+    published: list[Published]
+    samples: dict[int, bytes]  # one message as a subscriber got it, per event
+    schedule: list[Mutation]
+    hot_ids: list[str]
+    workers: int
+    announced: int  # mutations whose commit was stamped by exactly one announce
+    restarted: list[int]  # uvicorn workers that replaced one killed during the run
+    log_lines: int
+    log_problems: list[str]
+
+
+def expectations(
+    events: list[OutboxEvent], schedule: list[Mutation], specs: list[Spec], hot_loan_ids: list[int]
+) -> list[Published]:
     """Every subscriber whose filter matches a listing gets it; every loanProgress one every event of its loan."""
     listing_of = {m.loan_id: m for m in schedule if m.what == "list"}
-    lend_of = {(hot_loan_ids[m.hot], m.funded_after): m for m in schedule if m.what == "lend"}
+    # The lends, by loan and the amount funded after them (which an event's payload may lack).
+    lend_of: dict[tuple[int, int | None], Mutation] = {
+        (hot_loan_ids[m.hot], m.funded_after): m for m in schedule if m.hot is not None
+    }
     by_hot: dict[int, list[int]] = {}
     for index, spec in enumerate(specs):
         if spec.hot is not None:
             by_hot.setdefault(spec.hot, []).append(index)
-    published = []
+    published: list[Published] = []
     for event_id, kind, loan_id, lender_id, payload in events:
         if lender_id is not None:
             continue  # a lender's own stream (myEvents): nobody here subscribes to it
@@ -61,14 +84,15 @@ def expectations(events: list, schedule: list[Mutation], specs: list[Spec], hot_
                 )
             )
         elif loan_id in hot_loan_ids:
-            m = lend_of.get((loan_id, payload.get("funded")))
-            if m is None:
+            lend = lend_of.get((loan_id, payload.get("funded")))
+            if lend is None:
                 raise RuntimeError(f"event {event_id} ({kind}) on a hot loan matches no lend: {payload}")
-            published.append(Published(event_id, m, frozenset(by_hot.get(hot_loan_ids.index(loan_id), ()))))
+            published.append(Published(event_id, lend, frozenset(by_hot.get(hot_loan_ids.index(loan_id), ()))))
     return published
 
 
-def score(outcome: Outcome, published: list[Published], collected: list[dict], start: float) -> None:
+def score(outcome: Outcome, published: list[Published], collected: list[Received], start: float) -> None:
+    """Fill in the outcome from what the clients received: delivered, unexpected and duplicate messages, latencies."""
     by_event = {p.event_id: p for p in published}
     outcome.expected = sum(len(p.recipients) for p in published)
     seen: set[tuple[int, int]] = set()
@@ -93,15 +117,9 @@ def score(outcome: Outcome, published: list[Published], collected: list[dict], s
     outcome.last_delivery = last - start
 
 
-def report(
-    ours: Outcome,
-    base: Outcome,
-    samples: dict[int, bytes],
-    schedule: list[Mutation],
-    info: dict,
-    subscribers: int,
-) -> str:
+def report(run: LendgraphRun, base: Outcome, subscribers: int) -> str:
     """Print both paths' table and notes; return the one-line summary."""
+    ours, samples, schedule = run.outcome, run.samples, run.schedule
     sizes = sorted(len(s) for s in samples.values())
     table = Table(
         [
@@ -137,7 +155,7 @@ def report(
     print(table.render())
     print(
         f"  latency = receive - commit, the commit stamped by the mutation's own Redis hint (AnnounceEvents, "
-        f"right after COMMIT; found for {info['announced']}/{len(schedule)} mutations, else the HTTP response): "
+        f"right after COMMIT; found for {run.announced}/{len(schedule)} mutations, else the HTTP response): "
         f"a lower bound; (upper) = receive - request sent. Baseline: from the server's acknowledgement of each "
         f"publish. Messages {sizes[0] if sizes else 0}-{sizes[-1] if sizes else 0} bytes. server CPU s = while "
         f"connecting + while fanning out (and serving the {len(schedule)} mutations)"
@@ -156,8 +174,8 @@ def report(
         f"baseline {base.server_cpu_connect / max(1, base.connected) * 1000:.2f} ms"
     )
     print(
-        f"  lendgraph: {info['workers']} workers, sockets per worker {ours.server_sockets}; "
-        f"server log {info['log_lines']} lines; mutation answers p50 "
+        f"  lendgraph: {run.workers} workers, sockets per worker {ours.server_sockets}; "
+        f"server log {run.log_lines} lines; mutation answers p50 "
         f"{ms(median([m.answered - m.sent for m in schedule])):.0f} ms, max "
         f"{ms(max(m.answered - m.sent for m in schedule)):.0f} ms"
     )
@@ -169,12 +187,12 @@ def report(
                 f"  {o.name}: unexpected {o.unexpected}, duplicates {o.duplicates}, connections lost {o.lost}, "
                 f"errors {len(o.errors)} {o.errors[:2]}"
             )
-    if info["restarted"]:
+    if run.restarted:
         print(
-            f"  WARNING: uvicorn replaced {len(info['restarted'])} worker(s) during the run (a worker that misses "
+            f"  WARNING: uvicorn replaced {len(run.restarted)} worker(s) during the run (a worker that misses "
             "the supervisor's health check is killed, and its subscribers are disconnected)"
         )
-    for line in info["log_problems"]:
+    for line in run.log_problems:
         print(f"  server log: {line[:200]}")
     if ours.low and base.low:
         p50 = ratio(median(ours.low), median(base.low))

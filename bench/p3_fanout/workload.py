@@ -7,6 +7,7 @@ each from the run's one seeded random.
 import json
 import random
 from dataclasses import dataclass
+from typing import Any
 
 # Partners, one per country (a partner lists loans in its own country only), with their risk ratings.
 COUNTRIES = {"KE": "4.0", "UG": "3.5", "PE": "3.0", "PH": "4.5", "KH": "2.5", "GT": "3.0"}
@@ -93,13 +94,15 @@ def make_specs(count: int, hot_loans: int, rng: random.Random) -> list[Spec]:
 
 @dataclass
 class Mutation:
+    """One mutation of the schedule: what it sends, whose token, what its events carry, and when it ran."""
+
     what: str  # "list" or "lend"
-    variables: dict
+    variables: dict[str, Any]
     token: str
     country: str = ""
     sector: str = ""
     gender: str = ""
-    hot: int | None = None
+    hot: int | None = None  # for a lend, the index of its hot loan
     funded_after: int = 0  # cents, for a lend
     loan_id: int | None = None  # filled in for a listing once it answered
     sent: float = 0.0
@@ -108,7 +111,8 @@ class Mutation:
     typename: str = ""
 
 
-def listing(i: int, country: str, sector: str, gender: str, amount: str) -> dict:
+def listing(i: int, country: str, sector: str, gender: str, amount: str) -> dict[str, Any]:
+    """A ListLoanInput."""
     return {
         "name": f"Borrower {i:03d}",
         "use": "to buy more stock for her market stall and grow her trade",
@@ -124,7 +128,7 @@ def make_schedule(
     listings: int,
     hot_loans: int,
     shares: int,
-    partner_tokens: dict,
+    partner_tokens: dict[str, str],
     lenders: list[str],
     hot_ids: list[str],
     rng: random.Random,
