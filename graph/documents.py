@@ -17,12 +17,13 @@ from graphql import (
     ValidationRule,
     VisitorAction,
     get_operation_ast,
+    get_variable_values,
     parse,
 )
-from graphql.execution.values import get_variable_values
 from strawberry.extensions import SchemaExtension
 
 from graph.limits import limits_of
+from graph.strawberry_internals import graphql_core_schema
 
 _parse = functools.lru_cache(maxsize=1024)(parse)
 
@@ -92,7 +93,9 @@ class CoerceVariables(SchemaExtension):
         if not context.pre_execution_errors and not already and document is not None and isinstance(variables, dict):
             operation = get_operation_ast(document, context.operation_name)
             if operation is not None:
-                coerced = get_variable_values(context.schema._schema, operation.variable_definitions or (), variables)
+                coerced = get_variable_values(
+                    graphql_core_schema(context.schema), operation.variable_definitions or (), variables
+                )
                 if isinstance(coerced, list):
                     context.pre_execution_errors = coerced
         yield

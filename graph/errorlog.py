@@ -18,7 +18,7 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.relay.types import GlobalIDValueError
+from strawberry.relay import GlobalIDValueError
 from strawberry.types import ExecutionContext
 
 from graph.ratelimit import RATE_LIMITED

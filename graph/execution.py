@@ -13,11 +13,10 @@ from collections import OrderedDict
 from typing import Any
 
 from graphql import ExecutionResult, OperationType
-from graphql.language import FieldNode, OperationDefinitionNode, VariableNode, visit
-from graphql.language.visitor import Visitor
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from graphql.language import FieldNode, OperationDefinitionNode, VariableNode, Visitor, visit
 
 from graph.limits import limits_of, within
+from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext
 
 # Fields whose value depends on who is asking: every permission-guarded Lender field,
 # Allocation.lender (shown to its lender only), and `me`. tests/security/test_access_control.py

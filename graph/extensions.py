@@ -16,22 +16,25 @@ from graphql import (
     VisitorAction,
     get_named_type,
     get_operation_ast,
+    get_variable_values,
     is_introspection_type,
     validate,
 )
 from graphql import OperationType as GraphQLOperationType
-from graphql.execution.values import get_variable_values
 from graphql.validation import ASTValidationRule
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
-from strawberry.relay.types import GlobalIDValueError
-from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
-from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
-from strawberry.types.execution import ExecutionContext, StreamExecutionResult
-from strawberry.types.graphql import OperationType
+from strawberry.relay import GlobalIDValueError
+from strawberry.types import ExecutionContext, StreamExecutionResult
 
 from graph.limits import Limits, client_ip, limits_of, money_fields
 from graph.ratelimit import rate_limited_error
+from graph.strawberry_internals import (
+    MaybeNullValidationRule,
+    OneOfInputValidationRule,
+    OperationType,
+    graphql_core_schema,
+)
 from lending.errors import LendingError
 from models.db import is_transient
 
@@ -216,7 +219,7 @@ class OperationLimits(SchemaExtension):
         limits = self.limits
         if self.refusal is not None:
             return [self.refusal]
-        schema, document = ec.schema._schema, ec.graphql_document
+        schema, document = graphql_core_schema(ec.schema), ec.graphql_document
         assert document is not None
         operation = get_operation_ast(document, ec.operation_name)
         if operation is not None and operation.operation is GraphQLOperationType.SUBSCRIPTION:

@@ -23,7 +23,6 @@ Every refusal made here is logged as one bounded line (graph/errorlog.py).
 import json
 from typing import Any
 
-from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -31,17 +30,20 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.schema.exceptions import (
-    CannotGetOperationTypeError,
-    InvalidOperationTypeError,
-)
 from strawberry.types import ExecutionResult
-from strawberry.types.execution import PreExecutionError
-from strawberry.types.graphql import OperationType
 
 from graph.context import Context
 from graph.errorlog import log_refusal
 from graph.extensions import MaskUnexpectedErrors
+from graph.strawberry_internals import (
+    AsyncHTTPRequestAdapter,
+    CannotGetOperationTypeError,
+    HTTPException,
+    InvalidOperationTypeError,
+    OperationType,
+    PreExecutionError,
+    StarletteRequestAdapter,
+)
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"

@@ -3,10 +3,9 @@
 import inspect
 
 import strawberry
+from strawberry import cast as strawberry_cast
 from strawberry import relay
-from strawberry.relay import GlobalID
-from strawberry.relay.types import GlobalIDValueError
-from strawberry.types.cast import cast as strawberry_cast
+from strawberry.relay import GlobalID, GlobalIDValueError
 
 from lending.errors import NotFound
 

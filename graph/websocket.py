@@ -42,14 +42,20 @@ from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, get_ope
 from graphql import OperationType as GraphQLOperationType
 from starlette.websockets import WebSocketDisconnect
 from starlette.websockets import WebSocketDisconnected as SendAfterClose
-from strawberry.http.async_base_view import AsyncWebSocketAdapter
-from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types import ExecutionResult
 
 from graph.context import Context
 from graph.limits import limits_of
+from graph.strawberry_internals import (
+    AsyncWebSocketAdapter,
+    BaseGraphQLTransportWSHandler,
+    BaseGraphQLWSHandler,
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    Operation,
+    PreExecutionError,
+    WebSocketDisconnected,
+)
 from lending.tokens import is_live
 
 log = logging.getLogger("lendgraph.errors")

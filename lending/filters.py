@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from pypika_tortoise.terms import Criterion, Function
-from tortoise.expressions import F, Q, ResolveContext
-from tortoise.query_utils import QueryModifier
+from tortoise.expressions import F, Q
 
 from lending.countries import normalize_country
 from lending.errors import InvalidInput
@@ -23,6 +21,7 @@ from lending.paging import Order, SortKey
 from lending.partners import parse_risk_rating
 from lending.text import clean_text
 from models import Gender, Loan, LoanStatus, Sector
+from models.tortoise_internals import Criterion, Function, QueryModifier, ResolveContext
 
 MAX_KEYWORDS = 10
 MAX_TERM_MONTHS = 120  # as a loan's term

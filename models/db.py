@@ -6,8 +6,9 @@ from typing import Any
 
 import asyncpg
 from tortoise import Tortoise
-from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as run_migrations
+
+from models.tortoise_internals import EXECUTOR_CACHE, init_for_every_task
 
 APP_LABEL = "lendgraph"
 MODEL_MODULES = [
@@ -42,8 +43,8 @@ async def connect(database_url: str) -> None:
     # Tortoise caches compiled INSERTs by connection name, not by dialect: a process that
     # reconnects to another kind of database (the test suite does) must start afresh.
     EXECUTOR_CACHE.clear()
-    # The global fallback lets request tasks reach connections opened in the lifespan task.
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    # Request tasks reach the connections opened in the lifespan task.
+    await init_for_every_task(tortoise_config(database_url))
 
 
 async def disconnect() -> None:

@@ -12,8 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
-from broadcaster import Event
-from broadcaster._backends.base import BroadcastBackend
+from broadcaster import BroadcastBackend, Event
 from redis import asyncio as redis
 
 log = logging.getLogger("lendgraph.redis")
@@ -79,7 +78,7 @@ class ResilientRedisBackend(BroadcastBackend):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
             finally:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py 8 leaves PubSub.aclose unannotated
                 await client.aclose()
 
     async def _follow(self, pubsub: Any, *, announce: bool) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, StringValueNode, ValueNode
-from strawberry.types.scalar import ScalarDefinition
 
 from lending.errors import InvalidAmount
 from lending.money import DECIMAL_FORMAT, LONG_NUMBER, parse_decimal, shown
@@ -69,7 +68,7 @@ def parse_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> 
     return parsed
 
 
-DecimalScalar: ScalarDefinition = strawberry.scalar(
+DecimalScalar = strawberry.scalar(
     name="Decimal",
     description=DESCRIPTION,
     serialize=str,  # as the built-in: money outputs are quantized to two places (lending.money.to_decimal)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from graph.schema import schema
+from graph.strawberry_internals import graphql_core_schema
 
 SDL = Path(__file__).resolve().parents[2] / "schema.graphql"
 
@@ -22,7 +23,7 @@ def test_schema_graphql_is_the_exported_schema():
 
 
 def test_schema_holds_the_contract():
-    graphql = schema._schema
+    graphql = graphql_core_schema(schema)
     assert set(graphql.query_type.fields) >= CONTRACT_QUERIES
     assert set(graphql.mutation_type.fields) >= CONTRACT_MUTATIONS
     user_error = graphql.get_type("UserError")

@@ -4,9 +4,10 @@ import json
 import re
 
 from graph.schema import schema
+from graph.strawberry_internals import graphql_core_schema
 from tests.security.access_control.private import PEEK, PRIVATE_LENDER_FIELDS
 
-GQL = schema._schema
+GQL = graphql_core_schema(schema)
 
 FRAGMENTS = {
     "Owned": """fragment Owned on Node { __typename id

@@ -7,11 +7,12 @@ from typing import Any
 from graphql import GraphQLObjectType, GraphQLUnionType, get_named_type
 
 from graph.schema import schema
+from graph.strawberry_internals import graphql_core_schema
 from tests.api import LISTING
 from tests.security.fuzz.values import RawJSON
 from tests.security.fuzz.world import World
 
-GQL = schema._schema
+GQL = graphql_core_schema(schema)
 MUTATIONS = GQL.mutation_type.fields
 USER_ERROR = GQL.get_type("UserError")
 

@@ -8,11 +8,13 @@ from hypothesis import strategies as st
 from strawberry.relay import GlobalID
 
 from graph.schema import schema
+from graph.strawberry_internals import graphql_core_schema
 from lending.tokens import SCOPES
 from tests.clock import FakeClock
 from tests.security.fuzz.world import World
 
-NODE_TYPES = sorted(t.name for t in schema._schema.get_possible_types(schema._schema.get_type("Node")))
+GQL = graphql_core_schema(schema)
+NODE_TYPES = sorted(t.name for t in GQL.get_possible_types(GQL.get_type("Node")))
 
 
 class RawJSON(str):

@@ -1,0 +1,80 @@
+"""The parts of strawberry that graph/ needs and strawberry does not publish, in one place.
+
+strawberry's public API is the `strawberry` package and the packages it
+documents (strawberry.asgi, .dataloader, .exceptions, .extensions, .http,
+.permission, .relay, .subscriptions, .tools, .types). What lendgraph adds to
+the WebSocket protocols, to execution and to HTTP refusals cannot be built
+on those alone, so the names below come from modules a strawberry release
+may move or change without notice. graph/ imports them from here only, and
+tests/test_dependency_internals.py imports each from its strawberry module,
+naming the module of ours to adapt when an upgrade moves one.
+"""
+
+import strawberry
+
+# cross-web is the library strawberry's views read requests through (a dependency of strawberry,
+# not of lendgraph). graph/http.py hands the view a request adapter that reads Content-Type
+# case-insensitively, and answers the HTTPException the view refuses a request with.
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
+
+# graphql-core's own (public) type, for graphql_core_schema below.
+from graphql import GraphQLSchema
+
+# The WebSocket protocols (graph/websocket.py): strawberry's handlers and the socket adapter
+# they talk through, subclassed to close malformed messages with 4400, answer a document that
+# cannot run with an `error` message, stop the operations of a revoked token and ping on
+# graphql-transport-ws. strawberry has no hook for any of these.
+from strawberry.http.async_base_view import AsyncWebSocketAdapter
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
+
+# Refusals before execution (graph/http.py): strawberry raises these as the cause of the
+# HTTPException it answers with; they tell an unknown operation name (a GraphQL request error)
+# and a mutation over GET (405) from other bad requests.
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+
+# Execution (graph/execution.py): `strawberry.Schema(execution_context_class=...)` is public,
+# but a class that keeps strawberry's own execution must extend strawberry's default.
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+# Validation (graph/extensions.py): OperationLimits validates in strawberry's place (cached, and
+# without "Did you mean ...?" hints in production), so it adds the two rules strawberry adds.
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+# The WebSocket protocols' handlers (graph/websocket.py; see the socket adapter above).
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+# Results (graph/http.py, graph/websocket.py): the result strawberry gives a request that failed
+# before execution (nothing ran), and the type of ExecutionContext.operation_type.
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
+
+__all__ = [
+    "AsyncHTTPRequestAdapter",
+    "AsyncWebSocketAdapter",
+    "BaseGraphQLTransportWSHandler",
+    "BaseGraphQLWSHandler",
+    "CannotGetOperationTypeError",
+    "HTTPException",
+    "InvalidOperationTypeError",
+    "MaybeNullValidationRule",
+    "NonJsonMessageReceived",
+    "NonTextMessageReceived",
+    "OneOfInputValidationRule",
+    "Operation",
+    "OperationType",
+    "PreExecutionError",
+    "StarletteRequestAdapter",
+    "StrawberryGraphQLCoreExecutionContext",
+    "WebSocketDisconnected",
+    "graphql_core_schema",
+]
+
+
+def graphql_core_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """The graphql-core schema a strawberry schema executes with (kept in a private attribute).
+
+    graph/ validates, coerces variables and measures cost against it; tests walk its types.
+    """
+    return schema._schema
