@@ -4,13 +4,16 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from graph.settings import Settings
 from models import db
 
+T = TypeVar("T")
 
-def _with_db(settings: Settings, work: Callable[[], Awaitable[object]]) -> object:
-    async def run() -> object:
+
+def _with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    async def run() -> T:
         await db.connect(settings.database_url)
         try:
             return await work()
