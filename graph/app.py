@@ -22,10 +22,11 @@ from graph.auth import viewer_for
 from graph.context import Context
 from graph.execution import SharedResults
 from graph.extensions import RETRY_AFTER_SECONDS, unavailable
-from graph.guard import Guard
 from graph.http import GraphQLOverHTTP
-from graph.limits import Limits, QueryLimits
-from graph.ratelimit import RATE_LIMIT_HEADERS, RateLimited, RateLimiter
+from graph.limits import Limits
+from graph.limits.operation import QueryLimits
+from graph.limits.rate import RATE_LIMIT_HEADERS, RateLimited, RateLimiter
+from graph.limits.transport import TransportLimits
 from graph.schema import schema
 from graph.settings import Settings
 from graph.websocket import LegacyWSHandler, TransportWSHandler
@@ -181,8 +182,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/health", health),
         Route("/", home),
     ]
-    guard = Middleware(
-        Guard,
+    transport_limits = Middleware(
+        TransportLimits,
         max_body_bytes=settings.max_body_bytes,
         max_ws_message_bytes=settings.max_ws_message_bytes,
         max_ws_connections_per_ip=settings.max_ws_connections_per_ip,
@@ -197,14 +198,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         expose_headers=["Retry-After", *RATE_LIMIT_HEADERS],
         max_age=600,
     )
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[cors, guard])
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[cors, transport_limits])
     app.state.graphql = graphql
-    # Read by the schema extension OperationLimits and by Query.rateLimit (graph/limits.py limits_of).
+    # Read by the schema extension OperationLimits and by Query.rateLimit (graph.limits.limits_of).
     app.state.limits = Limits(
         query=QueryLimits(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_cost=settings.max_query_cost
         ),
-        max_tokens=settings.max_query_tokens,
+        max_lexical_tokens=settings.max_lexical_tokens,
         hide_suggestions=settings.production,
         rate=rate,
         introspection=settings.introspection,

@@ -21,7 +21,7 @@ from graphql import GraphQLError
 from strawberry.relay import GlobalIDValueError
 from strawberry.types import ExecutionContext
 
-from graph.ratelimit import RATE_LIMITED
+from graph.limits.rate import RATE_LIMITED
 from lending.errors import LendingError
 
 log = logging.getLogger("lendgraph.requests")

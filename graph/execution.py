@@ -15,7 +15,8 @@ from typing import Any
 from graphql import ExecutionResult, OperationType
 from graphql.language import FieldNode, OperationDefinitionNode, VariableNode, Visitor, visit
 
-from graph.limits import limits_of, within
+from graph.limits import limits_of
+from graph.limits.operation import within
 from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext
 
 # Fields whose value depends on who is asking: every permission-guarded Lender field,
@@ -115,7 +116,7 @@ class SharedResults:
 class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
     """Executes each subscription event once per distinct selection (see SharedResults).
 
-    A query that runs longer than MAX_QUERY_SECONDS is stopped (graph/limits.py within).
+    A query that runs longer than MAX_QUERY_SECONDS is stopped (graph/limits/operation.py within).
     """
 
     def execute_operation(self, serially: bool | None = None) -> Any:

@@ -27,8 +27,9 @@ from strawberry.extensions import SchemaExtension
 from strawberry.relay import GlobalIDValueError
 from strawberry.types import ExecutionContext, StreamExecutionResult
 
-from graph.limits import Limits, client_ip, limits_of, money_fields
-from graph.ratelimit import rate_limited_error
+from graph.limits import Limits, client_ip, limits_of
+from graph.limits.operation import money_fields
+from graph.limits.rate import rate_limited_error
 from graph.strawberry_internals import (
     MaybeNullValidationRule,
     OneOfInputValidationRule,
@@ -162,13 +163,13 @@ SUBSCRIPTION_NEEDS_WEBSOCKET = (
 )
 
 
-def _tag_token_limit(error: GraphQLError) -> None:
+def _tag_lexical_token_limit(error: GraphQLError) -> None:
     if "tokens. Parsing aborted" in error.message:
         error.extensions = {**(error.extensions or {}), "code": "TOO_MANY_TOKENS"}
 
 
 class OperationLimits(SchemaExtension):
-    """The per-operation limits of graph/limits.py and graph/ratelimit.py, over HTTP and WebSocket alike.
+    """The per-operation limits of graph/limits/ (operation and rate), over HTTP and WebSocket alike.
 
     - Before parsing: the token limit; a WebSocket operation counts against
       its IP's and its token's rate limits (an HTTP request was counted in
@@ -190,18 +191,18 @@ class OperationLimits(SchemaExtension):
         context = self.execution_context.context
         self.limits = limits_of(context)
         if self.limits is not None:
-            if self.limits.max_tokens:
-                self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
+            if self.limits.max_lexical_tokens:
+                self.execution_context.parse_options["max_tokens"] = self.limits.max_lexical_tokens
             if isinstance(getattr(context, "request", None), WebSocket):
                 self.refusal = await self._count_operation(context)
         try:
             yield
         except GraphQLError as error:  # ParserCache's parse raises through the hooks
-            _tag_token_limit(error)
+            _tag_lexical_token_limit(error)
             raise
         result = self.execution_context.result
         for error in (result.errors or []) if result else []:
-            _tag_token_limit(error)
+            _tag_lexical_token_limit(error)
 
     async def on_validate(self) -> AsyncIterator[None]:
         self.execution_context.pre_execution_errors = await self._errors(self.execution_context)

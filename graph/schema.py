@@ -25,7 +25,7 @@ from resolvers.lenders import LenderQuery
 from resolvers.loans import LoanMutation, LoanQuery
 from resolvers.notifications import NotificationMutation
 from resolvers.partners import PartnerQuery
-from resolvers.ratelimit import RateLimitQuery
+from resolvers.rate_limits import RateLimitQuery
 from resolvers.searches import SearchMutation
 from resolvers.tokens import TokenMutation
 from subscriptions.resolvers import Subscription

@@ -48,7 +48,7 @@ class Settings:
     # Aliased fields in an operation, fragments expanded.
     max_aliases: int = 15
     # Lexical tokens in a document (graphql-core stops parsing beyond it).
-    max_query_tokens: int = 2000
+    max_lexical_tokens: int = 2000  # MAX_QUERY_TOKENS
     # Objects an operation may ask for: each object field counts once per item its enclosing
     # connections may return (`first`, 20 by default), plain lists count 10 items.
     max_query_cost: int = 10_000
@@ -99,7 +99,7 @@ class Settings:
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_query_depth=int(env.get("MAX_QUERY_DEPTH", str(cls.max_query_depth))),
             max_aliases=int(env.get("MAX_ALIASES", str(cls.max_aliases))),
-            max_query_tokens=int(env.get("MAX_QUERY_TOKENS", str(cls.max_query_tokens))),
+            max_lexical_tokens=int(env.get("MAX_QUERY_TOKENS", str(cls.max_lexical_tokens))),
             max_query_cost=int(env.get("MAX_QUERY_COST", str(cls.max_query_cost))),
             max_query_seconds=float(env.get("MAX_QUERY_SECONDS", str(cls.max_query_seconds))),
             ws_connection_init_timeout=float(

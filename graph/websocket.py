@@ -129,8 +129,8 @@ def message_problem(message: object, protocol: Protocol) -> str | None:
 
 
 @functools.lru_cache(maxsize=256)  # subscribers send the same few documents; each entry holds its text
-def _parse(query: str, max_tokens: int | None) -> DocumentNode:
-    return parse(query, max_tokens=max_tokens)
+def _parse(query: str, max_lexical_tokens: int | None) -> DocumentNode:
+    return parse(query, max_tokens=max_lexical_tokens)
 
 
 def operation_problem(
@@ -146,7 +146,7 @@ def operation_problem(
         return GraphQLError("No GraphQL query found in the request", extensions={"code": "BAD_REQUEST"})
     limits = limits_of(context)
     try:
-        document = _parse(query, (limits.max_tokens or None) if limits else None)
+        document = _parse(query, (limits.max_lexical_tokens or None) if limits else None)
     except GraphQLError:
         return None
     operation = get_operation_ast(document, operation_name)

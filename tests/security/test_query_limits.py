@@ -62,10 +62,10 @@ async def test_the_depth_limit_is_configurable(database_url, clock):
         assert codes(await api.post("{ loans { edges { node { name } } } }")) == ["QUERY_TOO_DEEP"]  # 4
 
 
-# ---------------------------------------------------------------- tokens
+# ---------------------------------------------------------------- lexical tokens
 
 
-async def test_documents_with_more_tokens_than_the_limit_are_not_parsed(api):
+async def test_documents_with_more_lexical_tokens_than_the_limit_are_not_parsed(api):
     def keywords(count: int) -> str:  # 16 + count tokens
         return "{ loans(filter: {keywords: [" + " ".join('"k"' for _ in range(count)) + "]}) { totalCount } }"
 

@@ -1,5 +1,8 @@
 """Limits on one operation: depth, aliases and cost, checked before validation; time, while it runs.
 
+The size of its document in lexical tokens is graphql-core's to check, as it
+parses (graph/extensions.py OperationLimits passes the limit on).
+
 The cost of an operation estimates how many objects it can make the server
 load. Every field whose type is an object, interface or union counts once
 for each item its enclosing lists may hold: a field with a `first` argument
@@ -42,7 +45,6 @@ from graphql import (
     is_leaf_type,
 )
 
-from graph.ratelimit import RateLimiter
 from lending.paging import DEFAULT_PAGE
 
 LIST_ITEMS = 10  # what a list without `first` is assumed to hold, for the cost
@@ -246,25 +248,6 @@ def money_fields(document: DocumentNode, operation_name: str | None) -> int:
     return count(operation.selection_set, frozenset())
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Everything the schema extension enforces for one application (graph/extensions.py OperationLimits)."""
-
-    query: QueryLimits
-    max_tokens: int
-    hide_suggestions: bool
-    rate: RateLimiter
-    introspection: bool = True
-    max_query_seconds: float = 0.0
-
-
-def limits_of(context: Any) -> Limits | None:
-    """The limits of the application serving this request (kept in its `state` by create_app)."""
-    request = getattr(context, "request", None)
-    app = request.scope.get("app") if request is not None else None
-    return getattr(getattr(app, "state", None), "limits", None)
-
-
 async def within(result: Awaitable[ExecutionResult], seconds: float) -> ExecutionResult:
     """The query's result, or a QUERY_TIMEOUT error once it has run `seconds`: its work is cancelled.
 
@@ -279,8 +262,3 @@ async def within(result: Awaitable[ExecutionResult], seconds: float) -> Executio
             extensions={"code": "QUERY_TIMEOUT", "maxSeconds": seconds},
         )
         return ExecutionResult(data=None, errors=[error])
-
-
-def client_ip(context: Any) -> str | None:
-    client = getattr(getattr(context, "request", None), "client", None)
-    return client.host if client else None

@@ -2,11 +2,9 @@
 
 import strawberry
 
-from graph.context import Context
+from graph.context import Info
 from graph.limits import client_ip, limits_of
-from graph.types.ratelimit import RateLimit
-
-Info = strawberry.Info[Context, None]
+from graph.types.rate_limits import RateLimit
 
 
 @strawberry.type

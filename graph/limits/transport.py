@@ -46,7 +46,9 @@ async def _refuse(send: Send, status: int, code: str, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class Guard:
+class TransportLimits:
+    """The ASGI middleware that enforces the limits above; `0` turns a limit off."""
+
     def __init__(
         self,
         app: ASGIApp,

@@ -5,7 +5,7 @@ from enum import Enum
 
 import strawberry
 
-from graph.ratelimit import Usage
+from graph.limits.rate import Usage
 
 
 @strawberry.enum(description="Whose requests a rate limit counts.")
