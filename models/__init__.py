@@ -1,4 +1,9 @@
-"""Tortoise models and the database setup: tables and their invariants."""
+"""Tortoise models and the database setup: tables and their invariants.
+
+Typed for mypy with tortoise's own types: a relation is annotated (`fields.ForeignKeyRelation["Lender"]`,
+the other side `fields.ReverseRelation["Share"]`) and its column declared (`lender_id: int`); a
+BigIntField or SmallIntField is annotated `fields.Field[int]`, since tortoise gives their values no type.
+"""
 
 from models.autolend import Allocation, AutoLendRule, RuleAnchor
 from models.enums import (

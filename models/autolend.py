@@ -1,25 +1,35 @@
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
 from models.enums import AutoLendTrigger
 
+if TYPE_CHECKING:  # for types only: tortoise finds models by the names a module holds, so no import at run time
+    from models.lenders import Lender
+    from models.loans import Loan
+
 
 # A lender's rule for reinvesting idle credit (one per lender).
 class AutoLendRule(Model):
     id = fields.IntField(primary_key=True)
-    lender = fields.OneToOneField("lendgraph.Lender", related_name="auto_lend_rule")
+    lender: fields.OneToOneRelation["Lender"] = fields.OneToOneField("lendgraph.Lender", related_name="auto_lend_rule")
+    lender_id: int
     enabled = fields.BooleanField(default=True)
-    criteria = fields.JSONField()  # a LoanFilter, as lending.filters stores it
-    amount_cents = fields.BigIntField(default=2500)  # per loan
-    keep_cents = fields.BigIntField(default=0)  # credit never auto-lent
+    criteria = fields.JSONField[dict[str, Any]]()  # a LoanFilter, as lending.filters stores it
+    amount_cents: fields.Field[int] = fields.BigIntField(default=2500)  # per loan
+    keep_cents: fields.Field[int] = fields.BigIntField(default=0)  # credit never auto-lent
     pause_until = fields.DatetimeField(null=True)
     trigger = fields.CharEnumField(AutoLendTrigger, max_length=26, default=AutoLendTrigger.IMMEDIATE)
-    idle_days = fields.SmallIntField(null=True)
+    idle_days: fields.Field[int | None] = fields.SmallIntField(null=True)
     # Since when this lender's lendable credit has waited: the longest wait is served first.
     waiting_since = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
+
+    anchors: fields.ReverseRelation["RuleAnchor"]
+    allocations: fields.ReverseRelation["Allocation"]
 
     class Meta:
         table = "auto_lend_rule"
@@ -33,7 +43,10 @@ class AutoLendRule(Model):
 # The rule index: each rule filed under the values of its most selective dimension.
 class RuleAnchor(Model):
     id = fields.IntField(primary_key=True)
-    rule = fields.ForeignKeyField("lendgraph.AutoLendRule", related_name="anchors")
+    rule: fields.ForeignKeyRelation[AutoLendRule] = fields.ForeignKeyField(
+        "lendgraph.AutoLendRule", related_name="anchors"
+    )
+    rule_id: int
     key = fields.CharField(max_length=40)
 
     class Meta:
@@ -44,13 +57,16 @@ class RuleAnchor(Model):
 # What auto-lending did: one row per loan a rule lent to.
 class Allocation(Model):
     id = fields.IntField(primary_key=True)
-    loan = fields.ForeignKeyField("lendgraph.Loan", related_name="allocations")
-    lender = fields.ForeignKeyField("lendgraph.Lender", related_name="allocations")
-    rule = fields.ForeignKeyField(
+    loan: fields.ForeignKeyRelation["Loan"] = fields.ForeignKeyField("lendgraph.Loan", related_name="allocations")
+    loan_id: int
+    lender: fields.ForeignKeyRelation["Lender"] = fields.ForeignKeyField("lendgraph.Lender", related_name="allocations")
+    lender_id: int
+    rule: fields.ForeignKeyNullableRelation[AutoLendRule] = fields.ForeignKeyField(
         "lendgraph.AutoLendRule", related_name="allocations", null=True, on_delete=fields.SET_NULL
     )
-    amount_cents = fields.BigIntField()
-    matched = fields.JSONField()  # the criteria that matched, in words
+    rule_id: int | None
+    amount_cents: fields.Field[int] = fields.BigIntField()
+    matched = fields.JSONField[list[str]]()  # the criteria that matched, in words
     created_at = fields.DatetimeField()
 
     class Meta:

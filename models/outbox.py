@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # for types only: tortoise finds models by the names a module
 # The outbox: written in the transaction of the change it reports. Ids increase in
 # commit order (writers serialise on an advisory lock), so "after id N" is exact.
 class Event(Model):
-    id = fields.BigIntField(primary_key=True)
+    id: fields.Field[int] = fields.BigIntField(primary_key=True)
     kind = fields.CharEnumField(EventKind, max_length=20)
     loan: fields.ForeignKeyNullableRelation["Loan"] = fields.ForeignKeyField(
         "lendgraph.Loan", related_name="events", null=True
