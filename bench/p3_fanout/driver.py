@@ -37,8 +37,9 @@ LEND = """mutation Lend($input: LendInput!) { lend(input: $input) { __typename .
 
 
 LENDGRAPH = Path(sys.executable).with_name("lendgraph")
-# Every simulated client connects from 127.0.0.1: per-IP limits (graph/limits/transport.py, graph/limits/rate.py) would
-# refuse all but the first few hundred. Off for the bench, unless set in the environment; the others stay.
+# Every simulated client connects from 127.0.0.1: per-IP limits (graph/limits/transport.py,
+# graph/limits/rate.py) would refuse all but the first few hundred. Off for the bench, unless set in the
+# environment; the others stay.
 ONE_IP_SETTINGS = {
     "MAX_WS_CONNECTIONS_PER_IP": "0",
     "RATE_LIMIT_PER_IP": "0",
