@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from lending import autolend, ledger
 from lending.errors import EmailTaken, InvalidInput
 from lending.idempotency import run_once
-from lending.money import to_cents
+from lending.money import Money, to_cents
 from lending.text import clean_text
 from lending.tokens import issue_token
 from models import Account, AccountKind, Lender, Role, TransferKind
@@ -39,7 +39,7 @@ async def lender_account_id(lender_id: int) -> int:
     return (await Account.get(lender_id=lender_id)).id
 
 
-async def deposit(lender_id: int, amount: str, idempotency_key: str, now: datetime) -> int:
+async def deposit(lender_id: int, amount: Money, idempotency_key: str, now: datetime) -> int:
     """Add credit from outside (a card payment); return the transfer id.
 
     The lender's auto-lend rule then runs on the new credit; a failure there
@@ -48,7 +48,7 @@ async def deposit(lender_id: int, amount: str, idempotency_key: str, now: dateti
     cents = to_cents(amount)
     world, account = await ledger.world_account_id(), await lender_account_id(lender_id)
 
-    async def work() -> dict:
+    async def work() -> dict[str, int]:
         await ledger.lock_accounts([world, account])
         moved = await ledger.transfer(TransferKind.DEPOSIT, world, account, cents, now)
         return {"transfer_id": moved.id}
@@ -58,12 +58,12 @@ async def deposit(lender_id: int, amount: str, idempotency_key: str, now: dateti
     return result["transfer_id"]
 
 
-async def withdraw(lender_id: int, amount: str, idempotency_key: str, now: datetime) -> int:
+async def withdraw(lender_id: int, amount: Money, idempotency_key: str, now: datetime) -> int:
     """Pay credit out to the lender's bank; return the transfer id."""
     cents = to_cents(amount)
     world, account = await ledger.world_account_id(), await lender_account_id(lender_id)
 
-    async def work() -> dict:
+    async def work() -> dict[str, int]:
         await ledger.lock_accounts([world, account])
         moved = await ledger.transfer(TransferKind.WITHDRAWAL, account, world, cents, now)
         return {"transfer_id": moved.id}

@@ -55,7 +55,8 @@ async def loan_and_lenders(
     kind: EventKind, loan: Loan, per_lender: dict[int, dict[str, Any]] | None = None
 ) -> list[Draft]:
     """One event on the loan's stream and one on each of its lenders' streams."""
-    lender_ids = await Share.filter(loan_id=loan.id).order_by("lender_id").values_list("lender_id", flat=True)
+    shares = Share.filter(loan_id=loan.id).order_by("lender_id")
+    lender_ids: list[int] = [lender_id for (lender_id,) in await shares.values_list("lender_id")]
     drafts = [Draft(kind, loan_id=loan.id, payload=progress(loan))]
     drafts += [
         Draft(kind, loan_id=loan.id, lender_id=lender_id, payload=(per_lender or {}).get(lender_id, {}))

@@ -10,10 +10,12 @@ import operator
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 from tortoise.expressions import F, Q
+from tortoise.queryset import QuerySet
 
 from lending.countries import normalize_country
 from lending.errors import InvalidInput
@@ -50,8 +52,8 @@ class LoanFilter:
         countries: list[str] | None = None,
         sectors: list[Sector] | None = None,
         genders: list[Gender] | None = None,
-        risk_rating_min: Any = None,
-        risk_rating_max: Any = None,
+        risk_rating_min: Decimal | str | None = None,
+        risk_rating_max: Decimal | str | None = None,
         keywords: list[str] | None = None,
         statuses: list[LoanStatus] | None = None,
         max_term_months: int | None = None,
@@ -167,8 +169,8 @@ _PYTHON_OPS: dict[str, Callable[[Any, Any], bool]] = {
 # of them), ignoring the case of the ASCII letters A-Z alone. Wider case folding cannot mean the same
 # everywhere: Python's str.lower folds all of Unicode ("İ" becomes two characters), SQLite's LOWER,
 # UPPER and LIKE fold ASCII only, and PostgreSQL's follow the database's locale ("É" folds under
-# C.UTF-8, "I" lowers to a dotless "ı" under a Turkish one). So every side folds A-Z by an explicit
-# table and compares every other character as it is, by code point.
+# C.UTF-8, "I" lowers to a dotless i, U+0131, under a Turkish one). So every side folds A-Z by an
+# explicit table and compares every other character as it is, by code point.
 _UPPER, _LOWER = string.ascii_uppercase, string.ascii_lowercase
 _ASCII_FOLD = str.maketrans(_UPPER, _LOWER)
 
@@ -263,7 +265,7 @@ LOAN_ORDERS = {
 LOAN_LENDERS = Order("loan_lenders", (SortKey("id"),))
 
 
-def loan_query(loan_filter: LoanFilter | None):
+def loan_query(loan_filter: LoanFilter | None) -> QuerySet[Loan]:
     """Loans passing the filter, with `remaining_cents` for sorting by amount left."""
     query = Loan.annotate(remaining_cents=F("amount_cents") - F("funded_cents"))
     return query.filter(loan_filter.as_q()) if loan_filter else query

@@ -9,7 +9,7 @@ from lending import ledger
 from lending.errors import ExceedsRemaining, LoanNotFundraising, NotFound
 from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.idempotency import run_once
-from lending.money import LENDING_UNIT, to_cents
+from lending.money import LENDING_UNIT, Money, to_cents
 from models import Account, AccountKind, EventKind, Lender, Loan, LoanStatus, Share, TransferKind
 
 
@@ -30,7 +30,7 @@ def _refusal(loan: Loan, amount: int, now: datetime) -> Exception | None:
     return None
 
 
-async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, now: datetime) -> Lent:
+async def lend(lender_id: int, loan_id: int, amount: Money, idempotency_key: str, now: datetime) -> Lent:
     """Lend `amount` (a multiple of 25.00) from the lender's credit to a fundraising loan.
 
     A lender lending again to the same loan grows their share. The loan turns
@@ -50,7 +50,7 @@ async def lend(lender_id: int, loan_id: int, amount: str, idempotency_key: str, 
         if refusal := _refusal(loan, cents, now):
             raise refusal
 
-    async def work() -> dict:
+    async def work() -> dict[str, int]:
         # The lock order of lending.ledger: the loan row, then every account at once.
         reserved = await Loan.filter(
             id=loan_id,

@@ -4,7 +4,6 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
@@ -16,7 +15,7 @@ from models.db import is_transient
 MAX_KEY_LENGTH = 100
 
 
-def fingerprint(operation: str, payload: dict[str, Any]) -> str:
+def fingerprint(operation: str, payload: dict[str, int]) -> str:
     canonical = json.dumps([operation, payload], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -25,12 +24,12 @@ async def run_once(
     actor: str,
     key: str,
     operation: str,
-    payload: dict[str, Any],
+    payload: dict[str, int],
     now: datetime,
-    work: Callable[[], Awaitable[dict[str, Any]]],
+    work: Callable[[], Awaitable[dict[str, int]]],
     *,
     check: Callable[[], Awaitable[None]] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, int]:
     """Run `work` in a transaction unless `actor` already succeeded with `key`.
 
     `work` returns a small JSON result (ids), stored with the key in the same
@@ -59,7 +58,7 @@ async def run_once(
     if check is not None:
         await check()
 
-    async def claim_and_work() -> dict[str, Any]:
+    async def claim_and_work() -> dict[str, int]:
         # Claim the key first (the first lock of every money transaction, see lending.ledger):
         # a concurrent duplicate blocks here until we commit, then finds our result.
         record = await IdempotencyKey.create(
@@ -79,7 +78,7 @@ async def run_once(
         return stored
 
 
-async def _stored_result(actor: str, key: str, operation: str, digest: str) -> dict[str, Any] | None:
+async def _stored_result(actor: str, key: str, operation: str, digest: str) -> dict[str, int] | None:
     record = await IdempotencyKey.get_or_none(actor=actor, key=key)
     if record is None:
         return None

@@ -111,8 +111,8 @@ async def transfer(
         balance_cents=F("balance_cents") - amount
     )
     if not debited:
-        available = await Account.filter(id=source_id).values_list("balance_cents", flat=True)
-        raise InsufficientCredit(needed=amount, available=available[0] if available else 0)
+        balance = await Account.filter(id=source_id).values_list("balance_cents")
+        raise InsufficientCredit(needed=amount, available=balance[0][0] if balance else 0)
     await Account.filter(id=destination_id).update(balance_cents=F("balance_cents") + amount)
     return await Transfer.create(
         kind=kind,

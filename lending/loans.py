@@ -14,7 +14,7 @@ from lending import autolend, ledger
 from lending.countries import normalize_country
 from lending.errors import Forbidden, InvalidInput, LoanNotRepaying, NotFound
 from lending.events import Draft, emit, loan_and_lenders, progress
-from lending.money import LENDING_UNIT, to_cents
+from lending.money import LENDING_UNIT, Money, to_cents
 from lending.searches import alert_saved_searches
 from lending.text import clean_text
 from lending.tokens import Viewer
@@ -46,7 +46,7 @@ class Listing:
     country: str
     sector: Sector
     gender: Gender
-    amount: str
+    amount: Money
     term_months: int
     description: str = ""
     currency: str = "USD"
@@ -111,10 +111,10 @@ async def list_loan(partner: Partner, listing: Listing, now: datetime) -> Loan:
 
 async def expire_loans(now: datetime) -> list[int]:
     """Expire every fundraising loan past its deadline, refunding its lenders; return their ids."""
-    due = await Loan.filter(status=LoanStatus.FUNDRAISING, expires_at__lte=now).values_list("id", flat=True)
-    expired = [loan_id for loan_id in due if await expire_loan(loan_id, now)]
-    refunded = await Share.filter(loan_id__in=expired).values_list("lender_id", flat=True) if expired else []
-    await autolend.after_credit(sorted(set(refunded)), now)
+    due = await Loan.filter(status=LoanStatus.FUNDRAISING, expires_at__lte=now).values_list("id")
+    expired: list[int] = [loan_id for (loan_id,) in due if await expire_loan(loan_id, now)]
+    refunded = await Share.filter(loan_id__in=expired).values_list("lender_id") if expired else []
+    await autolend.after_credit(sorted({lender_id for (lender_id,) in refunded}), now)
     return expired
 
 

@@ -2,8 +2,12 @@
 
 import re
 from decimal import Decimal
+from typing import TypeAlias
 
 from lending.errors import InvalidAmount
+
+# An amount as callers hand it over: the API's Decimal scalar, or a decimal string (the demo, the benchmarks).
+Money: TypeAlias = Decimal | str
 
 LENDING_UNIT = 2500  # a share is a multiple of 25.00
 MAX_AMOUNT = 100_000_000  # 1,000,000.00: larger is a typo or an attack, never a real request
@@ -11,8 +15,8 @@ CENT = Decimal("0.01")
 
 # The one definition of a decimal string, for amounts and star ratings alike: the API's Decimal
 # scalar (graph/types/decimals.py) and every parser below use it. [0-9], not \d: \d matches the
-# digits of every script, and Decimal() reads "٢٥" and "２５" as 25. fullmatch, not match with $:
-# $ also matches before a trailing newline.
+# digits of every script, and Decimal() reads Arabic-Indic "٢٥" and fullwidth 2 and 5 (U+FF12,
+# U+FF15) as 25. fullmatch, not match with $: $ also matches before a trailing newline.
 DECIMAL_PATTERN = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 DECIMAL_FORMAT = 'a string of ASCII digits with an optional point and at most two decimals, such as "25.00"'
 SHOWN_CHARS = 40  # of a refused value, in messages
@@ -57,7 +61,7 @@ def _parse_amount(amount: object, label: str) -> Decimal:
     return value
 
 
-def to_cents(amount: Decimal | str, *, unit: int = 1, maximum: int = MAX_AMOUNT, label: str = "amount") -> int:
+def to_cents(amount: Money, *, unit: int = 1, maximum: int = MAX_AMOUNT, label: str = "amount") -> int:
     """Parse a positive amount, a decimal string (DECIMAL_FORMAT), into cents, a multiple of `unit`.
 
     Raises InvalidAmount with a message that names `label` and says what is wrong.
@@ -74,9 +78,7 @@ def to_cents(amount: Decimal | str, *, unit: int = 1, maximum: int = MAX_AMOUNT,
     return cents
 
 
-def to_cents_or_zero(
-    amount: Decimal | str | None, *, unit: int = 1, maximum: int = MAX_AMOUNT, label: str = "amount"
-) -> int:
+def to_cents_or_zero(amount: Money | None, *, unit: int = 1, maximum: int = MAX_AMOUNT, label: str = "amount") -> int:
     """Like to_cents, but None and zero mean no money (an optional amount such as a loss)."""
     if amount is None or _parse_amount(amount, label) == 0:
         return 0

@@ -34,7 +34,8 @@ async def mark_read(
     async with in_transaction():
         if ids is not None:
             wanted = set(ids)
-            found = set(await Notification.filter(lender_id=lender_id, id__in=wanted).values_list("id", flat=True))
+            rows = await Notification.filter(lender_id=lender_id, id__in=wanted).values_list("id")
+            found: set[int] = {notification_id for (notification_id,) in rows}
             if missing := [i for i in ids if i not in found]:
                 raise NotFound("notification", missing[0])
             unread = unread.filter(id__in=wanted)

@@ -7,10 +7,10 @@ skips or repeats rows when others are inserted meanwhile (unlike offsets).
 import base64
 import binascii
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeAlias, TypeVar
 
 from tortoise.expressions import Q
 from tortoise.models import Model
@@ -20,6 +20,7 @@ from lending.errors import InvalidInput
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
+SortValue: TypeAlias = datetime | int  # a sort key's value, as a cursor holds it
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
@@ -30,15 +31,15 @@ class SortKey:
     descending: bool = False
     is_time: bool = False
 
-    def parse(self, value: Any) -> Any:
+    def parse(self, value: object) -> SortValue:
         """A cursor value back in the field's type; InvalidInput if it is not one."""
-        try:
-            if self.is_time:
+        if self.is_time and isinstance(value, str):
+            try:
                 return datetime.fromisoformat(value)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        except (TypeError, ValueError):
-            pass
+            except ValueError:
+                pass
+        if not self.is_time and isinstance(value, int) and not isinstance(value, bool):
+            return value
         raise InvalidInput("The cursor is malformed.", "after")
 
 
@@ -61,12 +62,12 @@ class Page(Generic[T]):
     has_previous: bool
 
 
-def encode_cursor(order: Order, values: list[Any]) -> str:
+def encode_cursor(order: Order, values: Sequence[object]) -> str:
     plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
     return base64.urlsafe_b64encode(json.dumps([order.name, plain]).encode()).decode()
 
 
-def decode_cursor(order: Order, cursor: str) -> list[Any]:
+def decode_cursor(order: Order, cursor: str) -> list[object]:
     try:
         name, values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, ValueError, TypeError):
@@ -76,15 +77,20 @@ def decode_cursor(order: Order, cursor: str) -> list[Any]:
     return values
 
 
-def _after(order: Order, values: list[Any]) -> Q:
+def _after(order: Order, values: Sequence[SortValue]) -> Q:
     """Rows strictly after `values` in `order`: (k1 > v1) or (k1 = v1 and k2 > v2) ..."""
     condition: Q | None = None
     for index in reversed(range(len(order.keys))):
         key = order.keys[index]
-        beyond = Q(**{f"{key.field}__{'lt' if key.descending else 'gt'}": values[index]})
-        condition = beyond if condition is None else beyond | (Q(**{key.field: values[index]}) & condition)
+        beyond = _where(f"{key.field}__{'lt' if key.descending else 'gt'}", values[index])
+        condition = beyond if condition is None else beyond | (_where(key.field, values[index]) & condition)
     assert condition is not None
     return condition
+
+
+def _where(lookup: str, value: SortValue) -> Q:
+    # join_type given by name, so that the type checker knows the lookup cannot stand for it.
+    return Q(join_type=Q.AND, **{lookup: value})
 
 
 def check_first(first: int | None) -> int:
@@ -95,7 +101,7 @@ def check_first(first: int | None) -> int:
     return first
 
 
-async def page(query: QuerySet[T], order: Order, first: int | None, after: str | None) -> Page[T]:
+async def page(query: QuerySet[M], order: Order, first: int | None, after: str | None) -> Page[M]:
     """One page of `query` in `order`: `first` rows after the `after` cursor."""
     size = check_first(first)
     if after is not None:
@@ -121,7 +127,7 @@ async def first_pages(
         columns = model._meta.fields_db_projection
         by = ", ".join(f'"{columns[k.field]}" {"DESC" if k.descending else "ASC"}' for k in order.keys)
         column = columns[group]
-        rows = await model.raw(
+        rows: list[M] = await model.raw(
             f'SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY "{column}" ORDER BY {by}) AS page_row '
             f'FROM "{model._meta.db_table}" WHERE "{column}" IN ({", ".join(map(str, wanted))})) numbered '
             f'WHERE page_row <= {size + 1} ORDER BY "{column}", page_row'
@@ -137,5 +143,5 @@ def _page(rows: list[T], order: Order, size: int, *, has_previous: bool) -> Page
     return Page(items=items, cursors=cursors, has_next=len(rows) > size, has_previous=has_previous)
 
 
-def _value(item: Any, field: str) -> Any:
+def _value(item: object, field: str) -> object:
     return getattr(item, field)

@@ -13,7 +13,7 @@ from lending.errors import (
 from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.idempotency import run_once
 from lending.loans import partners_loan
-from lending.money import to_cents, to_cents_or_zero
+from lending.money import Money, to_cents, to_cents_or_zero
 from lending.split import split_pro_rata
 from lending.tokens import Viewer
 from models import (
@@ -41,7 +41,7 @@ def lender_loss(liability: CurrencyLossLiability, amount: int, currency_loss: in
 
 
 async def post_repayment(
-    viewer: Viewer | None, loan_id: int, amount: str, currency_loss: str | None, idempotency_key: str, now: datetime
+    viewer: Viewer | None, loan_id: int, amount: Money, currency_loss: Money | None, idempotency_key: str, now: datetime
 ) -> int:
     """Credit a repayment of principal to the loan's lenders; return the repayment id.
 
@@ -56,7 +56,7 @@ async def post_repayment(
         raise InvalidAmount("The currency loss cannot exceed the repayment.")
     loan = await partners_loan(viewer, loan_id)
 
-    async def work() -> dict:
+    async def work() -> dict[str, int]:
         # The lock order of lending.ledger: the loan row first, then check against its current state.
         current = await Loan.select_for_update(no_key=True).get(id=loan_id)
         if current.status not in REPAYABLE:
@@ -88,7 +88,8 @@ async def post_repayment(
     payload = {"loan": loan_id, "amount": cents, "loss": loss}
     result = await run_once(partner_actor(loan.partner_id), idempotency_key, "repay", payload, now, work)
     # Committed: the credited lenders' rules may now reinvest it.
-    await autolend.after_credit(await Share.filter(loan_id=loan_id).values_list("lender_id", flat=True), now)
+    credited = await Share.filter(loan_id=loan_id).values_list("lender_id")
+    await autolend.after_credit([lender_id for (lender_id,) in credited], now)
     return result["repayment_id"]
 
 

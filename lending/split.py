@@ -115,7 +115,7 @@ def split_pro_rata(
     total_weight = sum(weights)
     floors = [amount * w // total_weight for w in weights]
     limit = list(caps) if caps is not None else floors  # without caps no floor is ever cut
-    parts = [min(f, cap) for f, cap in zip(floors, limit)]
+    parts = [min(f, cap) for f, cap in zip(floors, limit, strict=True)]
     leftover = amount - sum(parts)
     if leftover == 0:
         return parts
@@ -147,7 +147,13 @@ def split_pro_rata(
         leftover -= 1
     if leftover:
         assert caps is not None  # without caps the round-ups always suffice
-        _fill(parts, leftover, [ahead(i) for i in range(n)], total_weight, [c - p for c, p in zip(caps, parts)])
+        _fill(
+            parts,
+            leftover,
+            [ahead(i) for i in range(n)],
+            total_weight,
+            [c - p for c, p in zip(caps, parts, strict=True)],
+        )
     return parts
 
 
@@ -164,9 +170,9 @@ def _fill(parts: list[int], cents: int, ahead: list[int], step: int, room: list[
 
     def taken(level: int) -> list[int]:
         # Cents each holder takes at values below (level + 1) * step.
-        return [max(0, min(r, level - q + 1)) for (q, _), r in zip(levels, room)]
+        return [max(0, min(r, level - q + 1)) for (q, _), r in zip(levels, room, strict=True)]
 
-    low = min(q for (q, _), r in zip(levels, room) if r) - 1  # taken(low) sums to 0
+    low = min(q for (q, _), r in zip(levels, room, strict=True) if r) - 1  # taken(low) sums to 0
     high = max(q for q, _ in levels) + cents  # taken(high) sums to at least `cents`: sum(room) >= cents
     while high - low > 1:
         mid = (low + high) // 2
