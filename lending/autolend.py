@@ -10,13 +10,12 @@ people who lend by hand always find room.
 Who goes first when rules compete for a loan's room: the credit that has
 waited longest (`waiting_since`, reset each time a rule lends), 25.00 at a
 time, round robin, until the room or the rules run out. Ties go to the
-lower lender id. The order is deterministic.
+lower lender id. The order is deterministic (lending.allocation).
 """
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tortoise import Tortoise
@@ -24,13 +23,14 @@ from tortoise.expressions import F, Subquery
 from tortoise.transactions import in_transaction
 
 from lending import ledger
+from lending.allocation import Candidate, Grant, allocate, auto_room, lendable_cents
 from lending.countries import country_name
 from lending.errors import InvalidInput
 from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.filters import LoanFilter, loan_query
 from lending.funding import disburse
 from lending.matching import candidates, file_under
-from lending.money import LENDING_UNIT, to_cents, to_cents_or_zero, to_decimal
+from lending.money import LENDING_UNIT, Money, to_cents, to_cents_or_zero, to_decimal
 from lending.transactions import atomic
 from models import (
     Account,
@@ -54,7 +54,6 @@ MAX_PAUSE_DAYS = 3650
 MAX_PER_LOAN = 1_000_000  # 10,000.00
 LOANS_PER_LENDER = 10  # a bound on the work one arrival of credit can cause
 SWEEP_LOCK = 7_418_002
-NEVER = datetime.max.replace(tzinfo=UTC)
 log = logging.getLogger("lendgraph.autolend")
 
 
@@ -64,8 +63,8 @@ class RuleSpec:
 
     criteria: LoanFilter
     enabled: bool = True
-    amount: Decimal | str = "25.00"
-    keep_balance: Decimal | str | None = None
+    amount: Money = "25.00"
+    keep_balance: Money | None = None
     pause_until: datetime | None = None
     trigger: AutoLendTrigger = AutoLendTrigger.IMMEDIATE
     idle_days: int | None = None
@@ -131,7 +130,8 @@ async def set_rule(lender_id: int, spec: RuleSpec, now: datetime) -> AutoLendRul
     async with in_transaction():
         rule = await AutoLendRule.get_or_none(lender_id=lender_id)
         if rule is None:
-            rule = await AutoLendRule.create(lender_id=lender_id, created_at=now, waiting_since=now, **fields)
+            rule = AutoLendRule(lender_id=lender_id, created_at=now, waiting_since=now, **fields)
+            await rule.save(force_create=True)
         else:
             await AutoLendRule.filter(id=rule.id).update(**fields)
             rule = await AutoLendRule.get(id=rule.id)
@@ -151,17 +151,6 @@ def trigger_met(terms: Terms, lender: Lender, now: datetime) -> bool:
     return now - since >= timedelta(days=terms.idle_days or 0)
 
 
-def lendable_cents(terms: Terms, balance: int) -> int:
-    """Credit the rule may lend: above the kept balance, in whole shares."""
-    return max(0, balance - terms.keep_cents) // LENDING_UNIT * LENDING_UNIT
-
-
-def auto_room(loan: Loan) -> int:
-    """What auto-lending may still put into `loan`: under half its amount, and what it has left."""
-    cap = loan.amount_cents // 2 - loan.auto_funded_cents
-    return max(0, min(cap, loan.amount_cents - loan.funded_cents)) // LENDING_UNIT * LENDING_UNIT
-
-
 def matched(criteria: LoanFilter, loan: Loan, risk_tenths: int) -> list[str]:
     """The rule's criteria that this loan met, in words."""
     words = []
@@ -179,46 +168,6 @@ def matched(criteria: LoanFilter, loan: Loan, risk_tenths: int) -> list[str]:
     return words or ["any loan"]
 
 
-@dataclass(eq=False)
-class Candidate:
-    rule: AutoLendRule
-    terms: Terms
-    account_id: int
-    lendable: int
-
-    @property
-    def wants(self) -> int:
-        return min(self.terms.amount_cents, self.lendable)
-
-
-@dataclass(frozen=True)
-class Grant:
-    candidate: Candidate
-    cents: int
-    last_turn: int  # when in the round robin this rule got its last share
-
-
-def allocate(room: int, competitors: list[Candidate]) -> list[Grant]:
-    """Share `room` among rules: longest-waiting first, 25.00 at a time, round robin."""
-    order = sorted(competitors, key=lambda c: (c.rule.waiting_since or NEVER, c.rule.lender_id))
-    given: dict[Candidate, int] = defaultdict(int)
-    last_turn: dict[Candidate, int] = {}
-    turn = 0
-    progressed = True
-    while room >= LENDING_UNIT and progressed:
-        progressed = False
-        for candidate in order:
-            if room < LENDING_UNIT:
-                break
-            if given[candidate] + LENDING_UNIT <= candidate.wants:
-                given[candidate] += LENDING_UNIT
-                room -= LENDING_UNIT
-                turn += 1
-                last_turn[candidate] = turn
-                progressed = True
-    return [Grant(c, given[c], last_turn[c]) for c in order if given[c]]
-
-
 async def fund_loan(loan_id: int, now: datetime) -> list[Allocation]:
     """Let every matching rule compete for one loan's auto-lendable room, in one transaction."""
     return await atomic(lambda: _fund_loan(loan_id, now))
@@ -233,7 +182,7 @@ async def _fund_loan(loan_id: int, now: datetime) -> list[Allocation]:
     if room < LENDING_UNIT:
         return []
     partner = await Partner.get(id=loan.partner_id)
-    already = set(await Share.filter(loan_id=loan_id).values_list("lender_id", flat=True))
+    already: set[int] = {lender_id for (lender_id,) in await Share.filter(loan_id=loan_id).values_list("lender_id")}
     rules = [
         rule
         for rule in await AutoLendRule.filter(
@@ -250,11 +199,11 @@ async def _fund_loan(loan_id: int, now: datetime) -> list[Allocation]:
     # The partner's account too: the rules may fill the loan, which disburses it.
     partner_account = await Account.get(partner_id=loan.partner_id)
     balances = await ledger.lock_accounts([*lenders.values(), loan_account.id, partner_account.id])
-    competitors = [
-        Candidate(rule, terms, lenders[rule.lender_id], lendable)
-        for rule in rules
-        if (lendable := lendable_cents(terms := Terms.of(rule), balances[lenders[rule.lender_id]]))
-    ]
+    competitors = []
+    for rule in rules:
+        terms, account_id = Terms.of(rule), lenders[rule.lender_id]
+        if lendable := lendable_cents(balances[account_id], terms.keep_cents):
+            competitors.append(Candidate(rule, terms.criteria, account_id, min(terms.amount_cents, lendable)))
     plan = allocate(room, competitors)
     if not plan:
         return []
@@ -279,7 +228,7 @@ async def _lend(
         await ledger.transfer(
             TransferKind.LOAN_SHARE, candidate.account_id, loan_account_id, cents, now, loan_id=loan.id
         )
-        words = matched(candidate.terms.criteria, loan, partner.risk_tenths)
+        words = matched(candidate.criteria, loan, partner.risk_tenths)
         allocations.append(
             await Allocation.create(
                 loan_id=loan.id,
@@ -344,7 +293,7 @@ async def on_credit(lender_ids: list[int], now: datetime) -> int:
     loans: dict[int, Loan] = {}
     for rule in rules:
         terms = Terms.of(rule)
-        if trigger_met(terms, rule.lender, now) and lendable_cents(terms, balances.get(rule.lender_id, 0)):
+        if trigger_met(terms, rule.lender, now) and lendable_cents(balances.get(rule.lender_id, 0), terms.keep_cents):
             for loan in await _candidate_loans(terms, rule.lender_id, now):
                 loans.setdefault(loan.id, loan)
     lent = 0
@@ -418,7 +367,7 @@ async def preview(lender_id: int, spec: RuleSpec | None, now: datetime) -> Previ
     terms, lender, balance = await _subject(lender_id, spec, now)
     if terms is None:
         return Preview([], 0, "You have no auto-lend rule.")
-    credit = lendable_cents(terms, balance)
+    credit = lendable_cents(balance, terms.keep_cents)
     if not credit:
         return Preview(
             [], 0, f"No credit to lend: {to_decimal(balance)} available, {to_decimal(terms.keep_cents)} kept."
@@ -442,7 +391,7 @@ async def backtest(lender_id: int, spec: RuleSpec | None, days: int, now: dateti
     terms, _, balance = await _subject(lender_id, spec, now)
     if terms is None:
         return Preview([], 0, "You have no auto-lend rule.")
-    credit = lendable_cents(terms, balance)
+    credit = today = lendable_cents(balance, terms.keep_cents)
     listed = (
         await Loan.filter(listed_at__gte=now - timedelta(days=days), listed_at__lte=now)
         .select_related("partner")
@@ -457,7 +406,7 @@ async def backtest(lender_id: int, spec: RuleSpec | None, days: int, now: dateti
                 chosen.append((loan, cents))
                 credit -= cents
     total = sum(cents for _, cents in chosen)
-    note = "" if lendable_cents(terms, balance) else "No credit to lend today; add credit to see what it would fund."
+    note = "" if today else "No credit to lend today; add credit to see what it would fund."
     return Preview(chosen, total, note)
 
 
