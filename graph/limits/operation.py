@@ -12,7 +12,10 @@ by LIST_ITEMS. Scalars, `__typename` and introspection are free. So
 `loans(first: 100) { edges { node { lenders(first: 100) { edges { node { id } } } } } }`
 costs 1 + 100 + 100 + 100 + 10,000 + 10,000 = 20,301.
 
-The walk follows fragment spreads once per fragment (memoised, so a fragment
+money_fields counts what the lender's money rate limit (rate.py) charges an
+operation: its deposit, withdraw and lend root fields.
+
+The cost walk follows fragment spreads once per fragment (memoised, so a fragment
 that spreads another many times cannot make it exponential) and ignores what
 it cannot resolve (unknown fields or fragments, cycles): validation, which
 runs next, reports those.
