@@ -5,7 +5,7 @@ reaches the database only as a bound parameter, and comes back exactly as it
 was sent; a keyword search treats LIKE wildcards as the characters they are.
 Values of the wrong type are refused by GraphQL before a resolver runs. The
 property-based fuzz of every mutation is test_fuzz.py; a table of bad input
-per mutation is tests/graph/test_bad_input.py.
+per mutation is tests/graph/test_bad_input.py and test_bad_partner_input.py.
 """
 
 import json
