@@ -12,6 +12,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -91,7 +92,8 @@ async def _example_loans(sim: Simulation) -> ExampleLoans:
 
 
 async def _summary(sim: Simulation, tokens: dict[str, str], found: ExampleLoans) -> str:
-    statuses = Counter(LoanStatus(status) for status in await Loan.all().values_list("status", flat=True))
+    rows: list[Any] = await Loan.all().values_list("status", flat=True)  # flat: each row is the status itself
+    statuses = Counter(LoanStatus(status) for status in rows)
     demo_lender = await Lender.get(id=sim.lenders[0])
     lines = [
         f"Seeded demo data: a year of lending up to {sim.end:%Y-%m-%d %H:%M} UTC.",
