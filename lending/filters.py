@@ -11,7 +11,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from tortoise.expressions import F, Q
@@ -246,7 +246,7 @@ class Clause:
         return _PYTHON_OPS[self.op](value, wanted)
 
 
-class LoanSort(str, Enum):
+class LoanSort(StrEnum):
     NEWEST = "NEWEST"
     EXPIRING_SOON = "EXPIRING_SOON"
     AMOUNT_LEFT = "AMOUNT_LEFT"

@@ -1,9 +1,12 @@
-"""Enumerations stored in the database (their values are the stored strings)."""
+"""Enumerations stored in the database (their values are the stored strings).
 
-from enum import Enum
+StrEnums: str() and f-strings give a member's value ("FUNDED"), the text stored and shown by the API.
+"""
+
+from enum import StrEnum
 
 
-class LoanStatus(str, Enum):
+class LoanStatus(StrEnum):
     FUNDRAISING = "FUNDRAISING"
     FUNDED = "FUNDED"
     REPAYING = "REPAYING"
@@ -12,14 +15,14 @@ class LoanStatus(str, Enum):
     EXPIRED = "EXPIRED"
 
 
-class Gender(str, Enum):
+class Gender(StrEnum):
     FEMALE = "FEMALE"
     MALE = "MALE"
     NONBINARY = "NONBINARY"
     MIXED_GROUP = "MIXED_GROUP"
 
 
-class Sector(str, Enum):
+class Sector(StrEnum):
     """Kiva's fifteen sectors."""
 
     AGRICULTURE = "AGRICULTURE"
@@ -39,26 +42,26 @@ class Sector(str, Enum):
     WHOLESALE = "WHOLESALE"
 
 
-class CurrencyLossLiability(str, Enum):
+class CurrencyLossLiability(StrEnum):
     NONE = "NONE"  # the partner bears any currency loss
     SHARED = "SHARED"  # the partner covers the first 10%, lenders the rest
     LENDER = "LENDER"  # lenders bear all of it
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     LENDER = "LENDER"
     PARTNER = "PARTNER"
     ADMIN = "ADMIN"
 
 
-class AccountKind(str, Enum):
+class AccountKind(StrEnum):
     LENDER = "LENDER"  # a lender's credit
     LOAN = "LOAN"  # money raised for a loan, held until disbursed or refunded
     PARTNER = "PARTNER"  # disbursed and not yet repaid: what the partner owes
     WORLD = "WORLD"  # money outside the platform (card deposits, bank withdrawals)
 
 
-class TransferKind(str, Enum):
+class TransferKind(StrEnum):
     DEPOSIT = "DEPOSIT"
     WITHDRAWAL = "WITHDRAWAL"
     LOAN_SHARE = "LOAN_SHARE"
@@ -69,7 +72,7 @@ class TransferKind(str, Enum):
     WRITE_OFF = "WRITE_OFF"
 
 
-class EventKind(str, Enum):
+class EventKind(StrEnum):
     LOAN_LISTED = "LOAN_LISTED"
     SHARE_ADDED = "SHARE_ADDED"
     LOAN_FUNDED = "LOAN_FUNDED"
@@ -83,12 +86,12 @@ class EventKind(str, Enum):
     NOTIFICATIONS_READ = "NOTIFICATIONS_READ"
 
 
-class NotificationKind(str, Enum):
+class NotificationKind(StrEnum):
     SAVED_SEARCH_MATCH = "SAVED_SEARCH_MATCH"
     AUTO_LOAN = "AUTO_LOAN"
 
 
-class AutoLendTrigger(str, Enum):
+class AutoLendTrigger(StrEnum):
     IMMEDIATE = "IMMEDIATE"  # as soon as credit is available
     AFTER_IDLE_DAYS = "AFTER_IDLE_DAYS"  # once the lender has not been seen for idle_days
     AFTER_DAYS_WITHOUT_LENDING = "AFTER_DAYS_WITHOUT_LENDING"  # once they have not lent by hand for idle_days
