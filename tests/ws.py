@@ -11,6 +11,7 @@ import uvicorn
 import websockets
 
 from tests.clock import FakeClock
+from tests.polling import until
 
 
 class Socket:
@@ -38,9 +39,9 @@ class Socket:
     async def stop(self, op_id: str) -> None:
         await self.connection.send(json.dumps({"id": op_id, "type": "complete"}))
 
-    async def receive(self, op_id: str, timeout: float = 10) -> dict[str, Any]:
-        """The next message for `op_id` (a `next`, `error` or `complete`), pings answered."""
-        async with asyncio.timeout(timeout):
+    async def receive(self, op_id: str, within: float = 10) -> dict[str, Any]:
+        """The next message for `op_id` (a `next`, `error` or `complete`) within `within` seconds; pings answered."""
+        async with asyncio.timeout(within):
             while not self.pending.get(op_id):
                 message = json.loads(await self.connection.recv())
                 if message["type"] == "ping":
@@ -49,9 +50,9 @@ class Socket:
                     self.pending.setdefault(message["id"], []).append(message)
         return self.pending[op_id].pop(0)
 
-    async def next(self, op_id: str, timeout: float = 10) -> dict[str, Any]:
+    async def next(self, op_id: str, within: float = 10) -> dict[str, Any]:
         """The data of the next result for `op_id`; fails on an error."""
-        message = await self.receive(op_id, timeout)
+        message = await self.receive(op_id, within)
         assert message["type"] == "next" and not message["payload"].get("errors"), message
         return message["payload"]["data"]
 
@@ -76,8 +77,7 @@ async def uvicorn_on_this_loop(app: Any) -> AsyncIterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    await until(lambda: server.started, "uvicorn to start")
     try:
         yield f"ws://127.0.0.1:{port}/graphql"
     finally:

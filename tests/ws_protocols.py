@@ -92,29 +92,29 @@ class Client:
             self.pending.setdefault(message["id"], []).append(message)
             self.seen.append(message)
 
-    async def receive(self, op_id: str, timeout: float = 10) -> dict[str, Any]:
-        """The next message for `op_id`."""
-        async with asyncio.timeout(timeout):
+    async def receive(self, op_id: str, within: float = 10) -> dict[str, Any]:
+        """The next message for `op_id`, within `within` seconds."""
+        async with asyncio.timeout(within):
             while not self.pending.get(op_id):
                 await self._read()
         return self.pending[op_id].pop(0)
 
-    async def result(self, op_id: str, timeout: float = 10) -> dict[str, Any]:
+    async def result(self, op_id: str, within: float = 10) -> dict[str, Any]:
         """The data of the next result for `op_id`; fails on an error."""
-        message = await self.receive(op_id, timeout)
+        message = await self.receive(op_id, within)
         assert message["type"] == self.protocol.result and not message["payload"].get("errors"), message
         return message["payload"]["data"]
 
-    async def closed(self, timeout: float = 10) -> Closed:
-        """Read until the server closes the socket; fails if it is still open after `timeout` seconds."""
+    async def closed(self, within: float = 10) -> Closed:
+        """Read until the server closes the socket; fails if it is still open after `within` seconds."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 while True:
                     await self._read()
         except ConnectionClosed as error:
             return Closed.of(error)
         except TimeoutError:
-            raise AssertionError(f"the socket was still open after {timeout} s") from None
+            raise AssertionError(f"the socket was still open after {within} s") from None
 
     def results_for(self, op_id: str) -> list[dict[str, Any]]:
         """The results (`next`/`data`) received for `op_id` so far."""

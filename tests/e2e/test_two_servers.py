@@ -16,6 +16,7 @@ import pytest
 from subscriptions.bus import channel_for
 from tests import services
 from tests.e2e.server import run_cli, serving
+from tests.polling import until
 from tests.redis_server import RedisServer, private_redis
 from tests.ws import Socket
 
@@ -125,9 +126,11 @@ class Client:
 
 async def wait_for_subscribers(redis_server: RedisServer, count: int) -> None:
     """Until `count` processes listen on the bus: a hint published before that would reach nobody."""
-    async with asyncio.timeout(PROMPTLY):
-        while await asyncio.to_thread(redis_server.subscribers, channel_for(redis_server.url)) < count:
-            await asyncio.sleep(0.05)
+
+    async def listening() -> bool:
+        return await asyncio.to_thread(redis_server.subscribers, channel_for(redis_server.url)) >= count
+
+    await until(listening, f"{count} processes to listen on the bus", within=PROMPTLY, every=0.05)
 
 
 async def test_a_subscriber_of_one_server_sees_every_event_made_on_another(database_url, redis_server):
@@ -164,7 +167,8 @@ async def test_a_subscriber_of_one_server_sees_every_event_made_on_another(datab
                 loan_id = await server_b.list_loan(partner, "Wanjiru", "FOOD")
                 listed = (await ws.next("listed", PROMPTLY))["loanListed"]
                 assert listed["loan"] == {
-                    "id": loan_id, "name": "Wanjiru", "country": {"isoCode": "KE"}, "sector": "FOOD", "status": "FUNDRAISING"
+                    "id": loan_id, "name": "Wanjiru", "country": {"isoCode": "KE"}, "sector": "FOOD",
+                    "status": "FUNDRAISING",
                 }  # fmt: skip
 
                 await ws.subscribe("p", PROGRESS, {"loanId": loan_id, "after": listed["eventId"]})
@@ -189,8 +193,8 @@ async def test_a_subscriber_of_one_server_sees_every_event_made_on_another(datab
                      "lenderCount": 2, "status": "FUNDRAISING"},
                     {"kind": "LOAN_FUNDED", "amountAdded": "0.00", "fundedAmount": "100.00", "remainingAmount": "0.00",
                      "lenderCount": 2, "status": "FUNDED"},
-                    {"kind": "LOAN_REPAYING", "amountAdded": "0.00", "fundedAmount": "100.00", "remainingAmount": "0.00",
-                     "lenderCount": 2, "status": "REPAYING"},
+                    {"kind": "LOAN_REPAYING", "amountAdded": "0.00", "fundedAmount": "100.00",
+                     "remainingAmount": "0.00", "lenderCount": 2, "status": "REPAYING"},
                 ]  # fmt: skip
                 assert [{k: v for k, v in e.items() if k != "eventId"} for e in mine] == [
                     {"__typename": "LoanFunded", "loan": {"name": "Wanjiru", "status": "FUNDED"}},

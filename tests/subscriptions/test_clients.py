@@ -31,6 +31,7 @@ from gql.transport.websockets import WebsocketsTransport
 from graphql import GraphQLError
 
 from tests.api import Api, new_key, partner_token
+from tests.polling import until
 from tests.subscriptions.test_streams import LISTED, MINE
 
 JS_DIR = Path(__file__).parent / "js"
@@ -43,16 +44,20 @@ def http_url(live: Api) -> str:
     return "http" + live.ws_url.removeprefix("ws")
 
 
-async def subscribers(live: Api, count: int, timeout: float = 10, process: asyncio.subprocess.Process | None = None):
+async def subscribers(live: Api, count: int, process: asyncio.subprocess.Process | None = None) -> None:
     """Wait until the hub has `count` subscribers: subscriptions sent are then really listening."""
     hub = live.app.state.graphql.hub
-    async with asyncio.timeout(timeout):
-        while hub.subscriber_count() < count:
-            if process is not None and process.returncode is not None:
-                out, err = await process.communicate()
-                code = process.returncode
-                pytest.fail(f"the client exited ({code}) before subscribing: {out.decode()} {err.decode()}")
-            await asyncio.sleep(0.01)
+
+    async def listening() -> bool:
+        if hub.subscriber_count() >= count:
+            return True
+        if process is not None and process.returncode is not None:
+            out, err = await process.communicate()
+            code = process.returncode
+            pytest.fail(f"the client exited ({code}) before subscribing: {out.decode()} {err.decode()}")
+        return False
+
+    await until(listening, f"{count} subscribers")
 
 
 async def first(results: AsyncIterator[dict[str, Any]], count: int) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ that follows a Redis restart), never through the poll.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from starlette.applications import Starlette
@@ -23,6 +23,7 @@ from subscriptions.redis_backend import RECONNECTED, ResilientRedisBackend
 from tests import conftest
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
+from tests.polling import until
 from tests.redis_server import RedisServer, private_redis
 from tests.ws import Socket
 
@@ -58,15 +59,6 @@ def hub_of(app: Starlette) -> Hub:
 
 def hub_bus(app: Starlette) -> EventBus:
     return hub_of(app).bus
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = PROMPTLY, what: str = "condition") -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
 
 
 # -- the bus alone ---------------------------------------------------------------------------------
@@ -129,7 +121,7 @@ async def test_the_bus_reports_a_redis_restart_as_a_reconnected_message(redis_se
             assert (await asyncio.wait_for(hints.get(), PROMPTLY)).message == "new"
 
             await asyncio.to_thread(redis_server.stop)
-            await wait_until(lambda: not backend.connected.is_set(), what="the backend to notice the outage")
+            await until(lambda: not backend.connected.is_set(), "the backend to notice the outage", within=PROMPTLY)
             await bus.announce()  # Redis is down: logged, not raised
             await asyncio.to_thread(redis_server.start)
 
@@ -244,7 +236,7 @@ async def test_a_redis_restart_under_live_subscribers_loses_nothing(redis_live, 
 
         # Redis goes away: the API keeps working, the events are committed.
         await asyncio.to_thread(redis_server.stop)
-        await wait_until(lambda: not backend.connected.is_set(), what="the backend to notice the outage")
+        await until(lambda: not backend.connected.is_set(), "the backend to notice the outage", within=PROMPTLY)
         assert (await live.lend(cy, loan, "25.00"))["__typename"] == "LendSuccess"
         assert (await live.lend(ada, loan, "50.00"))["loan"]["status"] == "FUNDED"
         assert (await live.repay(partner, loan, "20.00"))["__typename"] == "PostRepaymentSuccess"
@@ -370,7 +362,7 @@ async def test_an_event_committed_while_the_replay_runs_is_sent_once(redis_live,
         await asyncio.wait_for(replaying.wait(), PROMPTLY)  # its live inbox exists; the replay has not read yet
         await live.lend(tokens[2], loan, "25.00")
         newest = int(await last_event_id())
-        await wait_until(lambda: hub.last_id >= newest, what="the hub to queue the new event live")
+        await until(lambda: hub.last_id >= newest, "the hub to queue the new event live", within=PROMPTLY)
         release.set()  # the replay now finds it too
         seen = await take(ws, "p", "loanProgress", 3)
         assert progress(seen) == [("SHARE_ADDED", "25.00"), ("SHARE_ADDED", "50.00"), ("SHARE_ADDED", "75.00")]

@@ -30,6 +30,7 @@ from subscriptions.hub import LISTINGS, Hub, Inbox
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
 from tests.conftest import serve
+from tests.polling import until
 from tests.ws import Socket, free_port
 
 TRANSPORT_WS = "graphql-transport-ws"
@@ -72,11 +73,9 @@ class Live:
     def inboxes(self, topic=LISTINGS) -> set[Inbox]:
         return set(self.hub._inboxes.get(topic, ()))
 
-    async def subscribers(self, count: int, timeout: float = 5) -> None:
+    async def subscribers(self, count: int) -> None:
         """Wait until the hub has `count` subscribers: a subscription sent is then really listening."""
-        async with asyncio.timeout(timeout):
-            while self.hub.subscriber_count() != count:
-                await asyncio.sleep(0.01)
+        await until(lambda: self.hub.subscriber_count() == count, f"{count} subscribers", within=5)
 
     def write_buffers(self) -> list[int]:
         """Bytes waiting in the server's socket write buffers, one entry per open connection."""
@@ -96,8 +95,7 @@ async def serve_live(url: str, clock: FakeClock, **settings: Any) -> AsyncIterat
         config = uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
+        await until(lambda: server.started, "uvicorn to start")
         ws_url = f"ws://127.0.0.1:{port}/graphql"
         try:
             yield Live(Api(api.http, ws_url, api.app), api.app, server, ws_url)
@@ -155,7 +153,7 @@ async def test_a_stalled_subscriber_costs_bounded_memory_and_resyncs_without_gap
             for name in names:
                 await live.api.loan_id(partner, name=name, description=description)
                 # The fast client gets each listing at once, whatever the stalled one does.
-                event = (await fast.next("fast", timeout=5))["loanListed"]
+                event = (await fast.next("fast", within=5))["loanListed"]
                 assert event["loan"]["name"] == name
                 fast_ids.append(event["eventId"])
                 # Memory stays bounded: the inboxes never hold more than their size ...
@@ -173,7 +171,7 @@ async def test_a_stalled_subscriber_costs_bounded_memory_and_resyncs_without_gap
 
             # The stalled client reads again: every listing, once, in order, then nothing more.
             for name, event_id in zip(names, fast_ids, strict=True):
-                event = (await slow.next("slow", timeout=20))["loanListed"]
+                event = (await slow.next("slow", within=20))["loanListed"]
                 assert (event["loan"]["name"], event["eventId"]) == (name, event_id)
                 assert all(event["loan"][f"d{i}"] == description for i in range(COPIES))
             assert await slow.nothing_for("slow", 0.5)
@@ -253,12 +251,14 @@ async def test_an_idle_graphql_transport_ws_socket_gets_server_pings(database_ur
 
 
 async def test_an_idle_legacy_graphql_ws_socket_gets_keep_alives(database_url, clock):
-    async with serve_live(database_url, clock, keep_alive_interval=0.1) as live:
-        async with websockets.connect(live.ws_url, subprotocols=[LEGACY_WS]) as connection:
-            await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
-            assert json.loads(await asyncio.wait_for(connection.recv(), 5))["type"] == "connection_ack"
-            kinds = [json.loads(await asyncio.wait_for(connection.recv(), 2))["type"] for _ in range(3)]
-            assert kinds == ["ka"] * 3
+    async with (
+        serve_live(database_url, clock, keep_alive_interval=0.1) as live,
+        websockets.connect(live.ws_url, subprotocols=[LEGACY_WS]) as connection,
+    ):
+        await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await asyncio.wait_for(connection.recv(), 5))["type"] == "connection_ack"
+        kinds = [json.loads(await asyncio.wait_for(connection.recv(), 2))["type"] for _ in range(3)]
+        assert kinds == ["ka"] * 3
 
 
 async def test_no_keep_alive_when_turned_off(database_url, clock):
