@@ -124,7 +124,8 @@ class Api:
         return (
             await self.data(
                 """mutation($input: SaveSearchInput!) { saveSearch(input: $input) {
-                     __typename ... on UserError { code message } ... on SaveSearchSuccess { savedSearch { id } } } }""",
+                     __typename ... on UserError { code message }
+                     ... on SaveSearchSuccess { savedSearch { id } } } }""",
                 {"input": {"name": name, "filter": loan_filter, "alert": alert}},
                 token,
             )

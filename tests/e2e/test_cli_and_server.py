@@ -53,7 +53,8 @@ def test_cli_tokens_drive_a_real_server(database_url):
         loan_id = listed["listLoan"]["loan"]["id"]
         registered = graphql(
             base,
-            'mutation { registerLender(input: {displayName: "Ada", email: "ada@example.org"}) { ... on RegisterLenderSuccess { token } } }',
+            'mutation { registerLender(input: {displayName: "Ada", email: "ada@example.org"}) {'
+            " ... on RegisterLenderSuccess { token } } }",
         )
         lender = registered["registerLender"]["token"]
         graphql(

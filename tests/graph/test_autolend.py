@@ -14,7 +14,8 @@ SET_RULE = """mutation($input: AutoLendRuleInput!) { setAutoLendRule(input: $inp
 PREVIEW = """query($input: AutoLendRuleInput) { autoLendPreview(input: $input) {
   __typename ... on AutoLendPreview { total note loans { amount loan { name } } } } }"""
 BACKTEST = """query($input: AutoLendRuleInput, $days: Int!) { autoLendBacktest(input: $input, days: $days) {
-  __typename ... on UserError { code message } ... on AutoLendPreview { total note loans { amount loan { name } } } } }"""
+  __typename ... on UserError { code message }
+  ... on AutoLendPreview { total note loans { amount loan { name } } } } }"""
 
 
 async def set_rule(api, token, **rule):
@@ -156,7 +157,7 @@ async def test_all_rules_together_fund_at_most_half_a_loan_and_manual_lenders_fi
 async def test_rules_share_a_scarce_loan_longest_waiting_first_round_robin(api, clock):
     partner = await partner_token()
     names = ["Eve", "Cy", "Ada", "Bob", "Dan"]
-    for hours, name in enumerate(names):  # Eve's credit waits longest, Dan's least
+    for name in names:  # Eve's credit waits longest, Dan's least
         _, token = await api.funded_lender("100.00", name)
         await set_rule(api, token, amountPerLoan="75.00")
         clock.advance(hours=1)

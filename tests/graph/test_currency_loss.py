@@ -109,3 +109,4 @@ async def test_a_currency_loss_above_the_repayment_is_refused(api):
     assert (result["__typename"], result["code"]) == ("InvalidAmount", "INVALID_AMOUNT")
     assert await Repayment.all().count() == 0
     assert (await Loan.get()).status is LoanStatus.FUNDED
+    assert await api.balance(ada) == "0.00"

@@ -188,7 +188,8 @@ async def test_loan_and_node_by_global_id(market):
 async def test_partners_with_their_track_record(market):
     api, _ = market
     body = await api.data(
-        "{ partners { totalCount edges { node { name country { isoCode name } riskRating loanCount defaultRate arrearsRate } } } }"
+        "{ partners { totalCount edges { node {"
+        " name country { isoCode name } riskRating loanCount defaultRate arrearsRate } } } }"
     )
     assert body["partners"]["totalCount"] == 2
     assert body["partners"]["edges"][1]["node"] == {

@@ -110,8 +110,8 @@ def filters(draw: st.DrawFn, rows: list[dict]) -> LoanFilter:
     low, high = sorted(draw(st.lists(st.sampled_from(RISKS), min_size=2, max_size=2)))
     return LoanFilter.build(
         keywords=keywords,
-        countries=some(COUNTRIES + ("US",)),
-        sectors=some(SECTORS + (Sector.HEALTH,)),
+        countries=some((*COUNTRIES, "US")),
+        sectors=some((*SECTORS, Sector.HEALTH)),
         genders=some(list(Gender)),
         risk_rating_min=stars(draw(st.sampled_from((low, None)))),
         risk_rating_max=stars(draw(st.sampled_from((high, None)))),

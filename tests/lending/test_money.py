@@ -38,7 +38,7 @@ def test_a_well_formed_amount_is_its_exact_cents(text):
         assert to_cents(Decimal(text)) == cents  # the API passes the scalar's Decimal
         assert to_decimal(cents) == Decimal(text)
     else:
-        with pytest.raises(InvalidAmount, match="positive|at most"):
+        with pytest.raises(InvalidAmount, match=r"positive|at most"):
             to_cents(text)
 
 
@@ -50,11 +50,11 @@ def test_to_decimal_and_to_cents_round_trip(cents):
 def test_semantic_rules_stay_typed_errors():
     with pytest.raises(InvalidAmount, match="positive"):
         to_cents("0.00")
-    with pytest.raises(InvalidAmount, match="at most 1000000.00"):
+    with pytest.raises(InvalidAmount, match=r"at most 1000000\.00"):
         to_cents("1000000.01")
-    with pytest.raises(InvalidAmount, match="at most 1000000.00"):
+    with pytest.raises(InvalidAmount, match=r"at most 1000000\.00"):
         to_cents("9" * 5000)  # a long run of digits is bounded before any arithmetic
-    with pytest.raises(InvalidAmount, match="multiple of 25.00"):
+    with pytest.raises(InvalidAmount, match=r"multiple of 25\.00"):
         to_cents("30.00", unit=2500)
     assert to_cents("50", unit=2500) == 5000
 
@@ -115,5 +115,5 @@ def test_a_well_formed_risk_rating_is_half_stars_or_a_typed_error(text):
     if rest == 0 and 5 <= tenths <= 50 and tenths % 5 == 0:
         assert parse_risk_rating(text) == tenths
     else:
-        with pytest.raises(InvalidInput, match="0.5 to 5.0 stars"):
+        with pytest.raises(InvalidInput, match=r"0\.5 to 5\.0 stars"):
             parse_risk_rating(text)

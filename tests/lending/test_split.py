@@ -43,7 +43,7 @@ def simulate(weights, amounts):
     pool = 0
     for amount in amounts:
         parts = split_pro_rata(amount, weights, received)
-        received = [r + p for r, p in zip(received, parts)]
+        received = [r + p for r, p in zip(received, parts, strict=True)]
         pool += amount
         yield amount, parts, received, pool
 
@@ -138,7 +138,7 @@ def test_each_part_within_one_cent_of_exact(data, amount, weights):
     total = sum(weights)
     parts = split_pro_rata(amount, weights, received)
     assert sum(parts) == amount
-    for part, w in zip(parts, weights):
+    for part, w in zip(parts, weights, strict=True):
         assert abs(part * total - amount * w) < total
 
 
@@ -151,10 +151,10 @@ def test_no_lender_favoured_over_many_repayments(weights, amounts):
     total = sum(weights)
     for amount, parts, received, pool in simulate(weights, amounts):
         assert sum(parts) == amount
-        for part, w in zip(parts, weights):
+        for part, w in zip(parts, weights, strict=True):
             assert abs(part * total - amount * w) < total
         # Running total within 2 cents of the exact cumulative share.
-        for got, w in zip(received, weights):
+        for got, w in zip(received, weights, strict=True):
             assert abs(got * total - pool * w) < 2 * total
 
 
@@ -215,7 +215,7 @@ def one_cent_at_a_time(amount, weights, received, caps):
     """The rule lending.split documents, cent by cent: a slow reference for the fast one."""
     total, pool = sum(weights), sum(received) + amount
     floors = [amount * w // total for w in weights]
-    parts = [min(f, c) for f, c in zip(floors, caps)]
+    parts = [min(f, c) for f, c in zip(floors, caps, strict=True)]
 
     def ahead(i):
         return total * (received[i] + parts[i]) - pool * weights[i]
@@ -238,7 +238,7 @@ def test_caps_follow_the_documented_rule(data, weights):
     amount = data.draw(st.integers(min_value=0, max_value=sum(caps)))
     parts = split_pro_rata(amount, weights, received, caps)
     assert parts == one_cent_at_a_time(amount, weights, received, caps)
-    assert sum(parts) == amount and all(0 <= p <= c for p, c in zip(parts, caps))
+    assert sum(parts) == amount and all(0 <= p <= c for p, c in zip(parts, caps, strict=True))
 
 
 @settings(max_examples=150, deadline=None)
@@ -279,19 +279,20 @@ def repay_loan(shares, plan, borne=None):
     repaid, lost, pool = [0] * n, [0] * n, 0
     for step, amount in enumerate(plan):
         parts = principal_parts(amount, shares, repaid)
-        owed = [s - r for s, r in zip(shares, repaid)]
+        owed = [s - r for s, r in zip(shares, repaid, strict=True)]
         last = step == len(plan) - 1
         pool += amount
         assert sum(parts) == amount
-        assert all(0 <= part <= lacks for part, lacks in zip(parts, owed)), (step, parts, owed)
+        assert all(0 <= part <= lacks for part, lacks in zip(parts, owed, strict=True)), (step, parts, owed)
         if not last:
             uncapped = split_pro_rata(amount, shares, repaid)
-            if all(lacks >= round_up(amount * s, total) for lacks, s in zip(owed, shares)):
+            if all(lacks >= round_up(amount * s, total) for lacks, s in zip(owed, shares, strict=True)):
                 assert parts == uncapped  # caps that leave room for every round-up change nothing
             rounded_up = [
-                part == lacks or part >= round_up(amount * s, total) for part, lacks, s in zip(parts, owed, shares)
+                part == lacks or part >= round_up(amount * s, total)
+                for part, lacks, s in zip(parts, owed, shares, strict=True)
             ]
-            for part, lacks, s, had, free in zip(parts, owed, shares, repaid, uncapped):
+            for part, lacks, s, had, free in zip(parts, owed, shares, repaid, uncapped, strict=True):
                 exact = amount * s  # the exact part, scaled by total
                 if part < free:  # held back by its cap: at its amount, at or ahead of its entitlement
                     assert part == lacks and (had + part) * total >= pool * s, (step, parts, owed)
@@ -300,9 +301,9 @@ def repay_loan(shares, plan, borne=None):
                 if part * total >= exact + total:  # a cent or more above: only a cent that a cap freed
                     assert all(rounded_up), (step, parts, owed)  # once every round-up is taken,
                     assert (had + part) * total - pool * s <= total  # and never more than a cent ahead
-        repaid = [r + p for r, p in zip(repaid, parts)]
-        assert all(r <= s for r, s in zip(repaid, shares)), (step, repaid)
-        for got, s in zip(repaid, shares):
+        repaid = [r + p for r, p in zip(repaid, parts, strict=True)]
+        assert all(r <= s for r, s in zip(repaid, shares, strict=True)), (step, repaid)
+        for got, s in zip(repaid, shares, strict=True):
             assert abs(got * total - pool * s) < 2 * total, (step, repaid)  # the documented bound
         loss = borne(amount) if borne else 0
         losses = loss_parts(loss, parts, lost)
@@ -312,9 +313,9 @@ def repay_loan(shares, plan, borne=None):
         uncapped = split_pro_rata(loss, [parts[i] for i in paid], [lost[i] for i in paid]) if loss else []
         assert [losses[i] for i in paid] == (uncapped or [0] * len(paid))
         assert sum(losses) == loss
-        assert all(0 <= lose <= part for lose, part in zip(losses, parts))  # no credit is negative
-        lost = [a + b for a, b in zip(lost, losses)]
-        assert all(lose <= r for lose, r in zip(lost, repaid))
+        assert all(0 <= lose <= part for lose, part in zip(losses, parts, strict=True))  # no credit is negative
+        lost = [a + b for a, b in zip(lost, losses, strict=True)]
+        assert all(lose <= r for lose, r in zip(lost, repaid, strict=True))
     assert repaid == shares
     return repaid
 
@@ -325,7 +326,7 @@ def test_issue_9_the_small_share_is_never_repaid_beyond_its_amount():
     got = []
     for amount in plan:
         parts = principal_parts(amount, shares, repaid)
-        repaid = [r + p for r, p in zip(repaid, parts)]
+        repaid = [r + p for r, p in zip(repaid, parts, strict=True)]
         got.append(parts)
     assert got == [
         [5_151, 5_151, 129, 257],
@@ -363,12 +364,12 @@ def test_whatever_is_repaid_next_near_the_end_no_share_gets_more_than_it_lacks(d
     total, plan = sum(shares), data.draw(repayment_plans(sum(shares)), label="plan")
     repaid, pool = [0] * len(shares), 0
     for amount in plan[:-1]:
-        repaid = [r + p for r, p in zip(repaid, principal_parts(amount, shares, repaid))]
+        repaid = [r + p for r, p in zip(repaid, principal_parts(amount, shares, repaid), strict=True)]
         pool += amount
         for following in range(1, min(total - pool, 300)):  # those that leave something owed
             parts = principal_parts(following, shares, repaid)
             assert sum(parts) == following
-            assert all(r + p <= s for r, p, s in zip(repaid, parts, shares)), (following, repaid, parts)
+            assert all(r + p <= s for r, p, s in zip(repaid, parts, shares, strict=True)), (following, repaid, parts)
 
 
 @settings(max_examples=150, deadline=None)
@@ -396,7 +397,7 @@ def test_a_loss_split_by_principal_parts_stays_within_each_part(parts, data):
     losses = split_pro_rata(borne, parts, lost, caps=parts)
     assert losses == split_pro_rata(borne, parts, lost)
     assert sum(losses) == borne
-    assert all(0 <= loss <= part for loss, part in zip(losses, parts))
+    assert all(0 <= loss <= part for loss, part in zip(losses, parts, strict=True))
 
 
 @settings(max_examples=60, deadline=None)

@@ -120,10 +120,9 @@ def test_the_suite_covers_the_whole_schema():
 
     # Every node type is classified public or private, and node(id) tries each private one.
     nodes = _implementations("Node")
-    if nodes != PUBLIC_NODE_TYPES | PRIVATE_NODE_TYPES.keys():
-        problems.append(
-            f"node types not classified public or private: {sorted(nodes ^ (PUBLIC_NODE_TYPES | PRIVATE_NODE_TYPES.keys()))}"
-        )
+    classified = PUBLIC_NODE_TYPES | PRIVATE_NODE_TYPES.keys()
+    if nodes != classified:
+        problems.append(f"node types not classified public or private: {sorted(nodes ^ classified)}")
     owned_fragment = FRAGMENTS["Owned"] + FRAGMENTS["PublicNode"]
     for name in nodes:
         if f"... on {name} " not in owned_fragment:

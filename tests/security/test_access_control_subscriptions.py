@@ -53,7 +53,7 @@ async def test_my_events_delivers_only_the_subscribers_own_events(live, clock):
         opened = {
             name: await stack.enter_async_context(Socket.open(live.ws_url, token=world.token(name))) for name in names
         }
-        for name, ws in opened.items():
+        for ws in opened.values():
             await ws.subscribe("me", MY_EVENTS, {"after": last})
         await opened["Bob"].subscribe("replay", MY_EVENTS, {"after": "0"})
         refused = {
@@ -134,8 +134,9 @@ async def test_shared_stream_results_show_each_subscriber_only_their_own_private
     shared_loan, problems = world.ids["Shared"], []
     last = str((await Event.all().order_by("-id").first()).id)
     viewers = ("Ada", "Bob", "anonymous", "Ada's read-only token")
+    progress = {"loan": shared_loan, "after": last}
     documents = {
-        **{f"loanProgress {name}": (progress_document(sel), {"loan": shared_loan, "after": last}) for name, sel in STREAM_SELECTIONS.items()},
+        **{f"loanProgress {name}": (progress_document(sel), progress) for name, sel in STREAM_SELECTIONS.items()},
         **{f"loanListed {name}": (listed_document(sel), {}) for name, sel in STREAM_SELECTIONS.items()},
     }  # fmt: skip
     async with contextlib.AsyncExitStack() as stack:

@@ -3,9 +3,9 @@
 Every Decimal input of the API (the amounts of deposit, withdraw, lend, listLoan and
 postRepayment, postRepayment's currencyLoss, an auto-lend rule's amountPerLoan and
 keepBalance, and the risk ratings of a LoanFilter wherever one is taken) reads only
-`[0-9]+(\\.[0-9]{1,2})?`. Python's Decimal() reads far more: "25_00" is 2500, "٢٥" and
-"２５" are 25, and exponents, signs, spaces, NaN and JSON numbers all parse. Each of those
-is refused before anything runs, as a variable or as an inline literal, with
+`[0-9]+(\\.[0-9]{1,2})?`. Python's Decimal() reads far more: "25_00" is 2500, "٢٥" (Arabic-Indic
+digits) is 25 and so is 25 in fullwidth digits, and exponents, signs, spaces, NaN and JSON numbers all
+parse. Each of those is refused before anything runs, as a variable or as an inline literal, with
 `extensions.code` INVALID_AMOUNT and a message that says the format, and every table is
 left exactly as it was. A well-formed string means exactly its cents: a deposit of
 "123.4" credits 123.40, as the API and the database both show.

@@ -83,7 +83,10 @@ async def test_documents_with_more_lexical_tokens_than_the_limit_are_not_parsed(
 
 # ---------------------------------------------------------------- cost
 
-NESTED = "query($n: Int) { loans(first: $n) { edges { node { name lenders(first: $n) { edges { node { displayName } } } } } } }"
+NESTED = (
+    "query($n: Int) { loans(first: $n) { edges { node { name"
+    " lenders(first: $n) { edges { node { displayName } } } } } } }"
+)
 
 
 async def test_nested_pages_are_refused_by_their_cost_before_anything_runs(api):
@@ -107,7 +110,10 @@ async def test_nested_pages_are_refused_by_their_cost_before_anything_runs(api):
 
 async def test_a_costly_selection_on_a_mutation_moves_no_money(api):
     token = await funded(api)
-    costly = "lender { portfolio { shares(first: 100) { edges { node { loan { lenders(first: 100) { edges { node { id } } } } } } } } }"
+    costly = (
+        "lender { portfolio { shares(first: 100) { edges { node {"
+        " loan { lenders(first: 100) { edges { node { id } } } } } } } } }"
+    )
     refused = await api.post(deposit(costly), token=token)
     assert codes(refused) == ["QUERY_TOO_COSTLY"], refused
     assert await api.balance(token) == "75.00"

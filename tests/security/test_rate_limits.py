@@ -296,24 +296,24 @@ async def test_workers_share_their_counts_through_redis(database_url, clock, red
 async def test_money_and_token_limits_hold_across_workers(database_url, clock, redis_url, prefix):
     shared = {"rate_limit_url": redis_url, "rate_limit_key_prefix": prefix}
     limits = {"rate_limit_per_token": 5, "rate_limit_money_per_lender": 2}
-    async with serve(database_url, clock, **shared, **limits) as api:
-        async with second_worker(database_url, clock, **shared, **limits) as other:
-            _, ada = await api.register("Ada")
-            assert (await api.http.post("/graphql", json=deposit_body(), headers=bearer(ada))).status_code == 200  # 1
-            assert (await other.post("/graphql", json=deposit_body(), headers=bearer(ada))).status_code == 200  # 2
-            assert_rate_limited(
-                await api.http.post("/graphql", json=deposit_body(), headers=bearer(ada)), "LENDER_MONEY", 60
-            )
-            assert_rate_limited(
-                await other.post("/graphql", json=deposit_body(), headers=bearer(ada)), "LENDER_MONEY", 60
-            )
-            # The token has made 4 requests over both workers; the fifth is its last.
-            assert (await other.post("/graphql", json=ME, headers=bearer(ada))).status_code == 200
-            assert_rate_limited(await api.http.post("/graphql", json=ME, headers=bearer(ada)), "TOKEN", 60)
-            body = (await other.post("/graphql", json={"query": RATE}, headers={})).json()
-            assert body["data"]["rateLimit"]["bucket"] == "IP"
-            clock.advance(seconds=60)
-            assert await balance(api, ada) == "20.00"
+    async with (
+        serve(database_url, clock, **shared, **limits) as api,
+        second_worker(database_url, clock, **shared, **limits) as other,
+    ):
+        _, ada = await api.register("Ada")
+        assert (await api.http.post("/graphql", json=deposit_body(), headers=bearer(ada))).status_code == 200  # 1
+        assert (await other.post("/graphql", json=deposit_body(), headers=bearer(ada))).status_code == 200  # 2
+        assert_rate_limited(
+            await api.http.post("/graphql", json=deposit_body(), headers=bearer(ada)), "LENDER_MONEY", 60
+        )
+        assert_rate_limited(await other.post("/graphql", json=deposit_body(), headers=bearer(ada)), "LENDER_MONEY", 60)
+        # The token has made 4 requests over both workers; the fifth is its last.
+        assert (await other.post("/graphql", json=ME, headers=bearer(ada))).status_code == 200
+        assert_rate_limited(await api.http.post("/graphql", json=ME, headers=bearer(ada)), "TOKEN", 60)
+        body = (await other.post("/graphql", json={"query": RATE}, headers={})).json()
+        assert body["data"]["rateLimit"]["bucket"] == "IP"
+        clock.advance(seconds=60)
+        assert await balance(api, ada) == "20.00"
 
 
 async def test_without_redis_counting_falls_back_to_memory(database_url, clock, caplog):
@@ -334,7 +334,7 @@ def test_two_real_servers_share_limits_through_redis(tmp_path, redis_url, prefix
         "RATE_LIMIT_URL": redis_url, "RATE_LIMIT_KEY_PREFIX": prefix, "RATE_LIMIT_WINDOW": "3600",
         "RATE_LIMIT_PER_IP": "1000", "RATE_LIMIT_PER_TOKEN": "1000", "RATE_LIMIT_MONEY_PER_LENDER": "3",
     }  # fmt: skip
-    for attempt in range(2):  # a second try only if an hour boundary fell inside the first
+    for _ in range(2):  # a second try only if an hour boundary fell inside the first
         with serving(database_url, env=env) as a, serving(database_url, env=env) as b:
             email = f"ada.{uuid.uuid4().hex[:8]}@example.org"
             register = """mutation($email: String!) { registerLender(input: {displayName: "Ada", email: $email}) {

@@ -26,28 +26,32 @@ from tests.ws import Socket
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
 async def test_a_socket_that_never_sends_connection_init_is_closed(database_url, clock, protocol):
-    async with serve(database_url, clock, websockets=True, ws_connection_init_timeout=0.3) as api:
-        async with websockets.connect(api.ws_url, subprotocols=[protocol]) as connection:
-            assert connection.subprotocol == protocol
-            try:
-                async with asyncio.timeout(3):
-                    while True:  # nothing but keep-alives may come before the close
-                        message = json.loads(await connection.recv())
-                        assert message["type"] in ("ping", "ka"), message
-            except ConnectionClosed as error:
-                closed = error
-            except TimeoutError:
-                pytest.fail(f"a {protocol} socket without connection_init was still open after 3 s (timeout 0.3 s)")
-            assert closed.rcvd is not None
-            assert (closed.rcvd.code, closed.rcvd.reason) == (4408, "Connection initialisation timeout")
+    async with (
+        serve(database_url, clock, websockets=True, ws_connection_init_timeout=0.3) as api,
+        websockets.connect(api.ws_url, subprotocols=[protocol]) as connection,
+    ):
+        assert connection.subprotocol == protocol
+        try:
+            async with asyncio.timeout(3):
+                while True:  # nothing but keep-alives may come before the close
+                    message = json.loads(await connection.recv())
+                    assert message["type"] in ("ping", "ka"), message
+        except ConnectionClosed as error:
+            closed = error
+        except TimeoutError:
+            pytest.fail(f"a {protocol} socket without connection_init was still open after 3 s (timeout 0.3 s)")
+        assert closed.rcvd is not None
+        assert (closed.rcvd.code, closed.rcvd.reason) == (4408, "Connection initialisation timeout")
 
 
 async def test_connection_init_in_time_keeps_the_socket(database_url, clock):
-    async with serve(database_url, clock, websockets=True, ws_connection_init_timeout=0.3) as api:
-        async with Socket.open(api.ws_url) as ws:
-            await asyncio.sleep(0.6)  # well past the timeout: an initialised socket stays open
-            await ws.subscribe("q", "{ __typename }")
-            assert (await ws.next("q")) == {"__typename": "Query"}
+    async with (
+        serve(database_url, clock, websockets=True, ws_connection_init_timeout=0.3) as api,
+        Socket.open(api.ws_url) as ws,
+    ):
+        await asyncio.sleep(0.6)  # well past the timeout: an initialised socket stays open
+        await ws.subscribe("q", "{ __typename }")
+        assert (await ws.next("q")) == {"__typename": "Query"}
 
 
 def test_the_default_init_timeout_is_ten_seconds():
@@ -56,15 +60,17 @@ def test_the_default_init_timeout_is_ten_seconds():
 
 
 async def test_oversized_websocket_messages_close_the_socket(database_url, clock):
-    async with serve(database_url, clock, websockets=True, max_ws_message_bytes=2000) as api:
-        async with Socket.open(api.ws_url) as ws:
-            padded = "{ __typename }" + " " * 1900  # under the limit: served
-            await ws.subscribe("small", padded)
-            assert (await ws.next("small")) == {"__typename": "Query"}
-            await ws.subscribe("big", "{ __typename }" + " " * 2100)
-            with pytest.raises(ConnectionClosed) as closed:
-                await ws.receive("big")
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    async with (
+        serve(database_url, clock, websockets=True, max_ws_message_bytes=2000) as api,
+        Socket.open(api.ws_url) as ws,
+    ):
+        padded = "{ __typename }" + " " * 1900  # under the limit: served
+        await ws.subscribe("small", padded)
+        assert (await ws.next("small")) == {"__typename": "Query"}
+        await ws.subscribe("big", "{ __typename }" + " " * 2100)
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.receive("big")
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
 async def test_oversized_websocket_messages_are_refused_at_the_default_limit(live):
@@ -90,38 +96,42 @@ async def connect_from(source_ip: str, url: str) -> AsyncIterator[websockets.Cli
 
 
 async def test_open_websockets_per_ip_are_capped(database_url, clock):
-    async with serve(database_url, clock, websockets=True, max_ws_connections_per_ip=2) as api:
-        async with contextlib.AsyncExitStack() as stack:
-            first = await stack.enter_async_context(connect_from("127.0.0.1", api.ws_url))
+    async with (
+        serve(database_url, clock, websockets=True, max_ws_connections_per_ip=2) as api,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        first = await stack.enter_async_context(connect_from("127.0.0.1", api.ws_url))
+        await stack.enter_async_context(connect_from("127.0.0.1", api.ws_url))
+        with pytest.raises(InvalidStatus) as refused:
             await stack.enter_async_context(connect_from("127.0.0.1", api.ws_url))
-            with pytest.raises(InvalidStatus) as refused:
-                await stack.enter_async_context(connect_from("127.0.0.1", api.ws_url))
-            assert refused.value.response.status_code == 403
-            # Another address has its own count.
-            await stack.enter_async_context(connect_from("127.0.0.2", api.ws_url))
-            # A closed socket frees its place (once the server has seen it close).
-            await first.close()
-            for _ in range(200):
-                try:
-                    async with connect_from("127.0.0.1", api.ws_url):
-                        break
-                except InvalidStatus:
-                    await asyncio.sleep(0.02)
-            else:
-                pytest.fail("a closed socket never freed its place")
+        assert refused.value.response.status_code == 403
+        # Another address has its own count.
+        await stack.enter_async_context(connect_from("127.0.0.2", api.ws_url))
+        # A closed socket frees its place (once the server has seen it close).
+        await first.close()
+        for _ in range(200):
+            try:
+                async with connect_from("127.0.0.1", api.ws_url):
+                    break
+            except InvalidStatus:
+                await asyncio.sleep(0.02)
+        else:
+            pytest.fail("a closed socket never freed its place")
 
 
 async def test_subscriptions_per_connection_are_limited(database_url, clock):
-    async with serve(database_url, clock, websockets=True, max_subscriptions_per_connection=2) as api:
-        async with Socket.open(api.ws_url) as ws:
-            await ws.subscribe("a", LISTED)
-            await ws.subscribe("b", LISTED)
-            await ws.subscribe("c", LISTED)
-            refused = await ws.receive("c")
-            assert refused["type"] == "error" and refused["payload"][0]["message"] == "Subscription limit reached"
-            await ws.stop("a")  # a freed place can be used again
-            await ws.subscribe("d", LISTED)
-            assert await ws.nothing_for("d", 0.2)
+    async with (
+        serve(database_url, clock, websockets=True, max_subscriptions_per_connection=2) as api,
+        Socket.open(api.ws_url) as ws,
+    ):
+        await ws.subscribe("a", LISTED)
+        await ws.subscribe("b", LISTED)
+        await ws.subscribe("c", LISTED)
+        refused = await ws.receive("c")
+        assert refused["type"] == "error" and refused["payload"][0]["message"] == "Subscription limit reached"
+        await ws.stop("a")  # a freed place can be used again
+        await ws.subscribe("d", LISTED)
+        assert await ws.nothing_for("d", 0.2)
 
 
 @pytest.mark.parametrize(

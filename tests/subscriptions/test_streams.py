@@ -28,7 +28,8 @@ async def test_loan_progress_reports_every_share_and_the_funding(live):
         assert await ws.nothing_for("p", 0.3)  # subscribed; nothing has happened yet
         await live.lend(ada, loan_id, "25.00")
         first = (await ws.next("p"))["loanProgress"]
-        assert {k: first[k] for k in ("kind", "amountAdded", "fundedAmount", "remainingAmount", "lenderCount", "status")} == {
+        fields = ("kind", "amountAdded", "fundedAmount", "remainingAmount", "lenderCount", "status")
+        assert {k: first[k] for k in fields} == {
             "kind": "SHARE_ADDED", "amountAdded": "25.00", "fundedAmount": "25.00", "remainingAmount": "25.00",
             "lenderCount": 1, "status": "FUNDRAISING",
         }  # fmt: skip
@@ -110,9 +111,10 @@ async def test_my_events_follow_my_money(live):
 
 
 async def test_saved_search_alerts_arrive_as_notifications(live):
-    lender_id, ada = await live.register("Ada")
+    _, ada = await live.register("Ada")
     saved = await live.data(
-        """mutation { saveSearch(input: {name: "Kenyan food", filter: {countries: ["KE"], sectors: [FOOD]}, alert: true}) {
+        """mutation { saveSearch(input: {
+             name: "Kenyan food", filter: {countries: ["KE"], sectors: [FOOD]}, alert: true}) {
              __typename ... on SaveSearchSuccess { savedSearch { name alert filter { countries sectors } } } } }""",
         token=ada,
     )

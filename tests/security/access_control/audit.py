@@ -55,11 +55,9 @@ class Audit:
                     self.problem(path, f"{name}'s own {field} is hidden from them")
                 elif field in self.world.listed.get(owner, {}):
                     shown_names = sorted(item.get("name") for item in node[field])
-                    if shown_names != sorted(self.world.listed[owner][field]):
-                        self.problem(
-                            path,
-                            f"{name}'s own {field} show {shown_names}, not theirs: {sorted(self.world.listed[owner][field])}",
-                        )
+                    theirs = sorted(self.world.listed[owner][field])
+                    if shown_names != theirs:
+                        self.problem(path, f"{name}'s own {field} show {shown_names}, not theirs: {theirs}")
             elif shown:
                 self.problem(path, f"LEAK: {name}'s {field} = {json.dumps(node[field])[:160]}")
 

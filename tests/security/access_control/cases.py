@@ -98,7 +98,8 @@ PROBES = [
     Probe(
         "node(id) of a lender",
         with_fragments(
-            "query($ada: ID!, $bob: ID!) { ada: node(id: $ada) { ...PublicNode } bob: node(id: $bob) { ...PublicNode } }"
+            "query($ada: ID!, $bob: ID!) {"
+            " ada: node(id: $ada) { ...PublicNode } bob: node(id: $bob) { ...PublicNode } }"
         ),
         frozenset({"Ada", "Bob"}),
     ),
@@ -162,7 +163,8 @@ def _repayment(w: World) -> dict:
 # Everyone who is not Ada with her full token, and what they get for Ada's objects.
 NOT_ADA = (
     ("Bob", "NotFound"), ("Bob's read-only token", "Forbidden"), ("Ada's read-only token", "Forbidden"),
-    ("Ada's lend-only token", "Forbidden"), ("anonymous", "Forbidden"), ("partner", "Forbidden"), ("admin", "Forbidden"),
+    ("Ada's lend-only token", "Forbidden"), ("anonymous", "Forbidden"), ("partner", "Forbidden"),
+    ("admin", "Forbidden"),
 )  # fmt: skip
 
 
@@ -177,7 +179,8 @@ CROSS_OWNER = [
     Attempt("deleteSavedSearch of Ada's ApiToken id by Bob", "deleteSavedSearch", DELETE_SEARCH,
             lambda w: {"id": w.ids["Ada's read-only token"]}, "Bob", "NotFound"),
     *_by_everyone_but_ada(
-        "revokeApiToken of Ada's read-only token", "revokeApiToken", REVOKE, lambda w: {"id": w.ids["Ada's read-only token"]}
+        "revokeApiToken of Ada's read-only token", "revokeApiToken", REVOKE,
+        lambda w: {"id": w.ids["Ada's read-only token"]},
     ),
     Attempt("revokeApiToken of Ada's saved-search id by Bob", "revokeApiToken", REVOKE,
             lambda w: {"id": w.ids["Ada's search"]}, "Bob", "NotFound"),
@@ -189,7 +192,8 @@ CROSS_OWNER = [
             lambda w: {"ids": [w.ids["Ada's search"]]}, "Bob", "NotFound"),
     # postRepayment / markDefault: the other partner's loan, by the wrong partner and by lenders.
     *(
-        Attempt(f"postRepayment of the other partner's loan by {who}", "postRepayment", REPAY, _repayment, who, "Forbidden")
+        Attempt(f"postRepayment of the other partner's loan by {who}", "postRepayment", REPAY, _repayment, who,
+                "Forbidden")
         for who in ("partner", "Ada", "Bob", "anonymous")
     ),
     *(
@@ -202,5 +206,6 @@ CROSS_OWNER = [
             lambda w: listing(partnerId=w.ids["Peru Partner"], countryIsoCode="PE"), "partner", "Forbidden"),
     Attempt("listLoan by a lender", "listLoan", LIST, lambda w: listing(), "Bob", "Forbidden"),
     Attempt("lend to Ada's share id by Bob", "lend", LEND_,
-            lambda w: {"loanId": w.ids["Ada's Amina share"], "amount": "25.00", "idempotencyKey": new_key()}, "Bob", "NotFound"),
+            lambda w: {"loanId": w.ids["Ada's Amina share"], "amount": "25.00", "idempotencyKey": new_key()},
+            "Bob", "NotFound"),
 ]  # fmt: skip

@@ -88,7 +88,9 @@ OWN_PAYLOADS = {
         "withdraw": "... on WithdrawSuccess { lender { ...Profile } transaction { ...Owned } }",
         "lend": "... on LendSuccess { loan { ...Funding } share { ...Owned } lender { ...Profile } }",
         "saveSearch": "... on SaveSearchSuccess { savedSearch { ...Owned } }",
-        "setAutoLendRule": "... on AutoLendRuleSuccess { rule { enabled amountPerLoan keepBalance trigger criteria { sectors } } }",
+        "setAutoLendRule": (
+            "... on AutoLendRuleSuccess { rule { enabled amountPerLoan keepBalance trigger criteria { sectors } } }"
+        ),
         "createApiToken": "... on CreateApiTokenSuccess { token apiToken { ...Owned } }",
         "revokeApiToken": "... on RevokeApiTokenSuccess { apiToken { ...Owned } }",
         "listLoan": "... on ListLoanSuccess { loan { ...Funding } }",

@@ -21,7 +21,10 @@ PRIVATE_LENDER_FIELDS: dict[str, tuple[str, str]] = {
     "savedSearches": (PORTFOLIO_READ, "savedSearches { ...Owned }"),
     "autoLendRule": (
         PORTFOLIO_READ,
-        "autoLendRule { enabled amountPerLoan keepBalance trigger idleDays pauseUntil waitingSince criteria { sectors keywords } }",
+        (
+            "autoLendRule { enabled amountPerLoan keepBalance trigger idleDays pauseUntil waitingSince "
+            "criteria { sectors keywords } }"
+        ),
     ),
     "apiTokens": (TOKENS_MANAGE, "apiTokens { ...Owned }"),
 }
@@ -64,7 +67,8 @@ PRIVATE_TYPES = {
 # The public live streams: every field is reviewed here; a new one must be judged before it is added.
 PUBLIC_STREAM_FIELDS = {
     "LoanProgressEvent": {
-        "eventId", "occurredAt", "kind", "amountAdded", "fundedAmount", "remainingAmount", "lenderCount", "status", "loan",
+        "eventId", "occurredAt", "kind", "amountAdded", "fundedAmount", "remainingAmount", "lenderCount", "status",
+        "loan",
     },
     "LoanListedEvent": {"eventId", "occurredAt", "loan"},
 }  # fmt: skip

@@ -72,7 +72,8 @@ class World:
 
 
 VIEWERS = (
-    "anonymous", "Ada", "Ada's read-only token", "Ada's lend-only token", "Bob", "Bob's read-only token", "partner", "admin",
+    "anonymous", "Ada", "Ada's read-only token", "Ada's lend-only token", "Bob", "Bob's read-only token", "partner",
+    "admin",
 )  # fmt: skip
 # Money mutations (deposit, withdraw, lend) each lender made while the world was built: Ada 2 + 2, Bob 1 + 2.
 MONEY_CALLS = {"Ada": 4, "Bob": 3}
