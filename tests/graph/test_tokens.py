@@ -6,21 +6,9 @@ import websockets
 from lending.tokens import SCOPES
 from models import ApiToken, Transfer
 from tests.api import new_key, partner_token
+from tests.graph.api_tokens import CREATE, REVOKE, make_token
 from tests.snapshot import changes, snapshot
 from tests.ws import Socket
-
-CREATE = """mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) {
-  __typename ... on UserError { code message } ... on InvalidInput { field }
-  ... on CreateApiTokenSuccess { token apiToken { id name scopes revokedAt } } } }"""
-REVOKE = """mutation($id: ID!) { revokeApiToken(input: {id: $id}) {
-  __typename ... on UserError { code message } ... on RevokeApiTokenSuccess { apiToken { name revokedAt } } } }"""
-
-
-async def make_token(api, owner: str, *scopes: str, name: str = "third party") -> tuple[str, str]:
-    created = (await api.data(CREATE, {"input": {"name": name, "scopes": list(scopes)}}, owner))["createApiToken"]
-    assert created["__typename"] == "CreateApiTokenSuccess", created
-    assert created["apiToken"]["scopes"] == list(scopes)
-    return created["apiToken"]["id"], created["token"]
 
 
 async def test_a_read_only_token_reads_the_portfolio_but_cannot_move_money(api):

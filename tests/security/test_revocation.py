@@ -17,7 +17,7 @@ import pytest
 
 from models import Transfer, TransferKind
 from tests.api import new_key, partner_token
-from tests.graph.test_tokens import REVOKE, make_token
+from tests.graph.api_tokens import REVOKE, make_token
 from tests.snapshot import changes, snapshot
 from tests.ws_protocols import PROTOCOLS, Client
 

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from graph.settings import Settings
 from tests.conftest import serve
-from tests.subscriptions.test_streams import LISTED
+from tests.subscriptions.documents import LISTED
 from tests.ws import Socket
 
 

@@ -6,7 +6,7 @@ import pytest
 import websockets
 
 from tests.api import partner_token
-from tests.subscriptions.test_streams import LISTED, MINE, PROGRESS
+from tests.subscriptions.documents import LISTED, MINE, PROGRESS
 from tests.ws import Socket
 
 

@@ -32,7 +32,7 @@ from graphql import GraphQLError
 
 from tests.api import Api, new_key, partner_token
 from tests.polling import until
-from tests.subscriptions.test_streams import LISTED, MINE
+from tests.subscriptions.documents import LISTED, MINE
 
 JS_DIR = Path(__file__).parent / "js"
 TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL  # "graphql-transport-ws"
