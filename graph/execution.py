@@ -20,7 +20,7 @@ from graph.limits.operation import within
 from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext
 
 # Fields whose value depends on who is asking: every permission-guarded Lender field,
-# Allocation.lender (shown to its lender only), and `me`. tests/security/test_access_control.py
+# Allocation.lender (shown to its lender only), and `me`. tests/security/test_access_control_*.py
 # fails when a private field is added without being listed here.
 VIEWER_FIELDS = frozenset(
     {
