@@ -51,7 +51,7 @@ class LendGraphQL(GraphQLOverHTTP):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, settings: Settings, clock: Clock, hub: Hub, rate: RateLimiter) -> None:
+    def __init__(self, settings: Settings, clock: Clock, hub: Hub, limits: Limits) -> None:
         init_timeout = settings.ws_connection_init_timeout
         super().__init__(
             schema,
@@ -66,7 +66,8 @@ class LendGraphQL(GraphQLOverHTTP):
         )
         self.clock = clock
         self.hub = hub
-        self.rate = rate
+        self.limits = limits
+        self.rate = limits.rate
         self.shared = SharedResults()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -84,7 +85,9 @@ class LendGraphQL(GraphQLOverHTTP):
             headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
             await JSONResponse({"errors": [unavailable().formatted]}, 503, headers)(scope, receive, send)
 
-    async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        # Over WebSocket strawberry passes the socket as the response: an HTTP response only over HTTP.
+        http_response = response if isinstance(response, Response) else None
         http = not isinstance(request, WebSocket)
         ip = request.client.host if request.client else None
         # An HTTP request counts against its IP before the token is even looked up, then against its
@@ -96,10 +99,16 @@ class LendGraphQL(GraphQLOverHTTP):
             by_token = await self.rate.check([self.rate.token(viewer)])
             # X-RateLimit-* headers for the bucket Query.rateLimit shows: the token's, or the IP's without one.
             shown = by_token if viewer is not None else by_ip
-            if shown and response is not None:
-                response.headers.update(shown[0].headers())
+            if shown and http_response is not None:
+                http_response.headers.update(shown[0].headers())
         return Context(
-            request=request, response=response, viewer=viewer, clock=self.clock, hub=self.hub, shared=self.shared
+            request=request,
+            response=http_response,
+            viewer=viewer,
+            clock=self.clock,
+            hub=self.hub,
+            shared=self.shared,
+            limits=self.limits,
         )
 
     def encode_json(self, data: object) -> str | bytes:
@@ -148,7 +157,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     bus = EventBus(settings.broadcast_url)
     hub = Hub(bus, poll_interval=settings.outbox_poll_interval, inbox_size=settings.subscriber_queue_size)
     rate = RateLimiter.from_settings(settings, clock)
-    graphql = LendGraphQL(settings, clock, hub, rate)
+    limits = Limits(
+        query=QueryLimits(
+            max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_cost=settings.max_query_cost
+        ),
+        max_lexical_tokens=settings.max_lexical_tokens,
+        hide_suggestions=settings.production,
+        rate=rate,
+        introspection=settings.introspection,
+        max_query_seconds=settings.max_query_seconds,
+    )
+    graphql = LendGraphQL(settings, clock, hub, limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -200,15 +219,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     )
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[cors, transport_limits])
     app.state.graphql = graphql
-    # Read by the schema extension OperationLimits and by Query.rateLimit (graph.limits.limits_of).
-    app.state.limits = Limits(
-        query=QueryLimits(
-            max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_cost=settings.max_query_cost
-        ),
-        max_lexical_tokens=settings.max_lexical_tokens,
-        hide_suggestions=settings.production,
-        rate=rate,
-        introspection=settings.introspection,
-        max_query_seconds=settings.max_query_seconds,
-    )
+    # Resolvers read the limits from their Context; graph.limits.limits_of, from here.
+    app.state.limits = limits
     return app

@@ -1,30 +1,38 @@
-"""The typed context every resolver receives."""
+"""The typed context every resolver receives, and `Info`, the type of their `info` argument."""
+
+from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from graph.execution import SharedResults
+from graph.limits import Limits
+from graph.limits.rate import RateLimiter
 from graph.loaders import Loaders
+from lending.errors import Forbidden
 from lending.tokens import Viewer
 from models import Loan, Partner
 from subscriptions.hub import Hub
+
+if TYPE_CHECKING:  # graph/execution.py imports this module: the executor runs with a Context
+    from graph.execution import SharedResults
 
 
 @dataclass
 class Context:
     request: Request | WebSocket
-    response: Response | None
+    response: Response | None  # None over WebSocket
     viewer: Viewer | None
     clock: Callable[[], datetime]
     hub: Hub
     shared: SharedResults
+    limits: Limits  # the application's limits on operations, its rate limiter among them
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
     loaders: Loaders = field(init=False)
 
@@ -42,6 +50,41 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def rate(self) -> RateLimiter:
+        return self.limits.rate
+
+    @property
+    def client_ip(self) -> str | None:
+        """The caller's IP address, as the server saw it; None when unknown."""
+        return self.request.client.host if self.request.client else None
+
+    def require_lender(self, scope: str | None = None) -> int:
+        """The signed-in lender's id, if their token carries `scope`; Forbidden for anyone else.
+
+        The rule behind graph.permissions.IsLender. A resolver guarded by IsLender(scope) calls it
+        without a scope, for the id: the permission has checked the scope before it ran.
+        """
+        return self._lender(scope)[1]
+
+    def require_lender_viewer(self, scope: str | None = None) -> Viewer:
+        """As require_lender, the lender's Viewer, for domain functions that take one."""
+        return self._lender(scope)[0]
+
+    def _lender(self, scope: str | None) -> tuple[Viewer, int]:
+        viewer = self.viewer
+        if viewer is None:
+            raise Forbidden("Sign in with a lender token: Authorization: Bearer <token>.")
+        if viewer.lender_id is None:
+            raise Forbidden("Only a lender may do this.")
+        if scope is not None:
+            viewer.require(scope)
+        return viewer, viewer.lender_id
+
+    def reader(self, scope: str) -> int | None:
+        """The lender whose private objects this viewer may read with `scope`, or None."""
+        return self.viewer.lender_id if self.viewer is not None and self.viewer.may(scope) else None
 
 
 # What every resolver receives: the typed context, no root value.

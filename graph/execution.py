@@ -15,7 +15,7 @@ from typing import Any
 from graphql import ExecutionResult, OperationType
 from graphql.language import FieldNode, OperationDefinitionNode, VariableNode, Visitor, visit
 
-from graph.limits import limits_of
+from graph.context import Context
 from graph.limits.operation import within
 from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext
 
@@ -120,15 +120,17 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
     """
 
     def execute_operation(self, serially: bool | None = None) -> Any:
-        key = self._share_key()
+        context = self.context_value
+        if not isinstance(context, Context):  # the schema run without the app: nothing to share or bound
+            return super().execute_operation(serially)
+        key = self._share_key(context)
         if key is None:
             result = super().execute_operation(serially)
-            limits = limits_of(self.context_value)
-            if self.operation.operation is OperationType.QUERY and limits and limits.max_query_seconds:
-                if self.is_awaitable(result):
-                    return within(result, limits.max_query_seconds)
+            seconds = context.limits.max_query_seconds
+            if self.operation.operation is OperationType.QUERY and seconds and self.is_awaitable(result):
+                return within(result, seconds)
             return result
-        shared: SharedResults = self.context_value.shared
+        shared = context.shared
         found = shared.get(key, self.operation)
         if found is not None:
             return found
@@ -144,15 +146,14 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
             _encode_data(shared, result)
         return result
 
-    def _share_key(self) -> tuple | None:
-        event_id = getattr(self.root_value, "event_id", None)
-        shared = getattr(self.context_value, "shared", None)
-        if self.operation.operation is not OperationType.SUBSCRIPTION or event_id is None or shared is None:
+    def _share_key(self, context: Context) -> tuple | None:
+        event_id = getattr(self.root_value, "event_id", None)  # the events of graph/types/events.py carry one
+        if self.operation.operation is not OperationType.SUBSCRIPTION or event_id is None:
             return None
-        variables, viewer_specific = shared.selection(self.operation, self.fragments)
+        variables, viewer_specific = context.shared.selection(self.operation, self.fragments)
         values = self.variable_values.coerced
         inner = tuple(sorted((name, repr(values.get(name))) for name in variables))
-        viewer = self.context_value.viewer if viewer_specific else None
+        viewer = context.viewer if viewer_specific else None
         return (type(self.root_value).__name__, event_id, id(self.operation), inner, viewer)
 
 

@@ -1,20 +1,36 @@
-"""Who may read what."""
+"""Who may see what and who may do what: one rule per area, declared on the fields it guards.
 
-from collections.abc import Iterable
+- A lender's private fields (Lender.email, balance, portfolio, transactions, notifications,
+  autoLendRule, savedSearches): CanReadPortfolio; their tokens (Lender.apiTokens): CanManageTokens;
+  the lender an auto-lend allocation names (Allocation.lender): IsAllocationOwner. To anyone else
+  these fields are null or an empty list, not an error, so public profiles stay usable (`private`).
+- A lender's private objects by global id (node(id) of a Share, Transaction, Notification,
+  SavedSearch or ApiToken): `owned_nodes`, in each type's resolve_nodes. Another lender's object
+  does not exist as far as the viewer can tell.
+- What lenders do or read of their own (deposit, withdraw, lend, setAutoLendRule, autoLendPreview,
+  autoLendBacktest, saveSearch, deleteSavedSearch, markNotificationsRead, myEvents): IsLender(scope),
+  checked before the resolver runs (`requires`). The refusal is the typed Forbidden of the field's
+  result union (ForbiddenAsResult, registered on the schema), or an error with the code FORBIDDEN
+  where there is no union (myEvents). createApiToken and revokeApiToken: IsLender(); the
+  tokens:manage scope, and which scopes a token may grant, are lending.tokens' rules.
+- What partners do (listLoan, postRepayment, markDefault): the domain decides
+  (lending.loans.acting_partner), after it has found the loan: which partner a caller acts for and
+  whose loan it is are rules of lending. Its Forbidden is the typed member of the union too.
+"""
+
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
+import strawberry
+from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 
 from graph.context import Info
-from lending.errors import Forbidden
+from graph.types import errors as e
+from lending import errors
 from lending.tokens import PORTFOLIO_READ, TOKENS_MANAGE
-
-
-class IsAuthenticated(BasePermission):
-    message = "Sign in: send Authorization: Bearer <token>."
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return info.context.viewer is not None
 
 
 class CanReadPortfolio(BasePermission):
@@ -23,42 +39,8 @@ class CanReadPortfolio(BasePermission):
     message = "Only the lender may read this."
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        viewer = info.context.viewer
-        return viewer is not None and viewer.lender_id == source.id and viewer.may(PORTFOLIO_READ)
-
-
-def own_only() -> list[PermissionExtension]:
-    """Field extensions: null, not an error, for anyone but the owner (public profiles stay usable)."""
-    return [PermissionExtension(permissions=[CanReadPortfolio()], fail_silently=True)]
-
-
-def lender_id_of(info: Info, scope: str | None = None) -> int:
-    """The signed-in lender's id, if their token carries `scope`; Forbidden for anyone else."""
-    viewer = info.context.viewer
-    if viewer is None:
-        raise Forbidden("Sign in with a lender token: Authorization: Bearer <token>.")
-    if viewer.lender_id is None:
-        raise Forbidden("Only a lender may do this.")
-    if scope is not None:
-        viewer.require(scope)
-    return viewer.lender_id
-
-
-def reader_id(info: Info, scope: str = PORTFOLIO_READ) -> int | None:
-    """The lender whose private objects this viewer may read (with `scope`), else None."""
-    viewer = info.context.viewer
-    return viewer.lender_id if viewer is not None and viewer.may(scope) else None
-
-
-async def owned_nodes(model: Any, info: Info, node_ids: Iterable[str], scope: str = PORTFOLIO_READ) -> list[Any]:
-    """Rows of `model` for `node_ids`, None where the viewer may not read it as their own (with `scope`).
-
-    Another lender's object does not exist as far as this viewer can tell.
-    """
-    ids = [int(i) for i in node_ids]
-    reader = reader_id(info, scope)
-    mine = {row.id: row for row in await model.filter(id__in=ids, lender_id=reader)} if reader else {}
-    return [mine.get(i) for i in ids]
+        reader = info.context.reader(PORTFOLIO_READ)
+        return reader is not None and reader == source.id
 
 
 class CanManageTokens(BasePermission):
@@ -67,5 +49,90 @@ class CanManageTokens(BasePermission):
     message = "Only the lender, with the tokens:manage scope, may read this."
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        reader = info.context.reader(TOKENS_MANAGE)
+        return reader is not None and reader == source.id
+
+
+class IsAllocationOwner(BasePermission):
+    """The lender an auto-lend allocation names: shown to that lender only (with any scope)."""
+
+    message = "Only the lender may see this."
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
-        return viewer is not None and viewer.lender_id == source.id and viewer.may(TOKENS_MANAGE)
+        return viewer is not None and viewer.lender_id == source.lender_id
+
+
+class IsLender(BasePermission):
+    """The signed-in lender, with a token that carries `scope` (Context.require_lender)."""
+
+    def __init__(self, scope: str | None = None) -> None:
+        self.scope = scope
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        # Raises rather than returns False: Forbidden says which of sign-in, role or scope is missing.
+        info.context.require_lender(self.scope)
+        return True
+
+
+# schema.graphql has always marked the fields these guard with a directive named after them.
+_MARKED_IN_SCHEMA = (CanReadPortfolio, CanManageTokens)
+
+
+def private(permission: BasePermission) -> list[FieldExtension]:
+    """Field extensions: null (or an empty list), not an error, for anyone `permission` refuses."""
+    marked = isinstance(permission, _MARKED_IN_SCHEMA)
+    return [PermissionExtension(permissions=[permission], fail_silently=True, use_directives=marked)]
+
+
+class Required(PermissionExtension):
+    """Permissions checked before the resolver runs; on a subscription, as its stream starts.
+
+    A subscription's refusal is then what a check in its own generator would give: the stream's one
+    result, with the error, and its end (not a refused `subscribe`).
+    """
+
+    def apply(self, field: Any) -> None:
+        super().apply(field)
+        self._stream = bool(field.is_subscription)
+
+    async def resolve_async(self, next_: Callable[..., Any], source: Any, info: strawberry.Info, **kwargs: Any) -> Any:
+        if not self._stream:
+            return await super().resolve_async(next_, source, info, **kwargs)
+        return self._checked_stream(next_, source, info, kwargs)
+
+    async def _checked_stream(
+        self, next_: Callable[..., Any], source: Any, info: strawberry.Info, kwargs: dict[str, Any]
+    ) -> AsyncIterator[Any]:
+        for permission in self.permissions:
+            allowed = permission.has_permission(source, info, **kwargs)
+            if inspect.isawaitable(allowed):
+                allowed = await allowed
+            if allowed is not True:
+                permission.on_unauthorized()
+        async with contextlib.aclosing(next_(source, info, **kwargs)) as stream:
+            async for item in stream:
+                yield item
+
+
+def requires(permission: BasePermission) -> list[FieldExtension]:
+    """Field extensions: `permission` is checked before the resolver runs; its Forbidden is the answer."""
+    return [Required(permissions=[permission], use_directives=isinstance(permission, _MARKED_IN_SCHEMA))]
+
+
+class ForbiddenAsResult(strawberry.ExceptionHandler[errors.Forbidden, e.Forbidden]):
+    """A refusal (IsLender's) as the typed Forbidden of a result union that has one; elsewhere an error."""
+
+    def handle(self, exception: errors.Forbidden, *, field: object, info: strawberry.Info) -> e.Forbidden:
+        return e.Forbidden(code=exception.code, message=exception.message)
+
+
+async def owned_nodes(model: Any, info: Info, node_ids: Iterable[str], scope: str = PORTFOLIO_READ) -> list[Any]:
+    """Rows of `model` for `node_ids`, None where the viewer may not read it as their own (with `scope`).
+
+    Another lender's object does not exist as far as this viewer can tell.
+    """
+    ids = [int(i) for i in node_ids]
+    reader = info.context.reader(scope)
+    mine = {row.id: row for row in await model.filter(id__in=ids, lender_id=reader)} if reader else {}
+    return [mine.get(i) for i in ids]

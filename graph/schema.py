@@ -13,6 +13,7 @@ from graph.documents import CachedParse, CoerceVariables, OneOperation
 from graph.execution import SharingExecutor
 from graph.extensions import AnnounceEvents, DomainErrorCodes, MaskUnexpectedErrors, OperationLimits
 from graph.ids import find_node
+from graph.permissions import ForbiddenAsResult
 from graph.types.decimals import DecimalScalar
 from graph.types.events import LENDER_EVENT_TYPES, NotificationNode
 from graph.types.lenders import LenderNode, ShareNode, TransactionNode
@@ -54,6 +55,8 @@ schema = errorlog.Schema(
     subscription=Subscription,
     execution_context_class=SharingExecutor,
     scalar_overrides={Decimal: DecimalScalar},  # strict decimal strings (graph/types/decimals.py)
+    # A permission's refusal is the typed Forbidden of the result union (graph/permissions.py).
+    exception_handlers=[ForbiddenAsResult()],
     types=[
         LoanNode,
         PartnerNode,

@@ -6,7 +6,7 @@ from typing import Annotated
 import strawberry
 
 from graph.context import Info
-from graph.permissions import lender_id_of
+from graph.permissions import IsLender, requires
 from graph.types import errors as e
 from graph.types.errors import returns_user_errors
 from graph.types.lenders import LenderNode, TransactionNode
@@ -82,18 +82,18 @@ class AccountMutation:
         lender, token = await accounts.register_lender(input.display_name, input.email, info.context.now())
         return RegisterLenderSuccess(lender=LenderNode.from_model(lender), token=token)
 
-    @strawberry.mutation(description="Add credit from outside.")
+    @strawberry.mutation(description="Add credit from outside.", extensions=requires(IsLender(LEND)))
     @returns_user_errors
     async def deposit(self, info: Info, input: DepositInput) -> DepositResult:
-        lender_id = lender_id_of(info, LEND)
+        lender_id = info.context.require_lender()
         moved = await accounts.deposit(lender_id, input.amount, input.idempotency_key, info.context.now())
         lender, transaction = await _moved(lender_id, moved)
         return DepositSuccess(lender=lender, transaction=transaction)
 
-    @strawberry.mutation(description="Pay credit out.")
+    @strawberry.mutation(description="Pay credit out.", extensions=requires(IsLender(LEND)))
     @returns_user_errors
     async def withdraw(self, info: Info, input: WithdrawInput) -> WithdrawResult:
-        lender_id = lender_id_of(info, LEND)
+        lender_id = info.context.require_lender()
         moved = await accounts.withdraw(lender_id, input.amount, input.idempotency_key, info.context.now())
         lender, transaction = await _moved(lender_id, moved)
         return WithdrawSuccess(lender=lender, transaction=transaction)

@@ -5,7 +5,7 @@ from typing import Annotated
 import strawberry
 
 from graph.context import Info
-from graph.permissions import lender_id_of
+from graph.permissions import IsLender, requires
 from graph.types import errors as e
 from graph.types.autolend import AutoLendPreview, AutoLendRuleInput, AutoLendRuleType
 from graph.types.errors import returns_user_errors
@@ -28,27 +28,36 @@ AutoLendPreviewResult = Annotated[
 
 @strawberry.type
 class AutoLendQuery:
-    @strawberry.field(description="The loans a rule (yours, or the one given) would fund now, and the total.")
+    @strawberry.field(
+        description="The loans a rule (yours, or the one given) would fund now, and the total.",
+        extensions=requires(IsLender(PORTFOLIO_READ)),
+    )
     @returns_user_errors
     async def auto_lend_preview(self, info: Info, input: AutoLendRuleInput | None = None) -> AutoLendPreviewResult:
         spec = input.to_domain() if input else None
-        return AutoLendPreview.of(await autolend.preview(lender_id_of(info, PORTFOLIO_READ), spec, info.context.now()))
+        return AutoLendPreview.of(await autolend.preview(info.context.require_lender(), spec, info.context.now()))
 
-    @strawberry.field(description="What a rule would have funded from the listings of the last `days` days.")
+    @strawberry.field(
+        description="What a rule would have funded from the listings of the last `days` days.",
+        extensions=requires(IsLender(PORTFOLIO_READ)),
+    )
     @returns_user_errors
     async def auto_lend_backtest(
         self, info: Info, days: int, input: AutoLendRuleInput | None = None
     ) -> AutoLendPreviewResult:
         spec = input.to_domain() if input else None
         return AutoLendPreview.of(
-            await autolend.backtest(lender_id_of(info, PORTFOLIO_READ), spec, days, info.context.now())
+            await autolend.backtest(info.context.require_lender(), spec, days, info.context.now())
         )
 
 
 @strawberry.type
 class AutoLendMutation:
-    @strawberry.mutation(description="Create or replace your auto-lend rule; it runs at once if it can.")
+    @strawberry.mutation(
+        description="Create or replace your auto-lend rule; it runs at once if it can.",
+        extensions=requires(IsLender(AUTOLEND_WRITE)),
+    )
     @returns_user_errors
     async def set_auto_lend_rule(self, info: Info, input: AutoLendRuleInput) -> AutoLendRuleResult:
-        rule = await autolend.set_rule(lender_id_of(info, AUTOLEND_WRITE), input.to_domain(), info.context.now())
+        rule = await autolend.set_rule(info.context.require_lender(), input.to_domain(), info.context.now())
         return AutoLendRuleSuccess(rule=AutoLendRuleType.from_model(rule))

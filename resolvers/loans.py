@@ -8,7 +8,7 @@ import strawberry
 
 from graph.context import Info
 from graph.ids import decode_id
-from graph.permissions import lender_id_of
+from graph.permissions import IsLender, requires
 from graph.types import errors as e
 from graph.types.connections import connection
 from graph.types.errors import returns_user_errors
@@ -171,10 +171,10 @@ MarkDefaultResult = Annotated[
 
 @strawberry.type
 class LoanMutation:
-    @strawberry.mutation(description="Lend credit to a fundraising loan.")
+    @strawberry.mutation(description="Lend credit to a fundraising loan.", extensions=requires(IsLender(LEND)))
     @returns_user_errors
     async def lend(self, info: Info, input: LendInput) -> LendResult:
-        lender_id = lender_id_of(info, LEND)
+        lender_id = info.context.require_lender()
         lent = await funding.lend(
             lender_id, decode_id(input.loan_id, "Loan"), input.amount, input.idempotency_key, info.context.now()
         )

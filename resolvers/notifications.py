@@ -6,7 +6,7 @@ import strawberry
 
 from graph.context import Info
 from graph.ids import decode_id
-from graph.permissions import lender_id_of
+from graph.permissions import IsLender, requires
 from graph.types import errors as e
 from graph.types.errors import returns_user_errors
 from lending import notifications
@@ -34,13 +34,14 @@ MarkNotificationsReadResult = Annotated[
 @strawberry.type
 class NotificationMutation:
     @strawberry.mutation(
-        description="Mark notifications read (readAt); one already read keeps its readAt. Needs notifications:write."
+        description="Mark notifications read (readAt); one already read keeps its readAt. Needs notifications:write.",
+        extensions=requires(IsLender(NOTIFICATIONS_WRITE)),
     )
     @returns_user_errors
     async def mark_notifications_read(
         self, info: Info, input: MarkNotificationsReadInput
     ) -> MarkNotificationsReadResult:
-        lender_id = lender_id_of(info, NOTIFICATIONS_WRITE)
+        lender_id = info.context.require_lender()
         # Checked before decoding: a long list of ids is refused without decoding any of them.
         notifications.check_selection(None if input.ids is None else len(input.ids), input.all)
         ids = None if input.ids is None else [decode_id(i, "Notification") for i in input.ids]

@@ -6,7 +6,7 @@ import strawberry
 
 from graph.context import Info
 from graph.ids import decode_id
-from graph.permissions import lender_id_of
+from graph.permissions import IsLender, requires
 from graph.types import errors as e
 from graph.types.errors import returns_user_errors
 from graph.types.loans import LoanFilterInput
@@ -47,18 +47,21 @@ DeleteSavedSearchResult = Annotated[
 
 @strawberry.type
 class SearchMutation:
-    @strawberry.mutation(description="Save a loan search, optionally with alerts for new listings.")
+    @strawberry.mutation(
+        description="Save a loan search, optionally with alerts for new listings.",
+        extensions=requires(IsLender(SEARCHES_WRITE)),
+    )
     @returns_user_errors
     async def save_search(self, info: Info, input: SaveSearchInput) -> SaveSearchResult:
-        lender_id = lender_id_of(info, SEARCHES_WRITE)
+        lender_id = info.context.require_lender()
         search = await searches.save_search(
             lender_id, input.name, input.filter.to_domain(), input.alert, info.context.now()
         )
         return SaveSearchSuccess(saved_search=SavedSearchNode.from_model(search))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=requires(IsLender(SEARCHES_WRITE)))
     @returns_user_errors
     async def delete_saved_search(self, info: Info, input: DeleteSavedSearchInput) -> DeleteSavedSearchResult:
-        lender_id = lender_id_of(info, SEARCHES_WRITE)
+        lender_id = info.context.require_lender()
         await searches.delete_search(lender_id, decode_id(input.id, "SavedSearch"))
         return DeleteSavedSearchSuccess(deleted_id=input.id)

@@ -6,7 +6,7 @@ import strawberry
 
 from graph.context import Info
 from graph.ids import decode_id
-from graph.permissions import lender_id_of
+from graph.permissions import IsLender, requires
 from graph.types import errors as e
 from graph.types.errors import returns_user_errors
 from graph.types.tokens import ApiTokenNode
@@ -48,16 +48,22 @@ RevokeApiTokenResult = Annotated[
 
 @strawberry.type
 class TokenMutation:
-    @strawberry.mutation(description="Make a token with limited scopes, e.g. a read-only one for a third party.")
+    @strawberry.mutation(
+        description="Make a token with limited scopes, e.g. a read-only one for a third party.",
+        extensions=requires(IsLender()),
+    )
     @returns_user_errors
     async def create_api_token(self, info: Info, input: CreateApiTokenInput) -> CreateApiTokenResult:
-        lender_id_of(info)
-        record, secret = await tokens.create_api_token(info.context.viewer, input.name, input.scopes)
+        viewer = info.context.require_lender_viewer()
+        record, secret = await tokens.create_api_token(viewer, input.name, input.scopes)
         return CreateApiTokenSuccess(api_token=ApiTokenNode.from_model(record), token=secret)
 
-    @strawberry.mutation(description="Revoke a token at once, for requests and for open WebSockets.")
+    @strawberry.mutation(
+        description="Revoke a token at once, for requests and for open WebSockets.",
+        extensions=requires(IsLender()),
+    )
     @returns_user_errors
     async def revoke_api_token(self, info: Info, input: RevokeApiTokenInput) -> RevokeApiTokenResult:
-        lender_id_of(info)
-        record = await tokens.revoke_api_token(info.context.viewer, decode_id(input.id, "ApiToken"), info.context.now())
+        viewer = info.context.require_lender_viewer()
+        record = await tokens.revoke_api_token(viewer, decode_id(input.id, "ApiToken"), info.context.now())
         return RevokeApiTokenSuccess(api_token=ApiTokenNode.from_model(record))

@@ -10,7 +10,7 @@ import strawberry
 
 from graph.context import Info
 from graph.ids import decode_id
-from graph.permissions import lender_id_of
+from graph.permissions import IsLender, requires
 from graph.types.events import LenderEvent, LoanListedEvent, LoanProgressEvent, lender_event
 from graph.types.loans import LoanFilterInput
 from lending.errors import InvalidInput, NotFound
@@ -86,9 +86,12 @@ class Subscription:
                 info.context.fresh_loaders(delivery.loan)
                 yield LoanListedEvent.of(delivery)
 
-    @strawberry.subscription(description="Your own events: repayments, your loans' fate, notifications.")
+    @strawberry.subscription(
+        description="Your own events: repayments, your loans' fate, notifications.",
+        extensions=requires(IsLender(PORTFOLIO_READ)),
+    )
     async def my_events(self, info: Info, after: str | None = None) -> AsyncGenerator[LenderEvent, None]:
-        lender_id = lender_id_of(info, PORTFOLIO_READ)
+        lender_id = info.context.require_lender()
         async for delivery in signed_in_stream(info, Topic("lender", lender_id), after):
             info.context.fresh_loaders(delivery.loan)
             yield lender_event(delivery)

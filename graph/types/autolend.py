@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import Info
+from graph.permissions import IsAllocationOwner, private
 from graph.types.loans import LoanFilterInput, LoanNode
 from graph.types.searches import SavedLoanFilter
 from lending import autolend
@@ -99,13 +100,10 @@ class AllocationType:
     created_at: datetime
     lender_id: strawberry.Private[int]
 
-    @strawberry.field(description="The lender, shown to that lender only.")
+    @strawberry.field(extensions=private(IsAllocationOwner()), description="The lender, shown to that lender only.")
     async def lender(self, info: Info) -> Annotated["LenderNode", strawberry.lazy("graph.types.lenders")] | None:
         from graph.types.lenders import LenderNode
 
-        viewer = info.context.viewer
-        if viewer is None or viewer.lender_id != self.lender_id:
-            return None
         return LenderNode.from_model(await info.context.loaders.lender.load(self.lender_id))
 
     @classmethod

@@ -7,11 +7,10 @@ from typing import Annotated
 
 import strawberry
 from strawberry import relay
-from strawberry.permission import PermissionExtension
 from tortoise.expressions import Q
 
 from graph.context import Info
-from graph.permissions import CanManageTokens, own_only, owned_nodes, reader_id
+from graph.permissions import CanManageTokens, CanReadPortfolio, owned_nodes, private
 from graph.types.autolend import AutoLendRuleType
 from graph.types.connections import Counted, connection
 from graph.types.events import NotificationNode
@@ -22,6 +21,7 @@ from lending import portfolio as portfolios
 from lending.filters import LOAN_LENDERS
 from lending.money import to_decimal
 from lending.paging import Order, SortKey, check_first, page
+from lending.tokens import PORTFOLIO_READ
 from models import (
     Account,
     ApiToken,
@@ -97,7 +97,7 @@ class TransactionNode(relay.Node):
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
         ids = [int(i) for i in node_ids]
-        reader = reader_id(info)
+        reader = info.context.reader(PORTFOLIO_READ)
         if reader is None:
             return [None for _ in ids]
         account = await Account.get(lender_id=reader)
@@ -201,26 +201,26 @@ class LenderNode(relay.Node):
     async def loan_count(self, info: Info) -> int:
         return await info.context.loaders.loan_count.load(self.id)
 
-    @strawberry.field(extensions=own_only())
+    @strawberry.field(extensions=private(CanReadPortfolio()))
     def email(self) -> str | None:
         return self.model.email
 
-    @strawberry.field(extensions=own_only(), description="Credit available to lend or withdraw.")
+    @strawberry.field(extensions=private(CanReadPortfolio()), description="Credit available to lend or withdraw.")
     async def balance(self) -> Decimal | None:
         return to_decimal((await Account.get(lender_id=self.id)).balance_cents)
 
-    @strawberry.field(extensions=own_only())
+    @strawberry.field(extensions=private(CanReadPortfolio()))
     def portfolio(self) -> Portfolio | None:
         return Portfolio(lender_id=self.id)
 
-    @strawberry.field(extensions=own_only(), description="Movements of credit, newest first.")
+    @strawberry.field(extensions=private(CanReadPortfolio()), description="Movements of credit, newest first.")
     async def transactions(self, first: int | None = None, after: str | None = None) -> TransactionConnection | None:
         account = await Account.get(lender_id=self.id)
         query = _transfers_of(account.id)
         result = await page(query, TRANSACTIONS_NEWEST, first, after)
         return connection(TransactionConnection, result, lambda t: TransactionNode.from_model(t, account.id), query)
 
-    @strawberry.field(extensions=own_only(), description="Notifications, newest first.")
+    @strawberry.field(extensions=private(CanReadPortfolio()), description="Notifications, newest first.")
     async def notifications(
         self,
         first: int | None = None,
@@ -234,18 +234,18 @@ class LenderNode(relay.Node):
         return connection(NotificationConnection, result, NotificationNode.from_model, query)
 
     @strawberry.field(
-        extensions=[PermissionExtension(permissions=[CanManageTokens()], fail_silently=True)],
+        extensions=private(CanManageTokens()),
         description="Your API tokens (never their secrets), newest first.",
     )
     async def api_tokens(self) -> list[ApiTokenNode] | None:
         return [ApiTokenNode.from_model(t) for t in await ApiToken.filter(lender_id=self.id).order_by("-id")]
 
-    @strawberry.field(extensions=own_only())
+    @strawberry.field(extensions=private(CanReadPortfolio()))
     async def auto_lend_rule(self) -> AutoLendRuleType | None:
         rule = await AutoLendRule.get_or_none(lender_id=self.id)
         return AutoLendRuleType.from_model(rule) if rule else None
 
-    @strawberry.field(extensions=own_only())
+    @strawberry.field(extensions=private(CanReadPortfolio()))
     async def saved_searches(self) -> list[SavedSearchNode] | None:
         return [SavedSearchNode.from_model(s) for s in await SavedSearch.filter(lender_id=self.id).order_by("name")]
 
