@@ -27,7 +27,7 @@ from graph.limits import Limits
 from graph.limits.operation import QueryLimits
 from graph.limits.rate import RATE_LIMIT_HEADERS, RateLimited, RateLimiter
 from graph.limits.transport import TransportLimits
-from graph.schema import schema
+from graph.schema import VIEWER_FIELDS, schema
 from graph.settings import Settings
 from graph.websocket import LegacyWSHandler, TransportWSHandler
 from lending import autolend
@@ -68,7 +68,7 @@ class LendGraphQL(GraphQLOverHTTP):
         self.hub = hub
         self.limits = limits
         self.rate = limits.rate
-        self.shared = SharedResults()
+        self.shared = SharedResults(VIEWER_FIELDS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

@@ -3,44 +3,95 @@
 Ten thousand subscribers of one stream mostly ask for the same fields. An
 event is executed once per distinct selection (the same document and the
 same variables inside the selection, and the same viewer where the
-selection reads a lender's private fields) and the result, with its JSON,
-is reused for every subscriber who would get the same answer.
+selection reads a field whose value depends on who asks) and the result,
+with its JSON, is reused for every subscriber who would get the same answer.
+
+Which fields depend on who asks is read off the schema, not listed here:
+graph.permissions.viewer_fields (every field a permission guards, and every
+field marked VIEWER_DEPENDENT), once, as graph.schema.VIEWER_FIELDS.
 """
 
 import asyncio
 import json
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
-from graphql import ExecutionResult, OperationType
-from graphql.language import FieldNode, OperationDefinitionNode, VariableNode, Visitor, visit
+from graphql import (
+    ArgumentNode,
+    ExecutionResult,
+    FieldNode,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    TypeInfo,
+    TypeInfoVisitor,
+    VariableNode,
+    Visitor,
+    visit,
+)
 
 from graph.context import Context
 from graph.limits.operation import within
 from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext
 
-# Fields whose value depends on who is asking: every permission-guarded Lender field,
-# Allocation.lender (shown to its lender only), and `me`. tests/security/test_access_control_*.py
-# fails when a private field is added without being listed here.
-VIEWER_FIELDS = frozenset(
-    {
-        "me", "email", "balance", "portfolio", "transactions", "notifications", "savedSearches",
-        "autoLendRule", "apiTokens", "lender",
-    }
-)  # fmt: skip
+ViewerFields = frozenset[tuple[str, str]]  # (type, field), by their GraphQL names
+ShareKey = tuple[str, object, int, tuple[tuple[str, str], ...], object]
 
 
 class _Reads(Visitor):
-    def __init__(self) -> None:
+    """The variables a selection reads, and whether it selects a field whose value depends on the viewer.
+
+    Runs inside a TypeInfoVisitor that shares `types`, which knows each field's parent type.
+    """
+
+    def __init__(self, types: TypeInfo, root: object, viewer_fields: ViewerFields) -> None:
         super().__init__()
+        self.types = types
+        self.root = root
+        self.viewer_fields = viewer_fields
+        self.viewer_field_names = {name for _, name in viewer_fields}
         self.variables: set[str] = set()
         self.viewer = False
+        self._in_root_argument = False
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        # A root field's own arguments choose the stream and where it resumes (`after` differs from
+        # one subscriber to the next), not what an event shows.
+        self._in_root_argument = self.types.get_directive() is None and self.types.get_parent_type() is self.root
+
+    def leave_argument(self, node: ArgumentNode, *_: Any) -> None:
+        self._in_root_argument = False
 
     def enter_variable(self, node: VariableNode, *_: Any) -> None:
-        self.variables.add(node.name.value)
+        if not self._in_root_argument:
+            self.variables.add(node.name.value)
 
     def enter_field(self, node: FieldNode, *_: Any) -> None:
-        self.viewer |= node.name.value in VIEWER_FIELDS
+        parent, name = self.types.get_parent_type(), node.name.value
+        # A field without a known parent type cannot run (validation refuses it): judged by its name, to be safe.
+        self.viewer |= (parent.name, name) in self.viewer_fields if parent else name in self.viewer_field_names
+
+
+def reads(
+    schema: GraphQLSchema,
+    viewer_fields: ViewerFields,
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, Any] | None = None,
+) -> tuple[frozenset[str], bool]:
+    """The variables `operation` reads below its root fields' arguments, and whether it selects a viewer field.
+
+    Every named fragment of the document counts, used or not: they live beside the operation in the
+    same (cached) document.
+    """
+    root = schema.get_root_type(operation.operation)
+    types = TypeInfo(schema, initial_type=root)
+    found = _Reads(types, root, viewer_fields)
+    visit(operation.selection_set, TypeInfoVisitor(types, found))
+    for fragment in (fragments or {}).values():
+        found.types = types = TypeInfo(schema)
+        visit(getattr(fragment, "definition", fragment), TypeInfoVisitor(types, found))
+    return frozenset(found.variables), found.viewer
 
 
 class SharedResults:
@@ -52,41 +103,38 @@ class SharedResults:
     whose JSON is dropped is dropped too.
     """
 
-    def __init__(self, size: int = 4096, max_bytes: int = 4 * 1024 * 1024) -> None:
+    def __init__(self, viewer_fields: ViewerFields, size: int = 4096, max_bytes: int = 4 * 1024 * 1024) -> None:
+        self.viewer_fields = viewer_fields  # graph.schema.VIEWER_FIELDS
         self.size = size
         self.max_bytes = max_bytes
         self._bytes = 0
-        self._results: OrderedDict[tuple, tuple[OperationDefinitionNode, Any]] = OrderedDict()
+        self._results: OrderedDict[ShareKey, tuple[OperationDefinitionNode, Any]] = OrderedDict()
         self._json: OrderedDict[int, tuple[Any, str]] = OrderedDict()
         self._selections: OrderedDict[int, tuple[OperationDefinitionNode, frozenset[str], bool]] = OrderedDict()
         self.executions = 0  # events actually executed, for tests and benchmarks
 
-    def _remember(self, cache: OrderedDict, key: Any, value: Any) -> None:
+    def _remember(self, cache: "OrderedDict[Any, Any]", key: Any, value: Any) -> None:
         cache[key] = value
         if len(cache) > self.size:
             cache.popitem(last=False)
 
-    def selection(self, operation: OperationDefinitionNode, fragments: Any = None) -> tuple[frozenset[str], bool]:
-        """Variables read inside the root fields' selections, and whether any field is viewer-specific."""
+    def selection(
+        self, schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: Mapping[str, Any] | None = None
+    ) -> tuple[frozenset[str], bool]:
+        """`reads` of the operation, remembered: variables read below the root fields' arguments, and
+        whether it selects a field whose value depends on the viewer."""
         found = self._selections.get(id(operation))
         if found is None or found[0] is not operation:
-            reads = _Reads()
-            for root in operation.selection_set.selections:
-                if isinstance(root, FieldNode) and root.selection_set is not None:
-                    visit(root.selection_set, reads)
-            # Named fragments live beside the operation, in the same (cached) document.
-            for fragment in (fragments or {}).values():
-                visit(getattr(fragment, "definition", fragment).selection_set, reads)
-            found = (operation, frozenset(reads.variables), reads.viewer)
+            found = (operation, *reads(schema, self.viewer_fields, operation, fragments))
             self._remember(self._selections, id(operation), found)
         return found[1], found[2]
 
-    def get(self, key: tuple, operation: OperationDefinitionNode) -> Any:
+    def get(self, key: ShareKey, operation: OperationDefinitionNode) -> Any:
         found = self._results.get(key)
         # The operation node is part of the key by id: check it is the same object.
         return found[1] if found is not None and found[0] is operation else None
 
-    def put(self, key: tuple, operation: OperationDefinitionNode, result: Any) -> None:
+    def put(self, key: ShareKey, operation: OperationDefinitionNode, result: Any) -> None:
         self._remember(self._results, key, (operation, result))
 
     def encoded(self, data: Any) -> str | None:
@@ -146,11 +194,11 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
             _encode_data(shared, result)
         return result
 
-    def _share_key(self, context: Context) -> tuple | None:
+    def _share_key(self, context: Context) -> ShareKey | None:
         event_id = getattr(self.root_value, "event_id", None)  # the events of graph/types/events.py carry one
         if self.operation.operation is not OperationType.SUBSCRIPTION or event_id is None:
             return None
-        variables, viewer_specific = context.shared.selection(self.operation, self.fragments)
+        variables, viewer_specific = context.shared.selection(self.schema, self.operation, self.fragments)
         values = self.variable_values.coerced
         inner = tuple(sorted((name, repr(values.get(name))) for name in variables))
         viewer = context.viewer if viewer_specific else None

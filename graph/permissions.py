@@ -16,21 +16,32 @@
 - What partners do (listLoan, postRepayment, markDefault): the domain decides
   (lending.loans.acting_partner), after it has found the loan: which partner a caller acts for and
   whose loan it is are rules of lending. Its Forbidden is the typed member of the union too.
+- Fields whose value depends on who asks though no permission guards them (me, node) carry
+  `metadata=VIEWER_DEPENDENT`.
+
+`viewer_fields` reads every field guarded here, and every marked one, off the schema: a shared
+subscription result (graph/execution.py) that selects one is never reused for another viewer.
 """
 
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterable
+from types import MappingProxyType
 from typing import Any
 
 import strawberry
+from graphql import GraphQLInterfaceType, GraphQLObjectType
 from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 
 from graph.context import Info
+from graph.strawberry_internals import graphql_core_schema
 from graph.types import errors as e
 from lending import errors
 from lending.tokens import PORTFOLIO_READ, TOKENS_MANAGE
+
+# Field metadata: the field shows each viewer something else, though no permission guards it.
+VIEWER_DEPENDENT = MappingProxyType({"viewer_dependent": True})
 
 
 class CanReadPortfolio(BasePermission):
@@ -136,3 +147,35 @@ async def owned_nodes(model: Any, info: Info, node_ids: Iterable[str], scope: st
     reader = info.context.reader(scope)
     mine = {row.id: row for row in await model.filter(id__in=ids, lender_id=reader)} if reader else {}
     return [mine.get(i) for i in ids]
+
+
+def depends_on_viewer(field: Any) -> bool:
+    """Whether a strawberry field's value depends on who asks: a permission guards it, or it is marked so."""
+    if field is None:  # not a field of ours (strawberry's own, such as relay's PageInfo)
+        return False
+    marked = bool(field.metadata.get("viewer_dependent"))
+    return marked or any(isinstance(extension, PermissionExtension) for extension in field.extensions)
+
+
+def viewer_fields(schema: strawberry.Schema) -> frozenset[tuple[str, str]]:
+    """(type, field), by their GraphQL names, of every field whose value depends on who asks.
+
+    An interface's field counts when it does for any type implementing it: a selection may name either.
+    """
+    graphql = graphql_core_schema(schema)
+    composite = [t for t in graphql.type_map.values() if isinstance(t, GraphQLObjectType | GraphQLInterfaceType)]
+    found = {
+        (type_.name, name)
+        for type_ in composite
+        if not type_.name.startswith("__")
+        for name in type_.fields
+        if depends_on_viewer(schema.get_field_for_type(name, type_.name))
+    }
+    for interface in (t for t in composite if isinstance(t, GraphQLInterfaceType)):
+        implementations = {t.name for t in graphql.get_implementations(interface).objects}
+        found |= {
+            (interface.name, name)
+            for type_name, name in found
+            if type_name in implementations and name in interface.fields
+        }
+    return frozenset(found)

@@ -13,7 +13,7 @@ from graph.documents import CachedParse, CoerceVariables, OneOperation
 from graph.execution import SharingExecutor
 from graph.extensions import AnnounceEvents, DomainErrorCodes, MaskUnexpectedErrors, OperationLimits
 from graph.ids import find_node
-from graph.permissions import ForbiddenAsResult
+from graph.permissions import VIEWER_DEPENDENT, ForbiddenAsResult, viewer_fields
 from graph.types.decimals import DecimalScalar
 from graph.types.events import LENDER_EVENT_TYPES, NotificationNode
 from graph.types.lenders import LenderNode, ShareNode, TransactionNode
@@ -34,7 +34,7 @@ from subscriptions.resolvers import Subscription
 
 @strawberry.type
 class NodeQuery:
-    @strawberry.field(description="Any object by its global id; null if you may not see it.")
+    @strawberry.field(description="Any object by its global id; null if you may not see it.", metadata=VIEWER_DEPENDENT)
     async def node(
         self,
         info: Info,
@@ -85,3 +85,7 @@ schema = errorlog.Schema(
     # Batched requests (a JSON array of operations) stay off: `batching_config` is not set, so
     # strawberry answers 400 "Batching is not enabled" (tests/security/test_batching.py).
 )
+
+# The fields whose value depends on who asks, read off the schema once (graph/permissions.py):
+# a shared subscription result that selects one is never reused for another viewer.
+VIEWER_FIELDS = viewer_fields(schema)

@@ -4,13 +4,14 @@ import strawberry
 
 from graph.context import Info
 from graph.ids import decode_id
+from graph.permissions import VIEWER_DEPENDENT
 from graph.types.lenders import LenderNode
 from lending.errors import NotFound
 
 
 @strawberry.type
 class LenderQuery:
-    @strawberry.field(description="The signed-in lender; null without a lender token.")
+    @strawberry.field(description="The signed-in lender; null without a lender token.", metadata=VIEWER_DEPENDENT)
     async def me(self, info: Info) -> LenderNode | None:
         viewer = info.context.viewer
         if viewer is None or viewer.lender_id is None:
