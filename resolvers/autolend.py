@@ -1,5 +1,7 @@
 """Auto-lending: set a rule, preview it, backtest it."""
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 import strawberry
@@ -7,10 +9,35 @@ import strawberry
 from graph.context import Info
 from graph.permissions import IsLender, requires
 from graph.types import errors as e
-from graph.types.autolend import AutoLendPreview, AutoLendRuleInput, AutoLendRuleType
+from graph.types.autolend import AutoLendPreview, AutoLendRuleType, TriggerEnum
 from graph.types.errors import returns_user_errors
+from graph.types.loans import LoanFilterInput
 from lending import autolend
+from lending.filters import LoanFilter
 from lending.tokens import AUTOLEND_WRITE, PORTFOLIO_READ
+from models import AutoLendTrigger
+
+
+@strawberry.input
+class AutoLendRuleInput:
+    enabled: bool = True
+    criteria: LoanFilterInput | None = strawberry.field(default=None, description="Which loans; none means any loan.")
+    amount_per_loan: Decimal = strawberry.field(default=Decimal("25.00"), description="A multiple of 25.00.")
+    keep_balance: Decimal = strawberry.field(default=Decimal("0.00"), description="Credit never auto-lent.")
+    pause_until: datetime | None = None
+    trigger: TriggerEnum = AutoLendTrigger.IMMEDIATE
+    idle_days: int | None = strawberry.field(default=None, description="For the AFTER_... triggers: 1 to 365.")
+
+    def to_domain(self) -> autolend.RuleSpec:
+        return autolend.RuleSpec(
+            criteria=self.criteria.to_domain() if self.criteria else LoanFilter(),
+            enabled=self.enabled,
+            amount=self.amount_per_loan,
+            keep_balance=self.keep_balance,
+            pause_until=self.pause_until,
+            trigger=self.trigger,
+            idle_days=self.idle_days,
+        )
 
 
 @strawberry.type

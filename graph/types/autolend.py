@@ -8,7 +8,7 @@ import strawberry
 
 from graph.context import Info
 from graph.permissions import IsAllocationOwner, private
-from graph.types.loans import LoanFilterInput, LoanNode
+from graph.types.loans import LoanNode
 from graph.types.searches import SavedLoanFilter
 from lending import autolend
 from lending.filters import LoanFilter
@@ -19,28 +19,6 @@ if TYPE_CHECKING:
     from graph.types.lenders import LenderNode
 
 TriggerEnum = strawberry.enum(AutoLendTrigger, name="AutoLendTrigger")
-
-
-@strawberry.input
-class AutoLendRuleInput:
-    enabled: bool = True
-    criteria: LoanFilterInput | None = strawberry.field(default=None, description="Which loans; none means any loan.")
-    amount_per_loan: Decimal = strawberry.field(default=Decimal("25.00"), description="A multiple of 25.00.")
-    keep_balance: Decimal = strawberry.field(default=Decimal("0.00"), description="Credit never auto-lent.")
-    pause_until: datetime | None = None
-    trigger: TriggerEnum = AutoLendTrigger.IMMEDIATE
-    idle_days: int | None = strawberry.field(default=None, description="For the AFTER_... triggers: 1 to 365.")
-
-    def to_domain(self) -> autolend.RuleSpec:
-        return autolend.RuleSpec(
-            criteria=self.criteria.to_domain() if self.criteria else LoanFilter(),
-            enabled=self.enabled,
-            amount=self.amount_per_loan,
-            keep_balance=self.keep_balance,
-            pause_until=self.pause_until,
-            trigger=self.trigger,
-            idle_days=self.idle_days,
-        )
 
 
 @strawberry.type(name="AutoLendRule")
