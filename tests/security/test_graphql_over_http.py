@@ -16,12 +16,7 @@ REQUIRE_SERVICES=1; with Node.js present, a failed install fails the test.
 """
 
 import asyncio
-import hashlib
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +27,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph.http import GRAPHQL_RESPONSE, JSON, negotiate
-from tests import services
 from tests.api import Api, new_key
+from tests.node import node_script
 from tests.security.calls import bearer, codes
 from tests.ws import Socket
 
@@ -76,35 +71,7 @@ def assert_request_error(response: httpx.Response, accept: str, code: str | None
 @pytest.fixture(scope="session")
 def audit_command() -> list[str]:
     """The command that runs js/audit.mjs with its pinned dependencies installed."""
-    node = shutil.which("node")
-    if node is None:
-        services.unavailable("Node.js", "`node` is not on PATH (the GraphQL-over-HTTP audit needs node and npm)")
-    assert node is not None
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    if int(version.lstrip("v").split(".")[0]) < 20:
-        pytest.fail(f"graphql-http's audit runs on Node.js 20 or later; found {version}")
-    lock = (JS_DIR / "package-lock.json").read_bytes()
-    default = Path.home() / ".cache" / "lendgraph" / f"js-{hashlib.sha256(lock).hexdigest()[:16]}"
-    home = Path(os.environ.get("LENDGRAPH_JS_CACHE", default))
-    if not (home / "node_modules" / ".package-lock.json").exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("Node.js is installed but npm is not: cannot install tests/security/js")
-        home.parent.mkdir(parents=True, exist_ok=True)
-        # Install beside the cache and move it in place: an interrupted install leaves no half-filled cache.
-        with tempfile.TemporaryDirectory(dir=home.parent) as scratch:
-            for name in ("package.json", "package-lock.json"):
-                shutil.copy(JS_DIR / name, scratch)
-            command = [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--prefer-offline"]
-            done = subprocess.run(command, check=False, cwd=scratch, capture_output=True, text=True, timeout=300)
-            if done.returncode != 0:
-                pytest.fail(f"`npm ci` in tests/security/js failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-            if home.exists():
-                shutil.rmtree(home)
-            os.replace(scratch, home)
-            os.mkdir(scratch)  # for TemporaryDirectory's own cleanup
-    shutil.copy(JS_DIR / "audit.mjs", home / "audit.mjs")  # the script resolves its imports from `home`
-    return [node, str(home / "audit.mjs")]
+    return node_script(JS_DIR, "audit.mjs")
 
 
 async def test_the_spec_audit_suite_finds_no_error_and_no_warning(live, audit_command):

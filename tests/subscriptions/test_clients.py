@@ -12,12 +12,7 @@ not installed; with Node.js present, a failed install fails the test.
 """
 
 import asyncio
-import hashlib
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
@@ -31,6 +26,7 @@ from gql.transport.websockets import WebsocketsTransport
 from graphql import GraphQLError
 
 from tests.api import Api, new_key, partner_token
+from tests.node import node_script
 from tests.polling import until
 from tests.subscriptions.documents import LISTED, MINE
 
@@ -162,35 +158,7 @@ async def test_gql_sees_a_refused_subscription_as_a_query_error(live):
 @pytest.fixture(scope="session")
 def graphql_ws_client() -> list[str]:
     """The command that runs js/subscribe.mjs with its pinned dependencies installed."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed: the graphql-ws client test needs `node` and `npm`")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    if int(version.lstrip("v").split(".")[0]) < 20:
-        pytest.fail(f"graphql-ws needs Node.js 20 or later; found {version}")
-    lock = (JS_DIR / "package-lock.json").read_bytes()
-    default = Path.home() / ".cache" / "lendgraph" / f"js-{hashlib.sha256(lock).hexdigest()[:16]}"
-    home = Path(os.environ.get("LENDGRAPH_JS_CACHE", default))
-    if not (home / "node_modules" / ".package-lock.json").exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("Node.js is installed but npm is not: cannot install tests/subscriptions/js")
-        home.parent.mkdir(parents=True, exist_ok=True)
-        # Install beside the cache and move it in place: an interrupted install leaves no half-filled cache.
-        with tempfile.TemporaryDirectory(dir=home.parent) as scratch:
-            for name in ("package.json", "package-lock.json"):
-                shutil.copy(JS_DIR / name, scratch)
-            command = [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--prefer-offline"]
-            done = subprocess.run(command, cwd=scratch, capture_output=True, text=True, timeout=300)
-            if done.returncode != 0:
-                output = f"{done.stdout}\n{done.stderr}"
-                pytest.fail(f"`npm ci` in tests/subscriptions/js failed ({done.returncode}):\n{output}")
-            if home.exists():
-                shutil.rmtree(home)
-            os.replace(scratch, home)
-            os.mkdir(scratch)  # for TemporaryDirectory's own cleanup
-    shutil.copy(JS_DIR / "subscribe.mjs", home / "subscribe.mjs")  # the script resolves its imports from `home`
-    return [node, str(home / "subscribe.mjs")]
+    return node_script(JS_DIR, "subscribe.mjs")
 
 
 async def start_js(command: list[str], live: Api, query: str, variables: dict | None = None, **spec: Any):
