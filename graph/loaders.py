@@ -4,6 +4,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 from tortoise.functions import Count
@@ -12,6 +13,8 @@ from lending.filters import LOAN_LENDERS
 from lending.paging import Page, first_pages
 from lending.partners import PartnerRecord, partner_records
 from models import Lender, Loan, LoanStatus, Partner, Share
+
+T = TypeVar("T")
 
 
 def _by_id(model) -> Callable:
@@ -44,6 +47,20 @@ class Loaders:
     async def _records(self, ids: list[int]) -> list[PartnerRecord]:
         records = await partner_records(list(ids), self.clock())
         return [records[i] for i in ids]
+
+
+async def existing(loader: DataLoader[int, T | None], key: int) -> T:
+    """The row a foreign key of ours names: it exists, unlike one for an id a client sent (None then)."""
+    return (await existing_many(loader, [key]))[0]
+
+
+async def existing_many(loader: DataLoader[int, T | None], keys: list[int]) -> list[T]:
+    """The rows foreign keys of ours name, in one batch."""
+    rows = await loader.load_many(keys)
+    missing = [key for key, row in zip(keys, rows, strict=True) if row is None]
+    if missing:
+        raise LookupError(f"no rows {missing}, though foreign keys name them")
+    return [row for row in rows if row is not None]
 
 
 async def _first_lenders(keys: list[tuple[int, int]]) -> list[Page[Share]]:

@@ -4,6 +4,7 @@ import strawberry
 
 from graph.context import Info
 from graph.ids import decode_id
+from graph.loaders import existing
 from graph.permissions import VIEWER_DEPENDENT
 from graph.types.lenders import LenderNode
 from lending.errors import NotFound
@@ -16,7 +17,7 @@ class LenderQuery:
         viewer = info.context.viewer
         if viewer is None or viewer.lender_id is None:
             return None
-        return LenderNode.from_model(await info.context.loaders.lender.load(viewer.lender_id))
+        return LenderNode.from_model(await existing(info.context.loaders.lender, viewer.lender_id))
 
     @strawberry.field(description="A lender's public profile.")
     async def lender(self, info: Info, id: strawberry.ID) -> LenderNode | None:

@@ -7,11 +7,12 @@ follows live events from the hub; ids already delivered are never sent again.
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import strawberry
+from starlette.websockets import WebSocket
 
 from graph.context import Info
 from graph.ids import decode_id
 from graph.permissions import IsLender, requires
-from graph.types.events import LenderEvent, LoanListedEvent, LoanProgressEvent, lender_event
+from graph.types.events import LenderEvent, LoanListedEvent, LoanProgressEvent, lender_event, loan_of
 from graph.types.loans import LoanFilterInput
 from lending.errors import InvalidInput, NotFound
 from lending.tokens import PORTFOLIO_READ
@@ -33,7 +34,8 @@ async def signed_in_stream(info: Info, topic: Topic, after: str | None) -> Async
     viewer = context.viewer
     async for delivery in follow(context.hub, topic, parse_after(after)):
         if viewer is not None and viewer.token_id in context.hub.revoked:
-            await context.request.close(code=4403, reason="token revoked")
+            if isinstance(context.request, WebSocket):  # subscriptions run over WebSocket only
+                await context.request.close(code=4403, reason="token revoked")
             return
         yield delivery
 
@@ -82,8 +84,9 @@ class Subscription:
         async for delivery in signed_in_stream(info, LISTINGS, after):
             # Judge the loan as it was listed, though the event shows it as it is now.
             listed = LoanStatus(delivery.event.payload["status"])
-            if wanted is None or wanted.matches(delivery.loan, delivery.loan.partner.risk_tenths, listed):
-                info.context.fresh_loaders(delivery.loan)
+            loan = loan_of(delivery)
+            if wanted is None or wanted.matches(loan, loan.partner.risk_tenths, listed):
+                info.context.fresh_loaders(loan)
                 yield LoanListedEvent.of(delivery)
 
     @strawberry.subscription(

@@ -2,11 +2,12 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import strawberry
 
 from graph.context import Info
+from graph.loaders import existing
 from graph.permissions import IsAllocationOwner, private
 from graph.types.loans import LoanNode
 from graph.types.searches import SavedLoanFilter
@@ -18,7 +19,8 @@ from models import Allocation, AutoLendRule, AutoLendTrigger
 if TYPE_CHECKING:
     from graph.types.lenders import LenderNode
 
-TriggerEnum = strawberry.enum(AutoLendTrigger, name="AutoLendTrigger")
+strawberry.enum(AutoLendTrigger, name="AutoLendTrigger")  # marks the model's enum (graph/types/loans.py says why)
+TriggerEnum: TypeAlias = AutoLendTrigger
 
 
 @strawberry.type(name="AutoLendRule")
@@ -82,7 +84,7 @@ class AllocationType:
     async def lender(self, info: Info) -> Annotated["LenderNode", strawberry.lazy("graph.types.lenders")] | None:
         from graph.types.lenders import LenderNode
 
-        return LenderNode.from_model(await info.context.loaders.lender.load(self.lender_id))
+        return LenderNode.from_model(await existing(info.context.loaders.lender, self.lender_id))
 
     @classmethod
     def from_model(cls, allocation: Allocation) -> "AllocationType":

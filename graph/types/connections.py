@@ -21,7 +21,7 @@ class Counted:
         return await self.count_query.count()
 
 
-def connection(cls: type[C], page: Page, convert: Callable[[Any], Any], count_query: Any) -> C:
+def connection(cls: Callable[..., C], page: Page[Any], convert: Callable[[Any], Any], count_query: Any) -> C:
     nodes = [convert(item) for item in page.items]
     return cls(
         edges=[relay.Edge(cursor=cursor, node=node) for cursor, node in zip(page.cursors, nodes, strict=True)],

@@ -2,7 +2,8 @@
 
 It replaces strawberry's built-in Decimal (graph/schema.py, `scalar_overrides`) under the same
 public name. The built-in parses with Python's Decimal(), which also reads "25_00" (2500),
-"٢٥" and "２５" (25), exponents, signs, surrounding whitespace, NaN and JSON numbers.
+25 in Arabic-Indic or fullwidth digits (U+0662 U+0665, U+FF12 U+FF15), exponents, signs,
+surrounding whitespace, NaN and JSON numbers.
 """
 
 from decimal import Decimal
@@ -45,7 +46,8 @@ def _json_kind(value: object) -> str:
     if isinstance(value, (int, float)):
         text = shown(value)
         return text if text == LONG_NUMBER else f"{text} (a number)"
-    return {dict: "an object", list: "a list"}.get(type(value), "a value")
+    kinds: dict[type, str] = {dict: "an object", list: "a list"}
+    return kinds.get(type(value), "a value")
 
 
 def parse_value(value: object) -> Decimal:

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeAlias, TypedDict
 
 import strawberry
 from strawberry import relay
@@ -12,17 +13,32 @@ from graph.ids import encode_id
 from graph.permissions import owned_nodes
 from graph.types.loans import LoanNode, LoanStatusEnum, loan_by_id
 from lending.money import to_decimal
-from models import EventKind, Notification, NotificationKind
+from models import EventKind, Loan, Notification, NotificationKind
 from subscriptions.hub import Delivery
 
-EventKindEnum = strawberry.enum(EventKind, name="EventKind")
-NotificationKindEnum = strawberry.enum(NotificationKind, name="NotificationKind")
+# strawberry.enum marks the models' enums themselves (graph/types/loans.py says why).
+strawberry.enum(EventKind, name="EventKind")
+strawberry.enum(NotificationKind, name="NotificationKind")
+EventKindEnum: TypeAlias = EventKind
+NotificationKindEnum: TypeAlias = NotificationKind
 EVENT_ID_DIGITS = 16
 
 
 def event_id(ident: int) -> str:
     """Event ids are zero-padded so that they sort as strings in event order."""
     return str(ident).zfill(EVENT_ID_DIGITS)
+
+
+def loan_of(delivery: Delivery) -> Loan:
+    """The loan an event of a loan carries (subscriptions.hub.load reads it with the event)."""
+    if delivery.loan is None:
+        raise ValueError(f"event {delivery.id} ({delivery.event.kind}) carries no loan")
+    return delivery.loan
+
+
+class _Common(TypedDict):
+    event_id: str
+    occurred_at: datetime
 
 
 @strawberry.type(name="Notification")
@@ -73,7 +89,7 @@ class LoanProgressEvent:
             remaining_amount=to_decimal(state["amount"] - state["funded"]),
             lender_count=state["lender_count"],
             status=state["status"],
-            loan=LoanNode.from_model(delivery.loan),
+            loan=LoanNode.from_model(loan_of(delivery)),
         )
 
 
@@ -88,7 +104,7 @@ class LoanListedEvent:
         return cls(
             event_id=event_id(delivery.id),
             occurred_at=delivery.event.created_at,
-            loan=LoanNode.from_model(delivery.loan),
+            loan=LoanNode.from_model(loan_of(delivery)),
         )
 
 
@@ -144,8 +160,10 @@ class NotificationsRead(LenderEvent):
 def lender_event(delivery: Delivery) -> LenderEvent:
     """The typed event for one row of a lender's stream."""
     e = delivery.event
-    common = {"event_id": event_id(e.id), "occurred_at": e.created_at}
+    common = _Common(event_id=event_id(e.id), occurred_at=e.created_at)
     if e.kind is EventKind.NOTIFICATION:
+        if delivery.notification is None:
+            raise ValueError(f"event {e.id} ({e.kind}) carries no notification")
         return NotificationCreated(**common, notification=NotificationNode.from_model(delivery.notification))
     if e.kind is EventKind.NOTIFICATIONS_READ:
         ids = e.payload["ids"]
@@ -155,7 +173,7 @@ def lender_event(delivery: Delivery) -> LenderEvent:
             unread_count=e.payload["unread"],
             notification_ids=None if ids is None else [strawberry.ID(encode_id("Notification", i)) for i in ids],
         )
-    loan = LoanNode.from_model(delivery.loan)
+    loan = LoanNode.from_model(loan_of(delivery))
     match e.kind:
         case EventKind.REPAYMENT_CREDITED:
             return RepaymentCredited(

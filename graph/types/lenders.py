@@ -3,13 +3,14 @@
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, TypeAlias
 
 import strawberry
 from strawberry import relay
 from tortoise.expressions import Q
 
 from graph.context import Info
+from graph.loaders import existing, existing_many
 from graph.permissions import CanManageTokens, CanReadPortfolio, owned_nodes, private
 from graph.types.autolend import AutoLendRuleType
 from graph.types.connections import Counted, connection
@@ -35,7 +36,8 @@ from models import (
     TransferKind,
 )
 
-TransferKindEnum = strawberry.enum(TransferKind, name="TransactionKind")
+strawberry.enum(TransferKind, name="TransactionKind")  # marks the model's enum (graph/types/loans.py says why)
+TransferKindEnum: TypeAlias = TransferKind
 # Each list names its own order, so a cursor of one list is refused by another.
 SHARES_NEWEST = Order("shares", (SortKey("id", descending=True),))
 TRANSACTIONS_NEWEST = Order("transactions", (SortKey("id", descending=True),))
@@ -53,7 +55,7 @@ class ShareNode(relay.Node):
 
     @strawberry.field
     async def loan(self, info: Info) -> LoanNode:
-        return LoanNode.from_model(await info.context.loaders.loan.load(self.loan_id))
+        return LoanNode.from_model(await existing(info.context.loaders.loan, self.loan_id))
 
     @classmethod
     def from_model(cls, share: Share) -> "ShareNode":
@@ -271,6 +273,6 @@ async def lenders_of_loan(info: Info, loan_id: int, first: int | None, after: st
         result = await info.context.loaders.first_lenders.load((loan_id, check_first(first)))
     else:
         result = await page(shares, LOAN_LENDERS, first, after)
-    lenders = await info.context.loaders.lender.load_many([share.lender_id for share in result.items])
+    lenders = await existing_many(info.context.loaders.lender, [share.lender_id for share in result.items])
     nodes = {share.id: LenderNode.from_model(lender) for share, lender in zip(result.items, lenders, strict=True)}
     return connection(LenderConnection, result, lambda share: nodes[share.id], shares)

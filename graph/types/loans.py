@@ -3,12 +3,13 @@
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import strawberry
 from strawberry import relay
 
 from graph.context import Info
+from graph.loaders import existing
 from graph.types.connections import Counted
 from lending import schedule
 from lending.countries import country_name
@@ -20,11 +21,18 @@ if TYPE_CHECKING:
     from graph.types.autolend import AllocationType
     from graph.types.lenders import LenderConnection
 
-SectorEnum = strawberry.enum(Sector, name="Sector")
-GenderEnum = strawberry.enum(Gender, name="Gender")
-LoanStatusEnum = strawberry.enum(LoanStatus, name="LoanStatus")
-LiabilityEnum = strawberry.enum(CurrencyLossLiability, name="CurrencyLossLiability")
-LoanSortEnum = strawberry.enum(LoanSort, name="LoanSort")
+# strawberry.enum marks the models' enums themselves as GraphQL enums (and returns them): the
+# aliases name them as the schema does, and are types to mypy.
+strawberry.enum(Sector, name="Sector")
+strawberry.enum(Gender, name="Gender")
+strawberry.enum(LoanStatus, name="LoanStatus")
+strawberry.enum(CurrencyLossLiability, name="CurrencyLossLiability")
+strawberry.enum(LoanSort, name="LoanSort")
+SectorEnum: TypeAlias = Sector
+GenderEnum: TypeAlias = Gender
+LoanStatusEnum: TypeAlias = LoanStatus
+LiabilityEnum: TypeAlias = CurrencyLossLiability
+LoanSortEnum: TypeAlias = LoanSort
 
 
 def stars(tenths: int) -> Decimal:
@@ -112,11 +120,11 @@ class LoanNode(relay.Node):
 
     @strawberry.field
     async def partner(self, info: Info) -> PartnerNode:
-        return PartnerNode.from_model(await info.context.loaders.partner.load(self.model.partner_id))
+        return PartnerNode.from_model(await existing(info.context.loaders.partner, self.model.partner_id))
 
     @strawberry.field(description="The partner's risk rating, in stars.")
     async def risk_rating(self, info: Info) -> Decimal:
-        return stars((await info.context.loaders.partner.load(self.model.partner_id)).risk_tenths)
+        return stars((await existing(info.context.loaders.partner, self.model.partner_id)).risk_tenths)
 
     @strawberry.field(description="Monthly instalments from the month after funding.")
     def schedule(self) -> list[Instalment]:
@@ -183,7 +191,7 @@ async def loan_by_id(info: Info, loan_id: int | None) -> LoanNode | None:
     """The loan an object refers to, if any, through the operation's loader."""
     if loan_id is None:
         return None
-    return LoanNode.from_model(await info.context.loaders.loan.load(loan_id))
+    return LoanNode.from_model(await existing(info.context.loaders.loan, loan_id))
 
 
 @strawberry.type(name="LoanConnection")
