@@ -6,7 +6,7 @@ PORT ?= 8000
 # The uv that `make lock` resolves with; only `make lock` installs it.
 UV_VERSION := 0.13.9
 
-.PHONY: run test bench install lock schema migrations clean
+.PHONY: run test check model-test bench install lock schema migrations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,15 @@ run: install
 
 test: install
 	$(BIN)/pytest -q
+
+# Lint, formatting and types; CI runs it before the tests (.ci/run).
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+model-test: install
+	MODEL_STEPS=$${MODEL_STEPS:-100000} REQUIRE_SERVICES=1 $(BIN)/pytest -q -s tests/model
 
 bench: install
 	$(BIN)/python -m bench

@@ -5,6 +5,7 @@ application/graphql-response+json, graph/http.py) and over WebSocket (an
 `error` message) alike, and nothing of it executes.
 """
 
+import contextlib
 import functools
 from collections.abc import Iterator
 from typing import Any
@@ -40,10 +41,8 @@ class CachedParse(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is None and context.query:
-            try:
+            with contextlib.suppress(GraphQLError):  # strawberry parses again and reports the error itself
                 context.graphql_document = _parse(context.query, **context.parse_options)
-            except GraphQLError:
-                pass
         yield
 
 

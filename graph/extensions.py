@@ -201,8 +201,8 @@ class OperationLimits(SchemaExtension):
             _tag_lexical_token_limit(error)
             raise
         result = self.execution_context.result
-        for error in (result.errors or []) if result else []:
-            _tag_lexical_token_limit(error)
+        for found in (result.errors or []) if result else []:
+            _tag_lexical_token_limit(found)
 
     async def on_validate(self) -> AsyncIterator[None]:
         self.execution_context.pre_execution_errors = await self._errors(self.execution_context)
@@ -223,10 +223,10 @@ class OperationLimits(SchemaExtension):
         schema, document = graphql_core_schema(ec.schema), ec.graphql_document
         assert document is not None
         operation = get_operation_ast(document, ec.operation_name)
-        if operation is not None and operation.operation is GraphQLOperationType.SUBSCRIPTION:
+        over_http = not isinstance(getattr(ec.context, "request", None), WebSocket)
+        if operation is not None and operation.operation is GraphQLOperationType.SUBSCRIPTION and over_http:
             # Over HTTP a subscription would run as a plain query of a stream, and fail.
-            if not isinstance(getattr(ec.context, "request", None), WebSocket):
-                return [GraphQLError(SUBSCRIPTION_NEEDS_WEBSOCKET, extensions={"code": "WEBSOCKET_REQUIRED"})]
+            return [GraphQLError(SUBSCRIPTION_NEEDS_WEBSOCKET, extensions={"code": "WEBSOCKET_REQUIRED"})]
         if limits is not None and (error := limits.query.check(schema, document, ec.operation_name, ec.variables)):
             return [error]
         hide = limits is not None and limits.hide_suggestions
@@ -236,13 +236,12 @@ class OperationLimits(SchemaExtension):
         errors = list(_validate(schema, document, rules, hide))
         if errors:
             return errors
-        if hide:
-            if operation is not None:
-                coerced = get_variable_values(
-                    schema, operation.variable_definitions or (), ec.variables or {}, hide_suggestions=True
-                )
-                if isinstance(coerced, list):
-                    return coerced
+        if hide and operation is not None:
+            coerced = get_variable_values(
+                schema, operation.variable_definitions or (), ec.variables or {}, hide_suggestions=True
+            )
+            if isinstance(coerced, list):
+                return coerced
         if limits is not None:
             return await self._money(limits, ec, document)
         return []

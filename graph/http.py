@@ -75,7 +75,10 @@ def _ranges(accept: str) -> list[tuple[str, float]]:
 
 
 def _quality(media: str, ranges: list[tuple[str, float]]) -> tuple[float, int]:
-    """The q-value the client gives `media`, from its most specific matching range (RFC 9110 12.5.1), and that specificity."""
+    """The q-value the client gives `media`, from its most specific matching range, and that specificity.
+
+    RFC 9110, section 12.5.1.
+    """
     kind = media.split("/", 1)[0]
     best: tuple[int, float] | None = None
     for candidate, q in ranges:

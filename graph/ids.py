@@ -15,7 +15,7 @@ MAX_ID = 2**31 - 1  # an INTEGER primary key
 def parse_key(node_id: str) -> int | None:
     """The database id a global id's key spells, or None: keys are canonical decimals from 1 to MAX_ID.
 
-    int() alone would take " 1", "01", "1_0", "+1" and "١" (an Arabic-Indic
+    int() alone would take " 1", "01", "1_0", "+1" and U+0661 (an Arabic-Indic
     one), and numbers no column holds.
     """
     if not (node_id.isascii() and node_id.isdigit()) or node_id.startswith("0") or len(node_id) > len(str(MAX_ID)):

@@ -375,7 +375,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         timer = asyncio.create_task(self._close_unless_initialised())
         try:
             async for message in self.websocket.iter_json():
-                await self.handle_message(message)  # type: ignore[arg-type]
+                await self.handle_message(message)
         except NonTextMessageReceived:
             await self.websocket.close(BAD_REQUEST, "WebSocket message type must be text")
         except NonJsonMessageReceived:

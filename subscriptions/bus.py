@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlparse
 
 from broadcaster import Broadcast
@@ -60,6 +61,6 @@ class EventBus:
             log.warning("could not announce new events (%r); hubs will find them by polling", error)
 
     @asynccontextmanager
-    async def hints(self) -> AsyncIterator[AsyncIterator[object]]:
+    async def hints(self) -> AsyncIterator[Any]:  # broadcaster's Subscriber, which it does not export
         async with self.broadcast.subscribe(self.channel) as subscriber:
             yield subscriber

@@ -74,7 +74,7 @@ async def load(events: list[Event]) -> list[Delivery]:
         Delivery(
             e,
             loans.get(e.loan_id) if e.loan_id is not None else None,
-            notifications.get(e.payload.get("notification_id")) if e.kind is EventKind.NOTIFICATION else None,
+            notifications.get(e.payload["notification_id"]) if e.kind is EventKind.NOTIFICATION else None,
         )
         for e in events
     ]

@@ -78,7 +78,7 @@ class ResilientRedisBackend(BroadcastBackend):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
             finally:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py 8 leaves PubSub.aclose unannotated
+                await pubsub.aclose()
                 await client.aclose()
 
     async def _follow(self, pubsub: Any, *, announce: bool) -> None:
