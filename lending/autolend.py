@@ -128,6 +128,8 @@ async def set_rule(lender_id: int, spec: RuleSpec, now: datetime) -> AutoLendRul
         "updated_at": now,
     }
     async with in_transaction():
+        # The lender's row first: two first rules of one lender at once would both insert.
+        await Lender.select_for_update(no_key=True).get(id=lender_id)
         rule = await AutoLendRule.get_or_none(lender_id=lender_id)
         if rule is None:
             rule = AutoLendRule(lender_id=lender_id, created_at=now, waiting_since=now, **fields)
