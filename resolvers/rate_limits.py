@@ -3,7 +3,6 @@
 import strawberry
 
 from graph.context import Info
-from graph.limits import client_ip, limits_of
 from graph.types.rate_limits import RateLimit
 
 
@@ -14,15 +13,14 @@ class RateLimitQuery:
         "This request is counted already. Null when that limit is off."
     )
     async def rate_limit(self, info: Info) -> RateLimit | None:
-        limits = limits_of(info.context)
-        bucket = limits.rate.caller(info.context.viewer, client_ip(info.context)) if limits else None
-        return RateLimit.from_usage(await limits.rate.peek(bucket)) if limits and bucket else None
+        context = info.context
+        bucket = context.rate.caller(context.viewer, context.client_ip)
+        return RateLimit.from_usage(await context.rate.peek(bucket)) if bucket else None
 
     @strawberry.field(
         description="Your deposits, withdrawals and loans per window, all your tokens together. "
         "Null without a lender token, or when that limit is off."
     )
     async def money_rate_limit(self, info: Info) -> RateLimit | None:
-        limits = limits_of(info.context)
-        bucket = limits.rate.money(info.context.viewer) if limits else None
-        return RateLimit.from_usage(await limits.rate.peek(bucket)) if limits and bucket else None
+        bucket = info.context.rate.money(info.context.viewer)
+        return RateLimit.from_usage(await info.context.rate.peek(bucket)) if bucket else None
