@@ -26,11 +26,11 @@ from lending import ledger
 from lending.allocation import Candidate, Grant, allocate, auto_room, lendable_cents
 from lending.countries import country_name
 from lending.errors import InvalidInput
-from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.filters import LoanFilter, loan_query
 from lending.funding import disburse
 from lending.matching import candidates, file_under
 from lending.money import LENDING_UNIT, Money, to_cents, to_cents_or_zero, to_decimal
+from lending.outbox import Draft, emit, loan_and_lenders, progress
 from lending.transactions import atomic
 from models import (
     Account,

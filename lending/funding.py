@@ -7,9 +7,9 @@ from tortoise.expressions import F, Q
 
 from lending import ledger
 from lending.errors import ExceedsRemaining, LoanNotFundraising, NotFound
-from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.idempotency import run_once
 from lending.money import LENDING_UNIT, Money, to_cents
+from lending.outbox import Draft, emit, loan_and_lenders, progress
 from models import Account, AccountKind, EventKind, Lender, Loan, LoanStatus, Share, TransferKind
 
 

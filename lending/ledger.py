@@ -18,7 +18,7 @@ would abort one as a deadlock):
 4. the rows that only it writes after that (shares, rules, notifications,
    the lender's last_lent_at): each is reached through the loan or the
    lender already locked;
-5. the outbox lock (lending.events.emit), last, just before commit.
+5. the outbox lock (lending.outbox.emit), last, just before commit.
 
 `transfer` checks that both of its accounts were locked (on PostgreSQL):
 money never moves through an account taken out of order.

@@ -13,8 +13,8 @@ from tortoise.transactions import in_transaction
 from lending import autolend, ledger
 from lending.countries import normalize_country
 from lending.errors import Forbidden, InvalidInput, LoanNotRepaying, NotFound
-from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.money import LENDING_UNIT, Money, to_cents
+from lending.outbox import Draft, emit, loan_and_lenders, progress
 from lending.searches import alert_saved_searches
 from lending.text import clean_text
 from lending.tokens import Viewer

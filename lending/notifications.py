@@ -5,7 +5,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from lending.errors import InvalidInput, NotFound
-from lending.events import Draft, emit
+from lending.outbox import Draft, emit
 from models import EventKind, Notification
 
 MAX_IDS = 100

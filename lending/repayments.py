@@ -10,10 +10,10 @@ from lending.errors import (
     InvalidAmount,
     LoanNotRepaying,
 )
-from lending.events import Draft, emit, loan_and_lenders, progress
 from lending.idempotency import run_once
 from lending.loans import partners_loan
 from lending.money import Money, to_cents, to_cents_or_zero
+from lending.outbox import Draft, emit, loan_and_lenders, progress
 from lending.split import split_pro_rata
 from lending.tokens import Viewer
 from models import (

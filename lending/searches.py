@@ -8,10 +8,10 @@ from tortoise.transactions import in_transaction
 
 from lending.countries import country_name
 from lending.errors import InvalidInput, NotFound
-from lending.events import Draft
 from lending.filters import LoanFilter
 from lending.matching import candidates, file_under
 from lending.money import to_decimal
+from lending.outbox import Draft
 from lending.text import clean_text
 from models import EventKind, Loan, Notification, NotificationKind, SavedSearch, SearchAnchor
 

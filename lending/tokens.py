@@ -8,7 +8,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from lending.errors import Forbidden, InvalidInput, NotFound
-from lending.events import Draft, emit
+from lending.outbox import Draft, emit
 from lending.text import clean_text
 from models import ApiToken, EventKind, Role
 

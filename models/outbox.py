@@ -26,7 +26,7 @@ class Event(Model):
         "lendgraph.Lender", related_name="events", null=True
     )
     lender_id: int | None
-    # A JSON object whose keys depend on `kind` (lending.events writes them, subscriptions read them).
+    # A JSON object whose keys depend on `kind` (lending.outbox writes them, subscriptions read them).
     payload = fields.JSONField[dict[str, Any]](default=dict)
     created_at = fields.DatetimeField()
 
