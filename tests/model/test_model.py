@@ -1,11 +1,16 @@
 """The stateful model test: the public API against a plain-Python model of every balance and loan.
 
 CI runs a bounded, derandomized number of examples (the same ones on every run). `make model-test`
-sets MODEL_STEPS (at least 100,000) and runs random examples until the three runs together have
-made that many steps, then prints the counts.
+sets MODEL_STEPS (100,000 unless given) and runs random examples until the three runs together have
+made that many steps, then prints the counts and the commit.
+
+Also read: MODEL_RANDOM=1 (the CI sizes, random examples), MODEL_OUTCOMES=1 (print how often each
+call got each answer), MODEL_TRACE=1 (print every call), MODEL_STRICT=1 (tests.model.known).
 """
 
 import os
+import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +27,7 @@ from tests.model.machine import COUNTS, OUTCOMES, LendingMachine
 TARGET = int(os.environ.get("MODEL_STEPS", "0"))  # 0: the CI size
 # Of the MODEL_STEPS, what each run makes; in CI, (examples, steps per example).
 SHARE = {"sqlite": 0.4, "postgres": 0.3, "concurrent": 0.3}
-CI = {"sqlite": (8, 50), "postgres": (5, 50), "concurrent": (5, 30)}
+CI = {"sqlite": (10, 50), "postgres": (8, 50), "concurrent": (8, 40)}
 TOTALS: dict[str, dict[str, float]] = {}
 
 
@@ -63,13 +68,28 @@ def report() -> Iterator[None]:
         steps = sum(t["steps"] for t in TOTALS.values())
         examples = sum(t["examples"] for t in TOTALS.values())
         seconds = sum(t["seconds"] for t in TOTALS.values())
-        print(f"\nmodel test: {steps:,.0f} steps in {examples:,.0f} examples, {seconds / 60:.0f} min")
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        print(f"\nmodel test: {steps:,.0f} steps in {examples:,.0f} examples, {seconds / 60:.0f} min, at {commit}")
     if os.environ.get("MODEL_OUTCOMES") == "1":
         print("\n".join(f"{count:8,} {what}" for what, count in sorted(OUTCOMES.items())))
 
 
+class SqliteCopies:
+    """A fresh copy of the migrated template for each run of the machine; the last one's is removed
+    (its app has stopped), so a long run does not fill the disk."""
+
+    def __init__(self, template: Path, directory: Path) -> None:
+        self.template, self.directory, self.last = template, directory, ""
+
+    def __call__(self) -> str:
+        if self.last:
+            shutil.rmtree(self.last, ignore_errors=True)
+        self.last = tempfile.mkdtemp(dir=self.directory)
+        return services.sqlite_copy(self.template, Path(self.last))
+
+
 def test_the_api_agrees_with_the_model_on_sqlite(sqlite_template: Path, tmp_path: Path) -> None:
-    run("sqlite", LendingMachine, lambda: services.sqlite_copy(sqlite_template, Path(tempfile.mkdtemp(dir=tmp_path))))
+    run("sqlite", LendingMachine, SqliteCopies(sqlite_template, tmp_path))
 
 
 def test_the_api_agrees_with_the_model_on_postgres(pg_url: str) -> None:

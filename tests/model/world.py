@@ -89,6 +89,10 @@ class World:
         self.emails: set[str] = set()
         self.world_account = 0  # money outside the platform (negative: what came in)
         self.admin_token = ""
+        # Auto-lending runs after the call that set it off has committed, in transactions of its own.
+        # None: at once, as in a run of one call at a time; a list: kept for later, where calls
+        # run concurrently and others may commit in between (tests.model.concurrent).
+        self.later: list[tuple[str, tuple[str, ...], datetime]] | None = None
 
     # -- lenders ---------------------------------------------------------------------------------
 
@@ -113,7 +117,7 @@ class World:
         lender.balance += cents
         self.world_account -= cents
         lender.keys[key] = Stored("deposit", (cents,), {"amount": cents})
-        autolending.on_credit(self, [lender.name], now)
+        self.then("on_credit", [lender.name], now)
         return [self._moved(who, lender.keys[key])]
 
     def withdraw(self, who: str, text: str, key: str, now: datetime) -> list[Outcome]:
@@ -150,7 +154,7 @@ class World:
         assert lender is not None and amount is not None and keep is not None
         since = lender.rule.waiting_since if lender.rule else now  # replacing a rule keeps its place
         lender.rule = Rule(spec["enabled"], spec["countries"], spec["sectors"], spec["genders"], amount, keep, since)
-        autolending.on_credit(self, [lender.name], now)
+        self.then("on_credit", [lender.name], now)
         fields = ("enabled", "amount", "keep")
         return [outcome("AutoLendRuleSuccess", fields, enabled=spec["enabled"], amount=amount, keep=keep)]
 
@@ -181,7 +185,7 @@ class World:
             spec["liability"], now, expires_at,
         )  # fmt: skip
         self.loans[gid] = loan
-        autolending.fund_loan(self, loan, now)
+        self.then("fund_loan", [gid], now)
         return [outcome("ListLoanSuccess", ("amount",), amount=amount, funded=loan.funded, status=loan.status)]
 
     def lend(self, who: str, loan_id: str, text: str, key: str, now: datetime) -> list[Outcome]:
@@ -274,7 +278,7 @@ class World:
         loan.repaid += cents
         loan.status = "REPAID" if loan.repaid == loan.amount else "REPAYING"
         partner.keys[key] = Stored("repay", (loan_id, cents, loss), {"amount": cents, "credited": cents - borne})
-        autolending.on_credit(self, list(loan.shares), now)
+        self.then("on_credit", list(loan.shares), now)
         return [self._repaid(loan_id, partner.keys[key])]
 
     def _repaid(self, loan_id: str, stored: Stored) -> Outcome:
@@ -309,7 +313,7 @@ class World:
                 self.lenders[name].balance += share.amount
                 loan.account -= share.amount
                 refunded.add(name)
-        autolending.on_credit(self, sorted(refunded, key=lambda name: self.lenders[name].db_id), now)
+        self.then("on_credit", sorted(refunded, key=lambda name: self.lenders[name].db_id), now)
         return [outcome("Expired", ("loans",), loans=tuple(loan.gid for loan in due))]
 
     def sweep(self, now: datetime) -> list[Outcome]:
@@ -319,6 +323,22 @@ class World:
             if lender.rule and lender.rule.enabled and lender.balance - lender.rule.keep >= UNIT
         ]  # fmt: skip
         return [outcome("Swept", ("lent",), lent=autolending.on_credit(self, ready, now))]
+
+    # -- auto-lending after a call ----------------------------------------------------------------
+
+    def then(self, what: str, names: list[str], now: datetime) -> None:
+        """Auto-lending set off by a call: `on_credit` for these lenders, or `fund_loan` for this loan."""
+        if self.later is None:
+            self.follow((what, tuple(names), now))
+        else:
+            self.later.append((what, tuple(names), now))
+
+    def follow(self, step: tuple[str, tuple[str, ...], datetime]) -> None:
+        what, names, now = step
+        if what == "on_credit":
+            autolending.on_credit(self, list(names), now)
+        else:
+            autolending.fund_loan(self, self.loans[names[0]], now)
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -339,14 +359,14 @@ class World:
         """The answers to a keyed money call other than a first success (empty: it succeeds).
 
         The same key and input as a stored success: that success, whatever happened since, and
-        nothing moves. The same key with another input: IdempotencyConflict; where the input is also
-        refused for another reason, the README does not say which refusal comes first, so either may.
+        nothing moves. The same key with another input: IdempotencyConflict. Where a call is refused
+        for more than one reason, the README does not say which comes first, so any of them may.
         """
         if stored is not None:
             if (stored.operation, stored.payload) == request and not errors:
                 return [replay(stored)]
             return [*errors, refusal("IdempotencyConflict", key=key), *refusals()]
-        return errors or refusals()
+        return [*errors, *refusals()] if errors else refusals()
 
 
 def lender_loss(liability: str, amount: int, loss: int) -> int:
