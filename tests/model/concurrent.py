@@ -69,7 +69,7 @@ class ConcurrentMachine(LendingMachine):
                 print(f"together: {told}")
             for call, answer in zip(calls, answers, strict=True):
                 OUTCOMES[f"{type(call).__name__} -> {answer.typename} (together)"] += 1
-            explained = Explanation(calls, answers, now, seen).search(self.world)
+            explained = Explanation(calls, answers, now, seen).search(self.world, told)
             for call, answer in zip(calls, answers, strict=True):
                 self._record(call, answer)
             self.world = explained
@@ -97,7 +97,7 @@ class Explanation:
         self.calls, self.answers, self.now, self.seen = calls, answers, now, seen
         self.misses: list[str] = []
 
-    def search(self, world: World) -> World:
+    def search(self, world: World, told: str) -> World:
         for order in itertools.permutations(range(len(self.calls))):
             found = self._whole_calls(world, order)
             if found is not None:
@@ -106,7 +106,7 @@ class Explanation:
             if not differences(self.seen, expected(found, self.now)):
                 return found
         misses = "\n".join(dict.fromkeys(self.misses))  # each reason once
-        raise AssertionError(f"no serial order of the group explains what happened:\n{misses}")
+        raise AssertionError(f"no serial order of the group explains what happened:\n{told}\n{misses}")
 
     def _whole_calls(self, world: World, order: tuple[int, ...]) -> World | None:
         world = copy.deepcopy(world)
