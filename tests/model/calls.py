@@ -20,6 +20,14 @@ from tests.model.world import ADMIN, Outcome, World, outcome
 
 Post = Callable[[str, dict[str, Any], str | None], Awaitable[tuple[int, dict[str, Any]]]]
 REFUSALS = "... on UserError { code } "
+# The model's names for the fields of the answers (the nested ones flattened as `parent.field`).
+RENAMED = {
+    "lender.balance": "balance", "transaction.amount": "amount", "loan.fundedAmount": "funded",
+    "loan.remainingAmount": "remaining", "loan.lenderCount": "lender_count", "loan.status": "status",
+    "share.amount": "share", "lendersCredited": "credited", "loan.repaidAmount": "repaid", "loan.amount": "amount",
+    "rule.enabled": "enabled", "rule.amountPerLoan": "amount", "rule.keepBalance": "keep",
+}  # fmt: skip
+MONEY = {"balance", "amount", "needed", "available", "remaining", "funded", "share", "credited", "repaid", "keep"}
 
 
 def cents(text: str) -> int:
@@ -43,16 +51,8 @@ def answer(status: int, body: dict[str, Any], name: str) -> Outcome:
             fields |= {f"{key}.{k}": v for k, v in value.items() if k != "id"}
         else:
             fields[key] = value
-    renamed = {
-        "lender.balance": "balance", "transaction.amount": "amount", "needed": "needed", "available": "available",
-        "remaining": "remaining", "loan.fundedAmount": "funded", "loan.remainingAmount": "remaining",
-        "loan.lenderCount": "lender_count", "loan.status": "status", "share.amount": "share", "amount": "amount",
-        "lendersCredited": "credited", "loan.repaidAmount": "repaid", "loan.amount": "amount",
-        "rule.enabled": "enabled", "rule.amountPerLoan": "amount", "rule.keepBalance": "keep",
-    }  # fmt: skip
-    money = {"balance", "amount", "needed", "available", "remaining", "funded", "share", "credited", "repaid", "keep"}
-    clean = {renamed.get(k, k): v for k, v in fields.items()}
-    clean = {k: cents(v) if k in money and isinstance(v, str) else v for k, v in clean.items()}
+    clean = {RENAMED.get(k, k): v for k, v in fields.items()}
+    clean = {k: cents(v) if k in MONEY and isinstance(v, str) else v for k, v in clean.items()}
     return outcome(result["__typename"], **clean)
 
 

@@ -16,7 +16,6 @@ from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
 
-from tests.model import known
 from tests.model.calls import Advance, Call, Expire, Register, Sweep
 from tests.model.choices import Builder, pick
 from tests.model.figures import expected
@@ -53,7 +52,7 @@ class ConcurrentMachine(LendingMachine):
     def together(self, data: st.DataObject, size: int) -> None:
         drawn = [pick(data, self.builders(), "call")(data) for _ in range(size)]
         calls = [call for call in drawn if call is not None and not isinstance(call, ALONE)]
-        if len(calls) >= 2 and not known.leave_out_group(self.world, calls):
+        if len(calls) >= 2:
             self.step_together(calls)
 
     def step_together(self, calls: list[Call]) -> None:

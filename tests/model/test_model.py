@@ -5,7 +5,7 @@ sets MODEL_STEPS (100,000 unless given) and runs random examples until the three
 made that many steps, then prints the counts and the commit.
 
 Also read: MODEL_RANDOM=1 (the CI sizes, random examples), MODEL_OUTCOMES=1 (print how often each
-call got each answer), MODEL_TRACE=1 (print every call), MODEL_STRICT=1 (tests.model.known).
+call got each answer), MODEL_TRACE=1 (print every call).
 """
 
 import os
@@ -29,6 +29,8 @@ TARGET = int(os.environ.get("MODEL_STEPS", "0"))  # 0: the CI size
 SHARE = {"sqlite": 0.4, "postgres": 0.3, "concurrent": 0.3}
 CI = {"sqlite": (10, 50), "postgres": (8, 50), "concurrent": (8, 40)}
 TOTALS: dict[str, dict[str, float]] = {}
+# Taken when the run starts: others may commit while it runs.
+COMMIT = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 
 
 def run(name: str, machine: type[LendingMachine], url: Callable[[], str]) -> None:
@@ -68,8 +70,7 @@ def report() -> Iterator[None]:
         steps = sum(t["steps"] for t in TOTALS.values())
         examples = sum(t["examples"] for t in TOTALS.values())
         seconds = sum(t["seconds"] for t in TOTALS.values())
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        print(f"\nmodel test: {steps:,.0f} steps in {examples:,.0f} examples, {seconds / 60:.0f} min, at {commit}")
+        print(f"\nmodel test: {steps:,.0f} steps in {examples:,.0f} examples, {seconds / 60:.0f} min, at {COMMIT}")
     if os.environ.get("MODEL_OUTCOMES") == "1":
         print("\n".join(f"{count:8,} {what}" for what, count in sorted(OUTCOMES.items())))
 
