@@ -46,7 +46,7 @@ async def deposit(lender_id: int, amount: Money, idempotency_key: str, now: date
     is logged, never reported as a failed deposit (lending.autolend.after_credit).
     """
     cents = to_cents(amount)
-    world, account = await ledger.world_account_id(), await lender_account_id(lender_id)
+    world, account = await ledger.world_account_for_lender(lender_id), await lender_account_id(lender_id)
 
     async def work() -> dict[str, int]:
         await ledger.lock_accounts([world, account])
@@ -61,7 +61,7 @@ async def deposit(lender_id: int, amount: Money, idempotency_key: str, now: date
 async def withdraw(lender_id: int, amount: Money, idempotency_key: str, now: datetime) -> int:
     """Pay credit out to the lender's bank; return the transfer id."""
     cents = to_cents(amount)
-    world, account = await ledger.world_account_id(), await lender_account_id(lender_id)
+    world, account = await ledger.world_account_for_lender(lender_id), await lender_account_id(lender_id)
 
     async def work() -> dict[str, int]:
         await ledger.lock_accounts([world, account])

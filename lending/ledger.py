@@ -13,8 +13,9 @@ would abort one as a deadlock):
 2. the one loan it is about, if any (a conditional UPDATE or SELECT ... FOR
    NO KEY UPDATE of the loan row): no transaction locks two loans;
 3. every account it will debit or credit, all at once and in id order, with
-   `lock_accounts`, before it moves any money: the world, partner, loan and
-   lender accounts alike, including the partner's when the loan may fill;
+   `lock_accounts`, before it moves any money: the world shard, partner,
+   loan and lender accounts alike, including the partner's when the loan
+   may fill;
 4. the rows that only it writes after that (shares, rules, notifications,
    the lender's last_lent_at): each is reached through the loan or the
    lender already locked;
@@ -22,6 +23,17 @@ would abort one as a deadlock):
 
 `transfer` checks that both of its accounts were locked (on PostgreSQL):
 money never moves through an account taken out of order.
+
+The world is sharded. Money outside the platform is spread over
+`WORLD_SHARDS` world accounts rather than one: every deposit and withdrawal
+locks a world account (step 3), so with a single one the deposits and
+withdrawals of different lenders would all wait on that one row. A lender's
+deposits and withdrawals use the shard chosen from the lender's id, other
+world transfers (write-offs, currency losses) the shard chosen from the
+loan's id; the shard is one of the accounts locked at once in id order, so
+the lock order holds unchanged. Only world accounts may go negative; the
+world's balance is the sum over its shards, and `check_books` counts every
+shard like any other account.
 """
 
 from collections.abc import Iterable
@@ -37,25 +49,64 @@ from lending.errors import InsufficientCredit
 from lending.transactions import current_unit
 from models import Account, AccountKind, Loan, Share, Transfer, TransferKind, db
 
+# How many accounts stand for the world; `ensure_world_accounts` creates the missing ones.
+WORLD_SHARDS = 64
 
-async def world_account_id() -> int:
-    """The account standing for money outside the platform (created by `ensure_world_account`)."""
-    return (await Account.get(kind=AccountKind.WORLD)).id
+# The world accounts' ids in id order, read once per connection (db.connections_opened): they never
+# change, but a process may connect to another database (the tests do).
+_world_ids: tuple[int, tuple[int, ...]] = (-1, ())
 
 
-async def ensure_world_account() -> None:
-    """Create the single world account if the database has none yet."""
-    if await Account.filter(kind=AccountKind.WORLD).count() == 0:
-        await Account.create(kind=AccountKind.WORLD)
+async def world_account_ids() -> tuple[int, ...]:
+    """The ids of the world accounts (money outside the platform), in id order."""
+    opened, ids = _world_ids
+    if opened != db.connections_opened or not ids:
+        ids = await _read_world_ids()
+    return ids
+
+
+async def _read_world_ids() -> tuple[int, ...]:
+    global _world_ids
+    ids = tuple([account.id for account in await Account.filter(kind=AccountKind.WORLD).order_by("id").only("id")])
+    _world_ids = (db.connections_opened, ids)
+    return ids
+
+
+def _shard(ids: tuple[int, ...], key: int) -> int:
+    if not ids:
+        raise RuntimeError("the database has no world account: run `lendgraph migrate`")
+    return ids[key % len(ids)]
+
+
+async def world_account_for_lender(lender_id: int) -> int:
+    """The world shard that the lender's deposits and withdrawals move money through."""
+    return _shard(await world_account_ids(), lender_id)
+
+
+async def world_account_for_loan(loan_id: int) -> int:
+    """The world shard that the loan's write-off and currency losses move money to."""
+    return _shard(await world_account_ids(), loan_id)
+
+
+async def ensure_world_accounts() -> None:
+    """Create the world accounts the database lacks, up to `WORLD_SHARDS`; running it again adds none.
+
+    A database made when the world was one account keeps it (with its balance
+    and transfers) as the first shard and gains the rest.
+    """
+    missing = WORLD_SHARDS - await Account.filter(kind=AccountKind.WORLD).count()
+    if missing > 0:
+        await Account.bulk_create([Account(kind=AccountKind.WORLD) for _ in range(missing)])
+    await _read_world_ids()
 
 
 async def prepare_database(database_url: str) -> None:
-    """Apply every migration and create the world account: what `lendgraph migrate` does."""
+    """Apply every migration and create the world accounts: what `lendgraph migrate` does."""
     await db.migrate(database_url)
     await Tortoise.close_connections()
     await db.connect(database_url)
     try:
-        await ensure_world_account()
+        await ensure_world_accounts()
     finally:
         await db.disconnect()
 
@@ -100,7 +151,7 @@ async def transfer(
     loan_id: int | None = None,
     repayment_id: int | None = None,
 ) -> Transfer:
-    """Move `amount` cents; only the world account may go below zero.
+    """Move `amount` cents; only world accounts may go below zero.
 
     Must run inside a transaction that locked both accounts (`lock_accounts`).
     Raises InsufficientCredit when the source lacks the money; the caller's
@@ -140,7 +191,8 @@ class BookCheck:
 async def check_books() -> BookCheck:
     """Verify the ledger's invariants over the whole database.
 
-    All balances sum to zero; each balance equals its transfers in minus out;
+    All balances sum to zero (the world's shards included); each balance
+    equals its transfers in minus out;
     no lender balance is negative; each loan's funded amount equals the sum
     of its shares and never exceeds the loan amount.
     """

@@ -159,7 +159,8 @@ async def partners_loan(viewer: Viewer | None, loan_id: int) -> Loan:
 async def mark_default(viewer: Viewer | None, loan_id: int, now: datetime) -> Loan:
     """Declare a disbursed loan defaulted and write off what is outstanding."""
     loan = await partners_loan(viewer, loan_id)
-    partner_account, world = (await Account.get(partner_id=loan.partner_id)).id, await ledger.world_account_id()
+    partner_account = (await Account.get(partner_id=loan.partner_id)).id
+    world = await ledger.world_account_for_loan(loan_id)
 
     async def work() -> Loan:
         # The lock order of lending.ledger: the loan row, then the accounts.

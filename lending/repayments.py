@@ -127,7 +127,7 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
     )
     partner_account = await Account.get(partner_id=loan.partner_id)
     accounts = dict(await Account.filter(lender_id__in=[s.lender_id for s, _ in paid]).values_list("lender_id", "id"))
-    world = await ledger.world_account_id() if repayment.lender_loss_cents else None
+    world = await ledger.world_account_for_loan(loan.id) if repayment.lender_loss_cents else None
     # The lock order of lending.ledger: every account at once, after the loan row.
     await ledger.lock_accounts([partner_account.id, *accounts.values(), *([] if world is None else [world])])
     for (share, part), lost in sorted(zip(paid, losses, strict=True), key=lambda p: accounts[p[0][0].lender_id]):

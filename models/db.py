@@ -39,7 +39,14 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
+# How many times this process has connected: what lending/ledger.py reads once per connection
+# (the world accounts' ids) is read again after a reconnect, which may reach another database.
+connections_opened = 0
+
+
 async def connect(database_url: str) -> None:
+    global connections_opened
+    connections_opened += 1
     # Tortoise caches compiled INSERTs by connection name, not by dialect: a process that
     # reconnects to another kind of database (the test suite does) must start afresh.
     EXECUTOR_CACHE.clear()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from tortoise import Tortoise
 
-from lending.ledger import ensure_world_account, prepare_database
+from lending.ledger import ensure_world_accounts, prepare_database
 from models import db
 
 PG_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -74,11 +74,11 @@ def drop_pg_database(name: str) -> None:
 
 
 async def reset_pg(url: str) -> None:
-    """Empty every table (fast, unlike recreating the database) and restore the world account."""
+    """Empty every table (fast, unlike recreating the database) and restore the world accounts."""
     await db.connect(url)
     try:
         tables = ", ".join(model._meta.db_table for model in Tortoise.apps[db.APP_LABEL].values())
         await Tortoise.get_connection("default").execute_script(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-        await ensure_world_account()
+        await ensure_world_accounts()
     finally:
         await db.disconnect()

@@ -5,7 +5,8 @@ The loan's liability decides: NONE (the partner bears it), LENDER (lenders bear 
 them as exactly as the repayment itself.
 """
 
-from models import Account, Loan, LoanStatus, Repayment, Transfer, TransferKind
+from lending.ledger import world_account_for_loan
+from models import Loan, LoanStatus, Repayment, Transfer, TransferKind
 from tests.api import partner_token
 from tests.graph.funded_loans import balances, funded_loan, partner_balance, share_rows
 
@@ -42,7 +43,7 @@ async def test_currency_loss_under_lender_liability_is_borne_by_lenders(api):
     # The lost money leaves the platform, from the partner's account.
     lost = await Transfer.get(kind=TransferKind.CURRENCY_LOSS)
     assert lost.amount_cents == 400
-    assert lost.destination_id == (await Account.get(kind="WORLD")).id
+    assert lost.destination_id == await world_account_for_loan(lost.loan_id)
     repayment = await Repayment.get()
     assert (repayment.currency_loss_cents, repayment.lender_loss_cents) == (400, 400)
     assert await partner_balance(loan_id) == 6000  # 100.00 - 36.00 to lenders - 4.00 lost

@@ -154,7 +154,8 @@ async def observe(app: App, world: World) -> dict[str, Any]:
             AccountKind.PARTNER: f"partner:{names.get(partner_id, partner_id)}",
             AccountKind.LOAN: f"loan:{encode_id('Loan', loan_id) if loan_id else None}",
         }[AccountKind(kind)]
-        accounts[label] = balance
+        # The world is one balance spread over its shards (lending/ledger.py).
+        accounts[label] = accounts.get(label, 0) + balance
     return {"lenders": lenders, "loans": loans, "partners": partners, "accounts": accounts}
 
 
