@@ -192,9 +192,9 @@ async def check_books() -> BookCheck:
     """Verify the ledger's invariants over the whole database.
 
     All balances sum to zero (the world's shards included); each balance
-    equals its transfers in minus out;
-    no lender balance is negative; each loan's funded amount equals the sum
-    of its shares and never exceeds the loan amount.
+    equals its transfers in minus out; no lender balance is negative; each
+    loan's funded amount equals the sum of its shares and never exceeds the
+    loan amount.
     """
     result = BookCheck()
     accounts = await Account.all().values_list("id", "balance_cents", "kind")

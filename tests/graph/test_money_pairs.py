@@ -1,7 +1,8 @@
 """Every pair of money operations, run at the same moment on PostgreSQL, answers only successes and typed errors.
 
 All of them act on one lender, Ada, and one field partner, so that every
-pair shares accounts: Ada's, the partner's, the world's and the loans'.
+pair shares accounts: Ada's, the partner's, the loans' and Ada's world
+shard (her deposits and withdrawals; a loan's write-off uses the loan's).
 Each round arranges fresh targets through the public API (a loan with one
 share's room left, a full loan to repay, ...), then fires the two
 operations together. A deadlock or a lost lock shows as an "Internal error"
