@@ -1,6 +1,7 @@
 """Shared benchmark plumbing: throwaway databases, the app in-process, SQL counting, statistics."""
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import logging
@@ -24,6 +25,7 @@ from tortoise import Tortoise
 from graph.app import create_app
 from graph.settings import Settings
 from lending.ledger import prepare_database
+from models import Loan
 
 T = TypeVar("T")
 
@@ -214,7 +216,9 @@ class SqlCounter(logging.Handler):
 
 def describe(statement: str) -> str:
     """'SELECT share' from a full statement: enough to see which query runs per request."""
-    words = statement.replace('"', "").split()
+    if "pg_advisory_unlock_all" in statement and "RESET ALL" in statement.upper():
+        return POOL_RESET
+    words = statement.replace('"', "").rstrip("; ").split()
     verb = words[0].upper() if words else "?"
     target = {"SELECT": "FROM", "DELETE": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE"}.get(verb)
     upper = [w.upper() for w in words]
@@ -225,6 +229,145 @@ def describe(statement: str) -> str:
     if verb == "SELECT" and len(words) > 1:  # a function call such as pg_advisory_xact_lock($1)
         return f"SELECT {words[1].split('(')[0]}()"
     return verb
+
+
+# ---------------------------------------------------------------- counting round trips at the driver
+
+
+_tripping: contextvars.ContextVar["RoundTrips | None"] = contextvars.ContextVar("bench_round_trips", default=None)
+_driver_patched = False
+POOL_RESET = "(pool reset)"
+
+
+class RoundTrips:
+    """The statements asyncpg sends for the code inside `counting()`, whatever sent them.
+
+    Counted in the driver, below tortoise, so BEGIN, COMMIT, ROLLBACK and the
+    reset asyncpg's pool sends when a connection goes back to it count as
+    well, and a baseline's bare asyncpg calls are counted the same way. Each
+    is one round trip (a statement asyncpg has not prepared on that
+    connection yet takes one more, to prepare it: not counted). Tasks
+    started inside inherit the counter; tasks started earlier (the app's
+    outbox reader) do not. The hook costs a context-variable lookup per
+    statement, on both paths alike.
+    """
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator["RoundTrips"]:
+        _patch_driver()
+        scope = _tripping.set(self)
+        try:
+            yield self
+        finally:
+            _tripping.reset(scope)
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+
+def _note(query: str) -> None:
+    trips = _tripping.get()
+    if trips is not None:
+        trips.statements.append(query)
+
+
+def _patch_driver() -> None:
+    """Wrap the three asyncpg.Connection methods every statement goes through (pooled ones too).
+
+    Two of them are asyncpg's private ones: this is the benchmarks' own
+    instrument, and an asyncpg that renames them fails here, on getattr.
+    """
+    global _driver_patched
+    if _driver_patched:
+        return
+    _driver_patched = True
+    connection = asyncpg.connection.Connection
+    plain, prepared, many = (getattr(connection, name) for name in ("execute", "_execute", "_executemany"))
+
+    async def execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if not args:  # with arguments it goes through _execute, counted there
+            _note(query)
+        return await plain(self, query, *args, **kwargs)
+
+    async def _execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        _note(query)
+        return await prepared(self, query, *args, **kwargs)
+
+    async def _executemany(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        _note(query)
+        return await many(self, query, *args, **kwargs)
+
+    for name, wrapper in (("execute", execute), ("_execute", _execute), ("_executemany", _executemany)):
+        setattr(connection, name, wrapper)
+
+
+def trips_summary(counts: Sequence[int]) -> str:
+    """'21' when every operation sent the same number, else 'mean (min-max)'."""
+    if not counts:
+        return "-"
+    low, high = min(counts), max(counts)
+    return str(low) if low == high else f"{statistics.fmean(counts):.1f} ({low}-{high})"
+
+
+async def loan_problems() -> list[str]:
+    """Loans funded beyond their amount, or auto-lent beyond half of it (lendgraph's tables)."""
+    problems = []
+    for loan_id, amount, funded, auto in await Loan.all().values_list(
+        "id", "amount_cents", "funded_cents", "auto_funded_cents"
+    ):
+        if funded > amount:
+            problems.append(f"loan {loan_id} overfunded: {funded} of {amount}")
+        if auto * 2 > amount:
+            problems.append(f"loan {loan_id} auto-lent above half: {auto} of {amount}")
+    return problems
+
+
+class LockWaits:
+    """Samples which statements of the database wait for a lock, every `interval` seconds, while it is open.
+
+    Read from pg_stat_activity on a connection of its own (never counted as
+    a round trip): where the waits pile up is where work is serialised.
+    """
+
+    def __init__(self, dsn: str, interval: float = 0.05) -> None:
+        self.dsn, self.interval = dsn, interval
+        self.samples = 0
+        self.waiting: collections.Counter[str] = collections.Counter()
+
+    async def __aenter__(self) -> "LockWaits":
+        self._connection = await asyncpg.connect(self.dsn)
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self._connection.close()
+
+    async def _sample(self) -> None:
+        while True:
+            rows = await self._connection.fetch(
+                "SELECT query FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            self.samples += 1
+            self.waiting.update(describe(row["query"]) for row in rows)
+            await asyncio.sleep(self.interval)
+
+    def summary(self) -> str:
+        if not self.samples:
+            return "no lock-wait samples"
+        total = sum(self.waiting.values())
+        text = f"connections waiting on a lock: {total / self.samples:.1f} on average ({self.samples} samples)"
+        if total:
+            text += ", waiting in " + ", ".join(
+                f"{what} {100 * n / total:.0f}%" for what, n in self.waiting.most_common(3)
+            )
+        return text
 
 
 # ---------------------------------------------------------------- statistics and output
@@ -246,6 +389,11 @@ def median(values: Sequence[float]) -> float:
 
 def ratio(ours: float, baseline: float) -> str:
     return f"{ours / baseline:.1f}x" if baseline > 0 else "n/a"
+
+
+def share(ours: float, baseline: float) -> str:
+    """A throughput as a percentage of the baseline's ('5.5%')."""
+    return f"{100 * ours / baseline:.1f}%" if baseline > 0 else "n/a"
 
 
 @dataclass
