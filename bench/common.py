@@ -326,16 +326,23 @@ async def loan_problems() -> list[str]:
 
 
 class LockWaits:
-    """Samples which statements of the database wait for a lock, every `interval` seconds, while it is open.
+    """Samples what the database's sessions are doing, every `interval` seconds, while it is open.
 
     Read from pg_stat_activity on a connection of its own (never counted as
-    a round trip): where the waits pile up is where work is serialised.
+    a round trip). Each session is waiting on a lock (and in which
+    statement), running a statement, in a transaction waiting for the client
+    (its locks held meanwhile), or idle. Where the lock waits pile up is
+    where work is serialised.
     """
 
-    def __init__(self, dsn: str, interval: float = 0.05) -> None:
-        self.dsn, self.interval = dsn, interval
+    STATES = ("waiting on a lock", "running", "in a transaction, waiting for the client", "idle")
+
+    def __init__(self, dsn: str, application_name: str = "", interval: float = 0.05) -> None:
+        """Sessions whose application_name is `application_name` only ('' for tortoise's pool)."""
+        self.dsn, self.application_name, self.interval = dsn, application_name, interval
         self.samples = 0
         self.waiting: collections.Counter[str] = collections.Counter()
+        self.states: collections.Counter[str] = collections.Counter()
 
     async def __aenter__(self) -> "LockWaits":
         self._connection = await asyncpg.connect(self.dsn)
@@ -351,20 +358,32 @@ class LockWaits:
     async def _sample(self) -> None:
         while True:
             rows = await self._connection.fetch(
-                "SELECT query FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                "SELECT state, wait_event_type, query FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()",
+                self.application_name,
             )
             self.samples += 1
-            self.waiting.update(describe(row["query"]) for row in rows)
+            for row in rows:
+                if row["wait_event_type"] == "Lock":
+                    self.states[self.STATES[0]] += 1
+                    self.waiting[describe(row["query"])] += 1
+                elif row["state"] == "active":
+                    self.states[self.STATES[1]] += 1
+                elif (row["state"] or "").startswith("idle in transaction"):
+                    self.states[self.STATES[2]] += 1
+                else:
+                    self.states[self.STATES[3]] += 1
             await asyncio.sleep(self.interval)
 
     def summary(self) -> str:
         if not self.samples:
-            return "no lock-wait samples"
+            return "no samples of the sessions"
+        text = f"sessions on average ({self.samples} samples): " + ", ".join(
+            f"{self.states[state] / self.samples:.1f} {state}" for state in self.STATES
+        )
         total = sum(self.waiting.values())
-        text = f"connections waiting on a lock: {total / self.samples:.1f} on average ({self.samples} samples)"
         if total:
-            text += ", waiting in " + ", ".join(
+            text += "; lock waits in " + ", ".join(
                 f"{what} {100 * n / total:.0f}%" for what, n in self.waiting.most_common(3)
             )
         return text

@@ -61,6 +61,7 @@ KINDS = ("deposit", "lend")
 SUCCESS = {"deposit": "DepositSuccess", "lend": "LendSuccess"}
 LENDS_PER_LENDER = 2
 PARTNERS = 10
+BASELINE_APPLICATION = "lendgraph-bench-baseline"  # its sessions, told apart from the app's in pg_stat_activity
 TARGET = 0.30  # the share of the baseline's throughput lendgraph aims at
 
 
@@ -163,7 +164,7 @@ async def _post(client: Client, query: str, variables: dict[str, Any], token: st
     return typename
 
 
-async def _race(ops: list[Op], send: Any, database_url: str) -> Run:
+async def _race(ops: list[Op], send: Any, database_url: str, application_name: str = "") -> Run:
     """Send every operation at once; time, count and classify each."""
 
     async def one(op: Op) -> Done:
@@ -172,7 +173,7 @@ async def _race(ops: list[Op], send: Any, database_url: str) -> Run:
             outcome = await send(op)
         return Done(op, watch.seconds, race.seconds, outcome, trips)
 
-    async with LockWaits(asyncpg_dsn(database_url)) as waits:
+    async with LockWaits(asyncpg_dsn(database_url), application_name) as waits:
         cpu = time.process_time()
         race = Stopwatch()
         done = await asyncio.gather(*(one(op) for op in ops))
@@ -224,7 +225,12 @@ class Refused(Exception):
 async def race_baseline(database_url: str, plan: Plan, pool_size: int) -> Run:
     """The same writes with nothing around them; account ids: world 0, depositors, lenders, then loans."""
     first_lender, first_loan = 1 + plan.deposits, 1 + plan.deposits + plan.lenders
-    pool = await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=pool_size, max_size=pool_size)
+    pool = await asyncpg.create_pool(
+        asyncpg_dsn(database_url),
+        min_size=pool_size,
+        max_size=pool_size,
+        server_settings={"application_name": BASELINE_APPLICATION},
+    )
     try:
         await pool.execute(BASELINE_TABLES)
         await pool.execute(
@@ -261,7 +267,7 @@ async def race_baseline(database_url: str, plan: Plan, pool_size: int) -> Run:
             except Refused as refused:
                 return f"refused ({refused})"
 
-        run = await _race(plan.ops(), send, database_url)
+        run = await _race(plan.ops(), send, database_url, BASELINE_APPLICATION)
         funded = await pool.fetch("SELECT funded FROM bench_p6_loan ORDER BY id")
         assert [r["funded"] for r in funded] == [n * LENDING_UNIT for n in plan.lends_per_loan]
         credited = await pool.fetchval(
@@ -349,7 +355,7 @@ def report(plan: Plan, measured: Run, baseline: Run) -> None:
     for name, result in (("lendgraph", measured), ("asyncpg", baseline)):
         print(
             f"  {name}: wall {result.wall:.2f} s, this process's CPU {result.cpu:.2f} s "
-            f"({100 * result.cpu / result.wall:.0f}% of the wall time); {result.waits.summary()}"
+            f"({100 * result.cpu / result.wall:.0f}% of the wall time)\n    {result.waits.summary()}"
         )
     for kind in KINDS:
         rate = measured.per_second(kind) / baseline.per_second(kind)
