@@ -193,7 +193,8 @@ async def run(database_url: str, *, attempts: int, loan_shares: int, pool: int) 
         books = await check_books()
         loans = await loan_problems()
 
-    columns = "path attempts won p50_ms p99_ms max_ms wall_s attempts/s trips/win trips/loss CPU_s"
+    columns = "path attempts won p50_ms p99_ms max_ms wall_s attempts/s trips/win trips/loss CPU_s ratio_p50"
+    columns += " ratio_attempts/s"
     table = Table([c.replace("_", " ") for c in columns.split()])
     for name, result, winning in (
         ("lendgraph GraphQL lend", race, WON),
@@ -211,6 +212,8 @@ async def run(database_url: str, *, attempts: int, loan_shares: int, pool: int) 
             trips_summary(result.trips_of(True, winning)),
             trips_summary(result.trips_of(False, winning)),
             f"{result.cpu:.2f}",
+            ratio(median(result.latencies), median(baseline.latencies)) if result is race else "",
+            share(result.per_second, baseline.per_second) if result is race else "",
         )
     print(table.render())
     print(
