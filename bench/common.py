@@ -235,6 +235,8 @@ def describe(statement: str) -> str:
 
 
 _tripping: contextvars.ContextVar["RoundTrips | None"] = contextvars.ContextVar("bench_round_trips", default=None)
+_everywhere: list["RoundTrips"] = []  # counters of every statement, whichever task sends it
+_unseen: contextvars.ContextVar[bool] = contextvars.ContextVar("bench_unseen", default=False)
 _driver_patched = False
 POOL_RESET = "(pool reset)"
 
@@ -264,14 +266,37 @@ class RoundTrips:
         finally:
             _tripping.reset(scope)
 
+    @contextlib.contextmanager
+    def everywhere(self) -> Iterator["RoundTrips"]:
+        """Count every statement the process sends meanwhile, from any task.
+
+        Work that no request's task sends (a batch flushed by a background
+        task, the outbox reader) is counted here and nowhere else.
+        """
+        _patch_driver()
+        _everywhere.append(self)
+        try:
+            yield self
+        finally:
+            _everywhere.remove(self)
+
     def __len__(self) -> int:
         return len(self.statements)
 
 
+def unseen() -> None:
+    """Never count what the calling task (and the tasks it starts) sends: the benchmarks' own instruments."""
+    _unseen.set(True)
+
+
 def _note(query: str) -> None:
+    if _unseen.get():
+        return
     trips = _tripping.get()
     if trips is not None:
         trips.statements.append(query)
+    for counter in _everywhere:
+        counter.statements.append(query)
 
 
 def _patch_driver() -> None:
@@ -356,6 +381,7 @@ class LockWaits:
         await self._connection.close()
 
     async def _sample(self) -> None:
+        unseen()
         while True:
             rows = await self._connection.fetch(
                 "SELECT state, wait_event_type, query FROM pg_stat_activity"

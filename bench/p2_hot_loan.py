@@ -59,6 +59,7 @@ class Race:
     wall: float
     outcomes: list[str]  # one per attempt
     trips: list[RoundTrips]  # the statements each attempt sent, counted at the driver
+    statements: int  # every statement the process sent during the race, from any task
     filled: float = 0.0  # seconds from the start until the last winner had its answer
     cpu: float = 0.0  # CPU seconds this process spent during the race (app, driver and client together)
 
@@ -118,12 +119,15 @@ async def race_api(client: Client, loan_id: int, tokens: list[str]) -> Race:
     # As if each had just opened the loan's page: a lender racing for a loan was seen seconds ago,
     # so the race measures lending, not a first-visit last_seen write.
     await Lender.all().update(last_seen_at=datetime.now(UTC))
-    cpu = time.process_time()
-    race = Stopwatch()
-    results = await asyncio.gather(*(attempt(i, token) for i, token in enumerate(tokens)))
-    wall, cpu = race.seconds, time.process_time() - cpu
+    with RoundTrips().everywhere() as everything:
+        cpu = time.process_time()
+        race = Stopwatch()
+        results = await asyncio.gather(*(attempt(i, token) for i, token in enumerate(tokens)))
+        wall, cpu = race.seconds, time.process_time() - cpu
     filled = max((done for _, outcome, done, _ in results if outcome == WON), default=0.0)
-    return Race([r[0] for r in results], wall, [r[1] for r in results], [r[3] for r in results], filled, cpu)
+    return Race(
+        [r[0] for r in results], wall, [r[1] for r in results], [r[3] for r in results], len(everything), filled, cpu
+    )
 
 
 async def lend_once(client: Client, token: str, loan_global_id: str, key: str) -> str:
@@ -151,11 +155,13 @@ async def race_baseline(database_url: str, attempts: int, loan_shares: int, pool
                     status = await connection.execute(BASELINE_UPDATE, 1, LENDING_UNIT)
             return watch.seconds, BASELINE_WON if status == "UPDATE 1" else "lost", trips
 
-        cpu = time.process_time()
-        watch = Stopwatch()
-        results = await asyncio.gather(*(attempt() for _ in range(attempts)))
-        wall, cpu = watch.seconds, time.process_time() - cpu
-        race = Race([r[0] for r in results], wall, [r[1] for r in results], [r[2] for r in results], cpu=cpu)
+        with RoundTrips().everywhere() as everything:
+            cpu = time.process_time()
+            watch = Stopwatch()
+            results = await asyncio.gather(*(attempt() for _ in range(attempts)))
+            wall, cpu = watch.seconds, time.process_time() - cpu
+        outcomes, trips = [r[1] for r in results], [r[2] for r in results]
+        race = Race([r[0] for r in results], wall, outcomes, trips, len(everything), cpu=cpu)
         funded = await pool.fetchval(f"SELECT funded FROM {BASELINE_TABLE} WHERE id = 1")
         assert funded == LENDING_UNIT * min(attempts, loan_shares), funded
         await pool.execute(f"DROP TABLE {BASELINE_TABLE}")
@@ -235,6 +241,11 @@ async def run(database_url: str, *, attempts: int, loan_shares: int, pool: int) 
         counts = [len(t) for o, t in zip(race.outcomes, race.trips, strict=True) if o == outcome]
         print(f"  round trips per {outcome}: {trips_summary(counts)}; one of them: " + ", ".join(map(describe, found)))
     print("  round trips per asyncpg attempt: " + ", ".join(map(describe, baseline.example(BASELINE_WON))))
+    for name, result in (("lendgraph", race), ("asyncpg", baseline)):
+        print(
+            f"  {name}: {result.statements} statements from any task during the race, "
+            f"{result.statements / attempts:.1f} per attempt (work no attempt's task sent included)"
+        )
 
     # Checked after printing, so a failure still shows what happened.
     assert won == winners_expected, f"{won} lend attempts won, expected exactly {winners_expected}"

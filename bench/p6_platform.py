@@ -86,6 +86,7 @@ class Run:
     wall: float
     cpu: float
     waits: LockWaits
+    statements: int  # every statement the process sent during the run, from any task
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def of(self, kind: str) -> list[Done]:
@@ -174,12 +175,13 @@ async def _race(ops: list[Op], send: Any, database_url: str, application_name: s
         return Done(op, watch.seconds, race.seconds, outcome, trips)
 
     async with LockWaits(asyncpg_dsn(database_url), application_name) as waits:
-        cpu = time.process_time()
-        race = Stopwatch()
-        done = await asyncio.gather(*(one(op) for op in ops))
-        wall, cpu = race.seconds, time.process_time() - cpu
+        with RoundTrips().everywhere() as everything:
+            cpu = time.process_time()
+            race = Stopwatch()
+            done = await asyncio.gather(*(one(op) for op in ops))
+            wall, cpu = race.seconds, time.process_time() - cpu
     examples = {kind: next(d.trips.statements for d in done if d.op.kind == kind) for kind in KINDS}
-    return Run(list(done), wall, cpu, waits, examples)
+    return Run(list(done), wall, cpu, waits, len(everything), examples)
 
 
 async def race_api(client: Client, plan: Plan, arranged: Arranged, database_url: str) -> Run:
@@ -355,7 +357,8 @@ def report(plan: Plan, measured: Run, baseline: Run) -> None:
     for name, result in (("lendgraph", measured), ("asyncpg", baseline)):
         print(
             f"  {name}: wall {result.wall:.2f} s, this process's CPU {result.cpu:.2f} s "
-            f"({100 * result.cpu / result.wall:.0f}% of the wall time)\n    {result.waits.summary()}"
+            f"({100 * result.cpu / result.wall:.0f}% of the wall time); {result.statements} statements from any task, "
+            f"{result.statements / len(result.done):.1f} per operation\n    {result.waits.summary()}"
         )
     for kind in KINDS:
         rate = measured.per_second(kind) / baseline.per_second(kind)
