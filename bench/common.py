@@ -362,8 +362,8 @@ class LockWaits:
 
     STATES = ("waiting on a lock", "running", "in a transaction, waiting for the client", "idle")
 
-    def __init__(self, dsn: str, application_name: str = "", interval: float = 0.05) -> None:
-        """Sessions whose application_name is `application_name` only ('' for tortoise's pool)."""
+    def __init__(self, dsn: str, application_name: str | None = None, interval: float = 0.05) -> None:
+        """Sessions of the database whose application_name is `application_name` (None: all of them)."""
         self.dsn, self.application_name, self.interval = dsn, application_name, interval
         self.samples = 0
         self.waiting: collections.Counter[str] = collections.Counter()
@@ -385,7 +385,8 @@ class LockWaits:
         while True:
             rows = await self._connection.fetch(
                 "SELECT state, wait_event_type, query FROM pg_stat_activity"
-                " WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()",
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND ($1::text IS NULL OR application_name = $1)",
                 self.application_name,
             )
             self.samples += 1

@@ -160,12 +160,12 @@ async def _post(client: Client, query: str, variables: dict[str, Any], token: st
     )
     body = response.json()
     if body.get("errors"):
-        return "error " + str(body["errors"][0].get("extensions", {}).get("code", response.status_code))
+        return "error " + str((body["errors"][0].get("extensions") or {}).get("code", response.status_code))
     typename: str = next(iter(body["data"].values()))["__typename"]
     return typename
 
 
-async def _race(ops: list[Op], send: Any, database_url: str, application_name: str = "") -> Run:
+async def _race(ops: list[Op], send: Any, database_url: str, application_name: str | None = None) -> Run:
     """Send every operation at once; time, count and classify each."""
 
     async def one(op: Op) -> Done:
@@ -196,6 +196,7 @@ async def race_api(client: Client, plan: Plan, arranged: Arranged, database_url:
         return await _post(client, LEND, variables, arranged.lenders[lender][1])
 
     # Seen a moment ago, as a lender using the site is: the run measures money, not a first-visit write.
+    # (The baseline's pool is closed by now: every session of the database is the app's.)
     await Lender.all().update(last_seen_at=datetime.now(UTC))
     return await _race(plan.ops(), send, database_url)
 
