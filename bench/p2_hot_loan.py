@@ -2,9 +2,12 @@
 
 lendgraph: `attempts` concurrent `lend` mutations of 25.00, one per lender,
 through the GraphQL endpoint in-process, on PostgreSQL with a pool of `pool`
-connections. Exactly `loan_shares` must win; the books must balance after.
-Baseline: bare asyncpg sending the same conditional UPDATE at the same
-concurrency through a pool of the same size, on a scratch table.
+connections. Exactly `loan_shares` must win; after the race the books must
+balance, and no loan may be funded beyond its amount or auto-lent beyond
+half of it. Baseline: bare asyncpg sending the same conditional UPDATE at
+the same concurrency through a pool of the same size, on a scratch table.
+Both report attempts/s, latency and the round trips of each attempt
+(counted at the driver, bench.common.RoundTrips), winners and losers apart.
 """
 
 import asyncio
