@@ -7,7 +7,7 @@ balance, and no loan may be funded beyond its amount or auto-lent beyond
 half of it. Baseline: bare asyncpg sending the same conditional UPDATE at
 the same concurrency through a pool of the same size, on a scratch table.
 Both report attempts/s, latency and the round trips of each attempt
-(counted at the driver, bench.common.RoundTrips), winners and losers apart.
+(counted at the driver, bench.instruments.RoundTrips), winners and losers apart.
 """
 
 import asyncio
@@ -22,7 +22,6 @@ import asyncpg
 
 from bench.common import (
     Client,
-    RoundTrips,
     Stopwatch,
     Table,
     asyncpg_dsn,
@@ -35,8 +34,8 @@ from bench.common import (
     ratio,
     serve,
     share,
-    trips_summary,
 )
+from bench.instruments import RoundTrips, trips_summary
 from graph.ids import encode_id
 from lending.accounts import deposit, register_lender
 from lending.ledger import check_books

@@ -30,8 +30,6 @@ import asyncpg
 
 from bench.common import (
     Client,
-    LockWaits,
-    RoundTrips,
     Stopwatch,
     Table,
     asyncpg_dsn,
@@ -44,8 +42,8 @@ from bench.common import (
     ratio,
     serve,
     share,
-    trips_summary,
 )
+from bench.instruments import LockWaits, RoundTrips, trips_summary
 from bench.p2_hot_loan import LEND, pooled
 from graph.ids import encode_id
 from lending.accounts import deposit, register_lender
