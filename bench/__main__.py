@@ -12,7 +12,9 @@ from bench import common
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", choices=["P1", "P2", "P3", "P4", "P5"], type=str.upper, help="run one benchmark")
+    parser.add_argument(
+        "--only", choices=["P1", "P2", "P3", "P4", "P5", "P6"], type=str.upper, help="run one benchmark"
+    )
     parser.add_argument("--sqlite", action="store_true", help="P1 and P4 on SQLite even when PostgreSQL is reachable")
     p1 = parser.add_argument_group("P1 portfolio read")
     p1.add_argument("--shares", type=int, default=1000, help="shares of the lender, one loan each (1000)")
@@ -43,6 +45,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p4.add_argument("--scan-loans", type=int, default=2, help="of those, also matched by the full linear scan (2)")
     p5 = parser.add_argument_group("P5 repayment with auto-relending")
     p5.add_argument("--relenders", type=int, default=200, help="lenders repaid at once, each with a rule (200)")
+    p6 = parser.add_argument_group("P6 platform under unrelated load (pool: --pool)")
+    p6.add_argument("--depositors", type=int, default=1000, help="deposits of 25.00, one lender each (1000)")
+    p6.add_argument("--spread-lends", type=int, default=2000, help="lends of 25.00, two per lender (2000)")
+    p6.add_argument("--spread-loans", type=int, default=200, help="fundraising loans the lends spread over (200)")
     args = parser.parse_args(argv)
     if (
         min(
@@ -57,11 +63,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.searches,
             args.loans,
             args.scan_loans,
+            args.depositors,
+            args.spread_lends,
         )
         < 1
         or min(args.hot_loans, args.listings) < 0
+        or args.spread_loans < 2
     ):
-        parser.error("sizes must be positive")
+        parser.error("sizes must be positive (and --spread-loans at least 2)")
     return args
 
 
@@ -166,6 +175,24 @@ async def main(args: argparse.Namespace) -> int:
                 summaries.append(await p5_autolend.run(url, lenders=args.relenders))
             finally:
                 await db.disconnect()
+
+    if args.only in (None, "P6"):
+        from bench import p6_platform
+
+        print(
+            f"\nP6 - platform under unrelated load: {args.depositors} deposits and {args.spread_lends} lends over "
+            f"{args.spread_loans} loans, all at once"
+        )
+        if reachable is not None:
+            print("  skipped: P6 needs PostgreSQL (set BENCH_POSTGRES_URL)")
+            summaries.append("P6 platform: skipped (no PostgreSQL)")
+        else:
+            async with common.pg_database() as url:
+                summaries.append(
+                    await p6_platform.run(
+                        url, deposits=args.depositors, lends=args.spread_lends, loans=args.spread_loans, pool=args.pool
+                    )
+                )
 
     print("\nSummary")
     for line in summaries:

@@ -2,9 +2,12 @@
 
 lendgraph: `attempts` concurrent `lend` mutations of 25.00, one per lender,
 through the GraphQL endpoint in-process, on PostgreSQL with a pool of `pool`
-connections. Exactly `loan_shares` must win; the books must balance after.
-Baseline: bare asyncpg sending the same conditional UPDATE at the same
-concurrency through a pool of the same size, on a scratch table.
+connections. Exactly `loan_shares` must win; after the race the books must
+balance, and no loan may be funded beyond its amount or auto-lent beyond
+half of it. Baseline: bare asyncpg sending the same conditional UPDATE at
+the same concurrency through a pool of the same size, on a scratch table.
+Both report attempts/s, latency and the round trips of each attempt
+(counted at the driver, bench.instruments.RoundTrips), winners and losers apart.
 """
 
 import asyncio
@@ -19,18 +22,20 @@ import asyncpg
 
 from bench.common import (
     Client,
-    SqlCounter,
     Stopwatch,
     Table,
     asyncpg_dsn,
     describe,
     gather_limited,
+    loan_problems,
     median,
     ms,
     percentile,
     ratio,
     serve,
+    share,
 )
+from bench.instruments import RoundTrips, trips_summary
 from graph.ids import encode_id
 from lending.accounts import deposit, register_lender
 from lending.ledger import check_books
@@ -42,7 +47,9 @@ from models import Gender, Lender, Loan, LoanStatus, Sector
 LEND = """mutation Lend($input: LendInput!) { lend(input: $input) {
   __typename ... on UserError { code }
   ... on LendSuccess { loan { fundedAmount status } share { amount } } } }"""
+WON = "LendSuccess"
 LOSING = {"ExceedsRemaining", "LoanNotFundraising"}
+BASELINE_WON = "won"
 
 BASELINE_TABLE = "bench_hot_loan"
 BASELINE_UPDATE = f"UPDATE {BASELINE_TABLE} SET funded = funded + $2 WHERE id = $1 AND funded + $2 <= amount"
@@ -52,9 +59,26 @@ BASELINE_UPDATE = f"UPDATE {BASELINE_TABLE} SET funded = funded + $2 WHERE id = 
 class Race:
     latencies: list[float]  # seconds, one per attempt, from its start to its answer
     wall: float
-    outcomes: Counter[str]
+    outcomes: list[str]  # one per attempt
+    trips: list[RoundTrips]  # the statements each attempt sent, counted at the driver
+    statements: int  # every statement the process sent during the race, from any task
     filled: float = 0.0  # seconds from the start until the last winner had its answer
     cpu: float = 0.0  # CPU seconds this process spent during the race (app, driver and client together)
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(self.outcomes)
+
+    def trips_of(self, won: bool, winning: str) -> list[int]:
+        return [len(t) for o, t in zip(self.outcomes, self.trips, strict=True) if (o == winning) == won]
+
+    def example(self, outcome: str) -> list[str]:
+        """The statements of the first attempt that ended so."""
+        return next(t.statements for o, t in zip(self.outcomes, self.trips, strict=True) if o == outcome)
+
+    @property
+    def per_second(self) -> float:
+        return len(self.outcomes) / self.wall
 
 
 async def arrange(attempts: int, loan_shares: int, concurrency: int) -> tuple[int, list[str]]:
@@ -82,26 +106,30 @@ async def arrange(attempts: int, loan_shares: int, concurrency: int) -> tuple[in
         return token
 
     tokens = await gather_limited(concurrency, (partial(lender, i) for i in range(attempts)))
-    # As if each had just opened the loan's page: a lender racing for a loan was seen seconds ago,
-    # so the race measures lending, not a first-visit last_seen write.
-    await Lender.all().update(last_seen_at=now)
     return loan.id, tokens
 
 
 async def race_api(client: Client, loan_id: int, tokens: list[str]) -> Race:
     global_id = encode_id("Loan", loan_id)
 
-    async def attempt(i: int, token: str) -> tuple[float, str, float]:
+    async def attempt(i: int, token: str) -> tuple[float, str, float, RoundTrips]:
         watch = Stopwatch()
-        outcome = await lend_once(client, token, global_id, f"hot-{i}")
-        return watch.seconds, outcome, race.seconds
+        with RoundTrips().counting() as trips:
+            outcome = await lend_once(client, token, global_id, f"hot-{i}")
+        return watch.seconds, outcome, race.seconds, trips
 
-    cpu = time.process_time()
-    race = Stopwatch()
-    results = await asyncio.gather(*(attempt(i, token) for i, token in enumerate(tokens)))
-    wall, cpu = race.seconds, time.process_time() - cpu
-    filled = max((done for _, outcome, done in results if outcome == "LendSuccess"), default=0.0)
-    return Race([r[0] for r in results], wall, Counter(r[1] for r in results), filled, cpu)
+    # As if each had just opened the loan's page: a lender racing for a loan was seen seconds ago,
+    # so the race measures lending, not a first-visit last_seen write.
+    await Lender.all().update(last_seen_at=datetime.now(UTC))
+    with RoundTrips().everywhere() as everything:
+        cpu = time.process_time()
+        race = Stopwatch()
+        results = await asyncio.gather(*(attempt(i, token) for i, token in enumerate(tokens)))
+        wall, cpu = race.seconds, time.process_time() - cpu
+    filled = max((done for _, outcome, done, _ in results if outcome == WON), default=0.0)
+    return Race(
+        [r[0] for r in results], wall, [r[1] for r in results], [r[3] for r in results], len(everything), filled, cpu
+    )
 
 
 async def lend_once(client: Client, token: str, loan_global_id: str, key: str) -> str:
@@ -110,35 +138,6 @@ async def lend_once(client: Client, token: str, loan_global_id: str, key: str) -
     )
     typename: str = data["lend"]["__typename"]
     return typename
-
-
-async def count_lend_sql(client: Client, hot_loan_id: int) -> dict[str, list[str]]:
-    """Statements one lend request sends: a loss on the filled hot loan, a win on a fresh loan."""
-    now = datetime.now(UTC)
-    partner = await create_partner("Counting Partner", "KE", "3.0")
-    listing = Listing(
-        name="Baraka",
-        use="to buy seeds",
-        country="KE",
-        sector=Sector.AGRICULTURE,
-        gender=Gender.MALE,
-        amount="50.00",
-        term_months=6,
-    )
-    fresh = await list_loan(partner, listing, now)
-    made, token = await register_lender("Counting Lender", "counting@example.org")
-    await deposit(made.id, "25.00", "bench-credit-counting", now)
-    await client.post("{ me { id } }", token=token)  # its first request records it as seen: not counted
-    cases = [("win", fresh.id, "LendSuccess")]
-    if (await Loan.get(id=hot_loan_id)).status is LoanStatus.FUNDED:
-        cases.insert(0, ("lose", hot_loan_id, "LoanNotFundraising"))
-    counted = {}
-    for name, loan_id, expected in cases:
-        with SqlCounter().attached() as counter:
-            outcome = await lend_once(client, token, encode_id("Loan", loan_id), f"count-{name}")
-        assert outcome == expected, (name, outcome)
-        counted[name] = counter.statements
-    return counted
 
 
 async def race_baseline(database_url: str, attempts: int, loan_shares: int, pool_size: int) -> Race:
@@ -151,17 +150,20 @@ async def race_baseline(database_url: str, attempts: int, loan_shares: int, pool
         )
         await pool.execute(f"INSERT INTO {BASELINE_TABLE} VALUES (1, 0, $1)", LENDING_UNIT * loan_shares)
 
-        async def attempt() -> tuple[float, str]:
+        async def attempt() -> tuple[float, str, RoundTrips]:
             watch = Stopwatch()
-            async with pool.acquire() as connection:
-                status = await connection.execute(BASELINE_UPDATE, 1, LENDING_UNIT)
-            return watch.seconds, "won" if status == "UPDATE 1" else "lost"
+            with RoundTrips().counting() as trips:
+                async with pool.acquire() as connection:
+                    status = await connection.execute(BASELINE_UPDATE, 1, LENDING_UNIT)
+            return watch.seconds, BASELINE_WON if status == "UPDATE 1" else "lost", trips
 
-        cpu = time.process_time()
-        watch = Stopwatch()
-        results = await asyncio.gather(*(attempt() for _ in range(attempts)))
-        wall, cpu = watch.seconds, time.process_time() - cpu
-        race = Race([r[0] for r in results], wall, Counter(r[1] for r in results), cpu=cpu)
+        with RoundTrips().everywhere() as everything:
+            cpu = time.process_time()
+            watch = Stopwatch()
+            results = await asyncio.gather(*(attempt() for _ in range(attempts)))
+            wall, cpu = watch.seconds, time.process_time() - cpu
+        outcomes, trips = [r[1] for r in results], [r[2] for r in results]
+        race = Race([r[0] for r in results], wall, outcomes, trips, len(everything), cpu=cpu)
         funded = await pool.fetchval(f"SELECT funded FROM {BASELINE_TABLE} WHERE id = 1")
         assert funded == LENDING_UNIT * min(attempts, loan_shares), funded
         await pool.execute(f"DROP TABLE {BASELINE_TABLE}")
@@ -190,50 +192,61 @@ async def run(database_url: str, *, attempts: int, loan_shares: int, pool: int) 
 
         # The baseline first, on its own pool, closed before the race so the two never share the server.
         baseline = await race_baseline(database_url, attempts, loan_shares, pool)
-        assert baseline.outcomes["won"] == winners_expected, baseline.outcomes
+        assert baseline.counts[BASELINE_WON] == winners_expected, baseline.counts
 
         race = await race_api(client, loan_id, tokens)
-        won = race.outcomes["LendSuccess"]
-        unexpected = {k: v for k, v in race.outcomes.items() if k != "LendSuccess" and k not in LOSING}
+        won = race.counts[WON]
+        unexpected = {k: v for k, v in race.counts.items() if k != WON and k not in LOSING}
         loan = await Loan.get(id=loan_id)
         books = await check_books()
-        statements = await count_lend_sql(client, loan_id)
-        books_after_count = await check_books()
+        loans = await loan_problems()
 
-    table = Table(["path", "attempts", "won", "p50 ms", "p99 ms", "max ms", "wall s", "attempts/s", "CPU s"])
-    for name, result, wins in (
-        ("lendgraph GraphQL lend", race, won),
-        ("asyncpg conditional UPDATE", baseline, baseline.outcomes["won"]),
+    columns = "path attempts won p50_ms p99_ms max_ms wall_s attempts/s trips/win trips/loss CPU_s ratio_p50"
+    columns += " ratio_attempts/s"
+    table = Table([c.replace("_", " ") for c in columns.split()])
+    for name, result, winning in (
+        ("lendgraph GraphQL lend", race, WON),
+        ("asyncpg conditional UPDATE", baseline, BASELINE_WON),
     ):
         table.add(
             name,
             attempts,
-            wins,
+            result.counts[winning],
             ms(median(result.latencies)),
             ms(percentile(result.latencies, 0.99)),
             ms(max(result.latencies)),
             f"{result.wall:.3f}",
-            f"{attempts / result.wall:.0f}",
+            f"{result.per_second:.0f}",
+            trips_summary(result.trips_of(True, winning)),
+            trips_summary(result.trips_of(False, winning)),
             f"{result.cpu:.2f}",
+            ratio(median(result.latencies), median(baseline.latencies)) if result is race else "",
+            share(result.per_second, baseline.per_second) if result is race else "",
         )
     print(table.render())
     print(
         "  lendgraph outcomes: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(race.outcomes.items()))
+        + ", ".join(f"{k} {v}" for k, v in sorted(race.counts.items()))
         + f"; the last winner was answered {race.filled:.2f} s after the start"
     )
     print(
         f"  loan after: funded {to_decimal(loan.funded_cents)} of {to_decimal(loan.amount_cents)}, "
-        f"{loan.lender_count} lenders, {loan.status.value}; check_books().ok = {books.ok}"
+        f"{loan.lender_count} lenders, {loan.status.value}; check_books().ok = {books.ok}; "
+        f"loans overfunded or auto-lent above half: {len(loans)}"
     )
     p50 = ratio(median(race.latencies), median(baseline.latencies))
     p99 = ratio(percentile(race.latencies, 0.99), percentile(baseline.latencies, 0.99))
-    wall = ratio(race.wall, baseline.wall)
-    print(f"  ratios lendgraph/asyncpg: p50 {p50}, p99 {p99}, wall {wall}")
-    for name, found in statements.items():
+    rate = share(race.per_second, baseline.per_second)
+    print(f"  lendgraph vs asyncpg: p50 {p50}, p99 {p99}; attempts/s {rate} of the baseline's")
+    for outcome in sorted(race.counts):
+        found = race.example(outcome)
+        counts = [len(t) for o, t in zip(race.outcomes, race.trips, strict=True) if o == outcome]
+        print(f"  round trips per {outcome}: {trips_summary(counts)}; one of them: " + ", ".join(map(describe, found)))
+    print("  round trips per asyncpg attempt: " + ", ".join(map(describe, baseline.example(BASELINE_WON))))
+    for name, result in (("lendgraph", race), ("asyncpg", baseline)):
         print(
-            f"  SQL per lend request that {name}s: {len(found)} (BEGIN/COMMIT not logged): "
-            + ", ".join(describe(s) for s in found)
+            f"  {name}: {result.statements} statements from any task during the race, "
+            f"{result.statements / attempts:.1f} per attempt (work no attempt's task sent included)"
         )
 
     # Checked after printing, so a failure still shows what happened.
@@ -242,10 +255,13 @@ async def run(database_url: str, *, attempts: int, loan_shares: int, pool: int) 
     assert loan.funded_cents == LENDING_UNIT * winners_expected and loan.lender_count == winners_expected
     assert winners_expected < loan_shares or loan.status is LoanStatus.FUNDED
     assert books.ok, books.problems
-    assert books_after_count.ok, books_after_count.problems
+    assert not loans, loans
     return (
-        f"P2 hot loan: {won}/{attempts} won, books ok; p50 {ms(median(race.latencies)):.0f} ms, "
-        f"p99 {ms(percentile(race.latencies, 0.99)):.0f} ms, wall {race.wall:.2f} s vs asyncpg "
-        f"{ms(median(baseline.latencies)):.0f} / {ms(percentile(baseline.latencies, 0.99)):.0f} ms, "
-        f"{baseline.wall:.2f} s -> ratios p50 {p50}, p99 {p99}, wall {wall}"
+        f"P2 hot loan: {won}/{attempts} won; books balance, no loan overfunded or auto-lent above half; "
+        f"{race.per_second:.0f} attempts/s vs asyncpg {baseline.per_second:.0f}/s ({rate}); "
+        f"p50 {ms(median(race.latencies)):.0f} ms vs {ms(median(baseline.latencies)):.0f} ms ({p50}), "
+        f"p99 {ms(percentile(race.latencies, 0.99)):.0f} vs {ms(percentile(baseline.latencies, 0.99)):.0f} ms; "
+        f"round trips per win {trips_summary(race.trips_of(True, WON))} vs "
+        f"{trips_summary(baseline.trips_of(True, BASELINE_WON))}, per loss {trips_summary(race.trips_of(False, WON))}"
+        f" vs {trips_summary(baseline.trips_of(False, BASELINE_WON))}"
     )
