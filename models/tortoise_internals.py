@@ -16,6 +16,10 @@ from typing import Any
 from pypika_tortoise.terms import Criterion, Function
 from tortoise import Tortoise
 
+# A database URL as the connection settings tortoise makes of it (engine and credentials): models/db.py
+# adds an asyncpg pool setting that a URL cannot carry.
+from tortoise.backends.base.config_generator import expand_db_url
+
 # tortoise caches compiled INSERTs by connection name, not by dialect: models/db.py clears the cache
 # before it connects, since a process may reconnect to another kind of database (the tests do).
 from tortoise.backends.base.executor import EXECUTOR_CACHE
@@ -25,7 +29,15 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.expressions import ResolveContext
 from tortoise.query_utils import QueryModifier
 
-__all__ = ["EXECUTOR_CACHE", "Criterion", "Function", "QueryModifier", "ResolveContext", "init_for_every_task"]
+__all__ = [
+    "EXECUTOR_CACHE",
+    "Criterion",
+    "Function",
+    "QueryModifier",
+    "ResolveContext",
+    "expand_db_url",
+    "init_for_every_task",
+]
 
 
 async def init_for_every_task(config: dict[str, Any]) -> None:
