@@ -33,6 +33,7 @@ from tortoise import Tortoise
 from tortoise.expressions import F, Q
 from tortoise.functions import Sum
 
+from lending import pg_functions
 from lending.errors import InsufficientCredit
 from lending.transactions import current_unit
 from models import Account, AccountKind, Loan, Share, Transfer, TransferKind, db
@@ -50,11 +51,12 @@ async def ensure_world_account() -> None:
 
 
 async def prepare_database(database_url: str) -> None:
-    """Apply every migration and create the world account: what `lendgraph migrate` does."""
+    """Apply every migration, install lending/*.sql and create the world account: what `lendgraph migrate` does."""
     await db.migrate(database_url)
     await Tortoise.close_connections()
     await db.connect(database_url)
     try:
+        await pg_functions.install()
         await ensure_world_account()
     finally:
         await db.disconnect()
