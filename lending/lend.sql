@@ -21,9 +21,9 @@
 --
 -- Answers: {"outcome": "lent" | "replayed", "result": {...}, "loan", "share", "lender"},
 -- {"outcome": "conflict"}, or {"outcome": "refused", "refusal": <lending.errors name>, ...}.
--- Raised (everything rolled back): SQLSTATE LG001 when the key was stored by a concurrent
--- duplicate of this request (call again: step 1 answers it); LG002 when the credit was spent
--- between step 2 and the lock of step 5 (DETAIL: the balance then available).
+-- Raised (everything rolled back): SQLSTATE LG001 when a concurrent duplicate of this request
+-- stored the key after step 1 read it (call again: step 1 then answers); LG002 when the credit
+-- was spent between step 2 and the lock of step 5 (DETAIL: the balance then available).
 --
 -- The lock order (lending/ledger.py): the loan row, the share (reached only through the loan),
 -- the key, the accounts, the lender's row. No event lock: inserting an event is all a writer of
@@ -82,15 +82,21 @@ BEGIN
             WHEN p_cents > lent.amount_cents - lent.funded_cents OR pass = 2 THEN
                 jsonb_build_object('refusal', 'ExceedsRemaining', 'remaining', lent.amount_cents - lent.funded_cents)
         END;
-        IF refusal IS NOT NULL THEN
-            RETURN refusal || jsonb_build_object('outcome', 'refused');
+        IF refusal IS NULL THEN
+            SELECT balance_cents INTO available FROM account WHERE lender_id = p_lender_id;
+            IF available < p_cents THEN
+                refusal := jsonb_build_object('refusal', 'InsufficientCredit', 'needed', p_cents, 'available', available);
+            END IF;
         END IF;
-
-        SELECT balance_cents INTO available FROM account WHERE lender_id = p_lender_id;
-        IF available < p_cents THEN
-            RETURN jsonb_build_object(
-                'outcome', 'refused', 'refusal', 'InsufficientCredit', 'needed', p_cents, 'available', available
-            );
+        IF refusal IS NOT NULL THEN
+            -- A duplicate of this request that committed since step 1 (filling the loan or spending
+            -- the credit itself, maybe) answers for it. Each statement here sees what had committed
+            -- when it began, so this read sees any duplicate the reads above saw the effects of.
+            PERFORM 1 FROM idempotency_key WHERE actor = p_actor AND key = p_key;
+            IF FOUND THEN
+                RAISE EXCEPTION 'idempotency key stored by a concurrent request' USING ERRCODE = 'LG001';
+            END IF;
+            RETURN refusal || jsonb_build_object('outcome', 'refused');
         END IF;
 
         -- The contended lock. Concurrent lenders queue here; each re-checks the room once it
@@ -105,13 +111,6 @@ BEGIN
             AND funded_cents + p_cents <= amount_cents
         RETURNING * INTO lent;
         EXIT WHEN FOUND;
-
-        -- While this waited for the row, a duplicate of this request may have lent and stored
-        -- the key: its answer is this request's too.
-        PERFORM 1 FROM idempotency_key WHERE actor = p_actor AND key = p_key;
-        IF FOUND THEN
-            RAISE EXCEPTION 'idempotency key stored by a concurrent request' USING ERRCODE = 'LG001';
-        END IF;
     END LOOP;
     fills := lent.status = 'FUNDED';
 
