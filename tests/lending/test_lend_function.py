@@ -14,11 +14,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from tortoise import Tortoise
 
 from graph.ids import decode_id
 from lending import funding
 from lending.errors import ExceedsRemaining, IdempotencyConflict, InsufficientCredit, LoanNotFundraising, NotFound
 from lending.idempotency import fingerprint
+from lending.transactions import ATTEMPTS
 from models import Account, Event, IdempotencyKey, Lender, Loan, LoanStatus, Share, Transfer
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
@@ -245,3 +247,29 @@ async def test_credit_spent_while_the_lend_waited_for_the_account_is_refused_and
     assert await Share.all().count() == 0
     assert not await IdempotencyKey.filter(actor=f"lender:{ada}", key="k1").exists()
     assert await events(loan_id) == [("LOAN_LISTED", None, progress(0, 10000, 0, 0))]
+
+
+@pytest.mark.parametrize("failures", [ATTEMPTS - 1, ATTEMPTS])
+async def test_a_lend_the_database_aborts_is_called_again_up_to_the_attempts_of_a_transaction(
+    stage, monkeypatch, failures
+):
+    ada, loan_id = await stage.lender("25.00", "Ada"), await stage.loan("100.00")
+    connection = Tortoise.get_connection("default")
+    real, calls = connection.execute_query, []
+
+    async def execute_query(query: str, values: list | None = None) -> Any:
+        if "lendgraph_lend" in query:
+            calls.append(query)
+            if len(calls) <= failures:
+                raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+        return await real(query, values)
+
+    monkeypatch.setattr(connection, "execute_query", execute_query)
+    if failures < ATTEMPTS:
+        assert (await stage.lend(ada, loan_id)).share is not None
+    else:
+        with pytest.raises(asyncpg.exceptions.DeadlockDetectedError):
+            await stage.lend(ada, loan_id)
+
+    assert len(calls) == ATTEMPTS
+    assert await Share.all().count() == (1 if failures < ATTEMPTS else 0)
