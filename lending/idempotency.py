@@ -20,6 +20,14 @@ def fingerprint(operation: str, payload: dict[str, int]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def check_key(key: str) -> None:
+    """InvalidInput unless `key` is 1 to MAX_KEY_LENGTH printable ASCII characters."""
+    if not key or len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
+        raise InvalidInput(
+            f"The idempotency key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.", "idempotencyKey"
+        )
+
+
 async def run_once(
     actor: str,
     key: str,
@@ -47,10 +55,7 @@ async def run_once(
     fails (lending.transactions): the key makes that safe even when a lost
     connection hid a COMMIT that happened.
     """
-    if not key or len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
-        raise InvalidInput(
-            f"The idempotency key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.", "idempotencyKey"
-        )
+    check_key(key)
     digest = fingerprint(operation, payload)
     stored = await _stored_result(actor, key, operation, digest)
     if stored is not None:

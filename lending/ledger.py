@@ -9,7 +9,8 @@ The lock order. Every transaction that moves money takes its locks in this
 order, so no two of them can wait for each other in a cycle (PostgreSQL
 would abort one as a deadlock):
 
-1. its idempotency key (lending.idempotency inserts it first);
+1. its idempotency key (lending.idempotency inserts it first), except a
+   lend on PostgreSQL (see below);
 2. the one loan it is about, if any (a conditional UPDATE or SELECT ... FOR
    NO KEY UPDATE of the loan row): no transaction locks two loans;
 3. every account it will debit or credit, all at once and in id order, with
@@ -20,6 +21,18 @@ would abort one as a deadlock):
    the lender's last_lent_at): each is reached through the loan or the
    lender already locked;
 5. the outbox lock (lending.outbox.emit), last, just before commit.
+
+A lend on PostgreSQL (lending/lend.sql) takes the loan row first, then its
+share (every writer of shares holds their loan first), then its key, then
+the accounts: a lend that finds no room has written nothing, not even its
+key. That stays free of cycles because keys
+are per actor ("lender:<id>", "partner:<id>"): the lend can only wait for
+its key while another transaction of the same lender holds the same key,
+and on PostgreSQL no lender's transaction takes its key and then a loan.
+Deposits and withdrawals take their key, then only the world's and the
+lender's accounts, which the lend locks after its key; auto-lending and
+expiry take no key; a repayment's key is its partner's, never a lender's.
+(The Python path of a lend, on SQLite, keeps the key first.)
 
 `transfer` checks that both of its accounts were locked (on PostgreSQL):
 money never moves through an account taken out of order.
@@ -45,6 +58,7 @@ from tortoise import Tortoise
 from tortoise.expressions import F, Q
 from tortoise.functions import Sum
 
+from lending import pg_functions
 from lending.errors import InsufficientCredit
 from lending.transactions import current_unit
 from models import Account, AccountKind, Loan, Share, Transfer, TransferKind, db
@@ -101,11 +115,12 @@ async def ensure_world_accounts() -> None:
 
 
 async def prepare_database(database_url: str) -> None:
-    """Apply every migration and create the world accounts: what `lendgraph migrate` does."""
+    """Apply every migration, install lending/*.sql and create the world accounts: what `lendgraph migrate` does."""
     await db.migrate(database_url)
     await Tortoise.close_connections()
     await db.connect(database_url)
     try:
+        await pg_functions.install()
         await ensure_world_accounts()
     finally:
         await db.disconnect()

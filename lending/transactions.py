@@ -42,15 +42,28 @@ async def atomic(work: Callable[[], Awaitable[T]], *, retry_if: Callable[[BaseEx
     retried then. Must not be called inside another transaction: a savepoint
     cannot be retried once the transaction around it has aborted.
     """
+
+    async def in_one_transaction() -> T:
+        async with in_transaction():
+            unit = _unit.set(object())
+            try:
+                return await work()
+            finally:
+                _unit.reset(unit)
+
+    return await retried(in_one_transaction, retry_if=retry_if)
+
+
+async def retried(work: Callable[[], Awaitable[T]], *, retry_if: Callable[[BaseException], bool] = rolled_back) -> T:
+    """Await `work()` again, up to ATTEMPTS times in all, while it fails with an error `retry_if` accepts.
+
+    `work` is one transaction: `atomic`'s, or a single statement sent outside
+    any (which PostgreSQL runs as a transaction of its own).
+    """
     attempt = 1
     while True:
         try:
-            async with in_transaction():
-                unit = _unit.set(object())
-                try:
-                    return await work()
-                finally:
-                    _unit.reset(unit)
+            return await work()
         except Exception as error:
             if attempt >= ATTEMPTS or not retry_if(error):
                 raise

@@ -64,22 +64,21 @@ class LendInput:
 
 @strawberry.type
 class LendSuccess:
-    # Read fresh (not through loaders) and only when asked for.
-    loan_id: strawberry.Private[int]
-    share_id: strawberry.Private[int]
+    # The rows as the lend left them when it answered with them (PostgreSQL); else read fresh, when asked for.
+    lent: strawberry.Private[funding.Lent]
     lender_id: strawberry.Private[int]
 
     @strawberry.field
     async def loan(self) -> LoanNode:
-        return LoanNode.from_model(await Loan.get(id=self.loan_id))
+        return LoanNode.from_model(self.lent.loan or await Loan.get(id=self.lent.loan_id))
 
     @strawberry.field
     async def share(self) -> ShareNode:
-        return ShareNode.from_model(await Share.get(id=self.share_id))
+        return ShareNode.from_model(self.lent.share or await Share.get(id=self.lent.share_id))
 
     @strawberry.field
     async def lender(self) -> LenderNode:
-        return LenderNode.from_model(await Lender.get(id=self.lender_id))
+        return LenderNode.from_model(self.lent.lender or await Lender.get(id=self.lender_id))
 
 
 LendResult = Annotated[
@@ -178,7 +177,9 @@ class LoanMutation:
         lent = await funding.lend(
             lender_id, decode_id(input.loan_id, "Loan"), input.amount, input.idempotency_key, info.context.now()
         )
-        return LendSuccess(loan_id=lent.loan_id, share_id=lent.share_id, lender_id=lender_id)
+        if lent.loan is not None:  # share { loan } then reads nothing either
+            info.context.loaders.loan.prime(lent.loan_id, lent.loan, force=True)
+        return LendSuccess(lent=lent, lender_id=lender_id)
 
     @strawberry.mutation(description="Partners: list a loan for fundraising.")
     @returns_user_errors

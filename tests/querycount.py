@@ -1,5 +1,9 @@
 """Count the SQL statements the application sends, by listening to Tortoise's query log.
 
+`count_round_trips` counts on PostgreSQL what reaches the server instead, at
+the driver: BEGIN and COMMIT too, and the reset the pool sends when it takes
+a connection back.
+
 Tortoise logs every statement it executes on the `tortoise.db_client` logger at
 DEBUG level (SQLite and asyncpg alike). `count_queries` attaches a handler to
 that logger for the duration of a `with` block and collects the statements:
@@ -9,9 +13,13 @@ that logger for the duration of a `with` block and collects the statements:
     assert len(queries) == 4, queries.report()
 """
 
+import contextvars
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from asyncpg.connection import Connection
 
 LOGGER = "tortoise.db_client"
 SQL_VERBS = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
@@ -57,3 +65,62 @@ def count_queries() -> Iterator[Queries]:
         logger.removeHandler(handler)
         logger.setLevel(level)
         logger.propagate = propagate
+
+
+# What asyncpg sends as one message to the server and waits for (BEGIN and COMMIT go through execute).
+DRIVER_CALLS = ("execute", "executemany", "fetch", "fetchrow", "fetchval")
+# The statement asyncpg's pool sends when a connection comes back (Connection.get_reset_query).
+POOL_RESET = "pg_advisory_unlock_all"
+
+
+class RoundTrips:
+    """The statements sent through asyncpg, in order: each one a round trip to PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    @property
+    def statements(self) -> list[str]:
+        """What the application sent, without the pool's resets."""
+        return [sql for sql in self.sent if POOL_RESET not in sql]
+
+    @property
+    def resets(self) -> int:
+        return len(self.sent) - len(self.statements)
+
+    def report(self) -> str:
+        return "\n".join(f"{n:3}. {' '.join(sql.split())[:200]}" for n, sql in enumerate(self.sent, 1))
+
+
+_counting: contextvars.ContextVar[RoundTrips | None] = contextvars.ContextVar("round_trips", default=None)
+
+
+@contextmanager
+def count_round_trips() -> Iterator[RoundTrips]:
+    """Record every statement asyncpg sends to PostgreSQL on behalf of the code inside the block.
+
+    The tasks a request starts inherit the block's context and count; the
+    app's background tasks (the outbox hub polling), started before it, do not.
+    """
+    trips = RoundTrips()
+    originals = {name: getattr(Connection, name) for name in DRIVER_CALLS}
+
+    def counting(name: str) -> Any:
+        original = originals[name]
+
+        async def call(self: Connection, query: str, *args: Any, **kwargs: Any) -> Any:
+            if _counting.get() is trips:
+                trips.sent.append(query)
+            return await original(self, query, *args, **kwargs)
+
+        return call
+
+    for name in DRIVER_CALLS:
+        setattr(Connection, name, counting(name))
+    token = _counting.set(trips)
+    try:
+        yield trips
+    finally:
+        _counting.reset(token)
+        for name, original in originals.items():
+            setattr(Connection, name, original)

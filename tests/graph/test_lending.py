@@ -5,7 +5,7 @@ import asyncio
 from models import Account, Loan, LoanStatus, Share, Transfer
 from tests.api import partner_token
 from tests.conftest import serve
-from tests.querycount import count_queries
+from tests.querycount import count_queries, count_round_trips
 
 
 async def test_partner_lists_a_loan_that_expires_in_30_days(api, clock):
@@ -186,3 +186,25 @@ async def test_the_first_lenders_of_a_page_of_loans_come_in_one_batch(api):
 async def loan_named(api, name: str) -> str:
     edges = (await api.data("{ loans(first: 100) { edges { node { id name } } } }"))["loans"]["edges"]
     return next(edge["node"]["id"] for edge in edges if edge["node"]["name"] == name)
+
+
+LEND = """mutation($input: LendInput!) { lend(input: $input) { __typename
+  ... on LendSuccess { loan { fundedAmount remainingAmount lenderCount status } share { amount loan { name } }
+                       lender { displayName } } } }"""
+
+
+async def test_a_winning_lend_costs_postgresql_two_statements_the_token_and_the_lend(pg_api):
+    """The lend is one call answered with the rows the payload shows; no transaction around it."""
+    loan_id = await pg_api.loan_id(await partner_token(), amount="100.00")
+    _, token = await pg_api.funded_lender("50.00")
+    variables = {"input": {"loanId": loan_id, "amount": "25.00", "idempotencyKey": "counted"}}
+
+    with count_round_trips() as trips:  # the lender was seen just now: no last_seen write
+        result = (await pg_api.data(LEND, variables, token))["lend"]
+
+    assert result["__typename"] == "LendSuccess"
+    assert result["share"] == {"amount": "25.00", "loan": {"name": "Amina"}}
+    # Round trips besides: asyncpg's pool resets each connection it takes back (one per statement here).
+    assert len(trips.statements) <= 3, trips.report()
+    token_lookup, lend = trips.statements
+    assert 'FROM "api_token"' in token_lookup and lend.startswith("SELECT lendgraph_lend("), trips.report()
