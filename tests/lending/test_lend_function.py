@@ -20,6 +20,7 @@ from graph.ids import decode_id
 from lending import funding
 from lending.errors import ExceedsRemaining, IdempotencyConflict, InsufficientCredit, LoanNotFundraising, NotFound
 from lending.idempotency import fingerprint
+from lending.ledger import world_account_for_lender
 from lending.transactions import ATTEMPTS
 from models import Account, Event, IdempotencyKey, Lender, Loan, LoanStatus, Share, Transfer
 from tests.api import Api, partner_token
@@ -209,7 +210,7 @@ async def test_duplicates_sent_at_once_lend_once_and_all_answer_that_success(sta
 async def test_credit_spent_while_the_lend_waited_for_the_account_is_refused_and_rolled_back(stage, pg_url):
     """Credit is read before the loan's lock, and checked again under the account's lock."""
     ada, loan_id = await stage.lender("25.00", "Ada"), await stage.loan("100.00")
-    world = await Account.get(kind="WORLD")
+    world = await Account.get(id=await world_account_for_lender(ada))
     account = await Account.get(lender_id=ada)
     other = await asyncpg.connect(pg_url.replace("postgres://", "postgresql://", 1).split("?")[0])
     try:
