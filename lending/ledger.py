@@ -10,8 +10,9 @@ order, so no two of them can wait for each other in a cycle (PostgreSQL
 would abort one as a deadlock):
 
 1. its idempotency key (lending.idempotency inserts it first);
-2. the one loan it is about, if any (a conditional UPDATE or SELECT ... FOR
-   NO KEY UPDATE of the loan row): no transaction locks two loans;
+2. the loans it is about, if any (a conditional UPDATE or SELECT ... FOR
+   NO KEY UPDATE of the loan row): one loan, or for auto-lending a batch of
+   loans locked by one SELECT in id order;
 3. every account it will debit or credit, all at once and in id order, with
    `lock_accounts`, before it moves any money: the world, partner, loan and
    lender accounts alike, including the partner's when the loan may fill;
