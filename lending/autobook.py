@@ -81,7 +81,14 @@ async def book(placements: list[Placement], now: datetime) -> None:
             "created_at": "timestamptz",
         },
         [
-            (loan.id, grant.candidate.rule.lender_id, grant.candidate.rule.id, grant.cents, json.dumps(words), now)
+            (
+                loan.id,
+                grant.candidate.rule.lender_id,
+                grant.candidate.rule.id,
+                grant.cents,
+                json.dumps(words, separators=(",", ":")),
+                now,
+            )
             for loan, grant, words in grants
         ],
     )
