@@ -274,25 +274,26 @@ async def _candidate_loans(terms: Terms, lender_id: int, now: datetime, limit: i
     return [loan for loan in loans if auto_room(loan) >= LENDING_UNIT][:limit]
 
 
-async def _candidates_of(rules: list[AutoLendRule], now: datetime) -> dict[int, Loan]:
-    """The loans `_candidate_loans` gives each of these rules, together, by id.
+async def _candidates_of(criteria: dict[int, LoanFilter], now: datetime) -> dict[int, Loan]:
+    """The loans `_candidate_loans` gives each lender's rule (`criteria` by lender id), together, by id.
 
     One query per distinct criteria, not per rule: each reads as many more
     loans as the lender holding most shares among them could skip, then
     drops each lender's own.
     """
-    lender_ids = [rule.lender_id for rule in rules]
     held: dict[int, set[int]] = defaultdict(set)
-    open_shares = Share.filter(lender_id__in=lender_ids, loan__status=LoanStatus.FUNDRAISING, loan__expires_at__gt=now)
+    open_shares = Share.filter(
+        lender_id__in=list(criteria), loan__status=LoanStatus.FUNDRAISING, loan__expires_at__gt=now
+    )
     for lender_id, loan_id in await open_shares.values_list("lender_id", "loan_id"):
         held[lender_id].add(loan_id)
     by_criteria: dict[LoanFilter, list[int]] = defaultdict(list)
-    for rule in rules:
-        by_criteria[Terms.of(rule).criteria].append(rule.lender_id)
+    for lender_id, loan_filter in criteria.items():
+        by_criteria[loan_filter].append(lender_id)
     picked: dict[int, Loan] = {}
-    for criteria, lenders in by_criteria.items():
+    for loan_filter, lenders in by_criteria.items():
         skip = max(len(held[lender]) for lender in lenders)
-        loans = await _open_loans(criteria, now).limit(LOANS_PER_LENDER * 3 + skip)
+        loans = await _open_loans(loan_filter, now).limit(LOANS_PER_LENDER * 3 + skip)
         for lender in lenders:
             theirs = [loan for loan in loans if loan.id not in held[lender]][: LOANS_PER_LENDER * 3]
             roomy = [loan for loan in theirs if auto_room(loan) >= LENDING_UNIT][:LOANS_PER_LENDER]
@@ -313,12 +314,12 @@ async def on_credit(lender_ids: list[int], now: datetime) -> int:
     # Credit that had nothing to wait for starts waiting now.
     await AutoLendRule.filter(lender_id__in=lender_ids, waiting_since=None).update(waiting_since=now)
     balances = dict(await Account.filter(lender_id__in=lender_ids).values_list("lender_id", "balance_cents"))
-    lending = [
-        rule
+    lending = {
+        rule.lender_id: terms.criteria
         for rule in rules
         if trigger_met(terms := Terms.of(rule), rule.lender, now)
         and lendable_cents(balances.get(rule.lender_id, 0), terms.keep_cents)
-    ]
+    }
     if not lending:
         return 0
     return len(await fund_loans(list(await _candidates_of(lending, now)), now))
