@@ -14,39 +14,35 @@ lower lender id. The order is deterministic (lending.allocation).
 """
 
 import logging
+from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tortoise import Tortoise
-from tortoise.expressions import F, Subquery
+from tortoise.expressions import F, Q, Subquery
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from lending import ledger
-from lending.allocation import Candidate, Grant, allocate, auto_room, lendable_cents
-from lending.countries import country_name
+from lending.allocation import Candidate, allocate, auto_room, lendable_cents
+from lending.autobook import Placement, book
 from lending.errors import InvalidInput
-from lending.filters import LoanFilter, loan_query
-from lending.funding import disburse
-from lending.matching import candidates, file_under
+from lending.filters import LoanFilter, loan_index_keys, loan_query
+from lending.matching import file_under
 from lending.money import LENDING_UNIT, Money, to_cents, to_cents_or_zero, to_decimal
-from lending.outbox import Draft, emit, loan_and_lenders, progress
 from lending.transactions import atomic
 from models import (
     Account,
-    Allocation,
     AutoLendRule,
     AutoLendTrigger,
-    EventKind,
     Lender,
     Loan,
     LoanStatus,
-    Notification,
-    NotificationKind,
     Partner,
     RuleAnchor,
     Share,
-    TransferKind,
 )
 
 MAX_IDLE_DAYS = 365
@@ -170,138 +166,163 @@ def matched(criteria: LoanFilter, loan: Loan, risk_tenths: int) -> list[str]:
     return words or ["any loan"]
 
 
-async def fund_loan(loan_id: int, now: datetime) -> list[Allocation]:
-    """Let every matching rule compete for one loan's auto-lendable room, in one transaction."""
-    return await atomic(lambda: _fund_loan(loan_id, now))
+async def fund_loan(loan_id: int, now: datetime) -> bool:
+    """Let every matching rule compete for one loan's auto-lendable room; return whether any lent."""
+    return bool(await fund_loans([loan_id], now))
 
 
-async def _fund_loan(loan_id: int, now: datetime) -> list[Allocation]:
-    # The lock order of lending.ledger: the loan row, then every account at once.
-    loan = await Loan.select_for_update(no_key=True).get_or_none(id=loan_id)
-    if loan is None or loan.status is not LoanStatus.FUNDRAISING or loan.expires_at <= now:
-        return []
-    room = auto_room(loan)
-    if room < LENDING_UNIT:
-        return []
-    partner = await Partner.get(id=loan.partner_id)
-    already: set[int] = {lender_id for (lender_id,) in await Share.filter(loan_id=loan_id).values_list("lender_id")}
-    rules = [
-        rule
-        for rule in await AutoLendRule.filter(
-            id__in=candidates(RuleAnchor, "rule_id", loan), enabled=True
-        ).select_related("lender")
-        if rule.lender_id not in already
-        and trigger_met(Terms.of(rule), rule.lender, now)
-        and Terms.of(rule).criteria.matches(loan, partner.risk_tenths)
+async def fund_loans(loan_ids: Collection[int], now: datetime) -> set[int]:
+    """Let every matching rule compete for these loans' room, in one transaction; return the loans lent to.
+
+    The loans are served soonest to expire first, each as if on its own:
+    a rule served by one goes to the back of the queue for the next, and
+    lends there only from the credit it has left. The whole batch is
+    decided first, then written at once (lending.autobook).
+    """
+    if not loan_ids:
+        return set()
+    return await atomic(lambda: _fund_loans(sorted(set(loan_ids)), now))
+
+
+async def _fund_loans(loan_ids: list[int], now: datetime) -> set[int]:
+    # The lock order of lending.ledger: the loan rows in id order, then every account at once.
+    loans = [
+        loan
+        for loan in await Loan.filter(id__in=loan_ids).order_by("id").select_for_update(no_key=True)
+        if loan.status is LoanStatus.FUNDRAISING and loan.expires_at > now and auto_room(loan) >= LENDING_UNIT
     ]
-    if not rules:
-        return []
-    lenders = dict(await Account.filter(lender_id__in=[r.lender_id for r in rules]).values_list("lender_id", "id"))
-    loan_account = await Account.get(loan_id=loan.id)
-    # The partner's account too: the rules may fill the loan, which disburses it.
-    partner_account = await Account.get(partner_id=loan.partner_id)
-    balances = await ledger.lock_accounts([*lenders.values(), loan_account.id, partner_account.id])
-    competitors = []
-    for rule in rules:
-        terms, account_id = Terms.of(rule), lenders[rule.lender_id]
-        if lendable := lendable_cents(balances[account_id], terms.keep_cents):
-            competitors.append(Candidate(rule, terms.criteria, account_id, min(terms.amount_cents, lendable)))
-    plan = allocate(room, competitors)
-    if not plan:
-        return []
-    return await _lend(loan, partner, plan, loan_account.id, partner_account.id, now)
-
-
-async def _lend(
-    loan: Loan, partner: Partner, plan: list[Grant], loan_account_id: int, partner_account_id: int, now: datetime
-) -> list[Allocation]:
-    total = sum(grant.cents for grant in plan)
-    loan.funded_cents += total
-    loan.auto_funded_cents += total
-    loan.lender_count += len(plan)
-    await loan.save(update_fields=["funded_cents", "auto_funded_cents", "lender_count"])
-    drafts: list[Draft] = []
-    allocations = []
-    funded_so_far = loan.funded_cents - total
-    for grant in sorted(plan, key=lambda g: g.candidate.account_id):
-        candidate, cents = grant.candidate, grant.cents
-        lender_id = candidate.rule.lender_id
-        await Share.create(loan_id=loan.id, lender_id=lender_id, amount_cents=cents, created_at=now)
-        await ledger.transfer(
-            TransferKind.LOAN_SHARE, candidate.account_id, loan_account_id, cents, now, loan_id=loan.id
-        )
-        words = matched(candidate.criteria, loan, partner.risk_tenths)
-        allocations.append(
-            await Allocation.create(
-                loan_id=loan.id,
-                lender_id=lender_id,
-                rule_id=candidate.rule.id,
-                amount_cents=cents,
-                matched=words,
-                created_at=now,
+    if not loans:
+        return set()
+    loans.sort(key=lambda loan: (loan.expires_at, loan.id))
+    risk = dict(await Partner.filter(id__in={loan.partner_id for loan in loans}).values_list("id", "risk_tenths"))
+    held: dict[int, set[int]] = defaultdict(set)
+    for loan_id, lender_id in await Share.filter(loan_id__in=loan_ids).values_list("loan_id", "lender_id"):
+        held[loan_id].add(lender_id)
+    keys = sorted({key for loan in loans for key in loan_index_keys(loan)})
+    found = await AutoLendRule.filter(
+        id__in=Subquery(RuleAnchor.filter(key__in=keys).values("rule_id")), enabled=True
+    ).select_related("lender")
+    terms = {rule.id: Terms.of(rule) for rule in found}
+    ready = [rule for rule in sorted(found, key=lambda r: r.id) if trigger_met(terms[rule.id], rule.lender, now)]
+    rivals = {
+        loan.id: [
+            rule
+            for rule in ready
+            if rule.lender_id not in held[loan.id] and terms[rule.id].criteria.matches(loan, risk[loan.partner_id])
+        ]
+        for loan in loans
+    }
+    lender_ids = {rule.lender_id for rules in rivals.values() for rule in rules}
+    if not lender_ids:
+        return set()
+    # The partners' accounts too: the rules may fill a loan, which disburses it.
+    owners = Q(lender_id__in=lender_ids) | Q(loan_id__in=loan_ids) | Q(partner_id__in=list(risk))
+    accounts = await Account.filter(owners).values_list("id", "lender_id", "loan_id", "partner_id")
+    of_lender = {lender: id_ for id_, lender, _, _ in accounts if lender is not None}
+    of_loan = {loan: id_ for id_, _, loan, _ in accounts if loan is not None}
+    of_partner = {partner: id_ for id_, _, _, partner in accounts if partner is not None}
+    balances = await ledger.lock_accounts(id_ for id_, _, _, _ in accounts)
+    placements = []
+    for loan in loans:
+        competitors = []
+        for rule in rivals[loan.id]:
+            account_id, rule_terms = of_lender[rule.lender_id], terms[rule.id]
+            if lendable := lendable_cents(balances[account_id], rule_terms.keep_cents):
+                wants = min(rule_terms.amount_cents, lendable)
+                competitors.append(Candidate(rule, rule_terms.criteria, account_id, wants))
+        plan = sorted(allocate(auto_room(loan), competitors), key=lambda grant: grant.candidate.account_id)
+        if not plan:
+            continue
+        for grant in plan:
+            balances[grant.candidate.account_id] -= grant.cents
+            # Served: to the back of the queue, in the order of their last share, so that the
+            # round robin goes on where it stopped at the next loan.
+            grant.candidate.rule.waiting_since = now + timedelta(microseconds=grant.last_turn)
+        words = [matched(grant.candidate.criteria, loan, risk[loan.partner_id]) for grant in plan]
+        placements.append(
+            Placement(
+                loan,
+                list(zip(plan, words, strict=True)),
+                set(held[loan.id]),
+                of_loan[loan.id],
+                of_partner[loan.partner_id],
             )
         )
-        notice = await Notification.create(
-            lender_id=lender_id,
-            kind=NotificationKind.AUTO_LOAN,
-            message=(
-                f"We lent {to_decimal(cents)} to {loan.name} in {country_name(loan.country_code)}: "
-                f"matched {', '.join(words)}"
-            ),
-            loan_id=loan.id,
-            created_at=now,
-        )
-        funded_so_far += cents
-        snapshot = {**progress(loan, cents), "funded": funded_so_far, "status": LoanStatus.FUNDRAISING.value}
-        drafts.append(Draft(EventKind.SHARE_ADDED, loan_id=loan.id, payload=snapshot))
-        drafts.append(
-            Draft(EventKind.NOTIFICATION, loan_id=loan.id, lender_id=lender_id, payload={"notification_id": notice.id})
-        )
-        # Served: to the back of the queue, in the order of their last share, so that the
-        # round robin goes on where it stopped at the next loan.
-        await AutoLendRule.filter(id=candidate.rule.id).update(
-            waiting_since=now + timedelta(microseconds=grant.last_turn)
-        )
-    if loan.funded_cents == loan.amount_cents:
-        await disburse(loan, loan_account_id, partner_account_id, now)
-        drafts += await loan_and_lenders(EventKind.LOAN_FUNDED, loan)
-    await emit(drafts, now)
-    return allocations
+    await book(placements, now)
+    return {placement.loan.id for placement in placements}
 
 
-async def _candidate_loans(terms: Terms, lender_id: int, now: datetime, limit: int = LOANS_PER_LENDER) -> list[Loan]:
-    """Fundraising loans the rule matches and may still lend to, soonest to expire first."""
-    query = (
-        loan_query(terms.criteria)
+def _open_loans(criteria: LoanFilter, now: datetime) -> QuerySet[Loan]:
+    """Fundraising loans the criteria match that rules may still lend to, soonest to expire first."""
+    return (
+        loan_query(criteria)
         .filter(status=LoanStatus.FUNDRAISING, expires_at__gt=now)
         # Twice the room under the cap, in integers: amount - 2 * auto_funded.
         .annotate(cap_room_x2=F("amount_cents") - F("auto_funded_cents") * 2)
         .filter(cap_room_x2__gte=2 * LENDING_UNIT, remaining_cents__gte=LENDING_UNIT)
-        .exclude(id__in=Subquery(Share.filter(lender_id=lender_id).values("loan_id")))
+        .order_by("expires_at", "id")
     )
-    loans = await query.order_by("expires_at", "id").limit(limit * 3)
+
+
+async def _candidate_loans(terms: Terms, lender_id: int, now: datetime, limit: int = LOANS_PER_LENDER) -> list[Loan]:
+    """Fundraising loans the rule matches and may still lend to, soonest to expire first."""
+    query = _open_loans(terms.criteria, now).exclude(
+        id__in=Subquery(Share.filter(lender_id=lender_id).values("loan_id"))
+    )
+    loans = await query.limit(limit * 3)
     # The SQL filter is the same predicate; the room check is repeated in whole shares.
     return [loan for loan in loans if auto_room(loan) >= LENDING_UNIT][:limit]
 
 
+async def _candidates_of(criteria: dict[int, LoanFilter], now: datetime) -> dict[int, Loan]:
+    """The loans `_candidate_loans` gives each lender's rule (`criteria` by lender id), together, by id.
+
+    One query per distinct criteria, not per rule: each reads as many more
+    loans as the lender holding most shares among them could skip, then
+    drops each lender's own.
+    """
+    held: dict[int, set[int]] = defaultdict(set)
+    open_shares = Share.filter(
+        lender_id__in=list(criteria), loan__status=LoanStatus.FUNDRAISING, loan__expires_at__gt=now
+    )
+    for lender_id, loan_id in await open_shares.values_list("lender_id", "loan_id"):
+        held[lender_id].add(loan_id)
+    by_criteria: dict[LoanFilter, list[int]] = defaultdict(list)
+    for lender_id, loan_filter in criteria.items():
+        by_criteria[loan_filter].append(lender_id)
+    picked: dict[int, Loan] = {}
+    for loan_filter, lenders in by_criteria.items():
+        skip = max(len(held[lender]) for lender in lenders)
+        loans = await _open_loans(loan_filter, now).limit(LOANS_PER_LENDER * 3 + skip)
+        for lender in lenders:
+            theirs = [loan for loan in loans if loan.id not in held[lender]][: LOANS_PER_LENDER * 3]
+            roomy = [loan for loan in theirs if auto_room(loan) >= LENDING_UNIT][:LOANS_PER_LENDER]
+            picked.update((loan.id, loan) for loan in roomy)
+    return picked
+
+
 async def on_credit(lender_ids: list[int], now: datetime) -> int:
-    """Credit arrived for these lenders: run their rules. Returns the number of loans lent to."""
+    """Credit arrived for these lenders: run their rules. Returns the number of loans lent to.
+
+    Each rule picks its loans (at most LOANS_PER_LENDER) from the credit it
+    has now; every picked loan is then offered to every matching rule, all
+    in one batch (`fund_loans`).
+    """
     rules = await AutoLendRule.filter(lender_id__in=lender_ids, enabled=True).select_related("lender")
     if not rules:
         return 0
     # Credit that had nothing to wait for starts waiting now.
     await AutoLendRule.filter(lender_id__in=lender_ids, waiting_since=None).update(waiting_since=now)
     balances = dict(await Account.filter(lender_id__in=lender_ids).values_list("lender_id", "balance_cents"))
-    loans: dict[int, Loan] = {}
-    for rule in rules:
-        terms = Terms.of(rule)
-        if trigger_met(terms, rule.lender, now) and lendable_cents(balances.get(rule.lender_id, 0), terms.keep_cents):
-            for loan in await _candidate_loans(terms, rule.lender_id, now):
-                loans.setdefault(loan.id, loan)
-    lent = 0
-    for loan in sorted(loans.values(), key=lambda loan: (loan.expires_at, loan.id)):
-        lent += bool(await fund_loan(loan.id, now))
-    return lent
+    lending = {
+        rule.lender_id: terms.criteria
+        for rule in rules
+        if trigger_met(terms := Terms.of(rule), rule.lender, now)
+        and lendable_cents(balances.get(rule.lender_id, 0), terms.keep_cents)
+    }
+    if not lending:
+        return 0
+    return len(await fund_loans(list(await _candidates_of(lending, now)), now))
 
 
 async def after_credit(lender_ids: list[int], now: datetime) -> None:

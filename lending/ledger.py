@@ -11,8 +11,9 @@ would abort one as a deadlock):
 
 1. its idempotency key (lending.idempotency inserts it first), except a
    lend on PostgreSQL (see below);
-2. the one loan it is about, if any (a conditional UPDATE or SELECT ... FOR
-   NO KEY UPDATE of the loan row): no transaction locks two loans;
+2. the loans it is about, if any (a conditional UPDATE or SELECT ... FOR
+   NO KEY UPDATE of the loan row): one loan, or for auto-lending a batch of
+   loans locked by one SELECT in id order;
 3. every account it will debit or credit, all at once and in id order, with
    `lock_accounts`, before it moves any money: the world shard, partner,
    loan and lender accounts alike, including the partner's when the loan
@@ -49,7 +50,8 @@ world's balance is the sum over its shards, and `check_books` counts every
 shard like any other account.
 """
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +64,7 @@ from lending import pg_functions
 from lending.errors import InsufficientCredit
 from lending.transactions import current_unit
 from models import Account, AccountKind, Loan, Share, Transfer, TransferKind, db
+from models.bulk import with_rows
 
 # How many accounts stand for the world; `ensure_world_accounts` creates the missing ones.
 WORLD_SHARDS = 64
@@ -188,6 +191,64 @@ async def transfer(
         loan_id=loan_id,
         repayment_id=repayment_id,
         created_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class Move:
+    """One transfer of a batch moved by `transfer_many`."""
+
+    kind: TransferKind
+    source_id: int
+    destination_id: int
+    amount: int
+    loan_id: int | None = None
+    repayment_id: int | None = None
+
+
+async def transfer_many(moves: Sequence[Move], now: datetime) -> None:
+    """Move a batch of transfers with two statements, however many there are.
+
+    Must run inside a transaction that locked every account of the batch
+    (`lock_accounts`). The batch is judged as a whole: each account changes
+    by what it receives less what it pays, in one UPDATE, and if any account
+    but the world would end below zero, nothing is written and
+    InsufficientCredit is raised (the caller's transaction then rolls back).
+    The transfers are inserted in the order given, in one INSERT.
+    """
+    if not moves:
+        return
+    _require_locked(*{move.source_id for move in moves}, *{move.destination_id for move in moves})
+    change: dict[int, int] = defaultdict(int)
+    for move in moves:
+        change[move.source_id] -= move.amount
+        change[move.destination_id] += move.amount
+    changes = sorted((account_id, cents) for account_id, cents in change.items() if cents)
+    # Only rows that stay at or above zero (or the world) are updated: a shortfall shows as a missing row.
+    updated = await with_rows(
+        "UPDATE account SET balance_cents = account.balance_cents + v.change FROM v WHERE account.id = v.id "
+        f"AND (account.balance_cents + v.change >= 0 OR account.kind = '{AccountKind.WORLD.value}') "
+        "RETURNING account.id",
+        {"id": "integer", "change": "bigint"},
+        changes,
+    )
+    if len(updated) < len(changes):
+        done = {row["id"] for row in updated}
+        short = next(account_id for account_id, _ in changes if account_id not in done)
+        raise InsufficientCredit(needed=-change[short], available=(await Account.get(id=short)).balance_cents)
+    columns = "kind, source_id, destination_id, amount_cents, loan_id, repayment_id, created_at"
+    await with_rows(
+        f"INSERT INTO transfer ({columns}) SELECT {columns} FROM v",
+        {
+            "kind": "text",
+            "source_id": "integer",
+            "destination_id": "integer",
+            "amount_cents": "bigint",
+            "loan_id": "integer",
+            "repayment_id": "integer",
+            "created_at": "timestamptz",
+        },
+        [(m.kind.value, m.source_id, m.destination_id, m.amount, m.loan_id, m.repayment_id, now) for m in moves],
     )
 
 

@@ -2,8 +2,6 @@
 
 from datetime import datetime
 
-from tortoise.expressions import F
-
 from lending import autolend, ledger
 from lending.errors import (
     ExceedsRemaining,
@@ -26,6 +24,7 @@ from models import (
     Share,
     TransferKind,
 )
+from models.bulk import with_rows
 
 REPAYABLE = (LoanStatus.FUNDED, LoanStatus.REPAYING)
 PARTNER_COVERED_LOSS_PERCENT = 10  # under SHARED liability the partner bears loss up to 10% of a repayment
@@ -130,30 +129,39 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
     world = await ledger.world_account_for_loan(loan.id) if repayment.lender_loss_cents else None
     # The lock order of lending.ledger: every account at once, after the loan row.
     await ledger.lock_accounts([partner_account.id, *accounts.values(), *([] if world is None else [world])])
-    for (share, part), lost in sorted(zip(paid, losses, strict=True), key=lambda p: accounts[p[0][0].lender_id]):
-        await Share.filter(id=share.id).update(repaid_cents=F("repaid_cents") + part, loss_cents=F("loss_cents") + lost)
-        if part - lost:
-            await ledger.transfer(
-                TransferKind.REPAYMENT,
-                partner_account.id,
-                accounts[share.lender_id],
-                part - lost,
-                now,
-                loan_id=loan.id,
-                repayment_id=repayment.id,
-            )
+    parts = sorted(zip(paid, losses, strict=True), key=lambda p: accounts[p[0][0].lender_id])
+    await with_rows(
+        'UPDATE "share" SET repaid_cents = "share".repaid_cents + v.part, loss_cents = "share".loss_cents + v.lost '
+        'FROM v WHERE "share".id = v.id',
+        {"id": "integer", "part": "bigint", "lost": "bigint"},
+        [(share.id, part, lost) for (share, part), lost in parts],
+    )
+    moves = [
+        ledger.Move(
+            TransferKind.REPAYMENT,
+            partner_account.id,
+            accounts[share.lender_id],
+            part - lost,
+            loan_id=loan.id,
+            repayment_id=repayment.id,
+        )
+        for (share, part), lost in parts
+        if part - lost
+    ]
     credited = {
         share.lender_id: {"repayment_id": repayment.id, "amount": part - lost, "principal": part, "loss": lost}
         for (share, part), lost in zip(paid, losses, strict=True)
     }
     if world is not None:
-        await ledger.transfer(
-            TransferKind.CURRENCY_LOSS,
-            partner_account.id,
-            world,
-            repayment.lender_loss_cents,
-            now,
-            loan_id=loan.id,
-            repayment_id=repayment.id,
+        moves.append(
+            ledger.Move(
+                TransferKind.CURRENCY_LOSS,
+                partner_account.id,
+                world,
+                repayment.lender_loss_cents,
+                loan_id=loan.id,
+                repayment_id=repayment.id,
+            )
         )
+    await ledger.transfer_many(moves, now)
     return credited

@@ -13,6 +13,7 @@ that logger for the duration of a `with` block and collects the statements:
     assert len(queries) == 4, queries.report()
 """
 
+import asyncio
 import contextvars
 import logging
 from collections.abc import Iterator
@@ -28,11 +29,14 @@ SQL_VERBS = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 class Queries(logging.Handler):
     """A logging handler that keeps the SQL statements it sees, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, task: asyncio.Task | None = None) -> None:
         super().__init__(level=logging.DEBUG)
         self.statements: list[str] = []
+        self.task = task
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.task is not None and _running_task() is not self.task:
+            return
         message = record.getMessage().lstrip()
         # Connection set-up and tear-down are logged too; only statements count.
         if message.upper().startswith(SQL_VERBS):
@@ -49,11 +53,22 @@ class Queries(logging.Handler):
         return "\n".join(f"{n:3}. {s[:300]}" for n, s in enumerate(self.statements, 1))
 
 
+def _running_task() -> asyncio.Task | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no event loop in this thread
+        return None
+
+
 @contextmanager
-def count_queries() -> Iterator[Queries]:
-    """Collect every SQL statement Tortoise runs inside the block."""
+def count_queries(*, this_task_only: bool = False) -> Iterator[Queries]:
+    """Collect every SQL statement Tortoise runs inside the block.
+
+    `this_task_only`: only those the running task sends (a request served in-process), not those of
+    the app's background tasks (the outbox reader polls on a timer, so their number varies).
+    """
     logger = logging.getLogger(LOGGER)
-    handler = Queries()
+    handler = Queries(_running_task() if this_task_only else None)
     level, propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)

@@ -1,0 +1,44 @@
+"""Set-based statements: many rows written by one statement, whatever their number.
+
+`with_rows` runs a statement that reads its rows from a table `v` given
+in a WITH clause: on PostgreSQL one array per column, unnested (so the
+number of bind parameters does not grow with the rows); on SQLite a VALUES
+list, split only past SQLite's limit on bind parameters. The statement
+itself is the same SQL on both (UPDATE ... FROM v, INSERT ... SELECT FROM v).
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from tortoise import Tortoise
+
+SQLITE_MAX_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
+
+
+async def with_rows(sql: str, columns: dict[str, str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Run `WITH v(<columns>) AS (<rows>) <sql>` and return what it returns (its RETURNING rows).
+
+    `columns` maps each column of `v` to its PostgreSQL type (`jsonb` values
+    are given as JSON text). `sql` takes no bind parameters of its own: every
+    value comes through `v`. Nothing runs for no rows.
+    """
+    if not rows:
+        return []
+    connection = Tortoise.get_connection("default")
+    names = ", ".join(columns)
+    if connection.capabilities.dialect == "postgres":
+        arrays = ", ".join(
+            f"${n}::{'text' if kind == 'jsonb' else kind}[]" for n, kind in enumerate(columns.values(), 1)
+        )
+        picked = ", ".join(f"u.{name}::jsonb" if kind == "jsonb" else f"u.{name}" for name, kind in columns.items())
+        cte = f"WITH v({names}) AS (SELECT {picked} FROM unnest({arrays}) AS u({names})) "
+        params = [[row[i] for row in rows] for i in range(len(columns))]
+        return list(await connection.execute_query_dict(cte + sql, params))
+    found: list[dict[str, Any]] = []
+    per_statement = SQLITE_MAX_VARIABLES // len(columns)
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        cte = f"WITH v({names}) AS (VALUES {', '.join([one] * len(chunk))}) "
+        found += await connection.execute_query_dict(cte + sql, [value for row in chunk for value in row])
+    return found
