@@ -349,11 +349,10 @@ async def after_listing(loan_id: int, now: datetime) -> None:
 async def sweep(now: datetime) -> int:
     """Run every rule that could lend now (idle thresholds crossed, pauses ended).
 
-    One sweeper at a time across processes: a PostgreSQL advisory lock, held
-    for the whole sweep on one connection set aside for it (a pooled
-    connection forgets its session locks when it goes back to the pool;
-    SQLite runs in one process). Returns the number of loans lent to, or -1
-    when another process is sweeping.
+    One sweeper at a time across processes: a PostgreSQL advisory lock, taken
+    and released on one connection set aside for the whole sweep (SQLite runs
+    in one process). Returns the number of loans lent to, or -1 when another
+    process is sweeping.
     """
     client = Tortoise.get_connection("default")
     if client.capabilities.dialect != "postgres":
@@ -364,7 +363,13 @@ async def sweep(now: datetime) -> int:
         try:
             return await _sweep(now)
         finally:
-            await connection.execute("SELECT pg_advisory_unlock($1)", SWEEP_LOCK)
+            try:
+                await connection.execute("SELECT pg_advisory_unlock($1)", SWEEP_LOCK)
+            except BaseException:
+                # The pool does not reset connections (models/db.py): a lock not released goes
+                # with its connection, never back into the pool, where it would stop every sweep.
+                connection.terminate()
+                raise
 
 
 async def _sweep(now: datetime) -> int:
