@@ -7,6 +7,7 @@ The slow writer here inserts into `event` on a connection of its own and holds
 its transaction open; the fast writers lend through the API.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -116,3 +117,22 @@ async def test_resuming_after_an_event_id_misses_nothing_of_what_commits_out_of_
     assert [e["fundedAmount"] for e in resumed] == ["50.00", "75.00"]
     assert [e["eventId"] for e in resumed] == await outbox(fast_loan, seen)
     assert event_id(held) < resumed[0]["eventId"]
+
+
+async def test_concurrent_lends_to_one_loan_reach_its_stream_in_commit_order(pg_live):
+    # They wait for each other on the loan's row lock and take their event ids after it: the fill never goes back.
+    partner = await partner_token()
+    loan = await pg_live.loan_id(partner, name="Amina", amount="100.00")
+    tokens = [(await pg_live.funded_lender("25.00", name))[1] for name in ("Ada", "Bob", "Cy", "Di")]
+    async with Socket.open(pg_live.ws_url) as ws:
+        await ws.subscribe("p", PROGRESS, {"loanId": loan})
+        assert await ws.nothing_for("p", 0.3)  # subscribed; nothing has happened yet
+        results = await asyncio.gather(*(pg_live.lend(token, loan) for token in tokens))
+        assert [r["__typename"] for r in results] == ["LendSuccess"] * 4
+        seen = [(await ws.next("p"))["loanProgress"] for _ in range(5)]
+        assert await ws.nothing_for("p")
+    assert [(e["kind"], e["fundedAmount"], e["lenderCount"]) for e in seen] == [
+        ("SHARE_ADDED", "25.00", 1), ("SHARE_ADDED", "50.00", 2), ("SHARE_ADDED", "75.00", 3),
+        ("SHARE_ADDED", "100.00", 4), ("LOAN_FUNDED", "100.00", 4),
+    ]  # fmt: skip
+    assert [e["eventId"] for e in seen] == (await outbox(loan))[1:]
