@@ -113,12 +113,12 @@ WRITERS = 3
 Step = tuple[str, int]
 steps = st.lists(
     st.tuples(st.sampled_from(["insert", "insert", "commit", "rollback", "read", "autocommit"]), st.integers(0, 2)),
-    max_size=20,
+    max_size=30,
 )
 
 
 @settings(
-    max_examples=25, deadline=None, database=None, derandomize=True,
+    max_examples=60, deadline=None, database=None, derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )  # fmt: skip
 @given(steps=steps, commit_at_end=st.lists(st.booleans(), min_size=WRITERS, max_size=WRITERS))
