@@ -1,9 +1,36 @@
 """The outbox: events written in the same transaction as the change they report.
 
-Subscribers read them back in id order (see subscriptions/). Writers take
-one advisory lock just before inserting, so ids are assigned in commit
-order: once event N is visible, every event before it is too, and "every
-event after N" is an exact question.
+Inserting into the `event` table is all a writer does, here or in any SQL
+(a function that inserts events directly included): leave `id` to its
+default and insert the events after the locks that order the change (the
+loan, the accounts: the lock order in lending/ledger.py), best as
+the transaction's last write. There is no outbox lock: writers that share
+no row never wait for each other.
+
+The guarantee, and why it holds:
+
+- Each stream is in commit order. An event's id comes from a sequence when
+  its row is inserted, under the row locks its transaction holds until it
+  commits. Two transactions that touch the same loan or the same lender's
+  account take those locks one after the other, so the second takes its ids
+  after the first has committed. Ordering by transaction id instead would
+  be wrong: an xid is assigned at a transaction's first write, so two
+  transactions that conflict on one loan can get xids in the opposite order
+  of their commits, and a loanProgress subscriber would see the fill go
+  backwards.
+- "Every event after N" is exact: no event is skipped or delivered twice.
+  Transactions that share no row may commit their ids out of order, so a
+  reader can see id N+1 while N is still in flight. Readers deliver in id
+  order up to the first missing id that may still appear, and pass a
+  missing id only once its row is there or it is final (rolled back): see
+  subscriptions/horizon.py. On PostgreSQL the id's default,
+  event_next_id() (migration 0009), gives the transaction its xid before it
+  takes the id, which is what lets readers tell the two apart; on SQLite
+  writers are serialised and a missing id is final at once.
+- Cost: while a transaction holds an event id open, readers of every stream
+  wait for it; and telling a rolled-back id from one in flight waits for
+  the transactions of this database that were running when it was first
+  seen (a long one delays live events that much; nothing is lost).
 """
 
 from collections.abc import Iterable
@@ -11,11 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tortoise import Tortoise
-
 from models import Event, EventKind, Loan, Share
-
-OUTBOX_LOCK = 7_418_001  # any constant, the same in every process
 
 
 @dataclass(frozen=True)
@@ -27,16 +50,12 @@ class Draft:
 
 
 async def emit(drafts: Iterable[Draft], now: datetime) -> None:
-    """Append events to the outbox; must be the last write of the caller's transaction."""
+    """Append events to the outbox, after the caller's locks (best as its transaction's last write)."""
     rows = [
         Event(kind=d.kind, loan_id=d.loan_id, lender_id=d.lender_id, payload=d.payload, created_at=now) for d in drafts
     ]
     if not rows:
         return
-    connection = Tortoise.get_connection("default")
-    if connection.capabilities.dialect == "postgres":
-        # Held until commit: the next writer's ids come after ours (SQLite serialises anyway).
-        await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [OUTBOX_LOCK])
     await Event.bulk_create(rows)
 
 

@@ -12,8 +12,12 @@ if TYPE_CHECKING:  # for types only: tortoise finds models by the names a module
     from models.loans import Loan
 
 
-# The outbox: written in the transaction of the change it reports. Ids increase in
-# commit order (writers serialise on an advisory lock), so "after id N" is exact.
+# The outbox: written in the transaction of the change it reports. The id is taken from a
+# sequence as the row is inserted, under the transaction's row locks: the events of one loan or
+# one lender are numbered in commit order. Unrelated transactions may commit ids out of order;
+# readers deliver in id order up to the first id that may still appear (subscriptions/horizon.py),
+# so "after id N" is exact. On PostgreSQL the default is event_next_id() (migration 0009), which
+# gives the transaction its xid before the id: never insert an id of your own.
 class Event(Model):
     id: fields.Field[int] = fields.BigIntField(primary_key=True)
     kind = fields.CharEnumField(EventKind, max_length=20)

@@ -1,11 +1,16 @@
 """Each process's hub: reads the outbox in id order and fans events out to local subscribers.
 
 One reader per process turns bus hints (or, failing those, a poll) into one
-query for everything after the last event it saw; each event is then
-loaded once, with its loan and partner, and handed to the bounded inbox of
-every subscriber of its topic. A subscriber whose inbox is full is marked
-lagging and reads what it missed back from the outbox: memory stays
-bounded and nothing is lost.
+query for everything after its safe horizon `last_id` (subscriptions/horizon.py):
+it delivers in id order and stops at the first missing id that may still
+appear (a transaction that took it has not committed yet), so every event up
+to `last_id` has been delivered or will never exist. Each event is loaded
+once, with its loan and partner, and handed to the bounded inbox of every
+subscriber of its topic. A subscriber whose inbox is full is marked lagging
+and reads what it missed back from the outbox: memory stays bounded and
+nothing is lost. Replays (`after`) and the start of a new subscription read
+only ids up to `last_id`, so a replay filtered by topic never runs past a
+missing id of another topic that may still appear.
 """
 
 import asyncio
@@ -18,9 +23,11 @@ from tortoise.expressions import Q
 
 from models import Event, EventKind, Loan, Notification
 from subscriptions.bus import EventBus
+from subscriptions.horizon import OutboxReader
 
 log = logging.getLogger("lendgraph.hub")
 BATCH = 500
+GAP_RECHECK = 0.01  # seconds before looking again at a missing id, doubling up to the poll interval
 
 
 @dataclass(frozen=True)
@@ -80,9 +87,9 @@ async def load(events: list[Event]) -> list[Delivery]:
     ]
 
 
-async def replay(topic: Topic, after_id: int, limit: int = BATCH) -> list[Delivery]:
-    """Up to `limit` events of `topic` after `after_id`, oldest first."""
-    events = await Event.filter(topic.condition(), id__gt=after_id).order_by("id").limit(limit)
+async def replay(topic: Topic, after_id: int, through: int, limit: int = BATCH) -> list[Delivery]:
+    """Up to `limit` events of `topic` after `after_id` and up to `through` (a hub's `last_id`), oldest first."""
+    events = await Event.filter(topic.condition(), id__gt=after_id, id__lte=through).order_by("id").limit(limit)
     return await load(events)
 
 
@@ -115,16 +122,21 @@ class Hub:
         self.bus = bus
         self.poll_interval = poll_interval
         self.inbox_size = inbox_size
-        self.last_id = 0
+        self.reader = OutboxReader()
         self.revoked: set[int] = set()  # tokens revoked since this process started
         self._revocation_watchers: dict[int, set[Callable[[], None]]] = {}
         self._inboxes: dict[Topic, set[Inbox]] = {}
         self._wake = asyncio.Event()
+        self._ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
+    @property
+    def last_id(self) -> int:
+        """The safe horizon: every event up to this id has been handed out, or will never exist."""
+        return self.reader.through
+
     async def start(self) -> None:
-        newest = await Event.all().order_by("-id").first()
-        self.last_id = newest.id if newest else 0
+        await self.reader.start()
         self._tasks = [
             asyncio.create_task(self._read(), name="hub-reader"),
             asyncio.create_task(self._listen(), name="hub-listener"),
@@ -137,6 +149,10 @@ class Hub:
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def ready(self) -> None:
+        """Return once the hub knows where to start: subscriptions open their inbox after this."""
+        await self._ready.wait()
 
     @contextlib.contextmanager
     def inbox(self, topic: Topic) -> Iterator[Inbox]:
@@ -170,34 +186,53 @@ class Hub:
         return sum(len(s) for s in self._inboxes.values())
 
     async def drain(self) -> None:
-        """Deliver every committed event after the last one seen, in order."""
+        """Deliver every committed event after the horizon, in order, up to the first id that may still appear."""
         while True:
-            events = await Event.filter(id__gt=self.last_id).order_by("id").limit(BATCH)
-            if not events:
+            events = await self.reader.read(BATCH)
+            if events:
+                await self._deliver(events)
+            if len(events) < BATCH or self.reader.blocked:
                 return
-            for delivery in await load(events):
-                if delivery.event.kind is EventKind.TOKEN_REVOKED:
-                    token_id = delivery.event.payload["token_id"]
-                    self.revoked.add(token_id)
-                    for revoked in list(self._revocation_watchers.pop(token_id, ())):
-                        revoked()
-                for topic in topics_of(delivery.event):
-                    for inbox in self._inboxes.get(topic, ()):
-                        inbox.offer(delivery)
-                self.last_id = delivery.id
+
+    async def _deliver(self, events: list[Event]) -> None:
+        for delivery in await load(events):
+            if delivery.event.kind is EventKind.TOKEN_REVOKED:
+                token_id = delivery.event.payload["token_id"]
+                self.revoked.add(token_id)
+                for revoked in list(self._revocation_watchers.pop(token_id, ())):
+                    revoked()
+            for topic in topics_of(delivery.event):
+                for inbox in self._inboxes.get(topic, ()):
+                    inbox.offer(delivery)
+            self.reader.delivered(delivery.event)
 
     async def _read(self) -> None:
+        await self._begin()
+        recheck = GAP_RECHECK
         while True:
+            # Stopped at a missing id: look again soon (no hint comes when its writer rolls back).
+            wait = min(recheck, self.poll_interval) if self.reader.blocked else self.poll_interval
+            recheck = min(recheck * 2, self.poll_interval) if self.reader.blocked else GAP_RECHECK
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands as the
             # wake-up does, and the reader would then outlive stop() by a whole poll interval.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
+                async with asyncio.timeout(wait):
                     await self._wake.wait()
             self._wake.clear()
             try:
                 await self.drain()
             except Exception:  # a dropped database connection must not end live delivery
                 log.exception("reading the outbox failed; retrying")
+
+    async def _begin(self) -> None:
+        while True:
+            try:
+                await self.reader.settle()
+                break
+            except Exception:  # as in _read: a dropped connection must not end live delivery
+                log.exception("waiting for the transactions open at start failed; retrying")
+                await asyncio.sleep(self.poll_interval)
+        self._ready.set()
 
     async def _listen(self) -> None:
         async with self.bus.hints() as hints:

@@ -41,7 +41,12 @@ async def signed_in_stream(info: Info, topic: Topic, after: str | None) -> Async
 
 
 async def follow(hub: Hub, topic: Topic, after_id: int | None) -> AsyncIterator[Delivery]:
-    """Events of `topic`: first those after `after_id` from the outbox, then live ones, each once."""
+    """Events of `topic`: first those after `after_id` from the outbox, then live ones, each once.
+
+    The replay reads only up to the hub's horizon, read after the inbox is open: what lies beyond it
+    reaches the inbox live, in order.
+    """
+    await hub.ready()
     with hub.inbox(topic) as inbox:
         last = inbox.start_id if after_id is None else after_id
         catch_up = after_id is not None
@@ -50,7 +55,7 @@ async def follow(hub: Hub, topic: Topic, after_id: int | None) -> AsyncIterator[
                 # Clear the flag first: what arrives meanwhile is queued, and duplicates are skipped below.
                 inbox.lagging = catch_up = False
                 while True:
-                    batch = await replay(topic, last)
+                    batch = await replay(topic, last, hub.last_id)
                     for delivery in batch:
                         yield delivery
                         last = delivery.id
