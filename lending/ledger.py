@@ -21,7 +21,9 @@ would abort one as a deadlock):
 4. the rows that only it writes after that (shares, rules, notifications,
    the lender's last_lent_at): each is reached through the loan or the
    lender already locked;
-5. the outbox lock (lending.outbox.emit), last, just before commit.
+5. the outbox insert (lending.outbox.emit), last, just before commit: it takes
+   no lock of its own, and its event id comes from a sequence after every
+   lock above, so changes that conflict get ids in the order they commit.
 
 A lend on PostgreSQL (lending/lend.sql) takes the loan row first, then its
 share (every writer of shares holds their loan first), then its key, then
