@@ -10,10 +10,13 @@ The bug is played by patching a function the resolvers call, so that the
 request itself goes through the public API as any client's would.
 """
 
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
+from tortoise import Tortoise
 
 from tests.api import partner_token
 from tests.conftest import serve
@@ -26,6 +29,27 @@ SECRET = "password=hunter2 host=db.internal"
 
 def boom(*args, **kwargs):
     raise RuntimeError(SECRET)
+
+
+@contextlib.asynccontextmanager
+async def failing_outbox(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Every event write fails while inside: in Python on SQLite; on PostgreSQL, where a lend is one
+    SQL function (lending/lend.sql), the database itself refuses the event row."""
+    connection = Tortoise.get_connection("default")
+    if connection.capabilities.dialect != "postgres":
+        with monkeypatch.context() as patched:
+            patched.setattr("lending.funding.emit", boom)
+            yield
+        return
+    await connection.execute_script(
+        "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS"
+        f" $$ BEGIN RAISE EXCEPTION '{SECRET}'; END $$;"
+        " CREATE TRIGGER refuse_event BEFORE INSERT ON event FOR EACH ROW EXECUTE FUNCTION refuse_event();"
+    )
+    try:
+        yield
+    finally:
+        await connection.execute_script("DROP TRIGGER refuse_event ON event; DROP FUNCTION refuse_event();")
 
 
 def assert_masked(body: dict, caplog: pytest.LogCaptureFixture) -> str:
@@ -65,19 +89,18 @@ async def test_a_mutation_that_fails_unexpectedly_is_masked_and_changes_nothing(
     await api.balance(token)  # the token's first use is recorded before the snapshot
     before = await snapshot()
     # The outbox write is the last of the lend transaction: everything before it must be undone.
-    monkeypatch.setattr("lending.funding.emit", boom)
-    with caplog.at_level(logging.ERROR, logger="lendgraph.errors"):
-        body = await api.post(
-            """mutation($input: LendInput!) { lend(input: $input) { __typename } }""",
-            {"input": {"loanId": loan, "amount": "25.00", "idempotencyKey": "once"}},
-            token,
-        )
+    async with failing_outbox(monkeypatch):
+        with caplog.at_level(logging.ERROR, logger="lendgraph.errors"):
+            body = await api.post(
+                """mutation($input: LendInput!) { lend(input: $input) { __typename } }""",
+                {"input": {"loanId": loan, "amount": "25.00", "idempotencyKey": "once"}},
+                token,
+            )
     assert_masked(body, caplog)
     assert body["data"] is None
     after = await snapshot()
     assert after == before, changes(before, after)
     # Once the fault is gone, the same request (same idempotency key) goes through: nothing was half-kept.
-    monkeypatch.undo()
     assert (await api.lend(token, loan, key="once"))["__typename"] == "LendSuccess"
     assert await api.balance(token) == "75.00"
 
