@@ -13,12 +13,14 @@ time, round robin, until the room or the rules run out. Ties go to the
 lower lender id. The order is deterministic (lending.allocation).
 """
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from tortoise import Tortoise
 from tortoise.expressions import F, Q, Subquery
@@ -26,7 +28,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from lending import ledger
-from lending.allocation import Candidate, allocate, auto_room, lendable_cents
+from lending.allocation import Candidate, Queued, allocate, auto_room, lendable_cents
 from lending.autobook import Placement, book
 from lending.errors import InvalidInput
 from lending.filters import LoanFilter, loan_index_keys, loan_query
@@ -138,7 +140,47 @@ async def set_rule(lender_id: int, spec: RuleSpec, now: datetime) -> AutoLendRul
     return await AutoLendRule.get(id=rule.id)
 
 
-def trigger_met(terms: Terms, lender: Lender, now: datetime) -> bool:
+class Clocks(NamedTuple):
+    """The lender's times that a rule's trigger reads."""
+
+    created_at: datetime
+    last_seen_at: datetime | None
+    last_lent_at: datetime | None
+
+
+# A rule and its lender's clocks as one row of values: a batch reads hundreds of rules, and model
+# objects (and their related lenders) would cost more than the rest of the batch's Python.
+RULE_COLUMNS = (
+    "id",
+    "lender_id",
+    "criteria",
+    "amount_cents",
+    "keep_cents",
+    "pause_until",
+    "trigger",
+    "idle_days",
+    "waiting_since",
+    "lender__created_at",
+    "lender__last_seen_at",
+    "lender__last_lent_at",
+)
+
+
+async def _rules(query: QuerySet[AutoLendRule], now: datetime) -> list[tuple[Queued, Terms, bool]]:
+    """The query's enabled rules in id order, as plain values (RULE_COLUMNS), each with whether it may lend now."""
+    parsed: dict[str, LoanFilter] = {}  # rules often share their criteria: each distinct one is parsed once
+    ready = []
+    for row in await query.filter(enabled=True).order_by("id").values_list(*RULE_COLUMNS):
+        rule_id, lender_id, criteria, amount, keep, pause, trigger, idle, since, *clocks = row
+        key = json.dumps(criteria, sort_keys=True)
+        if key not in parsed:
+            parsed[key] = LoanFilter.from_json(criteria)
+        terms = Terms(parsed[key], True, amount, keep, pause, AutoLendTrigger(trigger), idle)
+        ready.append((Queued(rule_id, lender_id, since), terms, trigger_met(terms, Clocks(*clocks), now)))
+    return ready
+
+
+def trigger_met(terms: Terms, lender: Lender | Clocks, now: datetime) -> bool:
     """Whether the rule may lend now: enabled, not paused, and its trigger reached."""
     if not terms.enabled or (terms.pause_until is not None and terms.pause_until > now):
         return False
@@ -199,20 +241,20 @@ async def _fund_loans(loan_ids: list[int], now: datetime) -> set[int]:
     for loan_id, lender_id in await Share.filter(loan_id__in=loan_ids).values_list("loan_id", "lender_id"):
         held[loan_id].add(lender_id)
     keys = sorted({key for loan in loans for key in loan_index_keys(loan)})
-    found = await AutoLendRule.filter(
-        id__in=Subquery(RuleAnchor.filter(key__in=keys).values("rule_id")), enabled=True
-    ).select_related("lender")
-    terms = {rule.id: Terms.of(rule) for rule in found}
-    ready = [rule for rule in sorted(found, key=lambda r: r.id) if trigger_met(terms[rule.id], rule.lender, now)]
-    rivals = {
-        loan.id: [
-            rule
-            for rule in ready
-            if rule.lender_id not in held[loan.id] and terms[rule.id].criteria.matches(loan, risk[loan.partner_id])
+    anchored = Subquery(RuleAnchor.filter(key__in=keys).values("rule_id"))
+    ready = [(rule, terms) for rule, terms, met in await _rules(AutoLendRule.filter(id__in=anchored), now) if met]
+    # Each distinct criteria is judged once per loan, not once per rule.
+    filters: dict[LoanFilter, int] = {}
+    group = [filters.setdefault(terms.criteria, len(filters)) for _, terms in ready]
+    rivals = {}
+    for loan in loans:
+        fits = [criteria.matches(loan, risk[loan.partner_id]) for criteria in filters]
+        rivals[loan.id] = [
+            (rule, terms)
+            for (rule, terms), g in zip(ready, group, strict=True)
+            if fits[g] and rule.lender_id not in held[loan.id]
         ]
-        for loan in loans
-    }
-    lender_ids = {rule.lender_id for rules in rivals.values() for rule in rules}
+    lender_ids = {rule.lender_id for rules in rivals.values() for rule, _ in rules}
     if not lender_ids:
         return set()
     # The partners' accounts too: the rules may fill a loan, which disburses it.
@@ -225,8 +267,8 @@ async def _fund_loans(loan_ids: list[int], now: datetime) -> set[int]:
     placements = []
     for loan in loans:
         competitors = []
-        for rule in rivals[loan.id]:
-            account_id, rule_terms = of_lender[rule.lender_id], terms[rule.id]
+        for rule, rule_terms in rivals[loan.id]:
+            account_id = of_lender[rule.lender_id]
             if lendable := lendable_cents(balances[account_id], rule_terms.keep_cents):
                 wants = min(rule_terms.amount_cents, lendable)
                 competitors.append(Candidate(rule, rule_terms.criteria, account_id, wants))
@@ -294,10 +336,11 @@ async def _candidates_of(criteria: dict[int, LoanFilter], now: datetime) -> dict
     for loan_filter, lenders in by_criteria.items():
         skip = max(len(held[lender]) for lender in lenders)
         loans = await _open_loans(loan_filter, now).limit(LOANS_PER_LENDER * 3 + skip)
-        for lender in lenders:
-            theirs = [loan for loan in loans if loan.id not in held[lender]][: LOANS_PER_LENDER * 3]
-            roomy = [loan for loan in theirs if auto_room(loan) >= LENDING_UNIT][:LOANS_PER_LENDER]
-            picked.update((loan.id, loan) for loan in roomy)
+        roomy = [auto_room(loan) >= LENDING_UNIT for loan in loans]
+        for holds in {frozenset(held[lender]) for lender in lenders}:  # lenders who hold the same loans pick alike
+            theirs = [(loan, ok) for loan, ok in zip(loans, roomy, strict=True) if loan.id not in holds]
+            fit = [loan for loan, ok in theirs[: LOANS_PER_LENDER * 3] if ok][:LOANS_PER_LENDER]
+            picked.update((loan.id, loan) for loan in fit)
     return picked
 
 
@@ -308,7 +351,7 @@ async def on_credit(lender_ids: list[int], now: datetime) -> int:
     has now; every picked loan is then offered to every matching rule, all
     in one batch (`fund_loans`).
     """
-    rules = await AutoLendRule.filter(lender_id__in=lender_ids, enabled=True).select_related("lender")
+    rules = await _rules(AutoLendRule.filter(lender_id__in=lender_ids), now)
     if not rules:
         return 0
     # Credit that had nothing to wait for starts waiting now.
@@ -316,9 +359,8 @@ async def on_credit(lender_ids: list[int], now: datetime) -> int:
     balances = dict(await Account.filter(lender_id__in=lender_ids).values_list("lender_id", "balance_cents"))
     lending = {
         rule.lender_id: terms.criteria
-        for rule in rules
-        if trigger_met(terms := Terms.of(rule), rule.lender, now)
-        and lendable_cents(balances.get(rule.lender_id, 0), terms.keep_cents)
+        for rule, terms, met in rules
+        if met and lendable_cents(balances.get(rule.lender_id, 0), terms.keep_cents)
     }
     if not lending:
         return 0

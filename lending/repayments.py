@@ -1,6 +1,7 @@
 """Repayments: a partner pays back principal, split among the loan's lenders."""
 
 from datetime import datetime
+from typing import NamedTuple
 
 from lending import autolend, ledger
 from lending.errors import (
@@ -92,13 +93,27 @@ async def post_repayment(
     return result["repayment_id"]
 
 
+class _Share(NamedTuple):
+    id: int
+    lender_id: int
+    amount_cents: int
+    repaid_cents: int
+    loss_cents: int
+
+
 def partner_actor(partner_id: int) -> str:
     return f"partner:{partner_id}"
 
 
 async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> dict[int, dict[str, int]]:
     """Pay each lender their part; return what each got, by lender id."""
-    shares = await Share.filter(loan_id=loan.id).order_by("id")
+    # Plain values: (id, lender_id, amount_cents, repaid_cents, loss_cents) of each share.
+    shares = [
+        _Share(*row)
+        for row in await Share.filter(loan_id=loan.id)
+        .order_by("id")
+        .values_list("id", "lender_id", "amount_cents", "repaid_cents", "loss_cents")
+    ]
     if loan.repaid_cents + repayment.amount_cents == loan.amount_cents:
         # The last repayment settles every share exactly, whatever rounding came before.
         principal = [s.amount_cents - s.repaid_cents for s in shares]
@@ -124,11 +139,11 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
         if repayment.lender_loss_cents
         else [0] * len(paid)
     )
-    partner_account = await Account.get(partner_id=loan.partner_id)
+    [(partner_account,)] = await Account.filter(partner_id=loan.partner_id).values_list("id")
     accounts = dict(await Account.filter(lender_id__in=[s.lender_id for s, _ in paid]).values_list("lender_id", "id"))
     world = await ledger.world_account_for_loan(loan.id) if repayment.lender_loss_cents else None
     # The lock order of lending.ledger: every account at once, after the loan row.
-    await ledger.lock_accounts([partner_account.id, *accounts.values(), *([] if world is None else [world])])
+    await ledger.lock_accounts([partner_account, *accounts.values(), *([] if world is None else [world])])
     parts = sorted(zip(paid, losses, strict=True), key=lambda p: accounts[p[0][0].lender_id])
     await with_rows(
         'UPDATE "share" SET repaid_cents = "share".repaid_cents + v.part, loss_cents = "share".loss_cents + v.lost '
@@ -139,7 +154,7 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
     moves = [
         ledger.Move(
             TransferKind.REPAYMENT,
-            partner_account.id,
+            partner_account,
             accounts[share.lender_id],
             part - lost,
             loan_id=loan.id,
@@ -156,7 +171,7 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
         moves.append(
             ledger.Move(
                 TransferKind.CURRENCY_LOSS,
-                partner_account.id,
+                partner_account,
                 world,
                 repayment.lender_loss_cents,
                 loan_id=loan.id,
