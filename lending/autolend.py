@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from functools import partial
 from typing import NamedTuple
 
 from tortoise import Tortoise
@@ -29,7 +29,7 @@ from tortoise.transactions import in_transaction
 
 from lending import ledger
 from lending.allocation import Candidate, Queued, allocate, auto_room, lendable_cents
-from lending.autobook import Placement, book
+from lending.autobook import Placement, book, matched
 from lending.errors import InvalidInput
 from lending.filters import LoanFilter, loan_index_keys, loan_query
 from lending.matching import file_under
@@ -51,6 +51,7 @@ MAX_IDLE_DAYS = 365
 MAX_PAUSE_DAYS = 3650
 MAX_PER_LOAN = 1_000_000  # 10,000.00
 LOANS_PER_LENDER = 10  # a bound on the work one arrival of credit can cause
+LOANS_PER_TRANSACTION = 50  # a bound on the locks one transaction of auto-lending holds (fund_loans)
 SWEEP_LOCK = 7_418_002
 log = logging.getLogger("lendgraph.autolend")
 
@@ -191,39 +192,32 @@ def trigger_met(terms: Terms, lender: Lender | Clocks, now: datetime) -> bool:
     return now - since >= timedelta(days=terms.idle_days or 0)
 
 
-def matched(criteria: LoanFilter, loan: Loan, risk_tenths: int) -> list[str]:
-    """The rule's criteria that this loan met, in words."""
-    words = []
-    if criteria.countries:
-        words.append(f"country {loan.country_code}")
-    if criteria.sectors:
-        words.append(f"sector {loan.sector.value.replace('_', ' ').title()}")
-    if criteria.genders:
-        words.append(f"gender {loan.gender.value.replace('_', ' ').lower()}")
-    if criteria.risk_min_tenths is not None or criteria.risk_max_tenths is not None:
-        words.append(f"risk rating {Decimal(risk_tenths) / 10}")
-    words += [f"keyword \u201c{word}\u201d" for word in criteria.keywords]
-    if criteria.max_term_months is not None:
-        words.append(f"term {loan.term_months} months")
-    return words or ["any loan"]
-
-
 async def fund_loan(loan_id: int, now: datetime) -> bool:
     """Let every matching rule compete for one loan's auto-lendable room; return whether any lent."""
     return bool(await fund_loans([loan_id], now))
 
 
 async def fund_loans(loan_ids: Collection[int], now: datetime) -> set[int]:
-    """Let every matching rule compete for these loans' room, in one transaction; return the loans lent to.
+    """Let every matching rule compete for these loans' room; return the loans lent to.
 
     The loans are served soonest to expire first, each as if on its own:
     a rule served by one goes to the back of the queue for the next, and
-    lends there only from the credit it has left. The whole batch is
-    decided first, then written at once (lending.autobook).
+    lends there only from the credit it has left. Each batch is decided
+    first, then written at once (lending.autobook).
+
+    A batch is at most LOANS_PER_TRANSACTION loans, in id order, each batch
+    its own transaction, the next reading what the last committed: so a
+    sweep over thousands of loans never holds thousands of loan and account
+    locks at once, nor for long. The trade: the soonest-to-expire order (and
+    the round robin across loans) holds within a batch, while a later
+    batch's loans are served after an earlier one's whatever their
+    deadlines, and a batch that fails leaves the ones before it committed.
     """
-    if not loan_ids:
-        return set()
-    return await atomic(lambda: _fund_loans(sorted(set(loan_ids)), now))
+    ordered = sorted(set(loan_ids))
+    lent: set[int] = set()
+    for start in range(0, len(ordered), LOANS_PER_TRANSACTION):
+        lent |= await atomic(partial(_fund_loans, ordered[start : start + LOANS_PER_TRANSACTION], now))
+    return lent
 
 
 async def _fund_loans(loan_ids: list[int], now: datetime) -> set[int]:
