@@ -13,7 +13,6 @@ time, round robin, until the room or the rules run out. Ties go to the
 lower lender id. The order is deterministic (lending.allocation).
 """
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Collection
@@ -173,7 +172,7 @@ async def _rules(query: QuerySet[AutoLendRule], now: datetime) -> list[tuple[Que
     ready = []
     for row in await query.filter(enabled=True).order_by("id").values_list(*RULE_COLUMNS):
         rule_id, lender_id, criteria, amount, keep, pause, trigger, idle, since, *clocks = row
-        key = json.dumps(criteria, sort_keys=True)
+        key = repr(criteria)  # stored by LoanFilter.to_json, so alike criteria print alike
         if key not in parsed:
             parsed[key] = LoanFilter.from_json(criteria)
         terms = Terms(parsed[key], True, amount, keep, pause, AutoLendTrigger(trigger), idle)
@@ -349,7 +348,8 @@ async def on_credit(lender_ids: list[int], now: datetime) -> int:
     if not rules:
         return 0
     # Credit that had nothing to wait for starts waiting now.
-    await AutoLendRule.filter(lender_id__in=lender_ids, waiting_since=None).update(waiting_since=now)
+    if never := [rule.id for rule, _, _ in rules if rule.waiting_since is None]:
+        await AutoLendRule.filter(id__in=never, waiting_since=None).update(waiting_since=now)
     balances = dict(await Account.filter(lender_id__in=lender_ids).values_list("lender_id", "balance_cents"))
     lending = {
         rule.lender_id: terms.criteria
