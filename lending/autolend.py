@@ -19,7 +19,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import NamedTuple
 
 from tortoise import Tortoise
 from tortoise.expressions import F, Q, Subquery
@@ -27,12 +26,13 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from lending import ledger
-from lending.allocation import Candidate, Queued, allocate, auto_room, lendable_cents
+from lending.allocation import Candidate, allocate, auto_room, lendable_cents
 from lending.autobook import Placement, book, matched
 from lending.errors import InvalidInput
 from lending.filters import LoanFilter, loan_index_keys, loan_query
 from lending.matching import file_under
 from lending.money import LENDING_UNIT, Money, to_cents, to_cents_or_zero, to_decimal
+from lending.rulerows import Terms, read_rules, trigger_met
 from lending.transactions import atomic
 from models import (
     Account,
@@ -66,31 +66,6 @@ class RuleSpec:
     pause_until: datetime | None = None
     trigger: AutoLendTrigger = AutoLendTrigger.IMMEDIATE
     idle_days: int | None = None
-
-
-@dataclass(frozen=True)
-class Terms:
-    """A validated rule, in cents."""
-
-    criteria: LoanFilter
-    enabled: bool
-    amount_cents: int
-    keep_cents: int
-    pause_until: datetime | None
-    trigger: AutoLendTrigger
-    idle_days: int | None
-
-    @classmethod
-    def of(cls, rule: AutoLendRule) -> "Terms":
-        return cls(
-            LoanFilter.from_json(rule.criteria),
-            rule.enabled,
-            rule.amount_cents,
-            rule.keep_cents,
-            rule.pause_until,
-            rule.trigger,
-            rule.idle_days,
-        )
 
 
 def validate(spec: RuleSpec, now: datetime) -> Terms:
@@ -140,57 +115,6 @@ async def set_rule(lender_id: int, spec: RuleSpec, now: datetime) -> AutoLendRul
     return await AutoLendRule.get(id=rule.id)
 
 
-class Clocks(NamedTuple):
-    """The lender's times that a rule's trigger reads."""
-
-    created_at: datetime
-    last_seen_at: datetime | None
-    last_lent_at: datetime | None
-
-
-# A rule and its lender's clocks as one row of values: a batch reads hundreds of rules, and model
-# objects (and their related lenders) would cost more than the rest of the batch's Python.
-RULE_COLUMNS = (
-    "id",
-    "lender_id",
-    "criteria",
-    "amount_cents",
-    "keep_cents",
-    "pause_until",
-    "trigger",
-    "idle_days",
-    "waiting_since",
-    "lender__created_at",
-    "lender__last_seen_at",
-    "lender__last_lent_at",
-)
-
-
-async def _rules(query: QuerySet[AutoLendRule], now: datetime) -> list[tuple[Queued, Terms, bool]]:
-    """The query's enabled rules in id order, as plain values (RULE_COLUMNS), each with whether it may lend now."""
-    parsed: dict[str, LoanFilter] = {}  # rules often share their criteria: each distinct one is parsed once
-    ready = []
-    for row in await query.filter(enabled=True).order_by("id").values_list(*RULE_COLUMNS):
-        rule_id, lender_id, criteria, amount, keep, pause, trigger, idle, since, *clocks = row
-        key = repr(criteria)  # stored by LoanFilter.to_json, so alike criteria print alike
-        if key not in parsed:
-            parsed[key] = LoanFilter.from_json(criteria)
-        terms = Terms(parsed[key], True, amount, keep, pause, AutoLendTrigger(trigger), idle)
-        ready.append((Queued(rule_id, lender_id, since), terms, trigger_met(terms, Clocks(*clocks), now)))
-    return ready
-
-
-def trigger_met(terms: Terms, lender: Lender | Clocks, now: datetime) -> bool:
-    """Whether the rule may lend now: enabled, not paused, and its trigger reached."""
-    if not terms.enabled or (terms.pause_until is not None and terms.pause_until > now):
-        return False
-    if terms.trigger is AutoLendTrigger.IMMEDIATE:
-        return True
-    since = lender.last_seen_at if terms.trigger is AutoLendTrigger.AFTER_IDLE_DAYS else lender.last_lent_at
-    since = since or lender.created_at
-    return now - since >= timedelta(days=terms.idle_days or 0)
-
-
 async def fund_loan(loan_id: int, now: datetime) -> bool:
     """Let every matching rule compete for one loan's auto-lendable room; return whether any lent."""
     return bool(await fund_loans([loan_id], now))
@@ -235,7 +159,13 @@ async def _fund_loans(loan_ids: list[int], now: datetime) -> set[int]:
         held[loan_id].add(lender_id)
     keys = sorted({key for loan in loans for key in loan_index_keys(loan)})
     anchored = Subquery(RuleAnchor.filter(key__in=keys).values("rule_id"))
-    ready = [(rule, terms) for rule, terms, met in await _rules(AutoLendRule.filter(id__in=anchored), now) if met]
+    # Only rules with credit to lend, as last committed: their accounts alone are locked. Credit that
+    # arrives after this read sets off its own run; credit that went is seen under the lock.
+    ready = [
+        (row.rule, row.terms)
+        for row in await read_rules(AutoLendRule.filter(id__in=anchored), now)
+        if row.ready and lendable_cents(row.balance, row.terms.keep_cents)
+    ]
     # Each distinct criteria is judged once per loan, not once per rule.
     filters: dict[LoanFilter, int] = {}
     group = [filters.setdefault(terms.criteria, len(filters)) for _, terms in ready]
@@ -344,17 +274,16 @@ async def on_credit(lender_ids: list[int], now: datetime) -> int:
     has now; every picked loan is then offered to every matching rule, all
     in one batch (`fund_loans`).
     """
-    rules = await _rules(AutoLendRule.filter(lender_id__in=lender_ids), now)
+    rules = await read_rules(AutoLendRule.filter(lender_id__in=lender_ids), now)
     if not rules:
         return 0
     # Credit that had nothing to wait for starts waiting now.
-    if never := [rule.id for rule, _, _ in rules if rule.waiting_since is None]:
+    if never := [row.rule.id for row in rules if row.rule.waiting_since is None]:
         await AutoLendRule.filter(id__in=never, waiting_since=None).update(waiting_since=now)
-    balances = dict(await Account.filter(lender_id__in=lender_ids).values_list("lender_id", "balance_cents"))
     lending = {
-        rule.lender_id: terms.criteria
-        for rule, terms, met in rules
-        if met and lendable_cents(balances.get(rule.lender_id, 0), terms.keep_cents)
+        row.rule.lender_id: row.terms.criteria
+        for row in rules
+        if row.ready and lendable_cents(row.balance, row.terms.keep_cents)
     }
     if not lending:
         return 0
