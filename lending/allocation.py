@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from lending.filters import LoanFilter
 from lending.money import LENDING_UNIT
-from models import AutoLendRule, Loan
+from models import Loan
 
 NEVER = datetime.max.replace(tzinfo=UTC)  # a rule that never waited goes after every rule that did
 
@@ -28,11 +28,24 @@ def auto_room(loan: Loan) -> int:
     return max(0, min(cap, loan.amount_cents - loan.funded_cents)) // LENDING_UNIT * LENDING_UNIT
 
 
+@dataclass
+class Queued:
+    """An auto-lend rule's place in the queue: the columns of its row that the allocation reads.
+
+    Plain values rather than the model: a batch reads hundreds of rules, and lending.autolend moves
+    `waiting_since` as it serves them.
+    """
+
+    id: int
+    lender_id: int
+    waiting_since: datetime | None
+
+
 @dataclass(eq=False)  # compared by identity: each candidate is a key of the allocation's tallies
 class Candidate:
     """A rule competing for a loan's room."""
 
-    rule: AutoLendRule
+    rule: Queued
     criteria: LoanFilter  # the rule's, for the notice of what matched
     account_id: int  # the lender's credit account
     wants: int  # the rule's amount per loan, or the lendable credit if that is less

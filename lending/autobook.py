@@ -11,10 +11,12 @@ the queue and the events, in that order.
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from lending import ledger
 from lending.allocation import Grant
 from lending.countries import country_name
+from lending.filters import LoanFilter
 from lending.money import to_decimal
 from lending.outbox import Draft, emit, progress
 from models import EventKind, Loan, LoanStatus, NotificationKind, TransferKind
@@ -151,6 +153,23 @@ def _advance(placement: Placement, moves: list[ledger.Move], now: datetime) -> l
         drafts.append(Draft(EventKind.LOAN_FUNDED, loan_id=loan.id, payload=progress(loan)))
         drafts += [Draft(EventKind.LOAN_FUNDED, loan_id=loan.id, lender_id=lender) for lender in sorted(lenders)]
     return drafts
+
+
+def matched(criteria: LoanFilter, loan: Loan, risk_tenths: int) -> list[str]:
+    """The rule's criteria that this loan met, in words."""
+    words = []
+    if criteria.countries:
+        words.append(f"country {loan.country_code}")
+    if criteria.sectors:
+        words.append(f"sector {loan.sector.value.replace('_', ' ').title()}")
+    if criteria.genders:
+        words.append(f"gender {loan.gender.value.replace('_', ' ').lower()}")
+    if criteria.risk_min_tenths is not None or criteria.risk_max_tenths is not None:
+        words.append(f"risk rating {Decimal(risk_tenths) / 10}")
+    words += [f"keyword \u201c{word}\u201d" for word in criteria.keywords]
+    if criteria.max_term_months is not None:
+        words.append(f"term {loan.term_months} months")
+    return words or ["any loan"]
 
 
 def _notice(loan: Loan, grant: Grant, words: list[str]) -> str:

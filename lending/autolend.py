@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from functools import partial
 
 from tortoise import Tortoise
 from tortoise.expressions import F, Q, Subquery
@@ -27,11 +27,12 @@ from tortoise.transactions import in_transaction
 
 from lending import ledger
 from lending.allocation import Candidate, allocate, auto_room, lendable_cents
-from lending.autobook import Placement, book
+from lending.autobook import Placement, book, matched
 from lending.errors import InvalidInput
 from lending.filters import LoanFilter, loan_index_keys, loan_query
 from lending.matching import file_under
 from lending.money import LENDING_UNIT, Money, to_cents, to_cents_or_zero, to_decimal
+from lending.rulerows import Terms, read_rules, trigger_met
 from lending.transactions import atomic
 from models import (
     Account,
@@ -49,6 +50,7 @@ MAX_IDLE_DAYS = 365
 MAX_PAUSE_DAYS = 3650
 MAX_PER_LOAN = 1_000_000  # 10,000.00
 LOANS_PER_LENDER = 10  # a bound on the work one arrival of credit can cause
+LOANS_PER_TRANSACTION = 50  # a bound on the locks one transaction of auto-lending holds (fund_loans)
 SWEEP_LOCK = 7_418_002
 log = logging.getLogger("lendgraph.autolend")
 
@@ -64,31 +66,6 @@ class RuleSpec:
     pause_until: datetime | None = None
     trigger: AutoLendTrigger = AutoLendTrigger.IMMEDIATE
     idle_days: int | None = None
-
-
-@dataclass(frozen=True)
-class Terms:
-    """A validated rule, in cents."""
-
-    criteria: LoanFilter
-    enabled: bool
-    amount_cents: int
-    keep_cents: int
-    pause_until: datetime | None
-    trigger: AutoLendTrigger
-    idle_days: int | None
-
-    @classmethod
-    def of(cls, rule: AutoLendRule) -> "Terms":
-        return cls(
-            LoanFilter.from_json(rule.criteria),
-            rule.enabled,
-            rule.amount_cents,
-            rule.keep_cents,
-            rule.pause_until,
-            rule.trigger,
-            rule.idle_days,
-        )
 
 
 def validate(spec: RuleSpec, now: datetime) -> Terms:
@@ -138,50 +115,32 @@ async def set_rule(lender_id: int, spec: RuleSpec, now: datetime) -> AutoLendRul
     return await AutoLendRule.get(id=rule.id)
 
 
-def trigger_met(terms: Terms, lender: Lender, now: datetime) -> bool:
-    """Whether the rule may lend now: enabled, not paused, and its trigger reached."""
-    if not terms.enabled or (terms.pause_until is not None and terms.pause_until > now):
-        return False
-    if terms.trigger is AutoLendTrigger.IMMEDIATE:
-        return True
-    since = lender.last_seen_at if terms.trigger is AutoLendTrigger.AFTER_IDLE_DAYS else lender.last_lent_at
-    since = since or lender.created_at
-    return now - since >= timedelta(days=terms.idle_days or 0)
-
-
-def matched(criteria: LoanFilter, loan: Loan, risk_tenths: int) -> list[str]:
-    """The rule's criteria that this loan met, in words."""
-    words = []
-    if criteria.countries:
-        words.append(f"country {loan.country_code}")
-    if criteria.sectors:
-        words.append(f"sector {loan.sector.value.replace('_', ' ').title()}")
-    if criteria.genders:
-        words.append(f"gender {loan.gender.value.replace('_', ' ').lower()}")
-    if criteria.risk_min_tenths is not None or criteria.risk_max_tenths is not None:
-        words.append(f"risk rating {Decimal(risk_tenths) / 10}")
-    words += [f"keyword \u201c{word}\u201d" for word in criteria.keywords]
-    if criteria.max_term_months is not None:
-        words.append(f"term {loan.term_months} months")
-    return words or ["any loan"]
-
-
 async def fund_loan(loan_id: int, now: datetime) -> bool:
     """Let every matching rule compete for one loan's auto-lendable room; return whether any lent."""
     return bool(await fund_loans([loan_id], now))
 
 
 async def fund_loans(loan_ids: Collection[int], now: datetime) -> set[int]:
-    """Let every matching rule compete for these loans' room, in one transaction; return the loans lent to.
+    """Let every matching rule compete for these loans' room; return the loans lent to.
 
     The loans are served soonest to expire first, each as if on its own:
     a rule served by one goes to the back of the queue for the next, and
-    lends there only from the credit it has left. The whole batch is
-    decided first, then written at once (lending.autobook).
+    lends there only from the credit it has left. Each batch is decided
+    first, then written at once (lending.autobook).
+
+    A batch is at most LOANS_PER_TRANSACTION loans, in id order, each batch
+    its own transaction, the next reading what the last committed: so a
+    sweep over thousands of loans never holds thousands of loan and account
+    locks at once, nor for long. The trade: the soonest-to-expire order (and
+    the round robin across loans) holds within a batch, while a later
+    batch's loans are served after an earlier one's whatever their
+    deadlines, and a batch that fails leaves the ones before it committed.
     """
-    if not loan_ids:
-        return set()
-    return await atomic(lambda: _fund_loans(sorted(set(loan_ids)), now))
+    ordered = sorted(set(loan_ids))
+    lent: set[int] = set()
+    for start in range(0, len(ordered), LOANS_PER_TRANSACTION):
+        lent |= await atomic(partial(_fund_loans, ordered[start : start + LOANS_PER_TRANSACTION], now))
+    return lent
 
 
 async def _fund_loans(loan_ids: list[int], now: datetime) -> set[int]:
@@ -199,20 +158,26 @@ async def _fund_loans(loan_ids: list[int], now: datetime) -> set[int]:
     for loan_id, lender_id in await Share.filter(loan_id__in=loan_ids).values_list("loan_id", "lender_id"):
         held[loan_id].add(lender_id)
     keys = sorted({key for loan in loans for key in loan_index_keys(loan)})
-    found = await AutoLendRule.filter(
-        id__in=Subquery(RuleAnchor.filter(key__in=keys).values("rule_id")), enabled=True
-    ).select_related("lender")
-    terms = {rule.id: Terms.of(rule) for rule in found}
-    ready = [rule for rule in sorted(found, key=lambda r: r.id) if trigger_met(terms[rule.id], rule.lender, now)]
-    rivals = {
-        loan.id: [
-            rule
-            for rule in ready
-            if rule.lender_id not in held[loan.id] and terms[rule.id].criteria.matches(loan, risk[loan.partner_id])
+    anchored = Subquery(RuleAnchor.filter(key__in=keys).values("rule_id"))
+    # Only rules with credit to lend, as last committed: their accounts alone are locked. Credit that
+    # arrives after this read sets off its own run; credit that went is seen under the lock.
+    ready = [
+        (row.rule, row.terms)
+        for row in await read_rules(AutoLendRule.filter(id__in=anchored), now)
+        if row.ready and lendable_cents(row.balance, row.terms.keep_cents)
+    ]
+    # Each distinct criteria is judged once per loan, not once per rule.
+    filters: dict[LoanFilter, int] = {}
+    group = [filters.setdefault(terms.criteria, len(filters)) for _, terms in ready]
+    rivals = {}
+    for loan in loans:
+        fits = [criteria.matches(loan, risk[loan.partner_id]) for criteria in filters]
+        rivals[loan.id] = [
+            (rule, terms)
+            for (rule, terms), g in zip(ready, group, strict=True)
+            if fits[g] and rule.lender_id not in held[loan.id]
         ]
-        for loan in loans
-    }
-    lender_ids = {rule.lender_id for rules in rivals.values() for rule in rules}
+    lender_ids = {rule.lender_id for rules in rivals.values() for rule, _ in rules}
     if not lender_ids:
         return set()
     # The partners' accounts too: the rules may fill a loan, which disburses it.
@@ -225,8 +190,8 @@ async def _fund_loans(loan_ids: list[int], now: datetime) -> set[int]:
     placements = []
     for loan in loans:
         competitors = []
-        for rule in rivals[loan.id]:
-            account_id, rule_terms = of_lender[rule.lender_id], terms[rule.id]
+        for rule, rule_terms in rivals[loan.id]:
+            account_id = of_lender[rule.lender_id]
             if lendable := lendable_cents(balances[account_id], rule_terms.keep_cents):
                 wants = min(rule_terms.amount_cents, lendable)
                 competitors.append(Candidate(rule, rule_terms.criteria, account_id, wants))
@@ -294,10 +259,11 @@ async def _candidates_of(criteria: dict[int, LoanFilter], now: datetime) -> dict
     for loan_filter, lenders in by_criteria.items():
         skip = max(len(held[lender]) for lender in lenders)
         loans = await _open_loans(loan_filter, now).limit(LOANS_PER_LENDER * 3 + skip)
-        for lender in lenders:
-            theirs = [loan for loan in loans if loan.id not in held[lender]][: LOANS_PER_LENDER * 3]
-            roomy = [loan for loan in theirs if auto_room(loan) >= LENDING_UNIT][:LOANS_PER_LENDER]
-            picked.update((loan.id, loan) for loan in roomy)
+        roomy = [auto_room(loan) >= LENDING_UNIT for loan in loans]
+        for holds in {frozenset(held[lender]) for lender in lenders}:  # lenders who hold the same loans pick alike
+            theirs = [(loan, ok) for loan, ok in zip(loans, roomy, strict=True) if loan.id not in holds]
+            fit = [loan for loan, ok in theirs[: LOANS_PER_LENDER * 3] if ok][:LOANS_PER_LENDER]
+            picked.update((loan.id, loan) for loan in fit)
     return picked
 
 
@@ -308,17 +274,16 @@ async def on_credit(lender_ids: list[int], now: datetime) -> int:
     has now; every picked loan is then offered to every matching rule, all
     in one batch (`fund_loans`).
     """
-    rules = await AutoLendRule.filter(lender_id__in=lender_ids, enabled=True).select_related("lender")
+    rules = await read_rules(AutoLendRule.filter(lender_id__in=lender_ids), now)
     if not rules:
         return 0
     # Credit that had nothing to wait for starts waiting now.
-    await AutoLendRule.filter(lender_id__in=lender_ids, waiting_since=None).update(waiting_since=now)
-    balances = dict(await Account.filter(lender_id__in=lender_ids).values_list("lender_id", "balance_cents"))
+    if never := [row.rule.id for row in rules if row.rule.waiting_since is None]:
+        await AutoLendRule.filter(id__in=never, waiting_since=None).update(waiting_since=now)
     lending = {
-        rule.lender_id: terms.criteria
-        for rule in rules
-        if trigger_met(terms := Terms.of(rule), rule.lender, now)
-        and lendable_cents(balances.get(rule.lender_id, 0), terms.keep_cents)
+        row.rule.lender_id: row.terms.criteria
+        for row in rules
+        if row.ready and lendable_cents(row.balance, row.terms.keep_cents)
     }
     if not lending:
         return 0

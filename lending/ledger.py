@@ -150,9 +150,16 @@ async def lock_accounts(account_ids: Iterable[int]) -> dict[int, int]:
     if _locked.get()[0] is unit:
         raise RuntimeError("accounts are locked once per transaction, all together")
     ids = sorted(set(account_ids))
-    accounts = await Account.filter(id__in=ids).order_by("id").select_for_update(no_key=True)
+    # Plain rows, not models: a batch locks hundreds of accounts. SQLite runs one transaction at a time.
+    postgres = Tortoise.get_connection("default").capabilities.dialect == "postgres"
+    rows = await with_rows(
+        "SELECT account.id, account.balance_cents FROM account JOIN v ON account.id = v.id ORDER BY account.id"
+        + (" FOR NO KEY UPDATE OF account" if postgres else ""),
+        {"id": "integer"},
+        [(account_id,) for account_id in ids],
+    )
     _locked.set((unit, frozenset(ids)))
-    return {account.id: account.balance_cents for account in accounts}
+    return {row["id"]: row["balance_cents"] for row in rows}
 
 
 def _require_locked(*account_ids: int) -> None:

@@ -119,7 +119,12 @@ async def expire_loans(now: datetime) -> list[int]:
 
 
 async def expire_loan(loan_id: int, now: datetime) -> bool:
-    """Expire one loan if it is still fundraising past its deadline; refund every share to credit."""
+    """Expire one loan if it is still fundraising past its deadline; refund every share to credit.
+
+    The same statements however many lenders it has: the refunds move in one
+    batch (lending.ledger.transfer_many), and the loan's event and each
+    lender's are written by one INSERT.
+    """
 
     async def work() -> bool:
         # The lock order of lending.ledger: the loan row (a conditional update, as lending does), then accounts.
@@ -128,18 +133,25 @@ async def expire_loan(loan_id: int, now: datetime) -> bool:
         )
         if not changed:
             return False
-        loan_account = await Account.get(loan_id=loan_id)
+        [(loan_account,)] = await Account.filter(loan_id=loan_id).values_list("id")
         shares = await Share.filter(loan_id=loan_id).order_by("lender_id").values_list("lender_id", "amount_cents")
         accounts = dict(
             await Account.filter(lender_id__in=[lender for lender, _ in shares]).values_list("lender_id", "id")
         )
-        await ledger.lock_accounts([loan_account.id, *accounts.values()])
-        for lender_id, amount in shares:
-            await ledger.transfer(
-                TransferKind.REFUND, loan_account.id, accounts[lender_id], amount, now, loan_id=loan_id
-            )
-        refunds = {lender_id: {"refunded": amount} for lender_id, amount in shares}
-        await emit(await loan_and_lenders(EventKind.LOAN_EXPIRED, await Loan.get(id=loan_id), refunds), now)
+        await ledger.lock_accounts([loan_account, *accounts.values()])
+        refunds = [
+            ledger.Move(TransferKind.REFUND, loan_account, accounts[lender_id], amount, loan_id=loan_id)
+            for lender_id, amount in shares
+        ]
+        await ledger.transfer_many(refunds, now)
+        # As lending.outbox.loan_and_lenders, from the shares already read: the loan's stream, then each lender's.
+        expired = await Loan.get(id=loan_id)
+        drafts = [Draft(EventKind.LOAN_EXPIRED, loan_id=loan_id, payload=progress(expired))]
+        drafts += [
+            Draft(EventKind.LOAN_EXPIRED, loan_id=loan_id, lender_id=lender_id, payload={"refunded": amount})
+            for lender_id, amount in shares
+        ]
+        await emit(drafts, now)
         return True
 
     return await atomic(work)

@@ -1,6 +1,9 @@
 """Repayments: a partner pays back principal, split among the loan's lenders."""
 
 from datetime import datetime
+from typing import NamedTuple
+
+from tortoise.expressions import Q
 
 from lending import autolend, ledger
 from lending.errors import (
@@ -11,7 +14,7 @@ from lending.errors import (
 from lending.idempotency import run_once
 from lending.loans import partners_loan
 from lending.money import Money, to_cents, to_cents_or_zero
-from lending.outbox import Draft, emit, loan_and_lenders, progress
+from lending.outbox import Draft, emit, progress
 from lending.split import split_pro_rata
 from lending.tokens import Viewer
 from models import (
@@ -67,7 +70,8 @@ async def post_repayment(
         repayment = await Repayment.create(
             loan_id=loan_id, amount_cents=cents, currency_loss_cents=loss, lender_loss_cents=borne, posted_at=now
         )
-        credited = await _credit_lenders(current, repayment, now)
+        credited, holders = await _credit_lenders(current, repayment, now)
+        lenders[:] = holders
         was = current.status
         current.repaid_cents += cents
         current.status = LoanStatus.REPAID if current.repaid_cents == current.amount_cents else LoanStatus.REPAYING
@@ -79,26 +83,45 @@ async def post_repayment(
         ]
         if was is LoanStatus.FUNDED:
             drafts.append(Draft(EventKind.LOAN_REPAYING, loan_id=loan_id, payload=progress(current)))
-        if current.status is LoanStatus.REPAID:
-            drafts += await loan_and_lenders(EventKind.LOAN_REPAID, current)
+        if current.status is LoanStatus.REPAID:  # as lending.outbox.loan_and_lenders, from the shares already read
+            drafts.append(Draft(EventKind.LOAN_REPAID, loan_id=loan_id, payload=progress(current)))
+            drafts += [Draft(EventKind.LOAN_REPAID, loan_id=loan_id, lender_id=lender) for lender in sorted(holders)]
         await emit(drafts, now)
         return {"repayment_id": repayment.id}
 
+    lenders: list[int] = []  # the loan's lenders, as `work` read them
     payload = {"loan": loan_id, "amount": cents, "loss": loss}
     result = await run_once(partner_actor(loan.partner_id), idempotency_key, "repay", payload, now, work)
+    if not lenders:  # a replay of a repayment already made: `work` did not run
+        lenders = [lender_id for (lender_id,) in await Share.filter(loan_id=loan_id).values_list("lender_id")]
     # Committed: the credited lenders' rules may now reinvest it.
-    credited = await Share.filter(loan_id=loan_id).values_list("lender_id")
-    await autolend.after_credit([lender_id for (lender_id,) in credited], now)
+    await autolend.after_credit(lenders, now)
     return result["repayment_id"]
+
+
+class _Share(NamedTuple):
+    id: int
+    lender_id: int
+    amount_cents: int
+    repaid_cents: int
+    loss_cents: int
 
 
 def partner_actor(partner_id: int) -> str:
     return f"partner:{partner_id}"
 
 
-async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> dict[int, dict[str, int]]:
-    """Pay each lender their part; return what each got, by lender id."""
-    shares = await Share.filter(loan_id=loan.id).order_by("id")
+async def _credit_lenders(
+    loan: Loan, repayment: Repayment, now: datetime
+) -> tuple[dict[int, dict[str, int]], list[int]]:
+    """Pay each lender their part; return what each got, by lender id, and every lender of the loan."""
+    # Plain values: (id, lender_id, amount_cents, repaid_cents, loss_cents) of each share.
+    shares = [
+        _Share(*row)
+        for row in await Share.filter(loan_id=loan.id)
+        .order_by("id")
+        .values_list("id", "lender_id", "amount_cents", "repaid_cents", "loss_cents")
+    ]
     if loan.repaid_cents + repayment.amount_cents == loan.amount_cents:
         # The last repayment settles every share exactly, whatever rounding came before.
         principal = [s.amount_cents - s.repaid_cents for s in shares]
@@ -124,11 +147,13 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
         if repayment.lender_loss_cents
         else [0] * len(paid)
     )
-    partner_account = await Account.get(partner_id=loan.partner_id)
-    accounts = dict(await Account.filter(lender_id__in=[s.lender_id for s, _ in paid]).values_list("lender_id", "id"))
+    owners = Q(partner_id=loan.partner_id) | Q(lender_id__in=[s.lender_id for s, _ in paid])
+    found = await Account.filter(owners).values_list("id", "lender_id", "partner_id")
+    [partner_account] = [account_id for account_id, _, partner in found if partner is not None]
+    accounts = {lender: account_id for account_id, lender, _ in found if lender is not None}
     world = await ledger.world_account_for_loan(loan.id) if repayment.lender_loss_cents else None
     # The lock order of lending.ledger: every account at once, after the loan row.
-    await ledger.lock_accounts([partner_account.id, *accounts.values(), *([] if world is None else [world])])
+    await ledger.lock_accounts([partner_account, *accounts.values(), *([] if world is None else [world])])
     parts = sorted(zip(paid, losses, strict=True), key=lambda p: accounts[p[0][0].lender_id])
     await with_rows(
         'UPDATE "share" SET repaid_cents = "share".repaid_cents + v.part, loss_cents = "share".loss_cents + v.lost '
@@ -139,7 +164,7 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
     moves = [
         ledger.Move(
             TransferKind.REPAYMENT,
-            partner_account.id,
+            partner_account,
             accounts[share.lender_id],
             part - lost,
             loan_id=loan.id,
@@ -156,7 +181,7 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
         moves.append(
             ledger.Move(
                 TransferKind.CURRENCY_LOSS,
-                partner_account.id,
+                partner_account,
                 world,
                 repayment.lender_loss_cents,
                 loan_id=loan.id,
@@ -164,4 +189,4 @@ async def _credit_lenders(loan: Loan, repayment: Repayment, now: datetime) -> di
             )
         )
     await ledger.transfer_many(moves, now)
-    return credited
+    return credited, [share.lender_id for share in shares]

@@ -250,3 +250,30 @@ async def test_bad_rules_are_refused_and_the_rule_is_unchanged(api, rule, typena
     assert result["__typename"] == typename and detail in result["message"], result
     assert await AutoLendRule.all().values() == before
     assert await Notification.all().count() == 0
+
+
+async def test_auto_lending_books_a_bounded_batch_of_loans_per_transaction_in_the_fair_order(api, clock, monkeypatch):
+    from lending import autolend
+
+    monkeypatch.setattr(autolend, "LOANS_PER_TRANSACTION", 1)
+    booked: list[list[int]] = []
+    fund = autolend._fund_loans
+    monkeypatch.setattr(autolend, "_fund_loans", lambda ids, now: (booked.append(ids), fund(ids, now))[1])
+    partner = await partner_token()
+    repaid = await api.loan_id(partner, name="Repaid", amount="100.00")
+    for name in ("Ada", "Bob"):  # Ada's rule waits longest
+        _, token = await api.funded_lender("50.00", name)
+        assert (await api.lend(token, repaid, "50.00"))["__typename"] == "LendSuccess"
+        assert (await set_rule(api, token, amountPerLoan="50.00"))["__typename"] == "AutoLendRuleSuccess"
+        clock.advance(hours=1)
+    for name in ("First", "Second"):  # room for rules: 25.00 in each
+        await api.loan_id(partner, name=name, amount="50.00")
+    booked.clear()
+
+    assert (await api.repay(partner, repaid, "100.00"))["__typename"] == "PostRepaymentSuccess"
+
+    first, second = [loan.id for loan in await Loan.filter(name__in=("First", "Second")).order_by("id")]
+    assert booked == [[first], [second]]  # one transaction per loan, in id order
+    # Ada, served first, went to the back of the queue before the second transaction read it.
+    given = await Allocation.all().order_by("id").values_list("loan__name", "lender__display_name", "amount_cents")
+    assert given == [("First", "Ada", 2500), ("Second", "Bob", 2500)]
