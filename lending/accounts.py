@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from lending import autolend, ledger
 from lending.errors import EmailTaken, IdempotencyConflict, InsufficientCredit, InvalidInput
-from lending.funding import CREDIT_SPENT, DUPLICATE_COMMITTED, _model, _raised
+from lending.funding import CREDIT_SPENT, DUPLICATE_COMMITTED, _model, _raised  # as a lend's function answers
 from lending.idempotency import check_key, fingerprint, run_once
 from lending.money import Money, to_cents
 from lending.text import clean_text
