@@ -1,22 +1,30 @@
 """Lenders and their credit: registration, deposits and withdrawals."""
 
+import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from lending import autolend, ledger
-from lending.errors import EmailTaken, InvalidInput
-from lending.idempotency import run_once
+from lending.errors import EmailTaken, IdempotencyConflict, InsufficientCredit, InvalidInput
+from lending.funding import CREDIT_SPENT, DUPLICATE_COMMITTED, _model, _raised  # as a lend's function answers
+from lending.idempotency import check_key, fingerprint, run_once
 from lending.money import Money, to_cents
 from lending.text import clean_text
 from lending.tokens import issue_token
-from models import Account, AccountKind, Lender, Role, TransferKind
+from lending.transactions import current_unit, retried
+from models import Account, AccountKind, Lender, Role, Transfer, TransferKind
+from models.db import is_transient
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LAST_SEEN_GRANULARITY = timedelta(minutes=1)
+MOVE_CREDIT_CALL = "SELECT lendgraph_move_credit($1, $2, $3, $4, $5, $6, $7, $8) AS answer"
 
 
 async def register_lender(display_name: str, email: str, now: datetime | None = None) -> tuple[Lender, str]:
@@ -39,13 +47,34 @@ async def lender_account_id(lender_id: int) -> int:
     return (await Account.get(lender_id=lender_id)).id
 
 
-async def deposit(lender_id: int, amount: Money, idempotency_key: str, now: datetime) -> int:
-    """Add credit from outside (a card payment); return the transfer id.
+@dataclass(frozen=True)
+class Moved:
+    """What a deposit or withdrawal answers with: its transfer's id, and the rows when already known.
+
+    On PostgreSQL the function answers with the transfer and the lender as it
+    left them (and the lender's account id, to sign the amount), so the API
+    reads nothing more; on SQLite they are None and read when asked for.
+    """
+
+    transfer_id: int
+    transfer: Transfer | None = None
+    lender: Lender | None = None
+    account_id: int | None = None
+
+
+async def deposit(lender_id: int, amount: Money, idempotency_key: str, now: datetime) -> Moved:
+    """Add credit from outside (a card payment).
 
     The lender's auto-lend rule then runs on the new credit; a failure there
     is logged, never reported as a failed deposit (lending.autolend.after_credit).
+    On PostgreSQL a lender without an enabled rule skips that without a query.
     """
     cents = to_cents(amount)
+    if _on_postgres():
+        moved, auto_lends = await _move_in_one_call("deposit", lender_id, cents, idempotency_key, now)
+        if auto_lends:
+            await autolend.after_credit([lender_id], now)
+        return moved
     world, account = await ledger.world_account_for_lender(lender_id), await lender_account_id(lender_id)
 
     async def work() -> dict[str, int]:
@@ -55,12 +84,15 @@ async def deposit(lender_id: int, amount: Money, idempotency_key: str, now: date
 
     result = await run_once(f"lender:{lender_id}", idempotency_key, "deposit", {"amount": cents}, now, work)
     await autolend.after_credit([lender_id], now)
-    return result["transfer_id"]
+    return Moved(transfer_id=result["transfer_id"])
 
 
-async def withdraw(lender_id: int, amount: Money, idempotency_key: str, now: datetime) -> int:
-    """Pay credit out to the lender's bank; return the transfer id."""
+async def withdraw(lender_id: int, amount: Money, idempotency_key: str, now: datetime) -> Moved:
+    """Pay credit out to the lender's bank; InsufficientCredit, with nothing written, beyond the balance."""
     cents = to_cents(amount)
+    if _on_postgres():
+        moved, _ = await _move_in_one_call("withdraw", lender_id, cents, idempotency_key, now)
+        return moved
     world, account = await ledger.world_account_for_lender(lender_id), await lender_account_id(lender_id)
 
     async def work() -> dict[str, int]:
@@ -69,7 +101,71 @@ async def withdraw(lender_id: int, amount: Money, idempotency_key: str, now: dat
         return {"transfer_id": moved.id}
 
     result = await run_once(f"lender:{lender_id}", idempotency_key, "withdraw", {"amount": cents}, now, work)
-    return result["transfer_id"]
+    return Moved(transfer_id=result["transfer_id"])
+
+
+def _on_postgres() -> bool:
+    return Tortoise.get_connection("default").capabilities.dialect == "postgres"
+
+
+async def _move_in_one_call(operation: str, lender_id: int, cents: int, key: str, now: datetime) -> tuple[Moved, bool]:
+    """A deposit or withdrawal on PostgreSQL: lending/credit.sql, called outside any transaction (one round trip).
+
+    Returns what moved and whether the lender has an enabled auto-lend rule.
+    Run again on the database's transient failures, as run_once runs its
+    transaction: the key makes that safe.
+    """
+    if current_unit() is not None:
+        raise RuntimeError(f"{operation} runs as a transaction of its own, not inside lending.transactions.atomic")
+    check_key(key)
+    arguments = [
+        f"lender:{lender_id}",
+        key,
+        operation,
+        fingerprint(operation, {"amount": cents}),
+        lender_id,
+        await ledger.world_account_for_lender(lender_id),
+        cents,
+        now,
+    ]
+    connection = Tortoise.get_connection("default")
+
+    async def call() -> dict[str, Any]:
+        _, rows = await connection.execute_query(MOVE_CREDIT_CALL, arguments)
+        answer = rows[0]["answer"]
+        return dict(json.loads(answer) if isinstance(answer, str) else answer)
+
+    # A duplicate that committed first is answered by the second call, which finds its key.
+    for _ in range(2):
+        try:
+            answer = await retried(call, retry_if=is_transient)
+        except Exception as error:
+            sqlstate, detail = _raised(error)
+            if sqlstate == DUPLICATE_COMMITTED:
+                continue
+            if sqlstate == CREDIT_SPENT:
+                raise InsufficientCredit(needed=cents, available=int(detail or 0)) from None
+            raise
+        return _answered(answer, key)
+    raise RuntimeError(f"lendgraph_move_credit found its key stored twice by a concurrent request ({key!r})")
+
+
+def _answered(answer: dict[str, Any], key: str) -> tuple[Moved, bool]:
+    """The function's answer as lending's result or error."""
+    match answer:
+        case {"outcome": "moved" | "replayed", "result": {"transfer_id": int(transfer_id)}}:
+            moved = Moved(
+                transfer_id=transfer_id,
+                transfer=_model(Transfer, answer["transfer"]),
+                lender=_model(Lender, answer["lender"]),
+                account_id=answer["account_id"],
+            )
+            return moved, bool(answer["auto_lends"])
+        case {"outcome": "conflict"}:
+            raise IdempotencyConflict(key)
+        case {"refusal": "InsufficientCredit", "needed": int(needed), "available": int(available)}:
+            raise InsufficientCredit(needed=needed, available=available)
+    raise RuntimeError(f"lendgraph_move_credit answered {answer}")
 
 
 async def mark_seen(lender_id: int, last_seen_at: datetime | None, now: datetime) -> None:

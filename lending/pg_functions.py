@@ -9,7 +9,10 @@ from importlib import resources
 
 from tortoise import Tortoise
 
-FILES = ("lend.sql",)  # lending.funding: a lend in one round trip
+FILES = (
+    "lend.sql",  # lending.funding: a lend in one round trip
+    "credit.sql",  # lending.accounts: a deposit or withdrawal in one round trip
+)
 
 
 def source(name: str) -> str:

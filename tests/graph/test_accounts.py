@@ -2,6 +2,7 @@
 
 from models import Account, Lender, Transfer
 from tests.api import new_key
+from tests.querycount import count_round_trips
 
 WITHDRAW = """mutation($input: WithdrawInput!) { withdraw(input: $input) {
   __typename ... on UserError { code message } ... on InsufficientCredit { needed available }
@@ -69,3 +70,26 @@ async def test_transactions_history_pages_newest_first(api):
     rest = (await api.data(query, {"after": first["pageInfo"]["endCursor"]}, token))["me"]["transactions"]
     assert [e["node"]["amount"] for e in rest["edges"]] == ["1.00"]
     assert not rest["pageInfo"]["hasNextPage"]
+
+
+COUNTED_DEPOSIT = """mutation($input: DepositInput!) { deposit(input: $input) {
+  __typename ... on DepositSuccess { lender { displayName } transaction { amount kind } } } }"""
+
+
+async def test_a_deposit_without_an_auto_lend_rule_costs_postgresql_the_token_and_one_call(pg_api):
+    """The deposit is one call answered with the rows the payload shows; no auto-lending is looked for."""
+    _, token = await pg_api.funded_lender("10.00")  # the lender is seen now: no last_seen write below
+    variables = {"input": {"amount": "25.00", "idempotencyKey": "counted"}}
+
+    with count_round_trips() as trips:
+        result = (await pg_api.data(COUNTED_DEPOSIT, variables, token))["deposit"]
+
+    assert result == {
+        "__typename": "DepositSuccess",
+        "lender": {"displayName": "Ada"},
+        "transaction": {"amount": "25.00", "kind": "DEPOSIT"},
+    }
+    assert len(trips.statements) <= 2, trips.report()
+    token_lookup, deposit = trips.statements
+    assert 'FROM "api_token"' in token_lookup and deposit.startswith("SELECT lendgraph_move_credit("), trips.report()
+    assert await pg_api.balance(token) == "35.00"

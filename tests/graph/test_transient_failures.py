@@ -9,6 +9,7 @@ retryable UNAVAILABLE error with HTTP 503 and Retry-After, and nothing moved.
 
 import asyncpg
 import pytest
+from tortoise import Tortoise
 
 import graph.auth
 from lending import ledger
@@ -29,19 +30,35 @@ FAILURES = {
 
 @pytest.fixture
 def failing_transfers(monkeypatch: pytest.MonkeyPatch):
-    """Make the next `times` transfers fail with `error()`, as the database would, mid-transaction."""
-    real = ledger.transfer
+    """Make the next `times` deposits fail with `error()`, as the database would, mid-transaction.
+
+    On SQLite the deposit's transfer fails (lending.ledger); on PostgreSQL, where
+    the deposit is one call of lendgraph_move_credit, that call does.
+    """
+    real_transfer = ledger.transfer
 
     def arrange(error, times: int) -> list[int]:
         calls = [0]
 
-        async def transfer(*args, **kwargs):
+        def fail_while_counting() -> None:
             calls[0] += 1
             if calls[0] <= times:
                 raise error()
-            return await real(*args, **kwargs)
+
+        async def transfer(*args, **kwargs):
+            fail_while_counting()
+            return await real_transfer(*args, **kwargs)
+
+        client = type(Tortoise.get_connection("default"))
+        real_query = client.execute_query
+
+        async def execute_query(self, query: str, values: list | None = None):
+            if "lendgraph_move_credit" in query:
+                fail_while_counting()
+            return await real_query(self, query, values)
 
         monkeypatch.setattr(ledger, "transfer", transfer)
+        monkeypatch.setattr(client, "execute_query", execute_query)
         return calls
 
     return arrange

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from lending import pg_functions
 from lending.accounts import deposit, register_lender, withdraw
 from lending.ledger import (
     WORLD_SHARDS,
@@ -97,6 +98,7 @@ async def old_database(empty_database: str) -> AsyncIterator[str]:
     await db.disconnect()
     await db.connect(empty_database)
     try:
+        await pg_functions.install()  # the deposit below is a call of one on PostgreSQL
         await Account.create(kind=AccountKind.WORLD)
         ada, _ = await register_lender("Ada", "ada@example.org")
         await deposit(ada.id, "100.00", "before", NOW)
