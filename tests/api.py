@@ -8,6 +8,7 @@ import httpx
 from lending.partners import create_partner
 from lending.tokens import issue_token
 from models import Role
+from tests.polling import until
 
 _keys = itertools.count(1)
 
@@ -41,6 +42,12 @@ class Api:
         )
         assert response.status_code in (200, 400), response.text
         return response.json()
+
+    async def listening(self, count: int) -> None:
+        """Wait until the server's hub has `count` subscribers: the subscriptions sent are then live, and an
+        event committed from now on reaches them (one committed before may come before they listen)."""
+        hub = self.app.state.graphql.hub
+        await until(lambda: hub.subscriber_count() >= count, f"{count} subscribers")
 
     async def data(self, query: str, variables: dict | None = None, token: str | None = None) -> dict[str, Any]:
         """The `data` of a response that must have no errors."""

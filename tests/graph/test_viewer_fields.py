@@ -177,6 +177,7 @@ async def test_a_root_field_in_an_inline_fragment_still_shows_each_subscriber_on
         }
         for ws in opened.values():
             await ws.subscribe("progress", document, {"loan": shared_loan})
+        await live.listening(len(opened))
         assert (await live.lend(world.token("Carol"), shared_loan, "25.00"))["__typename"] == "LendSuccess"
         for name, ws in opened.items():
             event = (await ws.next("progress"))["loanProgress"]
