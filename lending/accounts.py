@@ -1,26 +1,21 @@
 """Lenders and their credit: registration, deposits and withdrawals."""
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from lending import autolend, ledger
+from lending import autolend, ledger, pg_functions
 from lending.errors import EmailTaken, IdempotencyConflict, InsufficientCredit, InvalidInput
-from lending.funding import CREDIT_SPENT, DUPLICATE_COMMITTED, _model, _raised  # as a lend's function answers
 from lending.idempotency import check_key, fingerprint, run_once
 from lending.money import Money, to_cents
 from lending.text import clean_text
 from lending.tokens import issue_token
-from lending.transactions import current_unit, retried
 from models import Account, AccountKind, Lender, Role, Transfer, TransferKind
-from models.db import is_transient
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LAST_SEEN_GRANULARITY = timedelta(minutes=1)
@@ -70,7 +65,7 @@ async def deposit(lender_id: int, amount: Money, idempotency_key: str, now: date
     On PostgreSQL a lender without an enabled rule skips that without a query.
     """
     cents = to_cents(amount)
-    if _on_postgres():
+    if pg_functions.on_postgres():
         moved, auto_lends = await _move_in_one_call("deposit", lender_id, cents, idempotency_key, now)
         if auto_lends:
             await autolend.after_credit([lender_id], now)
@@ -90,7 +85,7 @@ async def deposit(lender_id: int, amount: Money, idempotency_key: str, now: date
 async def withdraw(lender_id: int, amount: Money, idempotency_key: str, now: datetime) -> Moved:
     """Pay credit out to the lender's bank; InsufficientCredit, with nothing written, beyond the balance."""
     cents = to_cents(amount)
-    if _on_postgres():
+    if pg_functions.on_postgres():
         moved, _ = await _move_in_one_call("withdraw", lender_id, cents, idempotency_key, now)
         return moved
     world, account = await ledger.world_account_for_lender(lender_id), await lender_account_id(lender_id)
@@ -104,19 +99,11 @@ async def withdraw(lender_id: int, amount: Money, idempotency_key: str, now: dat
     return Moved(transfer_id=result["transfer_id"])
 
 
-def _on_postgres() -> bool:
-    return Tortoise.get_connection("default").capabilities.dialect == "postgres"
-
-
 async def _move_in_one_call(operation: str, lender_id: int, cents: int, key: str, now: datetime) -> tuple[Moved, bool]:
-    """A deposit or withdrawal on PostgreSQL: lending/credit.sql, called outside any transaction (one round trip).
+    """A deposit or withdrawal on PostgreSQL: lending/credit.sql in one call (lending.pg_functions.call).
 
     Returns what moved and whether the lender has an enabled auto-lend rule.
-    Run again on the database's transient failures, as run_once runs its
-    transaction: the key makes that safe.
     """
-    if current_unit() is not None:
-        raise RuntimeError(f"{operation} runs as a transaction of its own, not inside lending.transactions.atomic")
     check_key(key)
     arguments = [
         f"lender:{lender_id}",
@@ -128,26 +115,7 @@ async def _move_in_one_call(operation: str, lender_id: int, cents: int, key: str
         cents,
         now,
     ]
-    connection = Tortoise.get_connection("default")
-
-    async def call() -> dict[str, Any]:
-        _, rows = await connection.execute_query(MOVE_CREDIT_CALL, arguments)
-        answer = rows[0]["answer"]
-        return dict(json.loads(answer) if isinstance(answer, str) else answer)
-
-    # A duplicate that committed first is answered by the second call, which finds its key.
-    for _ in range(2):
-        try:
-            answer = await retried(call, retry_if=is_transient)
-        except Exception as error:
-            sqlstate, detail = _raised(error)
-            if sqlstate == DUPLICATE_COMMITTED:
-                continue
-            if sqlstate == CREDIT_SPENT:
-                raise InsufficientCredit(needed=cents, available=int(detail or 0)) from None
-            raise
-        return _answered(answer, key)
-    raise RuntimeError(f"lendgraph_move_credit found its key stored twice by a concurrent request ({key!r})")
+    return _answered(await pg_functions.call(MOVE_CREDIT_CALL, arguments, needed=cents), key)
 
 
 def _answered(answer: dict[str, Any], key: str) -> tuple[Moved, bool]:
@@ -156,8 +124,8 @@ def _answered(answer: dict[str, Any], key: str) -> tuple[Moved, bool]:
         case {"outcome": "moved" | "replayed", "result": {"transfer_id": int(transfer_id)}}:
             moved = Moved(
                 transfer_id=transfer_id,
-                transfer=_model(Transfer, answer["transfer"]),
-                lender=_model(Lender, answer["lender"]),
+                transfer=pg_functions.as_model(Transfer, answer["transfer"]),
+                lender=pg_functions.as_model(Lender, answer["lender"]),
                 account_id=answer["account_id"],
             )
             return moved, bool(answer["auto_lends"])

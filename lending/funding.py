@@ -4,30 +4,20 @@ On PostgreSQL a lend is one call of the function in lending/lend.sql (one
 round trip); on SQLite the same rules run here in Python. Both answer alike.
 """
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from tortoise import Tortoise
 from tortoise.expressions import F, Q
-from tortoise.models import Model
 
-from lending import ledger
+from lending import ledger, pg_functions
 from lending.errors import ExceedsRemaining, IdempotencyConflict, InsufficientCredit, LoanNotFundraising, NotFound
 from lending.idempotency import check_key, fingerprint, run_once
 from lending.money import LENDING_UNIT, Money, to_cents
 from lending.outbox import Draft, emit, loan_and_lenders, progress
-from lending.transactions import current_unit, retried
 from models import Account, AccountKind, EventKind, Lender, Loan, LoanStatus, Share, TransferKind
-from models.db import is_transient
 
-M = TypeVar("M", bound=Model)
 LEND_CALL = "SELECT lendgraph_lend($1, $2, $3, $4, $5, $6, $7) AS answer"
-# SQLSTATEs lending/lend.sql raises, rolling back all it wrote.
-DUPLICATE_COMMITTED = "LG001"  # a concurrent duplicate of the request stored the key first
-CREDIT_SPENT = "LG002"  # the credit went between the read and the lock; DETAIL: what remained
 
 
 @dataclass(frozen=True)
@@ -63,7 +53,7 @@ async def lend(lender_id: int, loan_id: int, amount: Money, idempotency_key: str
     loan has filled or expired.
     """
     cents = to_cents(amount, unit=LENDING_UNIT)
-    if Tortoise.get_connection("default").capabilities.dialect == "postgres":
+    if pg_functions.on_postgres():
         return await _lend_in_one_call(lender_id, loan_id, cents, idempotency_key, now)
 
     async def check() -> None:
@@ -141,13 +131,7 @@ async def disburse(loan: Loan, loan_account_id: int, partner_account_id: int, no
 
 
 async def _lend_in_one_call(lender_id: int, loan_id: int, cents: int, key: str, now: datetime) -> Lent:
-    """The lend on PostgreSQL: lending/lend.sql, called outside any transaction (one round trip).
-
-    Run again on the database's transient failures (lending.transactions), as
-    run_once runs its transaction: the key makes that safe.
-    """
-    if current_unit() is not None:
-        raise RuntimeError("lend runs as a transaction of its own, not inside lending.transactions.atomic")
+    """The lend on PostgreSQL: lending/lend.sql in one call (lending.pg_functions.call)."""
     check_key(key)
     arguments = [
         f"lender:{lender_id}",
@@ -158,26 +142,7 @@ async def _lend_in_one_call(lender_id: int, loan_id: int, cents: int, key: str, 
         cents,
         now,
     ]
-    connection = Tortoise.get_connection("default")
-
-    async def call() -> dict[str, Any]:
-        _, rows = await connection.execute_query(LEND_CALL, arguments)
-        answer = rows[0]["answer"]
-        return dict(json.loads(answer) if isinstance(answer, str) else answer)
-
-    # A duplicate that committed first is answered by the second call, which finds its key.
-    for _ in range(2):
-        try:
-            answer = await retried(call, retry_if=is_transient)
-        except Exception as error:
-            sqlstate, detail = _raised(error)
-            if sqlstate == DUPLICATE_COMMITTED:
-                continue
-            if sqlstate == CREDIT_SPENT:
-                raise InsufficientCredit(needed=cents, available=int(detail or 0)) from None
-            raise
-        return _answered(answer, loan_id, key)
-    raise RuntimeError(f"lendgraph_lend found its key stored twice by a concurrent request ({key!r})")
+    return _answered(await pg_functions.call(LEND_CALL, arguments, needed=cents), loan_id, key)
 
 
 def _answered(answer: dict[str, Any], loan_id: int, key: str) -> Lent:
@@ -188,9 +153,9 @@ def _answered(answer: dict[str, Any], loan_id: int, key: str) -> Lent:
         return Lent(
             loan_id=result["loan_id"],
             share_id=result["share_id"],
-            loan=_model(Loan, answer["loan"]),
-            share=_model(Share, answer["share"]),
-            lender=_model(Lender, answer["lender"]),
+            loan=pg_functions.as_model(Loan, answer["loan"]),
+            share=pg_functions.as_model(Share, answer["share"]),
+            lender=pg_functions.as_model(Lender, answer["lender"]),
         )
     match answer:
         case {"outcome": "conflict"}:
@@ -204,29 +169,3 @@ def _answered(answer: dict[str, Any], loan_id: int, key: str) -> Lent:
         case {"refusal": "InsufficientCredit", "needed": int(needed), "available": int(available)}:
             raise InsufficientCredit(needed=needed, available=available)
     raise RuntimeError(f"lendgraph_lend answered {answer}")
-
-
-def _model(model: type[M], row: dict[str, Any] | None) -> M | None:
-    """A row the function returned as JSON (column: value), as the model's instance."""
-    if row is None:
-        return None
-    fields = model._meta.fields_map
-    return model(**{name: fields[name].to_python_value(value) for name, value in row.items() if name in fields})
-
-
-def _raised(error: BaseException) -> tuple[str | None, str | None]:
-    """The SQLSTATE and DETAIL of the database error behind `error`, if one is."""
-    for cause in _causes(error):
-        sqlstate = getattr(cause, "sqlstate", None)
-        if isinstance(sqlstate, str):
-            return sqlstate, getattr(cause, "detail", None)
-    return None, None
-
-
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__

@@ -5,9 +5,22 @@ migrations, each file with CREATE OR REPLACE, so a database always runs the
 functions of the code that calls them. On SQLite the same rules run in Python.
 """
 
+import json
+from collections.abc import Sequence
 from importlib import resources
+from typing import Any, TypeVar
 
 from tortoise import Tortoise
+from tortoise.models import Model
+
+from lending.errors import InsufficientCredit
+from lending.transactions import current_unit, retried
+from models.db import causes, is_transient
+
+M = TypeVar("M", bound=Model)
+# The SQLSTATEs the money functions raise; either way the function's transaction rolled back.
+DUPLICATE_COMMITTED = "LG001"  # a concurrent duplicate of the request stored the key first
+CREDIT_SPENT = "LG002"  # the credit went between the read and the lock; DETAIL: what remained
 
 FILES = (
     "lend.sql",  # lending.funding: a lend in one round trip
@@ -27,3 +40,56 @@ async def install() -> None:
         return
     for name in FILES:
         await connection.execute_script(source(name))
+
+
+def on_postgres() -> bool:
+    """Whether the connected database runs these functions (on SQLite the rules run in Python)."""
+    return Tortoise.get_connection("default").capabilities.dialect == "postgres"
+
+
+async def call(statement: str, arguments: Sequence[Any], *, needed: int) -> dict[str, Any]:
+    """One call of a money function, outside any transaction (one round trip): its JSON answer.
+
+    Runs again on the database's transient failures (the request's key makes
+    that safe), and once more when a concurrent duplicate of the request
+    stored the key first: the second call finds it and answers the stored
+    result. Credit spent between the function's read and its lock is
+    InsufficientCredit for `needed` cents.
+    """
+    if current_unit() is not None:
+        raise RuntimeError("a money function runs as a transaction of its own, not inside transactions.atomic")
+    connection = Tortoise.get_connection("default")
+
+    async def once() -> dict[str, Any]:
+        _, rows = await connection.execute_query(statement, list(arguments))
+        answer = rows[0]["answer"]
+        return dict(json.loads(answer) if isinstance(answer, str) else answer)
+
+    for _ in range(2):
+        try:
+            return await retried(once, retry_if=is_transient)
+        except Exception as error:
+            sqlstate, detail = raised(error)
+            if sqlstate == DUPLICATE_COMMITTED:
+                continue
+            if sqlstate == CREDIT_SPENT:
+                raise InsufficientCredit(needed=needed, available=int(detail or 0)) from None
+            raise
+    raise RuntimeError(f"{statement} found its key stored twice by concurrent requests")
+
+
+def as_model(model: type[M], row: dict[str, Any] | None) -> M | None:
+    """A row a function returned as JSON (column: value), as the model's instance."""
+    if row is None:
+        return None
+    fields = model._meta.fields_map
+    return model(**{name: fields[name].to_python_value(value) for name, value in row.items() if name in fields})
+
+
+def raised(error: BaseException) -> tuple[str | None, str | None]:
+    """The SQLSTATE and DETAIL of the database error behind `error`, if one is."""
+    for cause in causes(error):
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            return sqlstate, getattr(cause, "detail", None)
+    return None, None

@@ -94,7 +94,7 @@ TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_U
 _TRANSIENT_SQLSTATES = ("40", "08", "53", "57P01", "57P02", "57P03")
 
 
-def _chain(error: BaseException) -> Iterator[BaseException]:
+def causes(error: BaseException) -> Iterator[BaseException]:
     """`error` and the errors it wraps (tortoise wraps asyncpg's), each once."""
     seen: set[int] = set()
     current: BaseException | None = error
@@ -106,7 +106,7 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 def is_transient(error: BaseException) -> bool:
     """Whether `error` is a database failure that the same request may not meet a moment later."""
-    for cause in _chain(error):
+    for cause in causes(error):
         sqlstate = getattr(cause, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES):
             return True
@@ -119,4 +119,4 @@ def is_transient(error: BaseException) -> bool:
 
 def rolled_back(error: BaseException) -> bool:
     """Whether PostgreSQL aborted the transaction and rolled it back (SQLSTATE class 40): safe to run again."""
-    return any(str(getattr(cause, "sqlstate", "")).startswith("40") for cause in _chain(error))
+    return any(str(getattr(cause, "sqlstate", "")).startswith("40") for cause in causes(error))
