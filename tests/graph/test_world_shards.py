@@ -17,6 +17,7 @@ import asyncpg
 from lending.ledger import WORLD_SHARDS, check_books, world_account_for_lender
 from models import Account, AccountKind
 from tests.api import Api, new_key
+from tests.pg_sessions import lock_waiters, until_waiting
 
 LENDERS = 100
 T = TypeVar("T")
@@ -56,14 +57,6 @@ async def test_many_lenders_deposit_and_withdraw_at_once_over_the_shards(pg_api)
     assert len(expected) == WORLD_SHARDS
 
 
-async def lock_waiters(connection: asyncpg.Connection) -> int:
-    """How many other sessions on this database wait for a lock."""
-    return await connection.fetchval(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
-    )
-
-
 async def without_waiting(holder: asyncpg.Connection, request: Coroutine[Any, Any, T]) -> T:
     """Run `request` to its end while checking it never joins the one session already waiting."""
     task = asyncio.create_task(request)
@@ -92,9 +85,7 @@ async def test_a_lenders_deposit_does_not_wait_for_another_lenders(pg_api, pg_ur
             [ada_account.id, ada_shard],
         )
         adas_deposit = asyncio.create_task(pg_api.deposit(ada, "25.00"))
-        while await lock_waiters(holder) == 0:  # her deposit reaches the locks and waits
-            assert not adas_deposit.done(), adas_deposit.result()
-            await asyncio.sleep(0.02)
+        await until_waiting(holder, "lendgraph_move_credit")  # her deposit reaches the locks and waits
 
         # Meanwhile Bob, on another shard, deposits and withdraws; each would show as a second waiter.
         bobs_deposit = await without_waiting(holder, pg_api.deposit(bob, "50.00"))

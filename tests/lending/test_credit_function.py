@@ -24,6 +24,7 @@ from lending.transactions import ATTEMPTS
 from models import Account, IdempotencyKey, Lender, Transfer, TransferKind
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
+from tests.pg_sessions import until_waiting
 from tests.snapshot import changes, snapshot
 
 SET_RULE = """mutation { setAutoLendRule(input: {amountPerLoan: "25.00"}) {
@@ -180,15 +181,7 @@ async def test_credit_spent_while_the_withdrawal_waited_for_the_account_is_refus
         await other.execute("UPDATE account SET balance_cents = balance_cents - 2500 WHERE id = $1", account.id)
         await other.execute("UPDATE account SET balance_cents = balance_cents + 2500 WHERE id = $1", loan_account.id)
         withdrawing = asyncio.create_task(stage.withdraw(ada, "25.00"))
-        for _ in range(500):  # until the withdrawal waits for Ada's account
-            waiting = await other.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE '%lendgraph_move_credit%'"
-            )
-            if waiting:
-                break
-            await asyncio.sleep(0.01)
-        assert waiting == 1
+        await until_waiting(other, "lendgraph_move_credit")
         await lend.commit()
 
         with pytest.raises(InsufficientCredit) as refused:

@@ -25,6 +25,7 @@ from lending.transactions import ATTEMPTS
 from models import Account, Event, IdempotencyKey, Lender, Loan, LoanStatus, Share, Transfer
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
+from tests.pg_sessions import until_waiting
 from tests.snapshot import changes, snapshot
 
 
@@ -226,15 +227,7 @@ async def test_credit_spent_while_the_lend_waited_for_the_account_is_refused_and
             world.id,
         )
         lending = asyncio.create_task(stage.lend(ada, loan_id))
-        for _ in range(500):  # until the lend waits for Ada's account
-            waiting = await other.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE '%lendgraph_lend%'"
-            )
-            if waiting:
-                break
-            await asyncio.sleep(0.01)
-        assert waiting == 1
+        await until_waiting(other, "lendgraph_lend")
         await withdrawal.commit()
 
         with pytest.raises(InsufficientCredit) as refused:

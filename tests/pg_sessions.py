@@ -1,0 +1,32 @@
+"""What other PostgreSQL sessions of the test's database are doing, seen from a bare connection.
+
+Concurrency tests hold a lock on one connection and need to know that a request
+has reached it (it waits) or never does: pg_stat_activity shows both, with no
+sleep that guesses. The connection that holds the lock may ask, though inside
+its transaction it must first drop the statistics snapshot of its first look.
+"""
+
+import asyncpg
+
+from tests.polling import until
+
+
+async def lock_waiters(connection: asyncpg.Connection, running: str = "") -> int:
+    """How many other sessions of this database wait for a lock (only those whose statement contains `running`)."""
+    # Inside a transaction PostgreSQL shows pg_stat_activity as it was at the first look, until told to forget.
+    await connection.execute("SELECT pg_stat_clear_snapshot()")
+    count: int = await connection.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND wait_event_type = 'Lock' AND strpos(query, $1) > 0",
+        running,
+    )
+    return count
+
+
+async def until_waiting(connection: asyncpg.Connection, running: str) -> None:
+    """Return once one session of this database waits for a lock while running a statement containing `running`."""
+    await until(lambda: _one_waits(connection, running), f"a session running {running} to wait for a lock")
+
+
+async def _one_waits(connection: asyncpg.Connection, running: str) -> bool:
+    return await lock_waiters(connection, running) == 1
