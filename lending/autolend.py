@@ -88,7 +88,12 @@ def validate(spec: RuleSpec, now: datetime) -> Terms:
 
 
 async def set_rule(lender_id: int, spec: RuleSpec, now: datetime) -> AutoLendRule:
-    """Create or replace the lender's rule (filed in the rule index), then run it once."""
+    """Create or replace the lender's rule (filed in the rule index), then run it once; answer the rule as written.
+
+    The run commits on its own after the rule: the answer is what this call
+    wrote, never a rule another call wrote meanwhile, nor what the run
+    changed since (`waiting_since` when it lent; read the rule again for that).
+    """
     terms = validate(spec, now)
     fields = {
         "enabled": terms.enabled,
@@ -112,7 +117,7 @@ async def set_rule(lender_id: int, spec: RuleSpec, now: datetime) -> AutoLendRul
             rule = await AutoLendRule.get(id=rule.id)
         await file_under(RuleAnchor, "rule_id", rule.id, terms.criteria)
     await after_credit([lender_id], now)
-    return await AutoLendRule.get(id=rule.id)
+    return rule
 
 
 async def fund_loan(loan_id: int, now: datetime) -> bool:
