@@ -5,7 +5,8 @@ database (bench.common.pg_database) and sends requests one at a time, so no
 request waits for another: `lend(25.00)` (each one wins), `deposit(25.00)`
 and `{ me { id } }`. For each kind it prints the CPU time per request
 (time.process_time, the whole process: httpx's client side included, the
-database server not), the wall time per request, and then, over a second
+database server not), the wall time per request, the garbage collector's
+share (gc.callbacks), and then, over a second
 pass under cProfile, the functions with the most time of their own and the
 most cumulative time. The CPU figures are from the pass without the profiler.
 """
@@ -85,12 +86,31 @@ async def arrange(client: Client, lends: int) -> Kinds:
     return Kinds(client, token, loans, per_loan)
 
 
-async def timed(send: Callable[[], Awaitable[None]], count: int) -> tuple[float, float]:
-    """CPU and wall milliseconds per request over `count` sequential requests."""
-    cpu, watch = time.process_time(), Stopwatch()
+class GcTime:
+    """CPU seconds the garbage collector spent, from gc.callbacks."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._start
+
+
+GC = GcTime()
+
+
+async def timed(send: Callable[[], Awaitable[None]], count: int) -> tuple[float, float, float]:
+    """CPU, wall and garbage-collection milliseconds per request over `count` sequential requests."""
+    cpu, watch, collecting = time.process_time(), Stopwatch(), GC.seconds
     for _ in range(count):
         await send()
-    return 1000 * (time.process_time() - cpu) / count, 1000 * watch.seconds / count
+    per = 1000 / count
+    return per * (time.process_time() - cpu), per * watch.seconds, per * (GC.seconds - collecting)
 
 
 async def profile(send: Callable[[], Awaitable[None]], count: int, top: int) -> str:
@@ -116,6 +136,11 @@ async def main(args: argparse.Namespace) -> int:
         lends = (args.warmup + args.requests + (args.profiled if args.profile else 0)) * ("lend" in kinds)
         arranged = await arrange(client, max(lends, 1))
         gc.collect()
+        if args.gc_threshold:
+            gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
+        if args.gc_freeze:
+            gc.freeze()
+        print(f"  gc: thresholds {gc.get_threshold()}, {gc.get_freeze_count()} objects frozen")
         print(f"  {args.requests} sequential requests per kind after {args.warmup} untimed; CPU of this process")
         for kind in kinds:
 
@@ -126,9 +151,11 @@ async def main(args: argparse.Namespace) -> int:
             runs = [await timed(send, args.requests // args.rounds) for _ in range(args.rounds)]
             cpu = sorted(r[0] for r in runs)
             wall = sorted(r[1] for r in runs)
+            collecting = sum(r[2] for r in runs) / len(runs)
             print(
                 f"  {kind:8} CPU ms/request: min {cpu[0]:.3f}, median {cpu[len(cpu) // 2]:.3f}"
-                f" (of {args.rounds} rounds); wall ms/request median {wall[len(wall) // 2]:.3f}"
+                f" (of {args.rounds} rounds); wall ms/request median {wall[len(wall) // 2]:.3f};"
+                f" gc ms/request {collecting:.3f}"
             )
         if args.profile:
             for kind in kinds:
@@ -149,6 +176,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(KINDS), help="kinds, comma-separated (lend,deposit,me)")
     parser.add_argument("--profile", action="store_true", help="then profile each kind under cProfile")
     parser.add_argument("--profiled", type=int, default=300, help="requests per kind under cProfile (300)")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() before timing (what is alive by then)")
+    parser.add_argument("--gc-threshold", type=int, default=0, help="set gc's generation-0 threshold first")
     parser.add_argument("--top", type=int, default=30, help="functions listed per ordering (30)")
     return parser.parse_args(argv)
 
