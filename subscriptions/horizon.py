@@ -140,7 +140,9 @@ class OutboxReader:
         running = await running_xids() if horizon.wants_running() else None
         # Plain SQL (both operands are ints): the reader runs after every commit, and building this
         # query with the ORM each time cost more CPU than reading its rows.
-        events = await Event.raw(f'{_NEXT} WHERE "id" > {int(horizon.through)} ORDER BY "id" LIMIT {int(limit)}')
+        events: list[Event] = await Event.raw(
+            f'{_NEXT} WHERE "id" > {int(horizon.through)} ORDER BY "id" LIMIT {int(limit)}'
+        )
         ids = [e.id for e in events]
         count = horizon.deliverable(ids, running)
         self.blocked = count < len(events)
