@@ -1,6 +1,5 @@
 """Schema extensions."""
 
-import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +27,7 @@ from strawberry.relay import GlobalIDValueError
 from strawberry.types import ExecutionContext, StreamExecutionResult
 
 from graph.limits import Limits, client_ip, limits_of
-from graph.limits.operation import money_fields
+from graph.limits.operation import DocumentCache, money_fields
 from graph.limits.rate import rate_limited_error
 from graph.strawberry_internals import (
     MaybeNullValidationRule,
@@ -131,14 +130,19 @@ class MaskUnexpectedErrors(SchemaExtension):
         )
 
 
-@functools.lru_cache(maxsize=1024)
+_validated: DocumentCache[list[GraphQLError]] = DocumentCache()
+
+
 def _validate(
     schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...], hide_suggestions: bool
 ) -> list[GraphQLError]:
     """Validation, cached: clients send the same few documents over and over."""
-    return validate(
-        schema, document, (*rules, MaybeNullValidationRule, OneOfInputValidationRule), hide_suggestions=hide_suggestions
-    )
+    errors = _validated.get(document, schema, rules, hide_suggestions)
+    if errors is None:
+        everything = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
+        errors = validate(schema, document, everything, hide_suggestions=hide_suggestions)
+        _validated.put(document, schema, rules, hide_suggestions, value=errors)
+    return errors
 
 
 class NoIntrospection(ValidationRule):

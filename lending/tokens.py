@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from lending.errors import Forbidden, InvalidInput, NotFound
 from lending.outbox import Draft, emit
 from lending.text import clean_text
-from models import ApiToken, EventKind, Role
+from models import ApiToken, EventKind, Lender, Role
 
 TOKEN_PREFIX = "lg_"
 
@@ -134,22 +134,34 @@ async def is_live(token_id: int) -> bool:
     return await ApiToken.filter(id=token_id, revoked_at=None).exists()
 
 
+# The token lookup runs on every authenticated request: one fixed statement per dialect, sent as it is,
+# costs a fraction of building the same query with the ORM each time (its result is unchanged).
+_LOOKUP = (
+    'SELECT t."id", t."role", t."lender_id", t."partner_id", t."scopes", l."last_seen_at"'
+    ' FROM "api_token" t LEFT OUTER JOIN "lender" l ON l."id" = t."lender_id"'
+    ' WHERE t."token_hash" = {} AND t."revoked_at" IS NULL'
+)
+_LOOKUPS = {"postgres": _LOOKUP.format("$1"), "sqlite": _LOOKUP.format("?")}
+
+
 async def authenticate(token: str) -> Viewer | None:
     """The viewer a bearer token stands for, or None for an unknown or revoked token."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    found = await ApiToken.filter(token_hash=hash_token(token), revoked_at=None).values(
-        "id", "role", "lender_id", "partner_id", "scopes", "lender__last_seen_at"
-    )
+    db = ApiToken._meta.db
+    found = await db.execute_query_dict(_LOOKUPS[db.capabilities.dialect], [hash_token(token)])
     if not found:
         return None
     record = found[0]
+    role = Role(record["role"])
+    # The fields convert as the ORM would: scopes from JSON text, last_seen_at aware on both databases.
+    scopes = ApiToken._meta.fields_map["scopes"].to_python_value(record["scopes"])
     return Viewer(
         token_id=record["id"],
-        role=Role(record["role"]),
+        role=role,
         lender_id=record["lender_id"],
         partner_id=record["partner_id"],
         # Partner and admin tokens act by role; a lender token from before scopes existed has them all.
-        scopes=frozenset(record["scopes"] or SCOPES) if record["role"] == Role.LENDER.value else frozenset(SCOPES),
-        last_seen_at=record["lender__last_seen_at"],
+        scopes=frozenset(scopes or SCOPES) if role is Role.LENDER else frozenset(SCOPES),
+        last_seen_at=Lender._meta.fields_map["last_seen_at"].to_python_value(record["last_seen_at"]),
     )

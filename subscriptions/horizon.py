@@ -104,6 +104,9 @@ async def running_xids() -> Xids:
     return frozenset(row["xid"] for row in rows)
 
 
+_NEXT = 'SELECT "id", "kind", "loan_id", "lender_id", "payload", "created_at" FROM "event"'
+
+
 class OutboxReader:
     """Reads the outbox in id order, never past a missing id that may still appear."""
 
@@ -135,7 +138,11 @@ class OutboxReader:
         """The next events that may be delivered, up to `limit`, in id order; call `delivered` for each."""
         horizon = self.horizon
         running = await running_xids() if horizon.wants_running() else None
-        events = await Event.filter(id__gt=horizon.through).order_by("id").limit(limit)
+        # Plain SQL (both operands are ints): the reader runs after every commit, and building this
+        # query with the ORM each time cost more CPU than reading its rows.
+        events: list[Event] = await Event.raw(
+            f'{_NEXT} WHERE "id" > {int(horizon.through)} ORDER BY "id" LIMIT {int(limit)}'
+        )
         ids = [e.id for e in events]
         count = horizon.deliverable(ids, running)
         self.blocked = count < len(events)

@@ -194,8 +194,26 @@ class Hub:
             if len(events) < BATCH or self.reader.blocked:
                 return
 
+    def _followed(self, event: Event) -> bool:
+        return any(topic in self._inboxes for topic in topics_of(event))
+
+    async def _loaded(self, events: list[Event]) -> list[Delivery]:
+        """Deliveries of `events`, their loans and notifications loaded only where a subscriber follows them.
+
+        Most events have no subscriber in this process (a lend with nobody watching its loan): loading
+        their rows would only cost CPU. A subscriber that opens its inbox while rows load still gets
+        every event, loaded: the followed ones are looked at again after each load, before handing out.
+        """
+        deliveries = {e.id: Delivery(e) for e in events}
+        done: set[int] = set()
+        while wanted := [e for e in events if e.id not in done and self._followed(e)]:
+            for delivery in await load(wanted):
+                deliveries[delivery.id] = delivery
+            done.update(e.id for e in wanted)
+        return list(deliveries.values())
+
     async def _deliver(self, events: list[Event]) -> None:
-        for delivery in await load(events):
+        for delivery in await self._loaded(events):
             if delivery.event.kind is EventKind.TOKEN_REVOKED:
                 token_id = delivery.event.payload["token_id"]
                 self.revoked.add(token_id)

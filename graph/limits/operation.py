@@ -22,9 +22,9 @@ runs next, reports those.
 """
 
 import asyncio
-from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from graphql import (
     DocumentNode,
@@ -52,6 +52,32 @@ from lending.paging import DEFAULT_PAGE
 
 LIST_ITEMS = 10  # what a list without `first` is assumed to hold, for the cost
 Composite = GraphQLObjectType | GraphQLInterfaceType
+V = TypeVar("V")
+
+
+class DocumentCache(Generic[V]):
+    """A bounded cache of what is worked out from a parsed document (and a few hashable values).
+
+    Found by the document's identity: CachedParse (graph/documents.py) hands out one parsed
+    document per text, while hashing a document walks its whole tree on every request
+    (graphql-core's nodes are frozen dataclasses that do not keep their hash). Each entry holds its
+    document, so that document's id cannot be reused by another while it is cached. The oldest entry
+    goes first once `size` are held.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._entries: dict[tuple[Hashable, ...], tuple[DocumentNode, V]] = {}
+
+    def get(self, document: DocumentNode, *key: Hashable) -> V | None:
+        entry = self._entries.get((id(document), *key))
+        return entry[1] if entry is not None and entry[0] is document else None
+
+    def put(self, document: DocumentNode, *key: Hashable, value: V) -> V:
+        if len(self._entries) >= self.size:
+            del self._entries[next(iter(self._entries))]
+        self._entries[(id(document), *key)] = (document, value)
+        return value
 
 
 @dataclass(frozen=True)
@@ -71,6 +97,8 @@ class QueryLimits:
     max_depth: int = 0
     max_aliases: int = 0
     max_cost: int = 0
+    # Measures that read no variable: the same for every request of the same document and operation.
+    _measured: DocumentCache[Measure] = field(default_factory=DocumentCache, compare=False, repr=False)
 
     def check(
         self,
@@ -84,7 +112,7 @@ class QueryLimits:
         if operation is None:  # none or ambiguous: strawberry refuses it before execution
             return None
         try:
-            measure = measure_operation(schema, document, operation, variables or {})
+            measure = self._measure(schema, document, operation, operation_name, variables or {})
         except RecursionError:  # nested beyond what Python can walk: far beyond any depth limit
             return _error("The operation is nested too deeply.", "QUERY_TOO_DEEP", maxDepth=self.max_depth)
         if self.max_depth and measure.depth > self.max_depth:
@@ -104,6 +132,22 @@ class QueryLimits:
                 "QUERY_TOO_COSTLY", cost=measure.cost, maxCost=self.max_cost,
             )  # fmt: skip
         return None
+
+    def _measure(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any],
+    ) -> Measure:
+        measure = self._measured.get(document, schema, operation_name)
+        if measure is None:
+            walker = _walker(schema, document, operation, variables)
+            measure = _walk(walker, schema, operation)
+            if not walker.variables_read:
+                self._measured.put(document, schema, operation_name, value=measure)
+        return measure
 
 
 def _error(message: str, code: str, **details: int) -> GraphQLError:
@@ -128,13 +172,22 @@ def _root_type(schema: GraphQLSchema, operation: OperationDefinitionNode) -> Gra
 def measure_operation(
     schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Mapping[str, Any]
 ) -> Measure:
+    return _walk(_walker(schema, document, operation, variables), schema, operation)
+
+
+def _walker(
+    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Mapping[str, Any]
+) -> "_Walker":
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     defaults = {
         v.variable.name.value: v.default_value.value
         for v in operation.variable_definitions or ()
         if isinstance(v.default_value, IntValueNode)
     }
-    walker = _Walker(schema, fragments, {**defaults, **variables})
+    return _Walker(schema, fragments, {**defaults, **variables})
+
+
+def _walk(walker: "_Walker", schema: GraphQLSchema, operation: OperationDefinitionNode) -> Measure:
     root = _root_type(schema, operation)
     if root is None:
         return Measure()
@@ -150,6 +203,7 @@ class _Walker:
         self.variables = variables
         self.done: dict[str, Measure] = {}
         self.visiting: set[str] = set()
+        self.variables_read = False  # whether the measure depends on the request's variables
 
     def selections(self, selection_set: SelectionSetNode | None, parent: Composite | None) -> Measure:
         total = Measure()
@@ -215,6 +269,7 @@ class _Walker:
             if isinstance(argument.value, IntValueNode):
                 value = argument.value.value
             elif isinstance(argument.value, VariableNode):
+                self.variables_read = True
                 value = self.variables.get(argument.value.name.value)
         try:
             number = int(value)

@@ -1,0 +1,186 @@
+"""`python -m bench.profile_request`: the CPU one GraphQL HTTP request costs this process, and where it goes.
+
+Serves the app in-process (bench.common.serve) on a fresh PostgreSQL
+database (bench.common.pg_database) and sends requests one at a time, so no
+request waits for another: `lend(25.00)` (each one wins), `deposit(25.00)`
+and `{ me { id } }`. For each kind it prints the CPU time per request
+(time.process_time, the whole process: httpx's client side included, the
+database server not), the wall time per request, the garbage collector's
+share (gc.callbacks), and then, over a second
+pass under cProfile, the functions with the most time of their own and the
+most cumulative time. The CPU figures are from the pass without the profiler.
+"""
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import io
+import pstats
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.common import Client, Stopwatch, pg_database, pg_reachable, serve
+from bench.p2_hot_loan import LEND
+from bench.p6_platform import DEPOSIT
+from graph.ids import encode_id
+from lending.accounts import deposit, register_lender
+from lending.loans import MAX_LOAN_CENTS, Listing, list_loan
+from lending.money import LENDING_UNIT, to_decimal
+from lending.partners import create_partner
+from models import Gender, Lender, Sector
+
+ME = "{ me { id } }"
+KINDS = ("lend", "deposit", "me")
+
+
+class Kinds:
+    """The requests of each kind, numbered so that every lend wins and every deposit is new."""
+
+    def __init__(self, client: Client, token: str, loans: list[str], per_loan: int) -> None:
+        self.client, self.token, self.loans, self.per_loan = client, token, loans, per_loan
+        self.sent = dict.fromkeys(KINDS, 0)
+
+    async def send(self, kind: str) -> None:
+        n = self.sent[kind]
+        self.sent[kind] += 1
+        query, variables = self.request(kind, n)
+        data = await self.client.post(query, variables, self.token)
+        answer = next(iter(data.values()))
+        if isinstance(answer, dict) and answer.get("__typename", "").endswith("Error"):
+            raise RuntimeError(f"{kind} {n} failed: {answer}")
+
+    def request(self, kind: str, n: int) -> tuple[str, dict[str, Any] | None]:
+        if kind == "lend":
+            loan = self.loans[n // self.per_loan]
+            return LEND, {"input": {"loanId": loan, "amount": "25.00", "idempotencyKey": f"profile-lend-{n}"}}
+        if kind == "deposit":
+            return DEPOSIT, {"input": {"amount": "25.00", "idempotencyKey": f"profile-deposit-{n}"}}
+        return ME, None
+
+
+async def arrange(client: Client, lends: int) -> Kinds:
+    """One lender with credit for every lend, and loans with room for all of them."""
+    now = datetime.now(UTC)
+    partner = await create_partner("Profile Partner", "KE", "4.0")
+    per_loan = MAX_LOAN_CENTS // LENDING_UNIT
+    loans = []
+    for i in range(-(-lends // per_loan)):
+        listing = Listing(
+            name=f"Amina {i}",
+            use="to buy fabric for her tailoring shop",
+            country="KE",
+            sector=Sector.CLOTHING,
+            gender=Gender.FEMALE,
+            amount=str(to_decimal(MAX_LOAN_CENTS)),
+            term_months=12,
+        )
+        loans.append(encode_id("Loan", (await list_loan(partner, listing, now)).id))
+    lender, token = await register_lender("Profiler", "profiler@example.org")
+    await deposit(lender.id, str(to_decimal(LENDING_UNIT * lends)), "profile-credit", now)
+    # Seen a moment ago, as in P2 and P6: no first-visit last_seen write in the figures.
+    await Lender.all().update(last_seen_at=now)
+    return Kinds(client, token, loans, per_loan)
+
+
+class GcTime:
+    """CPU seconds the garbage collector spent, from gc.callbacks."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._start
+
+
+GC = GcTime()
+
+
+async def timed(send: Callable[[], Awaitable[None]], count: int) -> tuple[float, float, float]:
+    """CPU, wall and garbage-collection milliseconds per request over `count` sequential requests."""
+    cpu, watch, collecting = time.process_time(), Stopwatch(), GC.seconds
+    for _ in range(count):
+        await send()
+    per = 1000 / count
+    return per * (time.process_time() - cpu), per * watch.seconds, per * (GC.seconds - collecting)
+
+
+async def profile(send: Callable[[], Awaitable[None]], count: int, top: int) -> str:
+    profiler = cProfile.Profile(time.process_time)  # CPU, not time spent waiting
+    profiler.enable()
+    for _ in range(count):
+        await send()
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+async def main(args: argparse.Namespace) -> int:
+    problem = await pg_reachable()
+    if problem:
+        print(f"PostgreSQL unreachable: {problem}", file=sys.stderr)
+        return 1
+    kinds = [k for k in KINDS if k in args.only]
+    async with pg_database() as url, serve(url) as client:
+        lends = (args.warmup + args.requests + (args.profiled if args.profile else 0)) * ("lend" in kinds)
+        arranged = await arrange(client, max(lends, 1))
+        gc.collect()
+        if args.gc_threshold:
+            gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
+        if args.gc_freeze:
+            gc.freeze()
+        print(f"  gc: thresholds {gc.get_threshold()}, {gc.get_freeze_count()} objects frozen")
+        print(f"  {args.requests} sequential requests per kind after {args.warmup} untimed; CPU of this process")
+        for kind in kinds:
+
+            async def send(kind: str = kind) -> None:
+                await arranged.send(kind)
+
+            await timed(send, args.warmup)
+            runs = [await timed(send, args.requests // args.rounds) for _ in range(args.rounds)]
+            cpu = sorted(r[0] for r in runs)
+            wall = sorted(r[1] for r in runs)
+            collecting = sum(r[2] for r in runs) / len(runs)
+            print(
+                f"  {kind:8} CPU ms/request: min {cpu[0]:.3f}, median {cpu[len(cpu) // 2]:.3f}"
+                f" (of {args.rounds} rounds); wall ms/request median {wall[len(wall) // 2]:.3f};"
+                f" gc ms/request {collecting:.3f}"
+            )
+        if args.profile:
+            for kind in kinds:
+
+                async def again(kind: str = kind) -> None:
+                    await arranged.send(kind)
+
+                print(f"\n==== cProfile: {args.profiled} {kind} requests\n")
+                print(await profile(again, args.profiled, args.top))
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile_request", description=__doc__)
+    parser.add_argument("--requests", type=int, default=1000, help="timed requests per kind (1000)")
+    parser.add_argument("--rounds", type=int, default=5, help="the timed requests split into rounds (5)")
+    parser.add_argument("--warmup", type=int, default=100, help="untimed requests per kind first (100)")
+    parser.add_argument("--only", default=",".join(KINDS), help="kinds, comma-separated (lend,deposit,me)")
+    parser.add_argument("--profile", action="store_true", help="then profile each kind under cProfile")
+    parser.add_argument("--profiled", type=int, default=300, help="requests per kind under cProfile (300)")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() before timing (what is alive by then)")
+    parser.add_argument("--gc-threshold", type=int, default=0, help="set gc's generation-0 threshold first")
+    parser.add_argument("--top", type=int, default=30, help="functions listed per ordering (30)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))
