@@ -209,7 +209,7 @@ class Hub:
         while wanted := [e for e in events if e.id not in done and self._followed(e)]:
             for delivery in await load(wanted):
                 deliveries[delivery.id] = delivery
-            done.update(e.id for e in wanted)
+            done |= {e.id for e in wanted}
         return list(deliveries.values())
 
     async def _deliver(self, events: list[Event]) -> None:
