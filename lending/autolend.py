@@ -15,7 +15,7 @@ lower lender id. The order is deterministic (lending.allocation).
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -51,6 +51,7 @@ MAX_PAUSE_DAYS = 3650
 MAX_PER_LOAN = 1_000_000  # 10,000.00
 LOANS_PER_LENDER = 10  # a bound on the work one arrival of credit can cause
 LOANS_PER_TRANSACTION = 50  # a bound on the locks one transaction of auto-lending holds (fund_loans)
+PICKS = 3  # how often a run picks its loans again when a rule that picked them is replaced (on_credit)
 SWEEP_LOCK = 7_418_002
 log = logging.getLogger("lendgraph.autolend")
 
@@ -125,8 +126,24 @@ async def fund_loan(loan_id: int, now: datetime) -> bool:
     return bool(await fund_loans([loan_id], now))
 
 
-async def fund_loans(loan_ids: Collection[int], now: datetime) -> set[int]:
+class RulesReplaced(Exception):
+    """A rule that picked a run's loans was replaced (or disabled) before the run lent: pick again."""
+
+    def __init__(self) -> None:
+        super().__init__("a rule that picked these loans was replaced")
+        self.lent: set[int] = set()  # the loans that the run's earlier batches lent to (committed)
+
+
+async def fund_loans(
+    loan_ids: Collection[int], now: datetime, picked_by: Mapping[int, Terms] | None = None
+) -> set[int]:
     """Let every matching rule compete for these loans' room; return the loans lent to.
+
+    `picked_by`: the rules (by lender id) whose terms chose these loans. If
+    one of them is no longer those terms when a batch reads the rules, the
+    batch lends nothing and RulesReplaced is raised: the loans were chosen
+    by a rule that is gone, and lending them by its successor would follow
+    neither rule (on_credit picks again).
 
     The loans are served soonest to expire first, each as if on its own:
     a rule served by one goes to the back of the queue for the next, and
@@ -144,11 +161,16 @@ async def fund_loans(loan_ids: Collection[int], now: datetime) -> set[int]:
     ordered = sorted(set(loan_ids))
     lent: set[int] = set()
     for start in range(0, len(ordered), LOANS_PER_TRANSACTION):
-        lent |= await atomic(partial(_fund_loans, ordered[start : start + LOANS_PER_TRANSACTION], now))
+        batch = ordered[start : start + LOANS_PER_TRANSACTION]
+        try:
+            lent |= await atomic(partial(_fund_loans, batch, now, picked_by or {}))
+        except RulesReplaced as replaced:
+            replaced.lent |= lent
+            raise
     return lent
 
 
-async def _fund_loans(loan_ids: list[int], now: datetime) -> set[int]:
+async def _fund_loans(loan_ids: list[int], now: datetime, picked_by: Mapping[int, Terms]) -> set[int]:
     # The lock order of lending.ledger: the loan rows in id order, then every account at once.
     loans = [
         loan
@@ -166,11 +188,13 @@ async def _fund_loans(loan_ids: list[int], now: datetime) -> set[int]:
     anchored = Subquery(RuleAnchor.filter(key__in=keys).values("rule_id"))
     # Only rules with credit to lend, as last committed: their accounts alone are locked. Credit that
     # arrives after this read sets off its own run; credit that went is seen under the lock.
-    ready = [
-        (row.rule, row.terms)
-        for row in await read_rules(AutoLendRule.filter(id__in=anchored), now)
-        if row.ready and lendable_cents(row.balance, row.terms.keep_cents)
-    ]
+    rows = await read_rules(AutoLendRule.filter(Q(id__in=anchored) | Q(lender_id__in=list(picked_by))), now)
+    # The rules that picked the loans must be the ones that lend them. A rule replaced after this read
+    # lends as it was, picked and lent alike: as if this batch committed before the replacement.
+    now_terms = {row.rule.lender_id: row.terms for row in rows}
+    if any(now_terms.get(lender_id) != terms for lender_id, terms in picked_by.items()):
+        raise RulesReplaced
+    ready = [(row.rule, row.terms) for row in rows if row.ready and lendable_cents(row.balance, row.terms.keep_cents)]
     # Each distinct criteria is judged once per loan, not once per rule.
     filters: dict[LoanFilter, int] = {}
     group = [filters.setdefault(terms.criteria, len(filters)) for _, terms in ready]
@@ -277,22 +301,33 @@ async def on_credit(lender_ids: list[int], now: datetime) -> int:
 
     Each rule picks its loans (at most LOANS_PER_LENDER) from the credit it
     has now; every picked loan is then offered to every matching rule, all
-    in one batch (`fund_loans`).
+    in one batch (`fund_loans`). When a rule that picked is replaced before
+    its loans are lent (a concurrent setAutoLendRule), the run starts over
+    with the rules as they are then, up to PICKS times; after that the
+    replacing call's own run lends by the new rule.
     """
-    rules = await read_rules(AutoLendRule.filter(lender_id__in=lender_ids), now)
-    if not rules:
-        return 0
-    # Credit that had nothing to wait for starts waiting now.
-    if never := [row.rule.id for row in rules if row.rule.waiting_since is None]:
-        await AutoLendRule.filter(id__in=never, waiting_since=None).update(waiting_since=now)
-    lending = {
-        row.rule.lender_id: row.terms.criteria
-        for row in rules
-        if row.ready and lendable_cents(row.balance, row.terms.keep_cents)
-    }
-    if not lending:
-        return 0
-    return len(await fund_loans(list(await _candidates_of(lending, now)), now))
+    lent: set[int] = set()
+    for _ in range(PICKS):
+        rules = await read_rules(AutoLendRule.filter(lender_id__in=lender_ids), now)
+        if not rules:
+            break
+        # Credit that had nothing to wait for starts waiting now.
+        if never := [row.rule.id for row in rules if row.rule.waiting_since is None]:
+            await AutoLendRule.filter(id__in=never, waiting_since=None).update(waiting_since=now)
+        lending = {
+            row.rule.lender_id: row.terms
+            for row in rules
+            if row.ready and lendable_cents(row.balance, row.terms.keep_cents)
+        }
+        if not lending:
+            break
+        picked = await _candidates_of({lender: terms.criteria for lender, terms in lending.items()}, now)
+        try:
+            lent |= await fund_loans(list(picked), now, lending)
+            break
+        except RulesReplaced as replaced:
+            lent |= replaced.lent
+    return len(lent)
 
 
 async def after_credit(lender_ids: list[int], now: datetime) -> None:

@@ -258,7 +258,7 @@ async def test_auto_lending_books_a_bounded_batch_of_loans_per_transaction_in_th
     monkeypatch.setattr(autolend, "LOANS_PER_TRANSACTION", 1)
     booked: list[list[int]] = []
     fund = autolend._fund_loans
-    monkeypatch.setattr(autolend, "_fund_loans", lambda ids, now: (booked.append(ids), fund(ids, now))[1])
+    monkeypatch.setattr(autolend, "_fund_loans", lambda ids, now, *more: (booked.append(ids), fund(ids, now, *more))[1])
     partner = await partner_token()
     repaid = await api.loan_id(partner, name="Repaid", amount="100.00")
     for name in ("Ada", "Bob"):  # Ada's rule waits longest

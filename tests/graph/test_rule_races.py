@@ -2,9 +2,11 @@
 and each call answers the rule it wrote."""
 
 import asyncio
+from datetime import timedelta
 
 from lending import autolend
-from models import AutoLendRule
+from models import AutoLendRule, Share
+from tests.api import partner_token
 
 SET_RULE = """mutation($input: AutoLendRuleInput!) { setAutoLendRule(input: $input) {
   __typename ... on UserError { code message } ... on AutoLendRuleSuccess { rule { amountPerLoan } } } }"""
@@ -47,3 +49,50 @@ async def test_each_of_two_rules_written_at_once_answers_the_rule_it_wrote(pg_ap
     assert (await first)["setAutoLendRule"]["rule"] == {"amountPerLoan": "25.00"}
     assert second["setAutoLendRule"]["rule"] == {"amountPerLoan": "50.00"}
     assert await AutoLendRule.filter(lender__display_name="Ada").values_list("amount_cents", flat=True) == [5000]
+
+
+async def test_a_rule_replaced_while_its_first_run_picks_loans_lends_by_the_new_rule_alone(pg_api, monkeypatch, clock):
+    """The first rule's run picks its loans, then waits while a second rule replaces the first and
+    commits; the run then lends as the second rule would on its own: to the loan that expires first,
+    not to one the replaced rule had picked."""
+    partner = await partner_token()
+    soon = (clock() + timedelta(days=10)).isoformat()
+    later = (clock() + timedelta(days=20)).isoformat()
+    await pg_api.loan_id(partner, name="Otieno", sector="FOOD", gender="MALE", expiresAt=soon)
+    await pg_api.loan_id(partner, name="Amina", sector="AGRICULTURE", gender="FEMALE", expiresAt=later)
+    _, token = await pg_api.funded_lender("100.00", "Ada")
+    picked, second_committed, first_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    real_candidates, real_after_credit = autolend._candidates_of, autolend.after_credit
+
+    async def candidates_of(criteria, now):
+        found = await real_candidates(criteria, now)
+        if not picked.is_set():
+            picked.set()
+            await second_committed.wait()
+        return found
+
+    async def after_credit(lender_ids, now):
+        if picked.is_set() and not second_committed.is_set():  # the second rule has committed
+            second_committed.set()
+            await first_done.wait()
+            await real_after_credit(lender_ids, now)
+            return
+        await real_after_credit(lender_ids, now)
+        first_done.set()
+
+    monkeypatch.setattr(autolend, "_candidates_of", candidates_of)
+    monkeypatch.setattr(autolend, "after_credit", after_credit)
+    first = asyncio.create_task(
+        pg_api.data(SET_RULE, {"input": {"criteria": {"sectors": ["AGRICULTURE"]}, "amountPerLoan": "25.00"}}, token)
+    )
+    await picked.wait()
+    second = {"criteria": {"genders": ["FEMALE", "MALE"]}, "amountPerLoan": "75.00", "keepBalance": "25.00"}
+    await pg_api.data(SET_RULE, {"input": second}, token)
+    await first
+
+    # In the order first rule, second rule, then their runs: the second rule lends 75.00 to the
+    # loan that expires first, and keeps 25.00.
+    assert dict(await Share.filter(lender__display_name="Ada").values_list("loan__name", "amount_cents")) == {
+        "Otieno": 7500
+    }
+    assert await pg_api.balance(token) == "25.00"
