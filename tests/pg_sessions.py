@@ -6,7 +6,13 @@ sleep that guesses. The connection that holds the lock may ask, though inside
 its transaction it must first drop the statistics snapshot of its first look.
 """
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
 import asyncpg
+import pytest
+from tortoise import Tortoise
 
 from tests.polling import until
 
@@ -30,3 +36,22 @@ async def until_waiting(connection: asyncpg.Connection, running: str) -> None:
 
 async def _one_waits(connection: asyncpg.Connection, running: str) -> bool:
     return await lock_waiters(connection, running) == 1
+
+
+@contextlib.contextmanager
+def deadlocking(monkeypatch: pytest.MonkeyPatch, function: str, failures: int) -> Iterator[list[str]]:
+    """The first `failures` calls of the SQL function `function` fail as PostgreSQL's deadlock detection
+    would fail them; yields the list of the function's calls made."""
+    connection = Tortoise.get_connection("default")
+    real, calls = connection.execute_query, []
+
+    async def execute_query(query: str, values: list | None = None) -> Any:
+        if function in query:
+            calls.append(query)
+            if len(calls) <= failures:
+                raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+        return await real(query, values)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(connection, "execute_query", execute_query)
+        yield calls

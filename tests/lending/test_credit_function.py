@@ -13,7 +13,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tortoise import Tortoise
 
 from graph.ids import decode_id
 from lending import accounts, autolend, funding
@@ -24,7 +23,7 @@ from lending.transactions import ATTEMPTS
 from models import Account, IdempotencyKey, Lender, Transfer, TransferKind
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
-from tests.pg_sessions import until_waiting
+from tests.pg_sessions import deadlocking, until_waiting
 from tests.snapshot import changes, snapshot
 
 SET_RULE = """mutation { setAutoLendRule(input: {amountPerLoan: "25.00"}) {
@@ -220,22 +219,12 @@ async def test_a_deposit_the_database_aborts_is_called_again_up_to_the_attempts_
     stage, monkeypatch, failures
 ):
     ada, _ = await stage.lender()
-    connection = Tortoise.get_connection("default")
-    real, calls = connection.execute_query, []
-
-    async def execute_query(query: str, values: list | None = None) -> Any:
-        if "lendgraph_move_credit" in query:
-            calls.append(query)
-            if len(calls) <= failures:
-                raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
-        return await real(query, values)
-
-    monkeypatch.setattr(connection, "execute_query", execute_query)
-    if failures < ATTEMPTS:
-        assert (await stage.deposit(ada, "10.00")).transfer is not None
-    else:
-        with pytest.raises(asyncpg.exceptions.DeadlockDetectedError):
-            await stage.deposit(ada, "10.00")
+    with deadlocking(monkeypatch, "lendgraph_move_credit", failures) as calls:
+        if failures < ATTEMPTS:
+            assert (await stage.deposit(ada, "10.00")).transfer is not None
+        else:
+            with pytest.raises(asyncpg.exceptions.DeadlockDetectedError):
+                await stage.deposit(ada, "10.00")
 
     assert len(calls) == ATTEMPTS
     assert await balance(ada) == (1000 if failures < ATTEMPTS else 0)

@@ -14,7 +14,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tortoise import Tortoise
 
 from graph.ids import decode_id
 from lending import funding
@@ -25,7 +24,7 @@ from lending.transactions import ATTEMPTS
 from models import Account, Event, IdempotencyKey, Lender, Loan, LoanStatus, Share, Transfer
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
-from tests.pg_sessions import until_waiting
+from tests.pg_sessions import deadlocking, until_waiting
 from tests.snapshot import changes, snapshot
 
 
@@ -248,22 +247,12 @@ async def test_a_lend_the_database_aborts_is_called_again_up_to_the_attempts_of_
     stage, monkeypatch, failures
 ):
     ada, loan_id = await stage.lender("25.00", "Ada"), await stage.loan("100.00")
-    connection = Tortoise.get_connection("default")
-    real, calls = connection.execute_query, []
-
-    async def execute_query(query: str, values: list | None = None) -> Any:
-        if "lendgraph_lend" in query:
-            calls.append(query)
-            if len(calls) <= failures:
-                raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
-        return await real(query, values)
-
-    monkeypatch.setattr(connection, "execute_query", execute_query)
-    if failures < ATTEMPTS:
-        assert (await stage.lend(ada, loan_id)).share is not None
-    else:
-        with pytest.raises(asyncpg.exceptions.DeadlockDetectedError):
-            await stage.lend(ada, loan_id)
+    with deadlocking(monkeypatch, "lendgraph_lend", failures) as calls:
+        if failures < ATTEMPTS:
+            assert (await stage.lend(ada, loan_id)).share is not None
+        else:
+            with pytest.raises(asyncpg.exceptions.DeadlockDetectedError):
+                await stage.lend(ada, loan_id)
 
     assert len(calls) == ATTEMPTS
     assert await Share.all().count() == (1 if failures < ATTEMPTS else 0)
