@@ -1,4 +1,5 @@
-"""What other PostgreSQL sessions of the test's database are doing, seen from a bare connection.
+"""What other PostgreSQL sessions of the test's database are doing, seen from a bare connection, and a
+session's calls failing as PostgreSQL fails a deadlocked one.
 
 Concurrency tests hold a lock on one connection and need to know that a request
 has reached it (it waits) or never does: pg_stat_activity shows both, with no
