@@ -1,6 +1,5 @@
 """DataLoaders: one batched query per kind of object per operation, whatever the page size."""
 
-import functools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,14 +13,9 @@ from lending.filters import LOAN_LENDERS
 from lending.paging import Page, first_pages
 from lending.partners import PartnerRecord, partner_records
 from models import Lender, Loan, LoanStatus, Partner, Share
+from models.bulk import select_every_column
 
 T = TypeVar("T")
-
-
-@functools.cache
-def _select_by_id(model) -> str:
-    columns = ", ".join(f'"{column}"' for column in model._meta.fields_db_projection.values())
-    return f'SELECT {columns} FROM "{model._meta.db_table}" WHERE "id" IN '
 
 
 def _by_id(model) -> Callable:
@@ -29,7 +23,10 @@ def _by_id(model) -> Callable:
         # Plain SQL (the keys are ints), the columns filter() selects: one of these runs in almost every
         # read, and building the same query with the ORM each time cost more CPU than reading its rows.
         found = {
-            row.id: row for row in await model.raw(f"{_select_by_id(model)}({', '.join(map(str, map(int, ids)))})")
+            row.id: row
+            for row in await model.raw(
+                f'{select_every_column(model)} WHERE "id" IN ({", ".join(map(str, map(int, ids)))})'
+            )
         }
         return [found.get(i) for i in ids]
 

@@ -5,12 +5,18 @@ in a WITH clause: on PostgreSQL one array per column, unnested (so the
 number of bind parameters does not grow with the rows); on SQLite a VALUES
 list, split only past SQLite's limit on bind parameters. The statement
 itself is the same SQL on both (UPDATE ... FROM v, INSERT ... SELECT FROM v).
+
+`select_every_column` is the other side: the start of a plain SELECT of a
+model's rows, for readers on hot paths that would otherwise build the same
+query with the ORM at every call.
 """
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.models import Model
 
 SQLITE_MAX_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
 
@@ -42,3 +48,10 @@ async def with_rows(sql: str, columns: dict[str, str], rows: Sequence[Sequence[A
         cte = f"WITH v({names}) AS (VALUES {', '.join([one] * len(chunk))}) "
         found += await connection.execute_query_dict(cte + sql, [value for row in chunk for value in row])
     return found
+
+
+@functools.cache
+def select_every_column(model: type[Model]) -> str:
+    """`SELECT <every column the ORM reads> FROM <table>`, for `model.raw(...)`: derived, so a new field is read too."""
+    columns = ", ".join(f'"{column}"' for column in model._meta.fields_db_projection.values())
+    return f'SELECT {columns} FROM "{model._meta.db_table}"'

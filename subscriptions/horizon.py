@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from tortoise import Tortoise
 
 from models import Event
+from models.bulk import select_every_column
 
 Xids = frozenset[str]  # the xids running in the database, as text
 
@@ -104,9 +105,6 @@ async def running_xids() -> Xids:
     return frozenset(row["xid"] for row in rows)
 
 
-_NEXT = 'SELECT "id", "kind", "loan_id", "lender_id", "payload", "created_at" FROM "event"'
-
-
 class OutboxReader:
     """Reads the outbox in id order, never past a missing id that may still appear."""
 
@@ -141,7 +139,7 @@ class OutboxReader:
         # Plain SQL (both operands are ints): the reader runs after every commit, and building this
         # query with the ORM each time cost more CPU than reading its rows.
         events: list[Event] = await Event.raw(
-            f'{_NEXT} WHERE "id" > {int(horizon.through)} ORDER BY "id" LIMIT {int(limit)}'
+            f'{select_every_column(Event)} WHERE "id" > {int(horizon.through)} ORDER BY "id" LIMIT {int(limit)}'
         )
         ids = [e.id for e in events]
         count = horizon.deliverable(ids, running)
