@@ -21,12 +21,12 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from graph.auth import viewer_for
 from graph.context import Context
 from graph.execution import SharedResults
-from graph.extensions import RETRY_AFTER_SECONDS, unavailable
 from graph.http import GraphQLOverHTTP
 from graph.limits import Limits
 from graph.limits.operation import QueryLimits
 from graph.limits.rate import RATE_LIMIT_HEADERS, RateLimited, RateLimiter
 from graph.limits.transport import TransportLimits
+from graph.pipeline import RETRY_AFTER_SECONDS, unavailable
 from graph.schema import VIEWER_FIELDS, schema
 from graph.settings import Settings
 from graph.websocket import LegacyWSHandler, TransportWSHandler
@@ -92,7 +92,7 @@ class LendGraphQL(GraphQLOverHTTP):
         ip = request.client.host if request.client else None
         # An HTTP request counts against its IP before the token is even looked up, then against its
         # token; over either limit it gets 429 (RateLimited). WebSocket operations are counted one
-        # by one in graph/extensions.py.
+        # by one in graph/extensions.py OperationSteps.
         by_ip = await self.rate.check([self.rate.ip(ip)]) if http else []
         viewer = await viewer_for(request.headers.get("authorization"), self.clock())
         if http:

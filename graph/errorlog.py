@@ -7,12 +7,13 @@ are one line of at most a few hundred bytes, whatever the client sent: the
 operation's name, a hash of the document, how many errors, and the first
 message, cut short.
 
-Unexpected exceptions are not logged here: MaskUnexpectedErrors
-(graph/extensions.py) logs each once, with its traceback, under the id the
+Unexpected exceptions are not logged here: graph/pipeline.py masked()
+logs each once, with its traceback, under the id the
 client sees. Nor are rate-limit refusals: a line for each would let a client
 over its limit write to the log as fast as it can send.
 """
 
+import contextlib
 import hashlib
 import logging
 
@@ -42,7 +43,7 @@ def document_hash(query: str | None) -> str:
 
 
 def is_unexpected(error: GraphQLError) -> bool:
-    """An exception that is no client's fault: the same test as MaskUnexpectedErrors'."""
+    """An exception that is no client's fault: the same test as graph/pipeline.py masked()'s."""
     original = error.original_error
     return original is not None and not isinstance(original, (LendingError, GraphQLError, GlobalIDValueError))
 
@@ -58,7 +59,7 @@ def log_refusal(status: int, reason: str, *, operation: str | None = None, query
     )
 
 
-def log_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
+def log_errors(errors: list[GraphQLError], *, query: str | None, operation_name: str | None) -> None:
     """One line for the client's errors in one result (parse, validation, limits, variables, domain errors)."""
     errors = [error for error in errors if not is_unexpected(error)]
     if any((error.extensions or {}).get("code") == RATE_LIMITED for error in errors):
@@ -67,33 +68,27 @@ def log_errors(errors: list[GraphQLError], execution_context: ExecutionContext |
         return
     first = errors[0]
     code = (first.extensions or {}).get("code")
-    operation, query = _operation(execution_context)
     log.warning(
         "%d GraphQL error%s in operation %s, document %s: %s%s",
         len(errors),
         "" if len(errors) == 1 else "s",
-        clip(operation or "-", NAME_CHARS),
+        clip(operation_name or "-", NAME_CHARS),
         document_hash(query),
         f"[{clip(str(code), NAME_CHARS)}] " if code else "",
         clip(first.message, MESSAGE_CHARS),
     )
 
 
-def _operation(execution_context: ExecutionContext | None) -> tuple[str | None, str | None]:
-    if execution_context is None:
-        return None, None
-    try:
-        name = execution_context.operation_name
-    except Exception:  # a name is only a nicety in a log line
-        name = None
-    return name, execution_context.query
-
-
 class Schema(strawberry.Schema):
     """strawberry's Schema, logging each result's errors as one bounded line (see the module docstring)."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
-        log_errors(errors, execution_context)
+        name, query = None, None
+        if execution_context is not None:
+            query = execution_context.query
+            with contextlib.suppress(Exception):  # a name is only a nicety in a log line
+                name = execution_context.operation_name
+        log_errors(errors, query=query, operation_name=name)
 
 
 __all__ = ["Schema", "clip", "is_unexpected", "log_errors", "log_refusal"]

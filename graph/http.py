@@ -34,7 +34,7 @@ from strawberry.types import ExecutionResult
 
 from graph.context import Context
 from graph.errorlog import log_refusal
-from graph.extensions import MaskUnexpectedErrors
+from graph.pipeline import masked
 from graph.strawberry_internals import (
     AsyncHTTPRequestAdapter,
     CannotGetOperationTypeError,
@@ -200,11 +200,9 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
-            # MaskUnexpectedErrors masks what fails during an operation. An exception raised by an
-            # extension before execution reaches here unmasked (strawberry's execute() makes it the
-            # result once the extensions are done): mask it the same way, logged once under its id.
-            # _masked is MaskUnexpectedErrors' own rule for what is masked and how it is logged.
-            result.errors = [MaskUnexpectedErrors._masked(error) for error in result.errors]
+            # graph/pipeline.py has masked them; masking is idempotent, and this keeps the promise for
+            # whatever else might make a result (logged once under its id).
+            result.errors = [masked(error) for error in result.errors]
         response = await super().process_result(request, result)
         if media_type(request) == GRAPHQL_RESPONSE and isinstance(result, PreExecutionError):
             response.pop("data", None)  # nothing ran: a request error has no data entry

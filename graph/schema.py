@@ -7,13 +7,12 @@ import strawberry
 from strawberry import relay
 from strawberry.tools import merge_types
 
-from graph import errorlog
 from graph.context import Info
-from graph.documents import CachedParse, CoerceVariables, OneOperation
 from graph.execution import SharingExecutor
-from graph.extensions import AnnounceEvents, DomainErrorCodes, MaskUnexpectedErrors, OperationLimits
+from graph.extensions import OperationSteps
 from graph.ids import find_node
 from graph.permissions import VIEWER_DEPENDENT, ForbiddenAsResult, viewer_fields
+from graph.pipeline import Schema
 from graph.types.decimals import DecimalScalar
 from graph.types.events import LENDER_EVENT_TYPES, NotificationNode
 from graph.types.lenders import LenderNode, ShareNode, TransactionNode
@@ -48,8 +47,9 @@ Mutation = merge_types(
     "Mutation", (AccountMutation, LoanMutation, SearchMutation, AutoLendMutation, TokenMutation, NotificationMutation)
 )
 
-# errorlog.Schema: strawberry's, logging a request's errors as one bounded line.
-schema = errorlog.Schema(
+# graph/pipeline.py: an operation's steps, run straight through over HTTP; errors logged as one
+# bounded line (graph/errorlog.py).
+schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
@@ -68,20 +68,8 @@ schema = errorlog.Schema(
         ApiTokenNode,
         *LENDER_EVENT_TYPES,
     ],
-    extensions=[
-        # First: its refusals come before any other extension's work. It also validates, with a cache
-        # (graph/extensions.py), so strawberry's ValidationCache is not used.
-        OperationLimits,
-        # After OperationLimits, which validates: bad variables are refused before execution too.
-        CoerceVariables,
-        MaskUnexpectedErrors,
-        DomainErrorCodes,
-        AnnounceEvents,
-        # A document of several operations needs operationName (graph/documents.py).
-        OneOperation,
-        # Clients send the same few documents over and over: parse each once.
-        CachedParse,
-    ],
+    # Over WebSocket strawberry runs the operation and this extension the pipeline's steps.
+    extensions=[OperationSteps],
     # Batched requests (a JSON array of operations) stay off: `batching_config` is not set, so
     # strawberry answers 400 "Batching is not enabled" (tests/security/test_batching.py).
 )

@@ -36,7 +36,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 # but a class that keeps strawberry's own execution must extend strawberry's default.
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-# Validation (graph/extensions.py): OperationLimits validates in strawberry's place (cached, and
+# Validation (graph/pipeline.py): refusals validates in strawberry's place (cached, and
 # without "Did you mean ...?" hints in production), so it adds the two rules strawberry adds.
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule

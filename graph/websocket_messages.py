@@ -4,15 +4,15 @@ Checked as the graphql-ws reference server checks them, on both protocols
 (graph/websocket.py closes the socket with 4400 on a malformed message).
 """
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, get_operation_ast, parse
+from graphql import GraphQLError, OperationDefinitionNode, get_operation_ast
 from graphql import OperationType as GraphQLOperationType
 
 from graph.context import Context
+from graph.documents import parse_document
 from graph.limits import limits_of
 
 
@@ -68,11 +68,6 @@ def message_problem(message: object, protocol: Protocol) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=256)  # subscribers send the same few documents; each entry holds its text
-def _parse(query: str, max_lexical_tokens: int | None) -> DocumentNode:
-    return parse(query, max_tokens=max_lexical_tokens)
-
-
 def operation_problem(
     context: Context, query: str, operation_name: str | None, *, subscriptions_only: bool = False
 ) -> GraphQLError | None:
@@ -86,7 +81,7 @@ def operation_problem(
         return GraphQLError("No GraphQL query found in the request", extensions={"code": "BAD_REQUEST"})
     limits = limits_of(context)
     try:
-        document = _parse(query, (limits.max_lexical_tokens or None) if limits else None)
+        document = parse_document(query, limits.max_lexical_tokens if limits else 0)
     except GraphQLError:
         return None
     operation = get_operation_ast(document, operation_name)

@@ -8,7 +8,7 @@ transactions; this is the net for the rest (an operator's session, a
 statement that locks more than it seems to).
 
 A failure that outlasts the retries reaches the API as a retryable error
-(HTTP 503 with Retry-After; see graph/extensions.py), never as an internal
+(HTTP 503 with Retry-After; see graph/pipeline.py), never as an internal
 one.
 """
 

@@ -20,7 +20,7 @@ bytes arrive.
 
 Latency of a message: its receive time minus its mutation's commit. The
 app publishes a hint on Redis right after each mutation commits
-(AnnounceEvents); the driver listens on that channel, so the commit is
+(graph/pipeline.py); the driver listens on that channel, so the commit is
 stamped between COMMIT and the HTTP response: a lower bound on
 commit-to-client (the HTTP response itself comes later still, and "receive
 minus response" would be an even lower bound, not an upper one). Receive

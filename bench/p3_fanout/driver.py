@@ -3,7 +3,7 @@
 `lendgraph serve` runs as a real process (uvicorn workers, PostgreSQL, Redis hints); the partners come
 from `lendgraph create-partner`, the lenders and the hot loans from the HTTP API. The driver sends the
 schedule's mutations one at a time, and stamps each one's commit with the hint the app publishes on
-Redis right after COMMIT (AnnounceEvents).
+Redis right after COMMIT (graph/pipeline.py, after the mutation).
 """
 
 import asyncio
@@ -167,7 +167,7 @@ async def drive(api: Api, schedule: list[Mutation], interval: float) -> float:
 
 
 async def listen_announcements(url: str, stamps: list[float], ready: asyncio.Event) -> None:
-    """Stamp each hint the app publishes on Redis after a mutation (AnnounceEvents: after COMMIT)."""
+    """Stamp each hint the app publishes on Redis after a mutation (graph/pipeline.py: after COMMIT)."""
     client = redis.Redis.from_url(url)
     async with client, client.pubsub(ignore_subscribe_messages=True) as pubsub:
         await pubsub.subscribe(channel_for(url))

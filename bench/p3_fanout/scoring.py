@@ -154,7 +154,7 @@ def report(run: LendgraphRun, base: Outcome, subscribers: int) -> str:
         )
     print(table.render())
     print(
-        f"  latency = receive - commit, the commit stamped by the mutation's own Redis hint (AnnounceEvents, "
+        f"  latency = receive - commit, the commit stamped by the mutation's own Redis hint (graph/pipeline.py, "
         f"right after COMMIT; found for {run.announced}/{len(schedule)} mutations, else the HTTP response): "
         f"a lower bound; (upper) = receive - request sent. Baseline: from the server's acknowledgement of each "
         f"publish. Messages {sizes[0] if sizes else 0}-{sizes[-1] if sizes else 0} bytes. server CPU s = while "

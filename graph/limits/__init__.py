@@ -10,7 +10,7 @@
 - transport.py: what reaches GraphQL at all: HTTP bodies, WebSocket messages
   and sockets per IP address (an ASGI middleware).
 
-The schema extension OperationLimits (graph/extensions.py) enforces the
+graph/pipeline.py enforces the
 first two for every operation, over HTTP and WebSocket alike; create_app
 (graph/app.py) makes one `Limits` of the settings.
 """
@@ -24,7 +24,7 @@ from graph.limits.rate import RateLimiter
 
 @dataclass(frozen=True)
 class Limits:
-    """Everything the schema extension enforces for one application (graph/extensions.py OperationLimits)."""
+    """Everything the schema extension enforces for one application (graph/pipeline.py)."""
 
     query: QueryLimits
     max_lexical_tokens: int  # names, punctuation and values in a document; graphql-core stops parsing beyond

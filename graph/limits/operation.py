@@ -1,7 +1,7 @@
 """Limits on one operation: depth, aliases and cost, checked before validation; time, while it runs.
 
 The size of its document in lexical tokens is graphql-core's to check, as it
-parses (graph/extensions.py OperationLimits passes the limit on).
+parses (graph/documents.py parse_document).
 
 The cost of an operation estimates how many objects it can make the server
 load. Every field whose type is an object, interface or union counts once
@@ -58,7 +58,7 @@ V = TypeVar("V")
 class DocumentCache(Generic[V]):
     """A bounded cache of what is worked out from a parsed document (and a few hashable values).
 
-    Found by the document's identity: CachedParse (graph/documents.py) hands out one parsed
+    Found by the document's identity: graph/documents.py parse_document hands out one parsed
     document per text, while hashing a document walks its whole tree on every request
     (graphql-core's nodes are frozen dataclasses that do not keep their hash). Each entry holds its
     document, so that document's id cannot be reused by another while it is cached. The oldest entry

@@ -15,7 +15,7 @@ seconds after Redis fails, so the API stays up) they live in this process.
 
 Over the limit, HTTP gets 429 with Retry-After and a GraphQL-shaped body;
 a WebSocket operation gets an `error` message; both carry the error code
-RATE_LIMITED (graph/app.py, graph/extensions.py).
+RATE_LIMITED (graph/app.py, graph/pipeline.py).
 """
 
 import logging

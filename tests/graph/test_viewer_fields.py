@@ -19,8 +19,8 @@ from starlette.requests import Request
 from strawberry.permission import PermissionExtension
 
 from graph.context import Context, Info
-from graph.documents import CachedParse
 from graph.execution import SharedResults, SharingExecutor
+from graph.extensions import OperationSteps
 from graph.limits import Limits
 from graph.limits.operation import QueryLimits
 from graph.limits.rate import RateLimiter
@@ -80,7 +80,7 @@ class Subscription:
 
 
 SMALL = strawberry.Schema(
-    query=Query, subscription=Subscription, execution_context_class=SharingExecutor, extensions=[CachedParse]
+    query=Query, subscription=Subscription, execution_context_class=SharingExecutor, extensions=[OperationSteps]
 )
 CLOCK = lambda: datetime(2026, 1, 1, tzinfo=UTC)  # noqa: E731 (a clock is a function that answers the time)
 

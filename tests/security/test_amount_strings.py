@@ -268,7 +268,7 @@ async def test_generated_malformed_decimals_are_refused_and_move_nothing(world: 
 
 
 async def test_production_mode_refuses_with_the_same_code(database_url: str, clock: FakeClock):
-    """Production coerces variables itself, to hide "Did you mean" hints (graph/extensions.py): same refusal."""
+    """Production coerces variables itself, to hide "Did you mean" hints (graph/pipeline.py): same refusal."""
     async with serve(database_url, clock, production=True) as api:
         _, ada = await api.funded_lender("100.00")
         before = await snapshot()

@@ -19,7 +19,7 @@ revoked or never-issued token, no token). Every response must be
 - HTTP 200 or 400 (413 only when the body is over the configured limit):
   never a 5xx, never an exception out of the app;
 - free of "Internal error" / extensions.code INTERNAL (an unexpected
-  exception, masked by graph/extensions.py MaskUnexpectedErrors; its error id
+  exception, masked by graph/pipeline.py masked(); its error id
   and traceback are in the `lendgraph.errors` log, quoted in the failure);
 - either a refusal before execution (errors without a `path`, data null) or
   data whose mutation result is the success type or a type implementing
@@ -29,7 +29,7 @@ revoked or never-issued token, no token). Every response must be
 and after every request the ledger must balance (`check_books`): the fixture
 checks it only once, at the end of the test. The fuzz runs once per mutation,
 and once more over all mutations with the app in production mode, which
-coerces variables itself to hide "Did you mean" hints (graph/extensions.py).
+coerces variables itself to hide "Did you mean" hints (graph/pipeline.py refusals).
 
 Each input is drawn mostly as a valid input with one field replaced, the field
 drawn evenly among all fields at every level (so a nested filter's `keywords`
@@ -210,7 +210,7 @@ async def test_fuzz_mutation(world: World, errors_log: ErrorLog, mutation: str, 
 @settings(FUZZ_SETTINGS, max_examples=2 * EXAMPLES)
 @given(data=st.data())
 async def test_fuzz_in_production_mode(world: World, errors_log: ErrorLog, data: st.DataObject):
-    """Production mode coerces variables itself, without "Did you mean" hints (graph/extensions.py): fuzz it too."""
+    """Production mode coerces variables itself, without "Did you mean" hints (graph/pipeline.py): fuzz it too."""
     mutation = data.draw(st.sampled_from(sorted(PLANS)), label="mutation")
     plan = PLANS[mutation]
     variables = data.draw(variables_for(mutation, plan, world), label="variables")

@@ -3,7 +3,7 @@
 A request's client errors (parse, validation, limits, variables, a refused
 request) are one line of a few hundred bytes, however many errors the request
 holds and however long their messages. An unexpected exception is logged once,
-with its traceback, under the id the client sees (MaskUnexpectedErrors).
+with its traceback, under the id the client sees (graph/pipeline.py masked).
 
 The log is captured as production has it: nothing sets the strawberry or
 lendgraph loggers, so they log from WARNING up, as the root logger does.
