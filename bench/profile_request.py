@@ -2,13 +2,16 @@
 
 Serves the app in-process (bench.common.serve) on a fresh PostgreSQL
 database (bench.common.pg_database) and sends requests one at a time, so no
-request waits for another: `lend(25.00)` (each one wins), `deposit(25.00)`
-and `{ me { id } }`. For each kind it prints the CPU time per request
+request waits for another: `lend(25.00)` (each one wins and makes a share),
+`deposit(25.00)`, `{ me { id } }` and P1's portfolio page of 100 shares (run
+after the lends). For each kind it prints the CPU time per request
 (time.process_time, the whole process: httpx's client side included, the
 database server not), the wall time per request, the garbage collector's
-share (gc.callbacks), and then, over a second
-pass under cProfile, the functions with the most time of their own and the
-most cumulative time. The CPU figures are from the pass without the profiler.
+share (gc.callbacks), and then, over a second pass under cProfile, own CPU
+and function calls per request summed by area (installed package, lendgraph
+package, asyncio, the rest of the standard library), and the functions with
+the most time of their own and the most cumulative time. The CPU figures are
+from the pass without the profiler.
 """
 
 import argparse
@@ -24,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.common import Client, Stopwatch, pg_database, pg_reachable, serve
+from bench.p1_portfolio import QUERY as PORTFOLIO
 from bench.p2_hot_loan import LEND
 from bench.p6_platform import DEPOSIT
 from graph.ids import encode_id
@@ -34,14 +38,14 @@ from lending.partners import create_partner
 from models import Gender, Lender, Sector
 
 ME = "{ me { id } }"
-KINDS = ("lend", "deposit", "me")
+KINDS = ("lend", "deposit", "me", "portfolio")  # portfolio: P1's page of 100 shares, after the lends
 
 
 class Kinds:
     """The requests of each kind, numbered so that every lend wins and every deposit is new."""
 
-    def __init__(self, client: Client, token: str, loans: list[str], per_loan: int) -> None:
-        self.client, self.token, self.loans, self.per_loan = client, token, loans, per_loan
+    def __init__(self, client: Client, token: str, loans: list[str]) -> None:
+        self.client, self.token, self.loans = client, token, loans
         self.sent = dict.fromkeys(KINDS, 0)
 
     async def send(self, kind: str) -> None:
@@ -55,20 +59,21 @@ class Kinds:
 
     def request(self, kind: str, n: int) -> tuple[str, dict[str, Any] | None]:
         if kind == "lend":
-            loan = self.loans[n // self.per_loan]
+            loan = self.loans[n]
             return LEND, {"input": {"loanId": loan, "amount": "25.00", "idempotencyKey": f"profile-lend-{n}"}}
         if kind == "deposit":
             return DEPOSIT, {"input": {"amount": "25.00", "idempotencyKey": f"profile-deposit-{n}"}}
+        if kind == "portfolio":
+            return PORTFOLIO, {"first": 100}
         return ME, None
 
 
 async def arrange(client: Client, lends: int) -> Kinds:
-    """One lender with credit for every lend, and loans with room for all of them."""
+    """One lender with credit for every lend, and a loan for each: every lend makes a share, as in P2."""
     now = datetime.now(UTC)
     partner = await create_partner("Profile Partner", "KE", "4.0")
-    per_loan = MAX_LOAN_CENTS // LENDING_UNIT
     loans = []
-    for i in range(-(-lends // per_loan)):
+    for i in range(lends):
         listing = Listing(
             name=f"Amina {i}",
             use="to buy fabric for her tailoring shop",
@@ -83,7 +88,7 @@ async def arrange(client: Client, lends: int) -> Kinds:
     await deposit(lender.id, str(to_decimal(LENDING_UNIT * lends)), "profile-credit", now)
     # Seen a moment ago, as in P2 and P6: no first-visit last_seen write in the figures.
     await Lender.all().update(last_seen_at=now)
-    return Kinds(client, token, loans, per_loan)
+    return Kinds(client, token, loans)
 
 
 class GcTime:

@@ -15,6 +15,7 @@ import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
+from types import GeneratorType
 from typing import Any
 
 from graphql import (
@@ -30,6 +31,7 @@ from graphql import (
     Visitor,
     visit,
 )
+from graphql.pyutils import is_awaitable as graphql_is_awaitable
 
 from graph.context import Context
 from graph.limits.operation import within
@@ -37,6 +39,26 @@ from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext
 
 ViewerFields = frozenset[tuple[str, str]]  # (type, field), by their GraphQL names
 ShareKey = tuple[str, object, int, tuple[tuple[str, str], ...], object]
+
+
+_AWAITABLE_TYPES: dict[type, bool] = {}
+
+
+def is_awaitable(value: object) -> bool:
+    """graphql-core's test of a resolver's value, remembered by type.
+
+    graphql-core asks it of every value it completes (thousands for a page of 100 rows), and its own
+    test is three checks deep for every plain value (a Decimal, a datetime, a node). Whether
+    `await` takes an object depends on its type alone (`__await__` is looked up on the type), but
+    for a generator, whose code says so: graphql-core's test then.
+    """
+    kind = type(value)
+    found = _AWAITABLE_TYPES.get(kind)
+    if found is None:
+        if kind is GeneratorType:
+            return graphql_is_awaitable(value)
+        found = _AWAITABLE_TYPES[kind] = hasattr(kind, "__await__")
+    return found
 
 
 class _Reads(Visitor):

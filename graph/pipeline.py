@@ -38,7 +38,6 @@ from graphql import (
     validate,
 )
 from graphql import OperationType as GraphQLOperationType
-from graphql.pyutils import is_awaitable
 from graphql.validation import ASTValidationRule
 from starlette.websockets import WebSocket
 from strawberry.exceptions import MissingQueryError
@@ -48,6 +47,7 @@ from strawberry.types import ExecutionResult
 from graph import errorlog
 from graph.context import Context
 from graph.documents import OperationNameRequired, parse_document
+from graph.execution import is_awaitable
 from graph.limits import Limits, limits_of
 from graph.limits.operation import DocumentCache, money_fields
 from graph.limits.rate import rate_limited_error
@@ -259,6 +259,7 @@ class Schema(errorlog.Schema):
             variable_values,
             operation.name.value if operation.name else None,
             executor_class=self.execution_context_class,
+            is_awaitable=is_awaitable,
             operation_extensions=operation_extensions,
         )
         if is_awaitable(done):

@@ -1,6 +1,6 @@
 """Lenders: a public profile, and for the lender alone their money."""
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, TypeAlias
@@ -10,7 +10,7 @@ from strawberry import relay
 from tortoise.expressions import Q
 
 from graph.context import Info
-from graph.loaders import existing, existing_many
+from graph.loaders import existing_many, prime_loans, then
 from graph.permissions import CanManageTokens, CanReadPortfolio, owned_nodes, private
 from graph.types.autolend import AutoLendRuleType
 from graph.types.connections import Counted, connection
@@ -53,9 +53,9 @@ class ShareNode(relay.Node):
     created_at: datetime
     loan_id: strawberry.Private[int]
 
-    @strawberry.field
-    async def loan(self, info: Info) -> LoanNode:
-        return LoanNode.from_model(await existing(info.context.loaders.loan, self.loan_id))
+    @strawberry.field(graphql_type=LoanNode)
+    def loan(self, info: Info) -> LoanNode | Awaitable[LoanNode]:
+        return then(info.context.loaders.loan, self.loan_id, LoanNode.from_model)
 
     @classmethod
     def from_model(cls, share: Share) -> "ShareNode":
@@ -181,10 +181,13 @@ class Portfolio:
         return PortfolioStats.of(await portfolios.portfolio_stats(self.lender_id, info.context.now()))
 
     @strawberry.field(description="Shares, newest first.")
-    async def shares(self, first: int | None = None, after: str | None = None) -> ShareConnection:
+    async def shares(self, info: Info, first: int | None = None, after: str | None = None) -> ShareConnection:
         # Refunded shares of expired loans are not part of the portfolio, as in its stats.
         query = Share.filter(lender_id=self.lender_id).exclude(loan__status=LoanStatus.EXPIRED)
-        return connection(ShareConnection, await page(query, SHARES_NEWEST, first, after), ShareNode.from_model, query)
+        # A portfolio page shows each share's loan and partner: they come in the page's own query.
+        found = await page(query.select_related("loan__partner"), SHARES_NEWEST, first, after)
+        prime_loans(info.context.loaders, [share.loan for share in found.items])
+        return connection(ShareConnection, found, ShareNode.from_model, query)
 
 
 @strawberry.type(name="NotificationConnection")

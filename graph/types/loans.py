@@ -1,6 +1,6 @@
 """Loans, partners and the loan filter."""
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, TypeAlias
@@ -9,7 +9,7 @@ import strawberry
 from strawberry import relay
 
 from graph.context import Info
-from graph.loaders import existing
+from graph.loaders import existing, then
 from graph.types.connections import Counted
 from lending import schedule
 from lending.countries import country_name
@@ -118,13 +118,13 @@ class LoanNode(relay.Node):
     def country(self) -> Country:
         return Country.of(self.model.country_code)
 
-    @strawberry.field
-    async def partner(self, info: Info) -> PartnerNode:
-        return PartnerNode.from_model(await existing(info.context.loaders.partner, self.model.partner_id))
+    @strawberry.field(graphql_type=PartnerNode)
+    def partner(self, info: Info) -> PartnerNode | Awaitable[PartnerNode]:
+        return then(info.context.loaders.partner, self.model.partner_id, PartnerNode.from_model)
 
-    @strawberry.field(description="The partner's risk rating, in stars.")
-    async def risk_rating(self, info: Info) -> Decimal:
-        return stars((await existing(info.context.loaders.partner, self.model.partner_id)).risk_tenths)
+    @strawberry.field(graphql_type=Decimal, description="The partner's risk rating, in stars.")
+    def risk_rating(self, info: Info) -> Decimal | Awaitable[Decimal]:
+        return then(info.context.loaders.partner, self.model.partner_id, lambda partner: stars(partner.risk_tenths))
 
     @strawberry.field(description="Monthly instalments from the month after funding.")
     def schedule(self) -> list[Instalment]:

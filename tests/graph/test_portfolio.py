@@ -329,3 +329,25 @@ async def test_a_share_page_costs_the_same_queries_whatever_its_size(api):
     # The token, the lender, the page of shares, their loans, the loans' partners and the partners'
     # track records: about one query each, batched by the DataLoaders.
     assert 4 <= len(counts[40]) <= 10, counts[40].report()
+
+
+async def test_a_portfolio_page_reads_its_loans_and_partners_with_its_shares(api):
+    """The page's query joins each share's loan and partner: the token, the lender, the page, nothing more."""
+    partner = await partner_token("Juhudi Kilimo", "KE")
+    _, ada = await api.funded_lender("1000.00", "Ada")
+    loans = [await api.loan_id(partner, name=f"Borrower {n}", amount="100.00") for n in range(12)]
+    for loan_id in loans:
+        await lend(api, ada, loan_id, "25.00")
+    query = """query($first: Int) { me { portfolio { shares(first: $first) { edges { node {
+        amount loan { id name fundedAmount riskRating partner { name riskRating } } } } } } } }"""
+    await api.data(query, {"first": 1}, ada)  # warm up: the first request of a lender also records them as seen
+    with count_queries() as queries:
+        page = (await api.data(query, {"first": 10}, ada))["me"]["portfolio"]["shares"]["edges"]
+    assert len(queries) == 3, queries.report()
+    assert [edge["node"]["loan"]["id"] for edge in page] == loans[::-1][:10]  # newest first
+    for edge in page:
+        loan = edge["node"]["loan"]
+        assert (edge["node"]["amount"], loan["fundedAmount"], loan["name"]) == ("25.00", "25.00", loan["name"])
+        assert loan["partner"] == {"name": "Juhudi Kilimo", "riskRating": loan["riskRating"]}
+    stored = await Share.filter(loan__name__startswith="Borrower").count()
+    assert stored == 12
