@@ -14,9 +14,9 @@ field marked VIEWER_DEPENDENT), once, as graph.schema.VIEWER_FIELDS.
 import asyncio
 import json
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from types import GeneratorType
-from typing import Any
+from typing import Any, TypeGuard
 
 from graphql import (
     ArgumentNode,
@@ -44,7 +44,7 @@ ShareKey = tuple[str, object, int, tuple[tuple[str, str], ...], object]
 _AWAITABLE_TYPES: dict[type, bool] = {}
 
 
-def is_awaitable(value: object) -> bool:
+def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     """graphql-core's test of a resolver's value, remembered by type.
 
     graphql-core asks it of every value it completes (thousands for a page of 100 rows), and its own
