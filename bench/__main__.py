@@ -13,7 +13,7 @@ from bench import common
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--only", choices=["P1", "P2", "P3", "P4", "P5", "P6"], type=str.upper, help="run one benchmark"
+        "--only", choices=["P1", "P2", "P3", "P4", "P5", "P6", "P7"], type=str.upper, help="run one benchmark"
     )
     parser.add_argument("--sqlite", action="store_true", help="P1 and P4 on SQLite even when PostgreSQL is reachable")
     p1 = parser.add_argument_group("P1 portfolio read")
@@ -49,6 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p6.add_argument("--depositors", type=int, default=1000, help="deposits of 25.00, one lender each (1000)")
     p6.add_argument("--spread-lends", type=int, default=2000, help="lends of 25.00, two per lender (2000)")
     p6.add_argument("--spread-loans", type=int, default=200, help="fundraising loans the lends spread over (200)")
+    p7 = parser.add_argument_group("P7 reads over HTTP")
+    p7.add_argument("--browse-loans", type=int, default=200, help="loans in the database (200)")
+    p7.add_argument("--clients", type=int, default=20, help="concurrent keep-alive clients (20)")
+    p7.add_argument("--seconds", type=float, default=10, help="seconds each server is measured (10)")
     args = parser.parse_args(argv)
     if (
         min(
@@ -65,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.scan_loans,
             args.depositors,
             args.spread_lends,
+            args.browse_loans,
+            args.clients,
         )
         < 1
         or min(args.hot_loans, args.listings) < 0
@@ -191,6 +197,21 @@ async def main(args: argparse.Namespace) -> int:
                 summaries.append(
                     await p6_platform.run(
                         url, deposits=args.depositors, lends=args.spread_lends, loans=args.spread_loans, pool=args.pool
+                    )
+                )
+
+    if args.only in (None, "P7"):
+        from bench import p7_reads
+
+        print(f"\nP7 - reads over HTTP: loans(first: 20) from {args.clients} clients, one worker, vs a bare endpoint")
+        if reachable is not None:
+            print("  skipped: P7 needs PostgreSQL (set BENCH_POSTGRES_URL)")
+            summaries.append("P7 reads: skipped (no PostgreSQL)")
+        else:
+            async with common.pg_database() as url:
+                summaries.append(
+                    await p7_reads.run(
+                        url, loans=args.browse_loans, clients=args.clients, seconds=args.seconds, pool=args.pool
                     )
                 )
 

@@ -62,6 +62,12 @@ def prime_loans(loaders: Loaders, loans: list[Loan]) -> None:
     """Remember loans read with their partners (select_related) for the rest of the operation."""
     for loan in loans:
         loaders.loan.prime(loan.id, loan)
+    prime_partners(loaders, loans)
+
+
+def prime_partners(loaders: Loaders, loans: list[Loan]) -> None:
+    """Remember the partners of loans read with them (select_related) for the rest of the operation."""
+    for loan in loans:
         loaders.partner.prime(loan.partner_id, loan.partner)
 
 

@@ -8,6 +8,7 @@ import strawberry
 
 from graph.context import Info
 from graph.ids import decode_id
+from graph.loaders import prime_partners
 from graph.permissions import IsLender, requires
 from graph.types import errors as e
 from graph.types.connections import connection
@@ -43,7 +44,9 @@ class LoanQuery:
         after: str | None = None,
     ) -> LoanConnection:
         query = loan_query(filter.to_domain() if filter else None)
-        result = await page(query, LOAN_ORDERS[sort or LoanSort.NEWEST], first, after)
+        # Each loan's partner comes in the page's own query: browsing shows it on every card.
+        result = await page(query.select_related("partner"), LOAN_ORDERS[sort or LoanSort.NEWEST], first, after)
+        prime_partners(info.context.loaders, result.items)
         return connection(LoanConnection, result, LoanNode.from_model, query)
 
     @strawberry.field

@@ -2,7 +2,9 @@
 
 import pytest
 
+from models import Loan
 from tests.api import partner_token
+from tests.querycount import count_queries
 
 LOANS = """query($filter: LoanFilter, $sort: LoanSort, $first: Int, $after: String) {
   loans(filter: $filter, sort: $sort, first: $first, after: $after) {
@@ -200,3 +202,22 @@ async def test_partners_with_their_track_record(market):
         "defaultRate": "0.0000",
         "arrearsRate": "0.0000",
     }
+
+
+async def test_a_page_of_loans_reads_their_partners_in_its_own_query(api, market):
+    """Browsing shows each loan's partner: one statement for the page, whatever its size."""
+    query = """{ loans(first: 10, sort: LOAN_AMOUNT) { edges { node { name riskRating
+        partner { name riskRating country { isoCode } } } } } }"""
+    await api.data(query)  # warm up: nothing of the page is cached between operations
+    with count_queries() as queries:
+        edges = (await api.data(query))["loans"]["edges"]
+    assert len(queries.without_outbox_polls()) == 1, queries.report()
+    assert [(e["node"]["name"], e["node"]["partner"]["name"], e["node"]["riskRating"]) for e in edges] == [
+        ("Rosa", "Peru Partner", "1.5"),
+        ("Amina", "Kenya Partner", "3.5"),
+        ("Otieno", "Kenya Partner", "3.5"),
+        ("Los Andes Group", "Peru Partner", "1.5"),
+    ]
+    assert all(e["node"]["partner"]["riskRating"] == e["node"]["riskRating"] for e in edges)
+    assert {e["node"]["partner"]["country"]["isoCode"] for e in edges} == {"KE", "PE"}
+    assert await Loan.filter(partner__name="Peru Partner").count() == 2
