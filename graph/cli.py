@@ -39,11 +39,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             workers=args.workers,
             log_level="info",
             ws_max_size=ws_max_size,
+            ws_per_message_deflate=settings.ws_per_message_deflate,
         )
     else:
         from graph.app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", ws_max_size=ws_max_size)
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            ws_max_size=ws_max_size,
+            ws_per_message_deflate=settings.ws_per_message_deflate,
+        )
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:

@@ -1,7 +1,11 @@
 """The command line and a real server process, as an operator would use them."""
 
+import json
+
 import httpx
 import pytest
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from tests.e2e.server import run_cli, serving
 
@@ -90,3 +94,23 @@ def test_export_schema_prints_the_committed_sdl(database_url):
 
 def test_migrate_twice_is_harmless(database_url):
     assert "up to date" in run_cli("migrate", database_url=database_url)
+
+
+@pytest.mark.parametrize(("setting", "compressed"), [(None, False), ("0", False), ("1", True)])
+def test_websocket_compression_is_accepted_only_when_turned_on(database_url, setting, compressed):
+    """Browsers always offer permessage-deflate; the server accepts it only with WS_PER_MESSAGE_DEFLATE=1."""
+    run_cli("migrate", database_url=database_url)
+    env = {} if setting is None else {"WS_PER_MESSAGE_DEFLATE": setting}
+    with serving(database_url, env=env) as base:
+        url = base.replace("http://", "ws://") + "/graphql"
+        with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")], compression="deflate") as socket:
+            extensions = socket.response.headers.get("Sec-WebSocket-Extensions")
+            socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
+            socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }"}}))
+            assert json.loads(socket.recv(timeout=10)) == {
+                "id": "1",
+                "type": "next",
+                "payload": {"data": {"__typename": "Query"}},
+            }
+    assert (extensions is not None and extensions.startswith("permessage-deflate")) is compressed
