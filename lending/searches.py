@@ -65,29 +65,34 @@ class Match:
 
 
 async def matching_searches(loan: Loan, risk_tenths: int) -> list[Match]:
-    """Alerting saved searches that match `loan`, in id order: the match index's answer, no filter judged here.
+    """Each lender's first (lowest id) alerting saved search that matches `loan`, in id order.
 
-    Their lenders and names are read by id, as they are in this transaction
-    (one deleted or silenced since the index heard of it is not there).
+    The matches are the match index's answer: no filter is judged here. Only
+    each lender's first is read (its lender and name), as it is in this
+    transaction: one deleted or silenced since the index heard of it is not
+    there, and the lender's next match stands in for it.
     """
     found = (await matchers.SEARCHES.index()).match(loan, risk_tenths)
     # Thousands of ids: one array parameter (one VALUES list on SQLite), never one bind parameter each.
     rows = await with_rows(
-        "SELECT s.id, s.lender_id, s.name FROM saved_search s JOIN v ON v.id = s.id WHERE s.alert ORDER BY s.id",
+        "SELECT s.id, s.lender_id, s.name FROM saved_search s WHERE s.id IN ("
+        "SELECT min(m.id) FROM saved_search m JOIN v ON v.id = m.id WHERE m.alert GROUP BY m.lender_id"
+        ") ORDER BY s.id",
         {"id": "integer"},
         [(search_id,) for search_id in found],
     )
-    return [Match(row["id"], row["lender_id"], row["name"]) for row in rows]
+    first: dict[int, Match] = {}  # SQLite reads past 32,766 ids in parts: a lender may come once per part
+    for row in sorted(rows, key=lambda row: row["id"]):
+        first.setdefault(row["lender_id"], Match(row["id"], row["lender_id"], row["name"]))
+    return list(first.values())
 
 
 async def alert_saved_searches(loan: Loan, risk_tenths: int, now: datetime) -> list[Draft]:
     """Notify each lender whose alerting search matches a new listing; return their events.
 
-    One notification per lender, however many of their searches match.
+    One notification per lender, however many of their searches match (it names the first).
     """
-    first_match: dict[int, Match] = {}
-    for search in await matching_searches(loan, risk_tenths):
-        first_match.setdefault(search.lender_id, search)
+    first_match = {search.lender_id: search for search in await matching_searches(loan, risk_tenths)}  # one each
     if not first_match:
         return []
     await Notification.bulk_create(
