@@ -25,15 +25,18 @@ A process without a hub (the command line, a bench) sees the changes made
 by others as they were when its index was built.
 """
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
+
+from tortoise import Tortoise
 
 from lending.filters import LoanFilter
 from lending.matching import FilterIndex
 from lending.outbox import Draft
 from models import AutoLendRule, Event, EventKind, SavedSearch, db
 
-Rows = list[tuple[int, dict[str, Any]]]  # (id, criteria as LoanFilter.to_json stores it)
+Rows = list[tuple[int, str]]  # (id, criteria as the JSON text LoanFilter.to_json stored)
 
 
 class Change(NamedTuple):
@@ -63,13 +66,12 @@ class Live:
         heard: list[Change] = []
         self._building.append(heard)
         try:
-            index = FilterIndex()
             parsed: dict[str, LoanFilter] = {}  # many filters share their criteria: each distinct one parsed once
-            for filter_id, criteria in await self._load():
-                key = repr(criteria)  # stored by LoanFilter.to_json, so alike criteria print alike
-                if key not in parsed:
-                    parsed[key] = LoanFilter.from_json(criteria)
-                index.put(filter_id, parsed[key])
+            rows = await self._load()
+            for _, text in rows:
+                if text not in parsed:
+                    parsed[text] = LoanFilter.from_json(json.loads(text))
+            index = FilterIndex.of((filter_id, parsed[text]) for filter_id, text in rows)
         finally:
             self._building.remove(heard)
         for change in heard:
@@ -85,16 +87,18 @@ class Live:
             self._index.put(*change)
 
 
-async def _alerting_searches() -> Rows:
-    return list(await SavedSearch.filter(alert=True).values_list("id", "criteria"))
+async def _criteria(model: type[SavedSearch | AutoLendRule], flag: str) -> Rows:
+    """(id, criteria as JSON text) of the rows whose `flag` is set: text, so alike criteria are parsed once."""
+    connection = Tortoise.get_connection("default")
+    # jsonb prints its keys in one order; SQLite keeps the text LoanFilter.to_json wrote.
+    text = "criteria::text" if connection.capabilities.dialect == "postgres" else "criteria"
+    table = model._meta.db_table
+    rows = await connection.execute_query_dict(f'SELECT id, {text} AS criteria FROM "{table}" WHERE {flag}')
+    return [(row["id"], row["criteria"]) for row in rows]
 
 
-async def _enabled_rules() -> Rows:
-    return list(await AutoLendRule.filter(enabled=True).values_list("id", "criteria"))
-
-
-SEARCHES = Live(_alerting_searches)
-RULES = Live(_enabled_rules)
+SEARCHES = Live(lambda: _criteria(SavedSearch, "alert"))
+RULES = Live(lambda: _criteria(AutoLendRule, "enabled"))
 
 
 def search_saved(search: SavedSearch) -> Draft:

@@ -29,7 +29,7 @@ twice, or out of order, leaves the newest.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Any
 
@@ -53,27 +53,27 @@ class _Named:
         self.named: defaultdict[Value, BitMap] = defaultdict(BitMap)
         self.accepting: dict[Value, BitMap] = {}  # free | named[value], made at the first loan with the value
 
-    def add(self, filter_id: int, values: Iterable[Value]) -> None:
+    def add(self, ids: BitMap, values: Iterable[Value]) -> None:
         values = {_plain(v) for v in values}
         if not values:
-            self.free.add(filter_id)
+            self.free |= ids
             for bitmap in self.accepting.values():
-                bitmap.add(filter_id)
+                bitmap |= ids
         for value in values:
-            self.named[value].add(filter_id)
+            self.named[value] |= ids
             if value in self.accepting:
-                self.accepting[value].add(filter_id)
+                self.accepting[value] |= ids
 
-    def remove(self, filter_id: int, values: Iterable[Value]) -> None:
+    def remove(self, ids: BitMap, values: Iterable[Value]) -> None:
         values = {_plain(v) for v in values}
         if not values:
-            self.free.discard(filter_id)
+            self.free -= ids
             for bitmap in self.accepting.values():
-                bitmap.discard(filter_id)
+                bitmap -= ids
         for value in values:
-            self.named[value].discard(filter_id)
+            self.named[value] -= ids
             if value in self.accepting:
-                self.accepting[value].discard(filter_id)
+                self.accepting[value] -= ids
 
     def of(self, value: Value) -> BitMap:
         value = _plain(value)
@@ -98,17 +98,17 @@ class _Ranged:
         self.by_bounds: defaultdict[Bounds, BitMap] = defaultdict(BitMap)  # (None, None): unconstrained
         self.accepting: dict[int, BitMap] = {}
 
-    def add(self, filter_id: int, bounds: Bounds) -> None:
-        self.by_bounds[bounds].add(filter_id)
+    def add(self, ids: BitMap, bounds: Bounds) -> None:
+        self.by_bounds[bounds] |= ids
         for value, bitmap in self.accepting.items():
             if _holds(bounds, value):
-                bitmap.add(filter_id)
+                bitmap |= ids
 
-    def remove(self, filter_id: int, bounds: Bounds) -> None:
-        self.by_bounds[bounds].discard(filter_id)
+    def remove(self, ids: BitMap, bounds: Bounds) -> None:
+        self.by_bounds[bounds] -= ids
         for value, bitmap in self.accepting.items():
             if _holds(bounds, value):
-                bitmap.discard(filter_id)
+                bitmap -= ids
 
     def of(self, value: int) -> BitMap:
         found = self.accepting.get(value)
@@ -127,23 +127,23 @@ class _Words:
         self.sets_of: defaultdict[str, set[frozenset[str]]] = defaultdict(set)  # word -> the sets holding it
         self.lengths: defaultdict[int, set[str]] = defaultdict(set)  # the words, by length
 
-    def add(self, filter_id: int, words: frozenset[str]) -> None:
+    def add(self, ids: BitMap, words: frozenset[str]) -> None:
         if not words:
-            self.free.add(filter_id)
+            self.free |= ids
             return
         if words not in self.by_set:
             self.by_set[words] = BitMap()
             for word in words:
                 self.sets_of[word].add(words)
                 self.lengths[len(word)].add(word)
-        self.by_set[words].add(filter_id)
+        self.by_set[words] |= ids
 
-    def remove(self, filter_id: int, words: frozenset[str]) -> None:
+    def remove(self, ids: BitMap, words: frozenset[str]) -> None:
         if not words:
-            self.free.discard(filter_id)
+            self.free -= ids
             return
         bitmap = self.by_set[words]
-        bitmap.discard(filter_id)
+        bitmap -= ids
         if not bitmap:  # the last filter with this set: forget it, and its words that no other set holds
             del self.by_set[words]
             for word in words:
@@ -206,23 +206,45 @@ class FilterIndex:
             self.versions[filter_id] = version
         old = self.filters.pop(filter_id, None)
         if old is not None:
-            self._file(filter_id, old, remove=True)
+            self._file(BitMap([filter_id]), old, remove=True)
         if loan_filter is not None:
             loan_filter = self._interned.setdefault(loan_filter, loan_filter)
             self.filters[filter_id] = loan_filter
-            self._file(filter_id, loan_filter, remove=False)
+            self._file(BitMap([filter_id]), loan_filter, remove=False)
 
-    def _file(self, filter_id: int, f: LoanFilter, *, remove: bool) -> None:
-        def change(attribute: Any, key: Any) -> None:
-            (attribute.remove if remove else attribute.add)(filter_id, key)
+    @classmethod
+    def of(cls, filters: Iterable[tuple[int, LoanFilter]]) -> "FilterIndex":
+        """An index of these (id, filter) pairs (ids distinct), each attribute filed once per distinct key of it."""
+        index = cls()
+        ids_of: defaultdict[LoanFilter, list[int]] = defaultdict(list)
+        for filter_id, loan_filter in filters:
+            ids_of[loan_filter].append(filter_id)
+        for loan_filter, ids in ids_of.items():
+            index._interned[loan_filter] = loan_filter
+            index.filters.update(dict.fromkeys(ids, loan_filter))
+        for attribute, key_of in index._attributes():
+            grouped: defaultdict[Any, list[int]] = defaultdict(list)
+            for loan_filter, ids in ids_of.items():
+                grouped[key_of(loan_filter)].extend(ids)
+            for key, ids in grouped.items():
+                attribute.add(BitMap(ids), key)
+        return index
 
-        change(self._countries, f.countries)
-        change(self._sectors, f.sectors)
-        change(self._genders, f.genders)
-        change(self._statuses, f.statuses)
-        change(self._risk, (f.risk_min_tenths, f.risk_max_tenths))
-        change(self._term, (None, f.max_term_months))
-        change(self._words, words_of(f))
+    def _attributes(self) -> list[tuple[Any, Callable[[LoanFilter], Any]]]:
+        """Each attribute, and what of a filter it files."""
+        return [
+            (self._countries, lambda f: f.countries),
+            (self._sectors, lambda f: f.sectors),
+            (self._genders, lambda f: f.genders),
+            (self._statuses, lambda f: f.statuses),
+            (self._risk, lambda f: (f.risk_min_tenths, f.risk_max_tenths)),
+            (self._term, lambda f: (None, f.max_term_months)),
+            (self._words, words_of),
+        ]
+
+    def _file(self, ids: BitMap, loan_filter: LoanFilter, *, remove: bool) -> None:
+        for attribute, key_of in self._attributes():
+            (attribute.remove if remove else attribute.add)(ids, key_of(loan_filter))
 
     def match(self, loan: Loan, risk_tenths: int, status: LoanStatus | None = None) -> BitMap:
         """The ids of the filters that `loan` (of a partner with `risk_tenths`) passes; `status` as in matches."""

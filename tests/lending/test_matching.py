@@ -15,7 +15,17 @@ from hypothesis import strategies as st
 from lending.filters import LoanFilter
 from lending.matching import FilterIndex
 from models import Gender, Loan, LoanStatus, Sector
-from tests.lending.test_filters import COUNTRIES, RISKS, SECTORS, TERMS, filters, loans, partners, selected_by_sql, store
+from tests.lending.test_filters import (
+    COUNTRIES,
+    RISKS,
+    SECTORS,
+    TERMS,
+    filters,
+    loans,
+    partners,
+    selected_by_sql,
+    store,
+)
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 __all__ = ["partners"]  # a fixture of test_filters.py, used here too
@@ -76,6 +86,7 @@ def test_the_index_answers_as_matches_after_every_change(script: list[tuple[str,
     index = FilterIndex()
     held: dict[int, LoanFilter] = {}
     versions: dict[int, int] = {}
+    asked = []
     for step, arguments in script:
         if step == "put":
             filter_id, loan_filter, version = arguments
@@ -91,7 +102,11 @@ def test_the_index_answers_as_matches_after_every_change(script: list[tuple[str,
             loan, risk, status = arguments
             expected = {i for i, f in held.items() if f.matches(loan, risk, status)}
             assert set(index.match(loan, risk, status)) == expected, (loan.__dict__, risk, status, held)
+            asked.append(arguments)
         assert index.filters == held
+    built = FilterIndex.of(held.items())  # as a process builds it at start: all at once
+    for loan, risk, status in asked:
+        assert set(built.match(loan, risk, status)) == {i for i, f in held.items() if f.matches(loan, risk, status)}
 
 
 @settings(
