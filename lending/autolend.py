@@ -200,12 +200,13 @@ async def _fund_loans(loan_ids: list[int], now: datetime, picked_by: Mapping[int
     if any(now_terms.get(lender_id) != terms for lender_id, terms in picked_by.items()):
         raise RulesReplaced
     ready = [(row.rule, row.terms) for row in rows if row.ready and lendable_cents(row.balance, row.terms.keep_cents)]
-    # The index's answer, for each rule it holds as read here. A rule whose row differs from the index's
-    # (replaced by another process a moment ago, its event not yet heard here) is judged as read.
+    # The index's answer, asked again now: it may have heard of changes while the rules were read, and it
+    # must be judged as it is when compared with them. A rule whose row differs from the index's (replaced
+    # by another process a moment ago, its event not yet heard here) is judged by its row.
     stale = [terms.criteria for rule, terms in ready if index.filters.get(rule.id) != terms.criteria]
     rivals = {}
     for loan in loans:
-        fits = passed[loan.id]
+        fits = index.match(loan, risk[loan.partner_id])
         judged = {criteria: criteria.matches(loan, risk[loan.partner_id]) for criteria in stale}
         rivals[loan.id] = [
             (rule, terms)
