@@ -1,19 +1,27 @@
-"""P4 - saved-search matching: which of 100,000 saved searches does a new listing alert?
+"""P4 - saved-search matching: which of 100,000 (or 1,000,000) saved searches does a new listing alert?
 
-lendgraph: `lending.searches.matching_searches(loan, risk_tenths)`, the call
-`list_loan` makes inside its transaction: candidates by index lookup
-(`SearchAnchor` keys from `LoanFilter.index_keys()`), then
-`LoanFilter.matches` on each alerting candidate.
+lendgraph: the match index (lending.matching.FilterIndex, a roaring bitmap
+per attribute value after Whang et al., "Indexing Boolean Expressions",
+VLDB 2009), `index.match(loan, risk_tenths)`; and at sizes whose rows are
+inserted, `lending.searches.matching_searches(loan, risk_tenths)`, the call
+`list_loan` makes inside its transaction: the index's answer, then the
+matched searches' lenders and names read by id.
 
-Baseline: a linear scan with the same predicate: load every saved search
-(`SavedSearch.all()`), keep the alerting ones whose `LoanFilter` matches.
-Both must return the same set of searches for every loan. The scan is also
-timed with the filters already parsed and in memory (no database at all):
-the best any scan can do.
+Baseline: a linear scan with the same predicate, the filters already parsed
+and in memory (no database at all): the best any scan can do. At sizes
+whose rows are inserted, also the scan that loads every saved search
+(`SavedSearch.all()`) first. Every path must return the same set of
+searches for every loan checked.
+
+Up to IN_DATABASE searches are inserted as rows and the index is built from
+them as a serving process builds it (lending.matchers); above that (the
+1,000,000 size) inserting the rows would take most of the run, so the index
+is built directly from the generated LoanFilters and only the index and the
+in-memory scan are timed. The output says which.
 """
 
+import gc
 import random
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,9 +30,10 @@ from typing import Any, TypeVar
 from tortoise import Tortoise
 
 from bench.common import Stopwatch, Table, median, ms, percentile, ratio
-from lending import matching
+from lending import matchers
 from lending.countries import COUNTRIES
-from lending.filters import LoanFilter, loan_index_keys
+from lending.filters import LoanFilter
+from lending.matching import FilterIndex
 from lending.searches import matching_searches
 from models import (
     Gender,
@@ -32,7 +41,6 @@ from models import (
     Loan,
     LoanStatus,
     SavedSearch,
-    SearchAnchor,
     Sector,
     db,
 )
@@ -40,6 +48,8 @@ from models import (
 T = TypeVar("T")
 
 BATCH = 5000
+IN_DATABASE = 200_000  # searches inserted as rows up to this many; above, the index is built in memory
+INDEX_LOANS = 200  # listings the index is timed on (the first `loans` of them checked against the scans)
 SEARCHES_PER_LENDER = 40  # under MAX_SEARCHES_PER_LENDER (50)
 WORDS = [
     "water",
@@ -129,14 +139,24 @@ def random_filter(rng: random.Random, countries: tuple[list[str], list[float]]) 
 
 @dataclass
 class Arranged:
-    lenders: int
-    anchors: int
-    keys: Counter[str]  # index rows by kind of key (country, sector, gender, any)
-    seconds: float
+    """The searches as the scans read them (id, alerting, filter), and the index of the alerting ones."""
+
+    searches: list[tuple[int, bool, LoanFilter]]
+    index: FilterIndex
+    how: str  # what was arranged, for the output
+    lender_of: dict[int, int]  # each search's lender (rows only)
 
 
-async def arrange(searches: int, rng: random.Random) -> Arranged:
-    """Lenders and `searches` saved searches with their index rows, inserted with bulk_create in batches."""
+def generate(searches: int, rng: random.Random) -> tuple[list[LoanFilter], list[bool]]:
+    """The searches' filters (alike ones shared, as a serving process shares them) and whether each alerts."""
+    countries = _weighted_countries(rng)
+    interned: dict[LoanFilter, LoanFilter] = {}
+    filters = [interned.setdefault(f, f) for f in (random_filter(rng, countries) for _ in range(searches))]
+    return filters, [rng.random() < 0.85 for _ in range(searches)]
+
+
+async def insert(searches: int, rng: random.Random) -> Arranged:
+    """Lenders and `searches` saved searches, inserted with bulk_create in batches; the index built from the rows."""
     now = datetime.now(UTC)
     watch = Stopwatch()
     lenders = -(-searches // SEARCHES_PER_LENDER)
@@ -148,9 +168,7 @@ async def arrange(searches: int, rng: random.Random) -> Arranged:
         batch_size=BATCH,
     )
     lender_ids = await Lender.filter(email__startswith="searcher").order_by("id").values_list("id", flat=True)
-    countries = _weighted_countries(rng)
-    filters = [random_filter(rng, countries) for _ in range(searches)]
-    alerts = [rng.random() < 0.85 for _ in range(searches)]
+    filters, alerts = generate(searches, rng)
     for start in range(0, searches, BATCH):
         await SavedSearch.bulk_create(
             [
@@ -164,15 +182,31 @@ async def arrange(searches: int, rng: random.Random) -> Arranged:
                 for i in range(start, min(start + BATCH, searches))
             ]
         )
-    # Each search's anchors, from its stored criteria, as save_search files them.
-    anchors = []
-    for search_id, criteria in await SavedSearch.all().order_by("id").values_list("id", "criteria"):
-        anchors += [SearchAnchor(search_id=search_id, key=key) for key in LoanFilter.from_json(criteria).index_keys()]
-    await SearchAnchor.bulk_create(anchors, batch_size=BATCH * 2)
-    connection = Tortoise.get_connection("default")
-    await connection.execute_script("ANALYZE")  # fresh statistics, as autovacuum would have them by now
-    keys = Counter(a.key.split(":")[0] for a in anchors)
-    return Arranged(lenders, len(anchors), keys, watch.seconds)
+    await Tortoise.get_connection("default").execute_script("ANALYZE")  # fresh statistics, as autovacuum keeps
+    inserted = watch.seconds
+    watch = Stopwatch()
+    index = await matchers.SEARCHES.build()
+    built = watch.seconds
+    rows = await SavedSearch.all().order_by("id").values_list("id", "alert", "criteria", "lender_id")
+    every = [(i, alert, LoanFilter.from_json(criteria)) for i, alert, criteria, _ in rows]
+    how = (
+        f"{searches:,} saved searches of {lenders:,} lenders inserted in {inserted:.1f} s; "
+        f"index of the {len(index):,} alerting ones built from their rows (lending.matchers) in {built:.1f} s"
+    )
+    return Arranged(every, index, how, {i: lender for i, _, _, lender in rows})
+
+
+def in_memory(searches: int, rng: random.Random) -> Arranged:
+    """`searches` generated filters and the index built from them directly: no rows."""
+    filters, alerts = generate(searches, rng)
+    every = [(i, alert, f) for i, (alert, f) in enumerate(zip(alerts, filters, strict=True), 1)]
+    watch = Stopwatch()
+    index = FilterIndex.of((i, f) for i, alert, f in every if alert)  # as lending.matchers builds one from rows
+    how = (
+        f"{searches:,} saved searches generated in memory, NO ROWS (inserting them would take most of the run); "
+        f"index of the {len(index):,} alerting ones built from the LoanFilters directly in {watch.seconds:.1f} s"
+    )
+    return Arranged(every, index, how, {})
 
 
 def new_loans(count: int, rng: random.Random) -> list[tuple[Loan, int]]:
@@ -201,144 +235,117 @@ def new_loans(count: int, rng: random.Random) -> list[tuple[Loan, int]]:
     return loans
 
 
-async def scan(loan: Loan, risk_tenths: int) -> list[SavedSearch]:
-    """The baseline: every saved search, the same predicate."""
-    return [
-        s
+async def scan(loan: Loan, risk_tenths: int) -> set[int]:
+    """The baseline that reads the database: every saved search, the same predicate."""
+    return {
+        s.id
         for s in await SavedSearch.all().order_by("id")
         if s.alert and LoanFilter.from_json(s.criteria).matches(loan, risk_tenths)
-    ]
+    }
 
 
 @dataclass
-class Steps:
-    """Where the indexed path spends its time (the steps of matching_searches, replayed one by one)."""
+class Timed:
+    """One path's time per listing, and what it found for each listing it was asked about."""
 
-    lookup: float
-    load: float
-    test: float
-    candidates: int
-    alerting: int
+    times: list[float]
+    found: list[set[int]]
 
 
-async def steps(loan: Loan, risk_tenths: int) -> Steps:
-    watch = Stopwatch()
-    ids = await SearchAnchor.filter(key__in=loan_index_keys(loan)).distinct().values_list("search_id", flat=True)
-    lookup = watch.seconds
-    watch = Stopwatch()
-    # As matching_searches does it: the index lookup as a subquery (its time includes the lookup again).
-    candidates = (
-        await SavedSearch.filter(id__in=matching.candidates(SearchAnchor, "search_id", loan), alert=True)
-        .order_by("id")
-        .values_list("id", "lender_id", "name", "criteria")
+def timed_index(index: FilterIndex, listings: list[tuple[Loan, int]]) -> Timed:
+    index.match(*listings[0])  # warm: every value's bitmap made once, as a serving process has them
+    times, found = [], []
+    for loan, risk in listings:
+        watch = Stopwatch()
+        result = index.match(loan, risk)
+        times.append(watch.seconds)
+        found.append(set(result))
+    return Timed(times, found)
+
+
+def timed_scan(every: list[tuple[int, bool, LoanFilter]], listings: list[tuple[Loan, int]]) -> Timed:
+    times, found = [], []
+    for loan, risk in listings:
+        watch = Stopwatch()
+        found.append({i for i, alert, f in every if alert and f.matches(loan, risk)})
+        times.append(watch.seconds)
+    return Timed(times, found)
+
+
+async def timed_async(path: Callable[[Loan, int], Any], listings: list[tuple[Loan, int]]) -> Timed:
+    times, found = [], []
+    for loan, risk in listings:
+        watch = Stopwatch()
+        result = await path(loan, risk)
+        times.append(watch.seconds)
+        found.append({getattr(s, "id", s) for s in result})
+    return Timed(times, found)
+
+
+def first_per_lender(ids: set[int], lender_of: dict[int, int]) -> set[int]:
+    first: dict[int, int] = {}
+    for search_id in sorted(ids):
+        first.setdefault(lender_of[search_id], search_id)
+    return set(first.values())
+
+
+def row(table: Table, name: str, timed: Timed, index: Timed, read: str) -> None:
+    table.add(
+        name,
+        len(timed.times),
+        ms(min(timed.times)),
+        ms(median(timed.times)),
+        ms(percentile(timed.times, 0.9)),
+        read,
+        f"{median([len(f) for f in timed.found]):.0f}",
+        ratio(median(timed.times), median(index.times)),
     )
-    load = watch.seconds
-    watch = Stopwatch()
-    [row for row in candidates if LoanFilter.from_json(row[3]).matches(loan, risk_tenths)]
-    return Steps(lookup, load, watch.seconds, len(ids), len(candidates))
 
 
 async def run(database_url: str, *, searches: int, loans: int, scan_loans: int) -> str:
-    """Arrange, time both paths, check they agree, print the table; return the one-line summary."""
+    """Arrange, time the index and the scans, check they agree, print the table; return the one-line summary."""
     backend = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
     rng = random.Random(4)
+    loans = min(loans, INDEX_LOANS)
     scan_loans = min(scan_loans, loans)
+    rows = searches <= IN_DATABASE
     await db.connect(database_url)
     try:
-        arranged = await arrange(searches, rng)
-        keys = ", ".join(f"{k} {n}" for k, n in arranged.keys.most_common())
-        print(
-            f"  arranged on {backend}: {searches} saved searches of {arranged.lenders} lenders, "
-            f"{arranged.anchors} index rows ({keys}) in {arranged.seconds:.1f} s"
-        )
-        listings = new_loans(loans, rng)
-        await matching_searches(*listings[0])  # warm: statement caches, index pages in shared buffers
-        index_times, found = [], []
-        for loan, risk in listings:
-            watch = Stopwatch()
-            result = await matching_searches(loan, risk)
-            index_times.append(watch.seconds)
-            found.append({s.id for s in result})
-        breakdown = [await steps(loan, risk) for loan, risk in listings[:3]]
-        candidates = [
-            len(await SearchAnchor.filter(key__in=loan_index_keys(loan)).distinct().values_list("search_id", flat=True))
-            for loan, _ in listings
-        ]
-
-        scan_times, mismatches = [], []
-        for n, (loan, risk) in enumerate(listings[:scan_loans]):
-            watch = Stopwatch()
-            expected = {s.id for s in await scan(loan, risk)}
-            scan_times.append(watch.seconds)
-            if expected != found[n]:
-                mismatches.append((n, len(expected - found[n]), len(found[n] - expected)))
-        # Every loan checked against the scan, with the filters parsed once: also the floor of any scan.
-        watch = Stopwatch()
-        every = [(s.id, s.alert, LoanFilter.from_json(s.criteria)) for s in await SavedSearch.all().order_by("id")]
-        preload = watch.seconds
-        memory_times = []
-        for n, (loan, risk) in enumerate(listings):
-            watch = Stopwatch()
-            expected = {i for i, alert, f in every if alert and f.matches(loan, risk)}
-            memory_times.append(watch.seconds)
-            if expected != found[n] and n >= scan_loans:
-                mismatches.append((n, len(expected - found[n]), len(found[n] - expected)))
+        arranged = await insert(searches, rng) if rows else in_memory(searches, rng)
+        print(f"  arranged on {backend if rows else 'no database'}: {arranged.how}")
+        listings = new_loans(INDEX_LOANS, rng)
+        gc.collect()
+        index = timed_index(arranged.index, listings)
+        end_to_end = None
+        if rows:
+            await matching_searches(*listings[0])  # warm: statement caches, pages in shared buffers
+            end_to_end = await timed_async(matching_searches, listings[:loans])
+            database_scan = await timed_async(scan, listings[:scan_loans])
+        memory_scan = timed_scan(arranged.searches, listings[:loans])
     finally:
         await db.disconnect()
 
-    matched = [len(f) for f in found]
+    mismatches = [n for n, expected in enumerate(memory_scan.found) if expected != index.found[n]]
+    if end_to_end is not None:  # matching_searches answers each lender's first match
+        firsts = [first_per_lender(expected, arranged.lender_of) for expected in memory_scan.found]
+        mismatches += [n for n, expected in enumerate(firsts) if expected != end_to_end.found[n]]
+        mismatches += [n for n, expected in enumerate(database_scan.found) if expected != index.found[n]]
     table = Table(["path", "loans", "min ms", "median ms", "p90 ms", "searches read", "matched", "time / index"])
-    table.add(
-        "lendgraph index (matching_searches)",
-        loans,
-        ms(min(index_times)),
-        ms(median(index_times)),
-        ms(percentile(index_times, 0.9)),
-        f"{median(candidates):.0f} (median)",
-        f"{median(matched):.0f}",
-        "1.0x",
-    )
-    table.add(
-        "scan: load all, LoanFilter.matches",
-        scan_loans,
-        ms(min(scan_times)),
-        ms(median(scan_times)),
-        ms(percentile(scan_times, 0.9)),
-        searches,
-        f"{median(matched[:scan_loans]):.0f}",
-        ratio(median(scan_times), median(index_times)),
-    )
-    table.add(
-        "scan: filters in memory, matches only",
-        loans,
-        ms(min(memory_times)),
-        ms(median(memory_times)),
-        ms(percentile(memory_times, 0.9)),
-        searches,
-        f"{median(matched):.0f}",
-        ratio(median(memory_times), median(index_times)),
-    )
+    row(table, "match index (FilterIndex.match)", index, index, "none")
+    if end_to_end is not None:
+        row(table, "matching_searches: index, each lender's first", end_to_end, index, "1 row per lender")
+        row(table, "scan: load all, LoanFilter.matches", database_scan, index, f"{searches}")
+    row(table, "scan: filters in memory, matches only", memory_scan, index, f"{searches} (in memory)")
     print(table.render())
-    print(
-        f"  candidates from the index per loan: min {min(candidates)}, median {median(candidates):.0f}, "
-        f"max {max(candidates)} of {searches} ({median(candidates) / searches:.0%}); matched median "
-        f"{median(matched):.0f} ({median(matched) / max(1, median(candidates)):.1%} of candidates)"
-    )
-    print(
-        f"  index path, median of {len(breakdown)} loans per step: anchor lookup "
-        f"{ms(median([b.lookup for b in breakdown])):.1f} ms, "
-        f"load {median([b.alerting for b in breakdown]):.0f} alerting candidates "
-        f"{ms(median([b.load for b in breakdown])):.1f} ms, from_json + matches "
-        f"{ms(median([b.test for b in breakdown])):.1f} ms; the scan's one-off load and parse {ms(preload):.0f} ms"
-    )
-    same = "same set for every loan" if not mismatches else f"MISMATCH on {len(mismatches)} loans {mismatches[:3]}"
-    print(f"  index vs scan: {same} ({scan_loans} loans against the full scan, {loans} against the in-memory scan)")
-    assert not mismatches, f"matching_searches and the scan disagree: {mismatches[:5]}"
+    checked = f"{loans} loans against the in-memory scan" + (f", {scan_loans} against the full scan" if rows else "")
+    same = "same set for every loan" if not mismatches else f"MISMATCH on loans {sorted(set(mismatches))[:5]}"
+    print(f"  index vs scans: {same} ({checked})")
+    assert not mismatches, f"the index and the scans disagree on loans {sorted(set(mismatches))[:5]}"
+    speedup = median(memory_scan.times) / median(index.times)
     return (
-        f"P4 matching ({backend}, {searches} searches): index {ms(median(index_times)):.0f} ms median "
-        f"(min {ms(min(index_times)):.0f}), {median(candidates):.0f} candidates ({median(candidates) / searches:.0%}) "
-        f"-> {median(matched):.0f} matches; scan {ms(median(scan_times)):.0f} ms -> ratio index/scan "
-        f"{median(index_times) / median(scan_times):.2f}x "
-        f"(scan {ratio(median(scan_times), median(index_times))} slower; "
-        f"the in-memory scan is {ratio(median(memory_times), median(index_times))} of the index time)"
+        f"P4 matching ({searches:,} searches, {'rows on ' + backend if rows else 'in memory, no rows'}): index "
+        f"{ms(median(index.times)):.2f} ms median (p90 {ms(percentile(index.times, 0.9)):.2f}) over {len(listings)} "
+        f"listings, {median([len(f) for f in index.found]):.0f} matches; in-memory scan "
+        f"{ms(median(memory_scan.times)):.0f} ms -> index/scan {1 / speedup:.4f} (the scan is {speedup:.0f}x slower)"
+        + (f"; matching_searches {ms(median(end_to_end.times)):.1f} ms" if end_to_end is not None else "")
     )

@@ -30,7 +30,7 @@ from graph.pipeline import RETRY_AFTER_SECONDS, unavailable
 from graph.schema import VIEWER_FIELDS, schema
 from graph.settings import Settings
 from graph.websocket import LegacyWSHandler, TransportWSHandler
-from lending import autolend
+from lending import autolend, matchers
 from lending.loans import expire_loans
 from models import db
 from models.db import is_transient
@@ -151,11 +151,29 @@ async def every(interval: float, job: Callable[[], Awaitable[object]], bus: Even
             log.exception("periodic %s failed", getattr(job, "__name__", job))
 
 
+async def build_indexes(hub: Hub) -> None:
+    """Read the match indexes once the hub knows where it starts reading: it hands them every change after.
+
+    Not awaited by start-up, which a transaction left open elsewhere would hold (the hub waits for those);
+    until then a listing builds the index it needs itself (lending.matchers).
+    """
+    await hub.ready()
+    try:
+        await matchers.build()
+    except Exception:  # the first listing builds it then
+        log.exception("building the match indexes failed")
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:
     """Build the application; `clock` lets tests move time."""
     settings = settings or Settings.from_env()
     bus = EventBus(settings.broadcast_url)
-    hub = Hub(bus, poll_interval=settings.outbox_poll_interval, inbox_size=settings.subscriber_queue_size)
+    hub = Hub(
+        bus,
+        poll_interval=settings.outbox_poll_interval,
+        inbox_size=settings.subscriber_queue_size,
+        observers=[matchers.heard],
+    )
     rate = RateLimiter.from_settings(settings, clock)
     limits = Limits(
         query=QueryLimits(
@@ -174,6 +192,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         await db.connect(settings.database_url)
         await bus.connect()
         await hub.start()
+        indexes = asyncio.create_task(build_indexes(hub))
         jobs = [
             (settings.expiry_interval, lambda: expire_loans(clock())),
             (settings.autolend_sweep_interval, lambda: autolend.sweep(clock())),
@@ -182,7 +201,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         try:
             yield
         finally:
-            for timer in timers:
+            for timer in [*timers, indexes]:
                 timer.cancel()
             await hub.stop()
             await bus.disconnect()

@@ -20,19 +20,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from pyroaring import BitMap
 from tortoise import Tortoise
 from tortoise.expressions import F, Q, Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from lending import ledger
+from lending import ledger, matchers
 from lending.allocation import Candidate, allocate, auto_room, lendable_cents
 from lending.autobook import Placement, book, matched
 from lending.errors import InvalidInput
-from lending.filters import LoanFilter, loan_index_keys, loan_query
-from lending.matching import file_under
+from lending.filters import LoanFilter, loan_query
 from lending.money import LENDING_UNIT, Money, to_cents, to_cents_or_zero, to_decimal
-from lending.rulerows import Terms, read_rules, trigger_met
+from lending.outbox import emit
+from lending.rulerows import RuleRow, Terms, read_rules, trigger_met
 from lending.transactions import atomic
 from models import (
     Account,
@@ -42,7 +43,6 @@ from models import (
     Loan,
     LoanStatus,
     Partner,
-    RuleAnchor,
     Share,
 )
 
@@ -51,6 +51,7 @@ MAX_PAUSE_DAYS = 3650
 MAX_PER_LOAN = 1_000_000  # 10,000.00
 LOANS_PER_LENDER = 10  # a bound on the work one arrival of credit can cause
 LOANS_PER_TRANSACTION = 50  # a bound on the locks one transaction of auto-lending holds (fund_loans)
+RULES_PER_READ = 10_000  # rule ids per statement: under any database's limit on bind parameters
 PICKS = 3  # how often a run picks its loans again when a rule that picked them is replaced (on_credit)
 SWEEP_LOCK = 7_418_002
 log = logging.getLogger("lendgraph.autolend")
@@ -89,7 +90,9 @@ def validate(spec: RuleSpec, now: datetime) -> Terms:
 
 
 async def set_rule(lender_id: int, spec: RuleSpec, now: datetime) -> AutoLendRule:
-    """Create or replace the lender's rule (filed in the rule index), then run it once; answer the rule as written.
+    """Create or replace the lender's rule, then run it once; answer the rule as written.
+
+    Every process's rule index hears of it (lending.matchers), this one's at commit.
 
     The run commits on its own after the rule: the answer is what this call
     wrote, never a rule another call wrote meanwhile, nor what the run
@@ -116,7 +119,9 @@ async def set_rule(lender_id: int, spec: RuleSpec, now: datetime) -> AutoLendRul
         else:
             await AutoLendRule.filter(id=rule.id).update(**fields)
             rule = await AutoLendRule.get(id=rule.id)
-        await file_under(RuleAnchor, "rule_id", rule.id, terms.criteria)
+        event = matchers.rule_set(rule)
+        [event_id] = await emit([event], now)
+    matchers.committed(event, event_id)
     await after_credit([lender_id], now)
     return rule
 
@@ -184,27 +189,29 @@ async def _fund_loans(loan_ids: list[int], now: datetime, picked_by: Mapping[int
     held: dict[int, set[int]] = defaultdict(set)
     for loan_id, lender_id in await Share.filter(loan_id__in=loan_ids).values_list("loan_id", "lender_id"):
         held[loan_id].add(lender_id)
-    keys = sorted({key for loan in loans for key in loan_index_keys(loan)})
-    anchored = Subquery(RuleAnchor.filter(key__in=keys).values("rule_id"))
+    index = await matchers.RULES.index()
+    passed = {loan.id: index.match(loan, risk[loan.partner_id]) for loan in loans}
     # Only rules with credit to lend, as last committed: their accounts alone are locked. Credit that
     # arrives after this read sets off its own run; credit that went is seen under the lock.
-    rows = await read_rules(AutoLendRule.filter(Q(id__in=anchored) | Q(lender_id__in=list(picked_by))), now)
+    rows = await _rules_of(BitMap.union(BitMap(), *passed.values()), list(picked_by), now)
     # The rules that picked the loans must be the ones that lend them. A rule replaced after this read
     # lends as it was, picked and lent alike: as if this batch committed before the replacement.
     now_terms = {row.rule.lender_id: row.terms for row in rows}
     if any(now_terms.get(lender_id) != terms for lender_id, terms in picked_by.items()):
         raise RulesReplaced
     ready = [(row.rule, row.terms) for row in rows if row.ready and lendable_cents(row.balance, row.terms.keep_cents)]
-    # Each distinct criteria is judged once per loan, not once per rule.
-    filters: dict[LoanFilter, int] = {}
-    group = [filters.setdefault(terms.criteria, len(filters)) for _, terms in ready]
+    # The index's answer, asked again now: it may have heard of changes while the rules were read, and it
+    # must be judged as it is when compared with them. A rule whose row differs from the index's (replaced
+    # by another process a moment ago, its event not yet heard here) is judged by its row.
+    stale = [terms.criteria for rule, terms in ready if index.filters.get(rule.id) != terms.criteria]
     rivals = {}
     for loan in loans:
-        fits = [criteria.matches(loan, risk[loan.partner_id]) for criteria in filters]
+        fits = index.match(loan, risk[loan.partner_id])
+        judged = {criteria: criteria.matches(loan, risk[loan.partner_id]) for criteria in stale}
         rivals[loan.id] = [
             (rule, terms)
-            for (rule, terms), g in zip(ready, group, strict=True)
-            if fits[g] and rule.lender_id not in held[loan.id]
+            for rule, terms in ready
+            if judged.get(terms.criteria, rule.id in fits) and rule.lender_id not in held[loan.id]
         ]
     lender_ids = {rule.lender_id for rules in rivals.values() for rule, _ in rules}
     if not lender_ids:
@@ -244,6 +251,17 @@ async def _fund_loans(loan_ids: list[int], now: datetime, picked_by: Mapping[int
         )
     await book(placements, now)
     return {placement.loan.id for placement in placements}
+
+
+async def _rules_of(ids: BitMap, lender_ids: list[int], now: datetime) -> list[RuleRow]:
+    """`read_rules` of the rules `ids` and those of `lender_ids`, in id order, RULES_PER_READ ids a statement."""
+    every = ids.to_array()
+    found: dict[int, RuleRow] = {}
+    for start in range(0, max(len(every), 1), RULES_PER_READ):
+        wanted = Q(id__in=every[start : start + RULES_PER_READ].tolist())
+        query = AutoLendRule.filter(wanted | Q(lender_id__in=lender_ids) if start == 0 else wanted)
+        found.update((row.rule.id, row) for row in await read_rules(query, now))
+    return [found[rule_id] for rule_id in sorted(found)]
 
 
 def _open_loans(criteria: LoanFilter, now: datetime) -> QuerySet[Loan]:

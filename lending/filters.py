@@ -27,12 +27,6 @@ from models.tortoise_internals import Criterion, Function, QueryModifier, Resolv
 
 MAX_KEYWORDS = 10
 MAX_TERM_MONTHS = 120  # as a loan's term
-ANY_LOAN = "any"
-
-
-def loan_index_keys(loan: Loan) -> list[str]:
-    """The index keys under which filters that may match `loan` are filed (see LoanFilter.index_keys)."""
-    return [f"country:{loan.country_code}", f"sector:{loan.sector.value}", f"gender:{loan.gender.value}", ANY_LOAN]
 
 
 @dataclass(frozen=True)
@@ -105,16 +99,6 @@ class LoanFilter:
             statuses=tuple(LoanStatus(s) for s in data["statuses"]),
             max_term_months=data["max_term_months"],
         )
-
-    def index_keys(self) -> list[str]:
-        """Where an index of filters files this one: under the values of its most selective dimension."""
-        if self.countries:
-            return [f"country:{c}" for c in self.countries]
-        if self.sectors:
-            return [f"sector:{s.value}" for s in self.sectors]
-        if self.genders:
-            return [f"gender:{g.value}" for g in self.genders]
-        return [ANY_LOAN]
 
     def clauses(self) -> tuple["Clause", ...]:
         return _clauses(self)

@@ -51,18 +51,18 @@ class Draft:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-async def emit(drafts: Iterable[Draft], now: datetime) -> None:
+async def emit(drafts: Iterable[Draft], now: datetime) -> list[int]:
     """Append events to the outbox, after the caller's locks (best as its transaction's last write).
 
     One INSERT however many events, and no model objects: the ids come from
     the id's default (on PostgreSQL event_next_id(), see the module's
-    docstring), taken in the order of `drafts`.
+    docstring), taken in the order of `drafts`. Returns the ids, in that order.
     """
     rows = [(n, d.kind.value, d.loan_id, d.lender_id, _json(d.payload), now) for n, d in enumerate(drafts)]
     # ORDER BY n: the defaults are computed as the sorted rows are inserted, so ids follow `drafts`.
-    await with_rows(
+    inserted = await with_rows(
         "INSERT INTO event (kind, loan_id, lender_id, payload, created_at) "
-        "SELECT kind, loan_id, lender_id, payload, created_at FROM v ORDER BY n",
+        "SELECT kind, loan_id, lender_id, payload, created_at FROM v ORDER BY n RETURNING id",
         {
             "n": "integer",
             "kind": "text",
@@ -73,6 +73,7 @@ async def emit(drafts: Iterable[Draft], now: datetime) -> None:
         },
         rows,
     )
+    return sorted(row["id"] for row in inserted)
 
 
 _json = json.JSONEncoder(separators=(",", ":")).encode

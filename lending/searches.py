@@ -6,20 +6,21 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from lending import matchers
 from lending.countries import country_name
 from lending.errors import InvalidInput, NotFound
 from lending.filters import LoanFilter
-from lending.matching import candidates, file_under
 from lending.money import to_decimal
-from lending.outbox import Draft
+from lending.outbox import Draft, emit
 from lending.text import clean_text
-from models import EventKind, Loan, Notification, NotificationKind, SavedSearch, SearchAnchor
+from models import EventKind, Loan, Notification, NotificationKind, SavedSearch
+from models.bulk import with_rows
 
 MAX_SEARCHES_PER_LENDER = 50
 
 
 async def save_search(lender_id: int, name: str, loan_filter: LoanFilter, alert: bool, now: datetime) -> SavedSearch:
-    """Save (or replace, by name) a lender's search, filed in the match index."""
+    """Save (or replace, by name) a lender's search; every process's match index hears of it (lending.matchers)."""
     name = clean_text(name, "name", 100)
     async with in_transaction():
         existing = await SavedSearch.get_or_none(lender_id=lender_id, name=name)
@@ -36,18 +37,22 @@ async def save_search(lender_id: int, name: str, loan_filter: LoanFilter, alert:
             search = existing
             search.criteria, search.alert = loan_filter.to_json(), alert
             await search.save(update_fields=["criteria", "alert"])
-        await file_under(SearchAnchor, "search_id", search.id, loan_filter)
+        event = matchers.search_saved(search)
+        [event_id] = await emit([event], now)
+    matchers.committed(event, event_id)
     return search
 
 
-async def delete_search(lender_id: int, search_id: int) -> None:
+async def delete_search(lender_id: int, search_id: int, now: datetime) -> None:
     """Delete one of the lender's saved searches (another lender's is NotFound)."""
     async with in_transaction():
         search = await SavedSearch.get_or_none(id=search_id, lender_id=lender_id)
         if search is None:
             raise NotFound("saved search", search_id)
-        await SearchAnchor.filter(search_id=search_id).delete()
         await search.delete()
+        event = matchers.search_deleted(search_id)
+        [event_id] = await emit([event], now)
+    matchers.committed(event, event_id)
 
 
 @dataclass(frozen=True)
@@ -60,28 +65,34 @@ class Match:
 
 
 async def matching_searches(loan: Loan, risk_tenths: int) -> list[Match]:
-    """Alerting saved searches that match `loan`, found through the index, not by a scan."""
-    # Tens of thousands of candidates: plain rows, not models, which cost several times more to build.
-    rows = (
-        await SavedSearch.filter(id__in=candidates(SearchAnchor, "search_id", loan), alert=True)
-        .order_by("id")
-        .values_list("id", "lender_id", "name", "criteria")
+    """Each lender's first (lowest id) alerting saved search that matches `loan`, in id order.
+
+    The matches are the match index's answer: no filter is judged here. Only
+    each lender's first is read (its lender and name), as it is in this
+    transaction: one deleted or silenced since the index heard of it is not
+    there, and the lender's next match stands in for it.
+    """
+    found = (await matchers.SEARCHES.index()).match(loan, risk_tenths)
+    # Thousands of ids: one array parameter (one VALUES list on SQLite), never one bind parameter each.
+    rows = await with_rows(
+        "SELECT s.id, s.lender_id, s.name FROM saved_search s WHERE s.id IN ("
+        "SELECT min(m.id) FROM saved_search m JOIN v ON v.id = m.id WHERE m.alert GROUP BY m.lender_id"
+        ") ORDER BY s.id",
+        {"id": "integer"},
+        [(search_id,) for search_id in found],
     )
-    return [
-        Match(id_, lender_id, name)
-        for id_, lender_id, name, criteria in rows
-        if LoanFilter.from_json(criteria).matches(loan, risk_tenths)
-    ]
+    first: dict[int, Match] = {}  # SQLite reads past 32,766 ids in parts: a lender may come once per part
+    for row in sorted(rows, key=lambda row: row["id"]):
+        first.setdefault(row["lender_id"], Match(row["id"], row["lender_id"], row["name"]))
+    return list(first.values())
 
 
 async def alert_saved_searches(loan: Loan, risk_tenths: int, now: datetime) -> list[Draft]:
     """Notify each lender whose alerting search matches a new listing; return their events.
 
-    One notification per lender, however many of their searches match.
+    One notification per lender, however many of their searches match (it names the first).
     """
-    first_match: dict[int, Match] = {}
-    for search in await matching_searches(loan, risk_tenths):
-        first_match.setdefault(search.lender_id, search)
+    first_match = {search.lender_id: search for search in await matching_searches(loan, risk_tenths)}  # one each
     if not first_match:
         return []
     await Notification.bulk_create(

@@ -5,7 +5,7 @@ the other side `fields.ReverseRelation["Share"]`) and its column declared (`lend
 BigIntField or SmallIntField is annotated `fields.Field[int]`, since tortoise gives their values no type.
 """
 
-from models.autolend import Allocation, AutoLendRule, RuleAnchor
+from models.autolend import Allocation, AutoLendRule
 from models.enums import (
     AccountKind,
     AutoLendTrigger,
@@ -24,7 +24,7 @@ from models.loans import Loan, Repayment, Share
 from models.notifications import Notification
 from models.outbox import Event
 from models.partners import Partner
-from models.searches import SavedSearch, SearchAnchor
+from models.searches import SavedSearch
 
 __all__ = [
     "Account",
@@ -46,9 +46,7 @@ __all__ = [
     "Partner",
     "Repayment",
     "Role",
-    "RuleAnchor",
     "SavedSearch",
-    "SearchAnchor",
     "Sector",
     "Share",
     "Transfer",

@@ -28,7 +28,6 @@ class AutoLendRule(Model):
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 
-    anchors: fields.ReverseRelation["RuleAnchor"]
     allocations: fields.ReverseRelation["Allocation"]
 
     class Meta:
@@ -38,20 +37,6 @@ class AutoLendRule(Model):
             CheckConstraint(check="keep_cents >= 0", name="rule_keep"),
             CheckConstraint(check="idle_days IS NULL OR (idle_days >= 1 AND idle_days <= 365)", name="rule_idle_days"),
         )
-
-
-# The rule index: each rule filed under the values of its most selective dimension.
-class RuleAnchor(Model):
-    id = fields.IntField(primary_key=True)
-    rule: fields.ForeignKeyRelation[AutoLendRule] = fields.ForeignKeyField(
-        "lendgraph.AutoLendRule", related_name="anchors"
-    )
-    rule_id: int
-    key = fields.CharField(max_length=40)
-
-    class Meta:
-        table = "rule_anchor"
-        indexes = (("key", "rule_id"),)
 
 
 # What auto-lending did: one row per loan a rule lent to.

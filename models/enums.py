@@ -84,6 +84,10 @@ class EventKind(StrEnum):
     NOTIFICATION = "NOTIFICATION"
     TOKEN_REVOKED = "TOKEN_REVOKED"
     NOTIFICATIONS_READ = "NOTIFICATIONS_READ"
+    # Changes to the match indexes every process holds (lending/matchers.py); on no subscriber's stream.
+    SEARCH_SAVED = "SEARCH_SAVED"
+    SEARCH_DELETED = "SEARCH_DELETED"
+    RULE_SET = "RULE_SET"
 
 
 class NotificationKind(StrEnum):

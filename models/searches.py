@@ -1,4 +1,4 @@
-"""Saved searches (named LoanFilters whose matches become alerts), and their index."""
+"""Saved searches: named LoanFilters whose matches become alerts (their index is in memory: lending/matchers.py)."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -20,23 +20,6 @@ class SavedSearch(Model):
     alert = fields.BooleanField(default=True)
     created_at = fields.DatetimeField()
 
-    anchors: fields.ReverseRelation["SearchAnchor"]
-
     class Meta:
         table = "saved_search"
         unique_together = (("lender", "name"),)
-
-
-# An inverted index over saved searches (and auto-lend rules): each is filed under the
-# values of its most selective dimension, so a new loan finds its candidates by lookup.
-class SearchAnchor(Model):
-    id = fields.IntField(primary_key=True)
-    search: fields.ForeignKeyRelation[SavedSearch] = fields.ForeignKeyField(
-        "lendgraph.SavedSearch", related_name="anchors"
-    )
-    search_id: int
-    key = fields.CharField(max_length=40)
-
-    class Meta:
-        table = "search_anchor"
-        indexes = (("key", "search_id"),)

@@ -63,5 +63,5 @@ class SearchMutation:
     @returns_user_errors
     async def delete_saved_search(self, info: Info, input: DeleteSavedSearchInput) -> DeleteSavedSearchResult:
         lender_id = info.context.require_lender()
-        await searches.delete_search(lender_id, decode_id(input.id, "SavedSearch"))
+        await searches.delete_search(lender_id, decode_id(input.id, "SavedSearch"), info.context.now())
         return DeleteSavedSearchSuccess(deleted_id=input.id)

@@ -16,7 +16,7 @@ missing id of another topic that may still appear.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from tortoise.expressions import Q
@@ -47,8 +47,12 @@ class Topic:
 LISTINGS = Topic("listings")
 
 
+# Events for the whole process, on no subscriber's stream: a revoked token, a change to the match indexes.
+UNSTREAMED = frozenset((EventKind.TOKEN_REVOKED, EventKind.SEARCH_SAVED, EventKind.SEARCH_DELETED, EventKind.RULE_SET))
+
+
 def topics_of(event: Event) -> list[Topic]:
-    if event.kind is EventKind.TOKEN_REVOKED:
+    if event.kind in UNSTREAMED:
         return []
     if event.lender_id is not None:
         return [Topic("lender", event.lender_id)]
@@ -118,8 +122,17 @@ class Inbox:
 
 
 class Hub:
-    def __init__(self, bus: EventBus, *, poll_interval: float = 1.0, inbox_size: int = 1000) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        poll_interval: float = 1.0,
+        inbox_size: int = 1000,
+        observers: Sequence[Callable[[Event], None]] = (),
+    ) -> None:
         self.bus = bus
+        # Called with every event in id order, before its subscribers get it (the match indexes); must not raise.
+        self.observers = tuple(observers)
         self.poll_interval = poll_interval
         self.inbox_size = inbox_size
         self.reader = OutboxReader()
@@ -214,6 +227,8 @@ class Hub:
 
     async def _deliver(self, events: list[Event]) -> None:
         for delivery in await self._loaded(events):
+            for observe in self.observers:
+                observe(delivery.event)
             if delivery.event.kind is EventKind.TOKEN_REVOKED:
                 token_id = delivery.event.payload["token_id"]
                 self.revoked.add(token_id)

@@ -56,13 +56,17 @@ def clock() -> FakeClock:
 
 
 @contextlib.asynccontextmanager
-async def serve(url: str, clock: FakeClock, *, websockets: bool = False, **settings: Any) -> AsyncIterator[Api]:
+async def serve(
+    url: str, clock: FakeClock, *, websockets: bool = False, fresh: bool = True, **settings: Any
+) -> AsyncIterator[Api]:
     """Run the app in-process on `url`, HTTP in memory and WebSockets (if asked) on a real port.
+
+    `fresh`: a PostgreSQL database is emptied first (False: served as the last app left it).
 
     The books are checked when the block ends cleanly; a failure inside it shuts the app down
     (its database connections included) before the next test starts.
     """
-    if url.startswith("postgres"):
+    if fresh and url.startswith("postgres"):
         await services.reset_pg(url)
     # Timers run by hand in tests; a per-IP limit no test reaches, since every test client is one
     # IP (tests/security tests the limits with settings of their own).
