@@ -39,6 +39,7 @@ from graphql import (
 )
 from graphql import OperationType as GraphQLOperationType
 from graphql.validation import ASTValidationRule
+from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.exceptions import MissingQueryError
 from strawberry.relay import GlobalIDValueError
@@ -118,7 +119,7 @@ async def refusals(
     limits = limits_of(context)
     core = graphql_core_schema(schema)
     operation = get_operation_ast(document, named)
-    over_http = not isinstance(getattr(context, "request", None), WebSocket)
+    over_http = isinstance(getattr(context, "request", None), Request)
     if operation is not None and operation.operation is GraphQLOperationType.SUBSCRIPTION and over_http:
         # Over HTTP a subscription would run as a plain query of a stream, and fail.
         return [GraphQLError(SUBSCRIPTION_NEEDS_WEBSOCKET, extensions={"code": "WEBSOCKET_REQUIRED"})]

@@ -9,18 +9,19 @@ with no list to edit: the small schema below stands for "a field added tomorrow"
 """
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import strawberry
 from starlette.requests import Request
+from strawberry.extensions import SchemaExtension
 from strawberry.permission import PermissionExtension
 
 from graph.context import Context, Info
+from graph.documents import parse_document
 from graph.execution import SharedResults, SharingExecutor
-from graph.extensions import OperationSteps
 from graph.limits import Limits
 from graph.limits.operation import QueryLimits
 from graph.limits.rate import RateLimiter
@@ -79,8 +80,17 @@ class Subscription:
         yield Opened(event_id="0000000000000001", vault=Vault(name="Blue", holder=1))
 
 
+class ParseOnce(SchemaExtension):
+    """The app's parse step alone (graph/documents.py): one document per text, which sharing needs."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        context.graphql_document = parse_document(context.query or "", 0)
+        yield
+
+
 SMALL = strawberry.Schema(
-    query=Query, subscription=Subscription, execution_context_class=SharingExecutor, extensions=[OperationSteps]
+    query=Query, subscription=Subscription, execution_context_class=SharingExecutor, extensions=[ParseOnce]
 )
 CLOCK = lambda: datetime(2026, 1, 1, tzinfo=UTC)  # noqa: E731 (a clock is a function that answers the time)
 
