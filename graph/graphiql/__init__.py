@@ -26,12 +26,12 @@ PAGE = Path(__file__).parent / "page.html"
 SCRIPTS = ("react@", "react-dom@", "graphiql@", "page.js")
 IMMUTABLE = "public, max-age=31536000, immutable"
 # A Host header fit to name in the policy (name or address, optional port); anything else is left out.
-_HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
 def content_security_policy(host: str | None) -> str:
     """The page's policy. WebSockets are named with the host: CSP's 'self' covers ws: only in newer browsers."""
-    sockets = f" ws://{host} wss://{host}" if host and _HOST.match(host) else ""
+    sockets = f" ws://{host} wss://{host}" if host and _HOST.fullmatch(host) else ""
     return "; ".join(
         [
             "default-src 'none'",
