@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -21,6 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from graph.auth import viewer_for
 from graph.context import Context
 from graph.execution import SharedResults
+from graph.graphiql import PREFIX, GraphiQLFiles, GraphiQLPage
 from graph.http import GraphQLOverHTTP
 from graph.limits import Limits
 from graph.limits.operation import QueryLimits
@@ -69,6 +70,8 @@ class LendGraphQL(GraphQLOverHTTP):
         self.limits = limits
         self.rate = limits.rate
         self.shared = SharedResults(VIEWER_FIELDS)
+        # Our own GraphiQL page (graph/graphiql), in place of strawberry's, which loads it from a CDN.
+        self.graphiql = GraphiQLPage() if settings.graphiql else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -84,6 +87,11 @@ class LendGraphQL(GraphQLOverHTTP):
             log.warning("unavailable before execution: %r", error)
             headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
             await JSONResponse({"errors": [unavailable().formatted]}, 503, headers)(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Reached only when graphql_ide is set, that is with settings.graphiql on.
+        assert self.graphiql is not None
+        return self.graphiql.response(request)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         # Over WebSocket strawberry passes the socket as the response: an HTTP response only over HTTP.
@@ -220,6 +228,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/health", health),
         Route("/", home),
     ]
+    if settings.graphiql:
+        routes.append(Mount(PREFIX, app=GraphiQLFiles()))
     transport_limits = Middleware(
         TransportLimits,
         max_body_bytes=settings.max_body_bytes,
