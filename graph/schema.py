@@ -6,6 +6,7 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 from strawberry.tools import merge_types
+from strawberry.types import get_object_definition
 
 from graph.context import Info
 from graph.execution import SharingExecutor
@@ -45,6 +46,16 @@ class NodeQuery:
 Query = merge_types("Query", (LoanQuery, LenderQuery, PartnerQuery, AutoLendQuery, NodeQuery, RateLimitQuery))
 Mutation = merge_types(
     "Mutation", (AccountMutation, LoanMutation, SearchMutation, AutoLendMutation, TokenMutation, NotificationMutation)
+)
+# merge_types takes no description: the merged roots' are set on their definitions, before the schema is built.
+get_object_definition(Query, strict=True).description = (
+    "What may be read. Loans, partners and lenders' public profiles need no token; a lender's own fields answer "
+    "that lender alone (Authorization: Bearer <token>), with the scope each names. Every request counts against "
+    "the rate limits (rateLimit)."
+)
+get_object_definition(Mutation, strict=True).description = (
+    "What may be changed. Each mutation answers a union of its success and the UserErrors that can happen to it; "
+    "a refused mutation changes nothing. Money mutations take an idempotencyKey and may be sent again safely."
 )
 
 # graph/pipeline.py: an operation's steps, run straight through over HTTP; errors logged as one
