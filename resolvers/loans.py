@@ -270,8 +270,8 @@ class LoanMutation:
         )
 
     @strawberry.mutation(
-        description="Partners and admins: declare a FUNDED or REPAYING loan of the partner's defaulted; what is "
-        "outstanding is written off."
+        description="Partners (and admins): declare one of the partner's FUNDED or REPAYING loans defaulted; what "
+        "is outstanding is written off."
     )
     @returns_user_errors
     async def mark_default(

@@ -27,7 +27,8 @@ describe_enum_values(
     AutoLendTrigger,
     {
         "IMMEDIATE": "As soon as there is credit to lend.",
-        "AFTER_IDLE_DAYS": "Once the lender has made no request with a token for idleDays days.",
+        "AFTER_IDLE_DAYS": "Once the lender has made no request with a token for idleDays days (counted from "
+        "registration if never).",
         "AFTER_DAYS_WITHOUT_LENDING": "Once the lender has not lent by hand for idleDays days (counted from "
         "registration if never).",
     },

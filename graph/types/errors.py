@@ -26,9 +26,8 @@ IDEMPOTENCY_KEY = (
 )
 class UserError:
     code: str = strawberry.field(
-        description="Stable and machine-readable, one per type: INVALID_AMOUNT, INVALID_INPUT, INSUFFICIENT_CREDIT, "
-        "LOAN_NOT_FUNDRAISING, LOAN_NOT_REPAYING, EXCEEDS_REMAINING, NOT_FOUND, FORBIDDEN, IDEMPOTENCY_CONFLICT, "
-        "EMAIL_TAKEN."
+        description="Stable and machine-readable, one per type: its name in upper snake case (InsufficientCredit: "
+        "INSUFFICIENT_CREDIT)."
     )
     message: str = strawberry.field(
         description="What went wrong, in English, for people; its wording may change: branch on the type or code."
@@ -49,7 +48,8 @@ class InvalidAmount(UserError):
 )
 class InvalidInput(UserError):
     field: str = strawberry.field(
-        description="The input field or argument at fault, as the schema names it (e.g. idleDays, after, first)."
+        description="The input field or argument at fault, as the schema names it (e.g. idleDays, first); "
+        "riskRating for either bound of a risk rating."
     )
 
 

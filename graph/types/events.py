@@ -77,7 +77,7 @@ class _Common(TypedDict):
 
 @strawberry.type(
     name="Notification",
-    description="A message for a lender: a saved-search alert, or a loan the auto-lend rule made. Only that "
+    description="A message for a lender: a saved-search alert, or a loan their auto-lend rule lent to. Only that "
     "lender reads it, with the portfolio:read scope; node(id) answers null to anyone else.",
 )
 class NotificationNode(relay.Node):

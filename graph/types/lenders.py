@@ -40,8 +40,8 @@ from models import (
 strawberry.enum(  # marks the model's enum (graph/types/loans.py says why)
     TransferKind,
     name="TransactionKind",
-    description="What moved money. A lender's transactions are of the first five kinds only; the others move "
-    "money between a loan, its partner and the world.",
+    description="What moved money. A lender's transactions are DEPOSIT, WITHDRAWAL, LOAN_SHARE, REFUND and "
+    "REPAYMENT; the other kinds move money between a loan, its partner and the world.",
 )
 describe_enum_values(
     TransferKind,
@@ -259,7 +259,7 @@ class NotificationConnection(relay.Connection[NotificationNode], Counted):
     name="Lender",
     description="A lender. Anyone may read the public profile (id, displayName, memberSince, loanCount). The "
     "other fields are the lender's own: they answer only the lender, with a token that has the scope named, "
-    "and are null (a list, empty) to anyone else.",
+    "and are null (a list field, empty) to anyone else.",
 )
 class LenderNode(relay.Node):
     id: relay.NodeID[int]
