@@ -6,6 +6,7 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 from strawberry.tools import merge_types
+from strawberry.types import get_object_definition
 
 from graph.context import Info
 from graph.execution import SharingExecutor
@@ -45,6 +46,19 @@ class NodeQuery:
 Query = merge_types("Query", (LoanQuery, LenderQuery, PartnerQuery, AutoLendQuery, NodeQuery, RateLimitQuery))
 Mutation = merge_types(
     "Mutation", (AccountMutation, LoanMutation, SearchMutation, AutoLendMutation, TokenMutation, NotificationMutation)
+)
+# merge_types takes no description: the merged roots' are set on their definitions, before the schema is built.
+get_object_definition(Query, strict=True).description = (
+    "What may be read. Loans, partners and lenders' public profiles need no token; a lender's own fields answer "
+    "that lender alone (Authorization: Bearer <token>), with the scope each names. Every request counts against "
+    "the rate limits (rateLimit). By default an operation is refused before it runs (QUERY_TOO_COSTLY, "
+    "QUERY_TOO_DEEP, TOO_MANY_ALIASES) when it may load more than 10,000 objects (each object field counts once "
+    "per item of the lists above it: `first` for a connection, 10 for another list), nests more than 15 fields "
+    "deep or uses more than 15 aliases; a query is stopped after 10 seconds (QUERY_TIMEOUT)."
+)
+get_object_definition(Mutation, strict=True).description = (
+    "What may be changed. Each mutation answers a union of its success and the UserErrors that can happen to it; "
+    "a refused mutation changes nothing. Money mutations take an idempotencyKey: sent again with it, they run once."
 )
 
 # graph/pipeline.py: an operation's steps, run straight through over HTTP; errors logged as one

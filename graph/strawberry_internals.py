@@ -10,6 +10,9 @@ tests/test_dependency_internals.py imports each from its strawberry module,
 naming the module of ours to adapt when an upgrade moves one.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 import strawberry
 
 # cross-web is the library strawberry's views read requests through (a dependency of strawberry,
@@ -68,6 +71,7 @@ __all__ = [
     "StarletteRequestAdapter",
     "StrawberryGraphQLCoreExecutionContext",
     "WebSocketDisconnected",
+    "describe_enum_values",
     "graphql_core_schema",
 ]
 
@@ -78,3 +82,14 @@ def graphql_core_schema(schema: strawberry.Schema) -> GraphQLSchema:
     graph/ validates, coerces variables and measures cost against it; tests walk its types.
     """
     return schema._schema
+
+
+def describe_enum_values(enum: Any, descriptions: Mapping[str, str]) -> None:
+    """Describe, by name, the values of an enum that strawberry.enum has marked.
+
+    strawberry.enum_value describes the values of an enum written for GraphQL; the models' enums
+    are StrEnums whose values are the stored strings, so their descriptions are set on the enum
+    definition strawberry keeps on the class. A value left out stays bare (the description test names it).
+    """
+    for value in enum.__strawberry_definition__.values:
+        value.description = descriptions.get(value.name)

@@ -1,5 +1,7 @@
 """Lenders: the signed-in lender and public profiles."""
 
+from typing import Annotated
+
 import strawberry
 
 from graph.context import Info
@@ -19,8 +21,13 @@ class LenderQuery:
             return None
         return LenderNode.from_model(await existing(info.context.loaders.lender, viewer.lender_id))
 
-    @strawberry.field(description="A lender's public profile.")
-    async def lender(self, info: Info, id: strawberry.ID) -> LenderNode | None:
+    @strawberry.field(
+        description="A lender by id: the public profile to anyone, every field to that lender. Null when the id "
+        "names no lender."
+    )
+    async def lender(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The lender's global id.")]
+    ) -> LenderNode | None:
         try:
             found = await info.context.loaders.lender.load(decode_id(id, "Lender"))
         except NotFound:

@@ -15,11 +15,14 @@ from lending.tokens import NOTIFICATIONS_WRITE
 
 @strawberry.input(description="Either ids (1 to 100 of your notifications) or all: true.")
 class MarkNotificationsReadInput:
-    ids: list[strawberry.ID] | None = None
+    ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Global ids of 1 to 100 of your notifications. If one is not yours, nothing is marked: NotFound.",
+    )
     all: bool = strawberry.field(default=False, description="Mark every unread notification read.")
 
 
-@strawberry.type
+@strawberry.type(description="The notifications were marked read.")
 class MarkNotificationsReadSuccess:
     marked: int = strawberry.field(description="How many of them were unread until now.")
     unread_count: int = strawberry.field(description="How many of your notifications are still unread.")
@@ -27,7 +30,9 @@ class MarkNotificationsReadSuccess:
 
 MarkNotificationsReadResult = Annotated[
     MarkNotificationsReadSuccess | e.InvalidInput | e.NotFound | e.Forbidden,
-    strawberry.union("MarkNotificationsReadResult"),
+    strawberry.union(
+        "MarkNotificationsReadResult", description="markNotificationsRead's answer; on failure nothing is marked."
+    ),
 ]
 
 
@@ -39,7 +44,9 @@ class NotificationMutation:
     )
     @returns_user_errors
     async def mark_notifications_read(
-        self, info: Info, input: MarkNotificationsReadInput
+        self,
+        info: Info,
+        input: Annotated[MarkNotificationsReadInput, strawberry.argument(description="Which notifications.")],
     ) -> MarkNotificationsReadResult:
         lender_id = info.context.require_lender()
         # Checked before decoding: a long list of ids is refused without decoding any of them.

@@ -5,6 +5,7 @@ follows live events from the hub; ids already delivered are never sent again.
 """
 
 from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Annotated
 
 import strawberry
 from starlette.websockets import WebSocket
@@ -18,6 +19,11 @@ from lending.errors import InvalidInput, NotFound
 from lending.tokens import PORTFOLIO_READ
 from models import Loan, LoanStatus
 from subscriptions.hub import BATCH, LISTINGS, Delivery, Hub, Topic, replay
+
+AFTER_EVENT = (
+    "An eventId received earlier on this stream: first every later event is sent, in order, then live ones; "
+    '"0" for every event. Null for live events only. Anything but up to 19 digits is an INVALID_INPUT error.'
+)
 
 
 def parse_after(after: str | None) -> int | None:
@@ -68,11 +74,20 @@ async def follow(hub: Hub, topic: Topic, after_id: int | None) -> AsyncIterator[
                 last = delivery.id
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live events, over WebSocket on /graphql (graphql-transport-ws, or the older graphql-ws). "
+    "Each stream resumes without loss or repetition from an eventId given as `after`."
+)
 class Subscription:
-    @strawberry.subscription(description="Every share added to a loan and every change of its status.")
+    @strawberry.subscription(
+        description="Every share added to a loan and every change of its status. Public: no token needed. An id "
+        "that names no loan is a NOT_FOUND error."
+    )
     async def loan_progress(
-        self, info: Info, loan_id: strawberry.ID, after: str | None = None
+        self,
+        info: Info,
+        loan_id: Annotated[strawberry.ID, strawberry.argument(description="The loan's global id.")],
+        after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None,
     ) -> AsyncGenerator[LoanProgressEvent, None]:
         ident = decode_id(loan_id, "Loan")
         if not await Loan.exists(id=ident):
@@ -81,9 +96,16 @@ class Subscription:
             info.context.fresh_loaders(delivery.loan)
             yield LoanProgressEvent.of(delivery)
 
-    @strawberry.subscription(description="Each new listing that matches the filter, as the loans query judges it.")
+    @strawberry.subscription(
+        description="Each new listing that matches the filter, as the loans query judges it. Public: no token needed."
+    )
     async def loan_listed(
-        self, info: Info, filter: LoanFilterInput | None = None, after: str | None = None
+        self,
+        info: Info,
+        filter: Annotated[
+            LoanFilterInput | None, strawberry.argument(description="Which listings; null for every one.")
+        ] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None,
     ) -> AsyncGenerator[LoanListedEvent, None]:
         wanted = filter.to_domain() if filter else None
         async for delivery in signed_in_stream(info, LISTINGS, after):
@@ -95,10 +117,13 @@ class Subscription:
                 yield LoanListedEvent.of(delivery)
 
     @strawberry.subscription(
-        description="Your own events: repayments, your loans' fate, notifications.",
+        description="Your own events: repayments, your loans' fate, notifications. Needs a lender token with the "
+        "portfolio:read scope (else a FORBIDDEN error ends the stream).",
         extensions=requires(IsLender(PORTFOLIO_READ)),
     )
-    async def my_events(self, info: Info, after: str | None = None) -> AsyncGenerator[LenderEvent, None]:
+    async def my_events(
+        self, info: Info, after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None
+    ) -> AsyncGenerator[LenderEvent, None]:
         lender_id = info.context.require_lender()
         async for delivery in signed_in_stream(info, Topic("lender", lender_id), after):
             info.context.fresh_loaders(delivery.loan)

@@ -9,6 +9,7 @@ import strawberry
 from graph.context import Info
 from graph.loaders import existing
 from graph.permissions import IsAllocationOwner, private
+from graph.strawberry_internals import describe_enum_values
 from graph.types.loans import LoanNode
 from graph.types.searches import SavedLoanFilter
 from lending import autolend
@@ -19,19 +20,45 @@ from models import Allocation, AutoLendRule, AutoLendTrigger
 if TYPE_CHECKING:
     from graph.types.lenders import LenderNode
 
-strawberry.enum(AutoLendTrigger, name="AutoLendTrigger")  # marks the model's enum (graph/types/loans.py says why)
+strawberry.enum(  # marks the model's enum (graph/types/loans.py says why)
+    AutoLendTrigger, name="AutoLendTrigger", description="When an auto-lend rule may lend the credit it finds."
+)
+describe_enum_values(
+    AutoLendTrigger,
+    {
+        "IMMEDIATE": "As soon as there is credit to lend.",
+        "AFTER_IDLE_DAYS": "Once the lender has made no request with a token for idleDays days (counted from "
+        "registration if never).",
+        "AFTER_DAYS_WITHOUT_LENDING": "Once the lender has not lent by hand for idleDays days (counted from "
+        "registration if never).",
+    },
+)
 TriggerEnum: TypeAlias = AutoLendTrigger
 
 
-@strawberry.type(name="AutoLendRule")
+@strawberry.type(
+    name="AutoLendRule",
+    description="A lender's rule that lends idle credit: when credit arrives, when a loan is listed, and on a "
+    "periodic sweep. It lends to a loan at most once (never to one the lender already holds a share of), and "
+    "all rules together fund at most half of any loan.",
+)
 class AutoLendRuleType:
-    enabled: bool
-    criteria: SavedLoanFilter
-    amount_per_loan: Decimal
-    keep_balance: Decimal
-    pause_until: datetime | None
-    trigger: TriggerEnum
-    idle_days: int | None
+    enabled: bool = strawberry.field(description="Whether the rule lends; a disabled rule is kept and does nothing.")
+    criteria: SavedLoanFilter = strawberry.field(
+        description="Which fundraising loans it lends to; all empty means any."
+    )
+    amount_per_loan: Decimal = strawberry.field(
+        description="What it lends to one loan, in USD: a multiple of 25.00, at most 10,000.00. Less, in "
+        "multiples of 25.00, when the credit or the loan's room is short."
+    )
+    keep_balance: Decimal = strawberry.field(description="Credit the rule never lends, in USD.")
+    pause_until: datetime | None = strawberry.field(
+        description="The rule lends nothing until then; null when not paused."
+    )
+    trigger: TriggerEnum = strawberry.field(description="When the rule may lend.")
+    idle_days: int | None = strawberry.field(
+        description="The days of the AFTER_... triggers, 1 to 365; null for IMMEDIATE."
+    )
     waiting_since: datetime | None = strawberry.field(
         description="Since when your credit has waited; the longest wait is served first."
     )
@@ -50,16 +77,19 @@ class AutoLendRuleType:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A loan a rule would fund, and with how much.")
 class AutoLendPick:
-    loan: LoanNode
-    amount: Decimal
+    loan: LoanNode = strawberry.field(description="The loan, as it is now.")
+    amount: Decimal = strawberry.field(description="What the rule would lend to it, in USD: a multiple of 25.00.")
 
 
-@strawberry.type
+@strawberry.type(description="What a rule would lend, with the lender's credit as it is now. Nothing is lent or saved.")
 class AutoLendPreview:
-    loans: list[AutoLendPick]
-    total: Decimal
+    loans: list[AutoLendPick] = strawberry.field(
+        description="In the order the rule would lend: for a preview, up to 10 loans, the soonest to expire "
+        "first; for a backtest, by listing time."
+    )
+    total: Decimal = strawberry.field(description="The sum of the picks' amounts, in USD.")
     note: str = strawberry.field(description="Why nothing (or not more) would be lent; empty otherwise.")
 
     @classmethod
@@ -75,12 +105,18 @@ class AutoLendPreview:
 
 @strawberry.type(name="Allocation", description="A share an auto-lend rule lent, and why.")
 class AllocationType:
-    amount: Decimal
-    matched: list[str] = strawberry.field(description="The criteria of the rule that the loan met.")
-    created_at: datetime
+    amount: Decimal = strawberry.field(description="What the rule lent, in USD: a multiple of 25.00.")
+    matched: list[str] = strawberry.field(
+        description='The criteria of the rule that the loan met, in words (e.g. "country KE"); ["any loan"] '
+        "for a rule without criteria."
+    )
+    created_at: datetime = strawberry.field(description="When the rule lent.")
     lender_id: strawberry.Private[int]
 
-    @strawberry.field(extensions=private(IsAllocationOwner()), description="The lender, shown to that lender only.")
+    @strawberry.field(
+        extensions=private(IsAllocationOwner()),
+        description="The lender, shown to that lender only (any scope); null to anyone else.",
+    )
     async def lender(self, info: Info) -> Annotated["LenderNode", strawberry.lazy("graph.types.lenders")] | None:
         from graph.types.lenders import LenderNode
 

@@ -6,9 +6,19 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry import relay
 
-from lending.paging import Page
+from lending.paging import DEFAULT_PAGE, MAX_PAGE, Page
 
 C = TypeVar("C")
+
+# The paging arguments of every list (lending.paging), described once.
+FIRST = (
+    f"How many items to return: 0 to {MAX_PAGE}, {DEFAULT_PAGE} when not given. "
+    "Out of range is an error with extensions.code INVALID_INPUT."
+)
+AFTER = (
+    "Return the items after this cursor: an edge's cursor (pageInfo.endCursor) from the same list in the same "
+    "order. Null for the first page. A malformed cursor, or one of another list, is an INVALID_INPUT error."
+)
 
 
 @strawberry.type
@@ -16,7 +26,7 @@ class Counted:
     # The count runs only when a client asks for it.
     count_query: strawberry.Private[Any]
 
-    @strawberry.field(description="Rows matching, over all pages.")
+    @strawberry.field(description="Items matching, over all pages: one COUNT query, run only when asked for.")
     async def total_count(self) -> int:
         return await self.count_query.count()
 

@@ -16,9 +16,10 @@ from lending.errors import InvalidAmount
 from lending.money import DECIMAL_FORMAT, LONG_NUMBER, parse_decimal, shown
 
 DESCRIPTION = (
-    f"A decimal number as {DECIMAL_FORMAT}: money in USD (two places in answers) or a star rating. "
-    "Nothing else is read as one: no sign, exponent, spaces, separators, other digits or JSON "
-    f"number. Other values are refused before anything runs, with extensions.code {InvalidAmount.code}."
+    f"A decimal number as {DECIMAL_FORMAT}: money in USD (two places in answers), a star rating, or in answers "
+    "a rate from 0 to 1 (four places); only Transaction.amount answers with a sign. As input nothing else is read "
+    "as one: no sign, exponent, spaces, separators, other digits or JSON number. Other values are refused before "
+    f"anything runs, with extensions.code {InvalidAmount.code}."
 )
 
 

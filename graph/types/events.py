@@ -11,17 +11,51 @@ from strawberry import relay
 from graph.context import Info
 from graph.ids import encode_id
 from graph.permissions import owned_nodes
+from graph.strawberry_internals import describe_enum_values
 from graph.types.loans import LoanNode, LoanStatusEnum, loan_by_id
 from lending.money import to_decimal
 from models import EventKind, Loan, Notification, NotificationKind
 from subscriptions.hub import Delivery
 
 # strawberry.enum marks the models' enums themselves (graph/types/loans.py says why).
-strawberry.enum(EventKind, name="EventKind")
-strawberry.enum(NotificationKind, name="NotificationKind")
+strawberry.enum(EventKind, name="EventKind", description="What an event records.")
+strawberry.enum(NotificationKind, name="NotificationKind", description="What a notification is about.")
+_NO_STREAM = "Internal: on no subscriber's stream."
+describe_enum_values(
+    EventKind,
+    {
+        "LOAN_LISTED": "The loan was listed.",
+        "SHARE_ADDED": "A lender lent to the loan, by hand or by an auto-lend rule.",
+        "LOAN_FUNDED": "The loan filled and its money went to the partner.",
+        "LOAN_REPAYING": "The loan's first repayment arrived.",
+        "LOAN_EXPIRED": "The loan expired before it filled; its lenders were refunded.",
+        "LOAN_REPAID": "The loan was repaid in full.",
+        "LOAN_DEFAULTED": "The loan was declared defaulted.",
+        "REPAYMENT_CREDITED": "A lender was credited their part of a repayment.",
+        "NOTIFICATION": "A lender got a notification.",
+        "TOKEN_REVOKED": f"A token was revoked. {_NO_STREAM}",
+        "NOTIFICATIONS_READ": "A lender marked notifications read.",
+        "SEARCH_SAVED": f"A saved search was saved. {_NO_STREAM}",
+        "SEARCH_DELETED": f"A saved search was deleted. {_NO_STREAM}",
+        "RULE_SET": f"An auto-lend rule was set. {_NO_STREAM}",
+    },
+)
+describe_enum_values(
+    NotificationKind,
+    {
+        "SAVED_SEARCH_MATCH": "A new listing matched one of the lender's saved searches that alert.",
+        "AUTO_LOAN": "The lender's auto-lend rule lent to a loan.",
+    },
+)
 EventKindEnum: TypeAlias = EventKind
 NotificationKindEnum: TypeAlias = NotificationKind
 EVENT_ID_DIGITS = 16
+EVENT_ID = (
+    f"The event's id: {EVENT_ID_DIGITS} digits that sort, as strings, in the order of the stream's events. "
+    "Pass the last one received as `after` to resume the stream without loss or repetition."
+)
+OCCURRED_AT = "When the change the event records happened."
+LOAN_NOW = "The loan as it is when the event is sent."
 
 
 def event_id(ident: int) -> str:
@@ -41,16 +75,22 @@ class _Common(TypedDict):
     occurred_at: datetime
 
 
-@strawberry.type(name="Notification")
+@strawberry.type(
+    name="Notification",
+    description="A message for a lender: a saved-search alert, or a loan their auto-lend rule lent to. Only that "
+    "lender reads it, with the portfolio:read scope; node(id) answers null to anyone else.",
+)
 class NotificationNode(relay.Node):
     id: relay.NodeID[int]
-    kind: NotificationKindEnum
-    message: str
-    created_at: datetime
-    read_at: datetime | None
+    kind: NotificationKindEnum = strawberry.field(description="What the notification is about.")
+    message: str = strawberry.field(description="What happened, in English, for people; its wording may change.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    read_at: datetime | None = strawberry.field(
+        description="When it was first marked read (markNotificationsRead); null while unread."
+    )
     loan_id: strawberry.Private[int | None]
 
-    @strawberry.field
+    @strawberry.field(description="The loan it is about; null when it names none.")
     async def loan(self, info: Info) -> LoanNode | None:
         return await loan_by_id(info, self.loan_id)
 
@@ -65,17 +105,24 @@ class NotificationNode(relay.Node):
         return [cls.from_model(n) if n else None for n in await owned_nodes(Notification, info, node_ids)]
 
 
-@strawberry.type
+@strawberry.type(
+    description="One change of a loan (loanProgress): its listing, a share added, or a change of status, with "
+    "the loan's figures as of that event."
+)
 class LoanProgressEvent:
-    event_id: str
-    occurred_at: datetime
-    kind: EventKindEnum
-    amount_added: Decimal = strawberry.field(description="The share added by this event; 0.00 for status changes.")
-    funded_amount: Decimal
-    remaining_amount: Decimal
-    lender_count: int
+    event_id: str = strawberry.field(description=EVENT_ID)
+    occurred_at: datetime = strawberry.field(description=OCCURRED_AT)
+    kind: EventKindEnum = strawberry.field(
+        description="LOAN_LISTED, SHARE_ADDED, LOAN_FUNDED, LOAN_REPAYING, LOAN_EXPIRED, LOAN_REPAID or LOAN_DEFAULTED."
+    )
+    amount_added: Decimal = strawberry.field(
+        description="The amount lent by this event, in USD; 0.00 for the other kinds."
+    )
+    funded_amount: Decimal = strawberry.field(description="The loan's fundedAmount as of this event, in USD.")
+    remaining_amount: Decimal = strawberry.field(description="The loan's remainingAmount as of this event, in USD.")
+    lender_count: int = strawberry.field(description="The loan's lenderCount as of this event.")
     status: LoanStatusEnum = strawberry.field(description="The loan's status as of this event.")
-    loan: LoanNode = strawberry.field(description="The loan as it is now.")
+    loan: LoanNode = strawberry.field(description=f"{LOAN_NOW} Its figures may be later than the event's.")
 
     @classmethod
     def of(cls, delivery: Delivery) -> "LoanProgressEvent":
@@ -93,11 +140,11 @@ class LoanProgressEvent:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A new listing that matched the filter of loanListed.")
 class LoanListedEvent:
-    event_id: str
-    occurred_at: datetime
-    loan: LoanNode
+    event_id: str = strawberry.field(description=EVENT_ID)
+    occurred_at: datetime = strawberry.field(description=OCCURRED_AT)
+    loan: LoanNode = strawberry.field(description=f"{LOAN_NOW} The filter judged it as it was when listed.")
 
     @classmethod
     def of(cls, delivery: Delivery) -> "LoanListedEvent":
@@ -108,44 +155,44 @@ class LoanListedEvent:
         )
 
 
-@strawberry.interface(name="LenderEvent")
+@strawberry.interface(name="LenderEvent", description="An event of the signed-in lender's own (myEvents).")
 class LenderEvent:
-    event_id: str
-    occurred_at: datetime
+    event_id: str = strawberry.field(description=EVENT_ID)
+    occurred_at: datetime = strawberry.field(description=OCCURRED_AT)
 
 
-@strawberry.type
+@strawberry.type(description="You were credited your part of a repayment of a loan you lent to.")
 class RepaymentCredited(LenderEvent):
-    loan: LoanNode
-    amount: Decimal = strawberry.field(description="Credited to you, after currency loss.")
-    principal: Decimal
-    currency_loss: Decimal
+    loan: LoanNode = strawberry.field(description=LOAN_NOW)
+    amount: Decimal = strawberry.field(description="Credited to you, in USD: principal minus currencyLoss.")
+    principal: Decimal = strawberry.field(description="Your part of the principal repaid, in USD.")
+    currency_loss: Decimal = strawberry.field(description="The currency loss you bore on it, in USD.")
 
 
-@strawberry.type
+@strawberry.type(description="A loan you lent to filled, and its money went to the partner.")
 class LoanFunded(LenderEvent):
-    loan: LoanNode
+    loan: LoanNode = strawberry.field(description=LOAN_NOW)
 
 
-@strawberry.type
+@strawberry.type(description="A loan you lent to expired before it filled; your share was refunded.")
 class LoanExpired(LenderEvent):
-    loan: LoanNode
-    refunded: Decimal = strawberry.field(description="Returned to your credit.")
+    loan: LoanNode = strawberry.field(description=LOAN_NOW)
+    refunded: Decimal = strawberry.field(description="Returned to your credit, in USD: your share.")
 
 
-@strawberry.type
+@strawberry.type(description="A loan you lent to was repaid in full.")
 class LoanRepaid(LenderEvent):
-    loan: LoanNode
+    loan: LoanNode = strawberry.field(description=LOAN_NOW)
 
 
-@strawberry.type
+@strawberry.type(description="A loan you lent to was declared defaulted: what was outstanding is lost.")
 class LoanDefaulted(LenderEvent):
-    loan: LoanNode
+    loan: LoanNode = strawberry.field(description=LOAN_NOW)
 
 
-@strawberry.type
+@strawberry.type(description="You got a notification.")
 class NotificationCreated(LenderEvent):
-    notification: NotificationNode
+    notification: NotificationNode = strawberry.field(description="The notification.")
 
 
 @strawberry.type(description="You marked notifications read (markNotificationsRead), maybe from another client.")

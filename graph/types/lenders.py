@@ -12,8 +12,9 @@ from tortoise.expressions import Q
 from graph.context import Info
 from graph.loaders import existing_many, prime_loans, then
 from graph.permissions import CanManageTokens, CanReadPortfolio, owned_nodes, private
+from graph.strawberry_internals import describe_enum_values
 from graph.types.autolend import AutoLendRuleType
-from graph.types.connections import Counted, connection
+from graph.types.connections import AFTER, FIRST, Counted, connection
 from graph.types.events import NotificationNode
 from graph.types.loans import LoanNode, loan_by_id
 from graph.types.searches import SavedSearchNode
@@ -36,7 +37,25 @@ from models import (
     TransferKind,
 )
 
-strawberry.enum(TransferKind, name="TransactionKind")  # marks the model's enum (graph/types/loans.py says why)
+strawberry.enum(  # marks the model's enum (graph/types/loans.py says why)
+    TransferKind,
+    name="TransactionKind",
+    description="What moved money. A lender's transactions are DEPOSIT, WITHDRAWAL, LOAN_SHARE, REFUND and "
+    "REPAYMENT; the other kinds move money between a loan, its partner and the world.",
+)
+describe_enum_values(
+    TransferKind,
+    {
+        "DEPOSIT": "Credit added from outside (deposit).",
+        "WITHDRAWAL": "Credit paid out to the lender's bank (withdraw).",
+        "LOAN_SHARE": "Credit lent to a loan, by hand (lend) or by the auto-lend rule.",
+        "REFUND": "A share given back to credit because its loan expired.",
+        "REPAYMENT": "The lender's part of a repayment, after the currency loss they bear.",
+        "DISBURSEMENT": "A loan's money paid to its partner when the loan filled.",
+        "CURRENCY_LOSS": "The currency loss lenders bear on a repayment, from the partner to the world.",
+        "WRITE_OFF": "What was outstanding of a defaulted loan, written off.",
+    },
+)
 TransferKindEnum: TypeAlias = TransferKind
 # Each list names its own order, so a cursor of one list is refused by another.
 SHARES_NEWEST = Order("shares", (SortKey("id", descending=True),))
@@ -44,16 +63,27 @@ TRANSACTIONS_NEWEST = Order("transactions", (SortKey("id", descending=True),))
 NOTIFICATIONS_NEWEST = Order("notifications", (SortKey("id", descending=True),))
 
 
-@strawberry.type(name="Share", description="A lender's part of one loan.")
+@strawberry.type(
+    name="Share",
+    description="A lender's part of one loan. Only that lender reads it, with the portfolio:read scope; "
+    "node(id) answers null to anyone else.",
+)
 class ShareNode(relay.Node):
     id: relay.NodeID[int]
-    amount: Decimal
-    repaid_amount: Decimal = strawberry.field(description="Principal repaid on this share, currency loss included.")
-    currency_loss: Decimal
-    created_at: datetime
+    amount: Decimal = strawberry.field(
+        description="Principal lent, in USD: a multiple of 25.00; lending again to the loan grows it."
+    )
+    repaid_amount: Decimal = strawberry.field(
+        description="Principal repaid on this share so far, in USD, currency loss included: the lender was "
+        "credited repaidAmount minus currencyLoss."
+    )
+    currency_loss: Decimal = strawberry.field(
+        description="What the lender bore of currency loss on this share's repayments, in USD."
+    )
+    created_at: datetime = strawberry.field(description="When the lender first lent to the loan.")
     loan_id: strawberry.Private[int]
 
-    @strawberry.field(graphql_type=LoanNode)
+    @strawberry.field(graphql_type=LoanNode, description="The loan this share is part of.")
     def loan(self, info: Info) -> LoanNode | Awaitable[LoanNode]:
         return then(info.context.loaders.loan, self.loan_id, LoanNode.from_model)
 
@@ -73,15 +103,23 @@ class ShareNode(relay.Node):
         return [cls.from_model(share) if share else None for share in await owned_nodes(Share, info, node_ids)]
 
 
-@strawberry.type(name="Transaction", description="A movement of the lender's credit.")
+@strawberry.type(
+    name="Transaction",
+    description="A movement of a lender's credit. Only that lender reads it, with the portfolio:read scope; "
+    "node(id) answers null to anyone else.",
+)
 class TransactionNode(relay.Node):
     id: relay.NodeID[int]
-    kind: TransferKindEnum
-    amount: Decimal = strawberry.field(description="Positive when credit came in, negative when it went out.")
-    created_at: datetime
+    kind: TransferKindEnum = strawberry.field(description="What moved the credit.")
+    amount: Decimal = strawberry.field(
+        description='In USD: positive when credit came in, negative ("-25.00") when it went out.'
+    )
+    created_at: datetime = strawberry.field(description="When the credit moved.")
     loan_id: strawberry.Private[int | None]
 
-    @strawberry.field
+    @strawberry.field(
+        description="The loan it concerns (LOAN_SHARE, REFUND, REPAYMENT); null for a deposit or withdrawal."
+    )
     async def loan(self, info: Info) -> LoanNode | None:
         return await loan_by_id(info, self.loan_id)
 
@@ -111,22 +149,26 @@ def _transfers_of(account_id: int):
     return Transfer.filter(Q(source_id=account_id) | Q(destination_id=account_id))
 
 
-@strawberry.type(name="ShareConnection")
+@strawberry.type(name="ShareConnection", description="A page of a lender's shares.")
 class ShareConnection(relay.Connection[ShareNode], Counted):
     pass
 
 
-@strawberry.type(name="TransactionConnection")
+@strawberry.type(name="TransactionConnection", description="A page of a lender's transactions.")
 class TransactionConnection(relay.Connection[TransactionNode], Counted):
     pass
 
 
 @strawberry.type(name="PortfolioSlice", description="The part of a portfolio in one country, sector or gender.")
 class PortfolioSlice:
-    key: str
-    loan_count: int
-    lent: Decimal
-    outstanding: Decimal
+    key: str = strawberry.field(
+        description="The country's ISO 3166-1 alpha-2 code, the Sector name or the Gender name, as the list says."
+    )
+    loan_count: int = strawberry.field(description="Loans of this slice lent to.")
+    lent: Decimal = strawberry.field(description="Principal lent to them, in USD.")
+    outstanding: Decimal = strawberry.field(
+        description="Principal not yet repaid in those still FUNDRAISING, FUNDED or REPAYING, in USD."
+    )
 
     @classmethod
     def all_of(cls, slices: dict[str, portfolios.Slice]) -> list["PortfolioSlice"]:
@@ -141,19 +183,29 @@ class PortfolioSlice:
         ]
 
 
-@strawberry.type(name="PortfolioStats")
+@strawberry.type(
+    name="PortfolioStats",
+    description="Totals over a lender's shares as of now, refunded shares of expired loans left out.",
+)
 class PortfolioStats:
-    loan_count: int
-    lent: Decimal
-    outstanding: Decimal
-    repaid: Decimal = strawberry.field(description="Credited back to the lender, after currency loss.")
-    currency_loss: Decimal
-    defaulted: Decimal
-    default_rate: Decimal = strawberry.field(description="Principal lost to default over principal disbursed.")
-    arrears_rate: Decimal = strawberry.field(description="Principal past due over principal outstanding.")
-    by_country: list[PortfolioSlice]
-    by_sector: list[PortfolioSlice]
-    by_gender: list[PortfolioSlice]
+    loan_count: int = strawberry.field(description="Loans lent to.")
+    lent: Decimal = strawberry.field(description="Principal lent, in USD.")
+    outstanding: Decimal = strawberry.field(
+        description="Principal not yet repaid in loans still FUNDRAISING, FUNDED or REPAYING, in USD."
+    )
+    repaid: Decimal = strawberry.field(description="Credited back to the lender, after currency loss, in USD.")
+    currency_loss: Decimal = strawberry.field(description="Currency loss the lender bore on repayments, in USD.")
+    defaulted: Decimal = strawberry.field(description="Principal lost in DEFAULTED loans, in USD.")
+    default_rate: Decimal = strawberry.field(
+        description="Principal lost to default over principal disbursed: a fraction from 0 to 1 with four places."
+    )
+    arrears_rate: Decimal = strawberry.field(
+        description="Principal past due over principal outstanding in FUNDED and REPAYING loans: a fraction from "
+        "0 to 1 with four places."
+    )
+    by_country: list[PortfolioSlice] = strawberry.field(description="Per country, the most lent first (ties by key).")
+    by_sector: list[PortfolioSlice] = strawberry.field(description="Per sector, the most lent first (ties by key).")
+    by_gender: list[PortfolioSlice] = strawberry.field(description="Per gender, the most lent first (ties by key).")
 
     @classmethod
     def of(cls, stats: portfolios.PortfolioStats) -> "PortfolioStats":
@@ -172,16 +224,24 @@ class PortfolioStats:
         )
 
 
-@strawberry.type
+@strawberry.type(description="What a lender lent and got back.")
 class Portfolio:
     lender_id: strawberry.Private[int]
 
-    @strawberry.field
+    @strawberry.field(description="Totals and breakdowns, computed when asked, in one query.")
     async def stats(self, info: Info) -> PortfolioStats:
         return PortfolioStats.of(await portfolios.portfolio_stats(self.lender_id, info.context.now()))
 
-    @strawberry.field(description="Shares, newest first.")
-    async def shares(self, info: Info, first: int | None = None, after: str | None = None) -> ShareConnection:
+    @strawberry.field(
+        description="Shares, newest first, refunded shares of expired loans left out; each share's loan and "
+        "partner come with the page, in its one query."
+    )
+    async def shares(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    ) -> ShareConnection:
         # Refunded shares of expired loans are not part of the portfolio, as in its stats.
         query = Share.filter(lender_id=self.lender_id).exclude(loan__status=LoanStatus.EXPIRED)
         # A portfolio page shows each share's loan and partner: they come in the page's own query.
@@ -190,46 +250,72 @@ class Portfolio:
         return connection(ShareConnection, found, ShareNode.from_model, query)
 
 
-@strawberry.type(name="NotificationConnection")
+@strawberry.type(name="NotificationConnection", description="A page of a lender's notifications.")
 class NotificationConnection(relay.Connection[NotificationNode], Counted):
     pass
 
 
-@strawberry.type(name="Lender")
+@strawberry.type(
+    name="Lender",
+    description="A lender. Anyone may read the public profile (id, displayName, memberSince, loanCount). The "
+    "other fields are the lender's own: they answer only the lender, with a token that has the scope named, "
+    "and are null (a list field, empty) to anyone else.",
+)
 class LenderNode(relay.Node):
     id: relay.NodeID[int]
-    display_name: str
-    member_since: datetime
+    display_name: str = strawberry.field(description="The name the lender shows, 1 to 100 characters.")
+    member_since: datetime = strawberry.field(description="When the lender registered.")
     model: strawberry.Private[Lender]
 
-    @strawberry.field(description="Loans lent to, refunded ones excluded.")
+    @strawberry.field(
+        description="Loans lent to, refunded ones excluded; counted for every lender of an operation in one query."
+    )
     async def loan_count(self, info: Info) -> int:
         return await info.context.loaders.loan_count.load(self.id)
 
-    @strawberry.field(extensions=private(CanReadPortfolio()))
+    @strawberry.field(
+        extensions=private(CanReadPortfolio()),
+        description="The lender's email address, in lower case. The lender's own (portfolio:read).",
+    )
     def email(self) -> str | None:
         return self.model.email
 
-    @strawberry.field(extensions=private(CanReadPortfolio()), description="Credit available to lend or withdraw.")
+    @strawberry.field(
+        extensions=private(CanReadPortfolio()),
+        description="Credit available to lend or withdraw, in USD. The lender's own (portfolio:read); one query.",
+    )
     async def balance(self) -> Decimal | None:
         return to_decimal((await Account.get(lender_id=self.id)).balance_cents)
 
-    @strawberry.field(extensions=private(CanReadPortfolio()))
+    @strawberry.field(
+        extensions=private(CanReadPortfolio()),
+        description="What the lender lent and got back. The lender's own (portfolio:read).",
+    )
     def portfolio(self) -> Portfolio | None:
         return Portfolio(lender_id=self.id)
 
-    @strawberry.field(extensions=private(CanReadPortfolio()), description="Movements of credit, newest first.")
-    async def transactions(self, first: int | None = None, after: str | None = None) -> TransactionConnection | None:
+    @strawberry.field(
+        extensions=private(CanReadPortfolio()),
+        description="Movements of the lender's credit, newest first. The lender's own (portfolio:read).",
+    )
+    async def transactions(
+        self,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    ) -> TransactionConnection | None:
         account = await Account.get(lender_id=self.id)
         query = _transfers_of(account.id)
         result = await page(query, TRANSACTIONS_NEWEST, first, after)
         return connection(TransactionConnection, result, lambda t: TransactionNode.from_model(t, account.id), query)
 
-    @strawberry.field(extensions=private(CanReadPortfolio()), description="Notifications, newest first.")
+    @strawberry.field(
+        extensions=private(CanReadPortfolio()),
+        description="The lender's notifications, newest first. The lender's own (portfolio:read).",
+    )
     async def notifications(
         self,
-        first: int | None = None,
-        after: str | None = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
         unread_only: Annotated[bool, strawberry.argument(description="Only those not yet marked read.")] = False,
     ) -> NotificationConnection | None:
         query = Notification.filter(lender_id=self.id)
@@ -240,17 +326,24 @@ class LenderNode(relay.Node):
 
     @strawberry.field(
         extensions=private(CanManageTokens()),
-        description="Your API tokens (never their secrets), newest first.",
+        description="The lender's API tokens (never their secrets), revoked ones too, newest first. The lender's "
+        "own, with a token that has tokens:manage.",
     )
     async def api_tokens(self) -> list[ApiTokenNode] | None:
         return [ApiTokenNode.from_model(t) for t in await ApiToken.filter(lender_id=self.id).order_by("-id")]
 
-    @strawberry.field(extensions=private(CanReadPortfolio()))
+    @strawberry.field(
+        extensions=private(CanReadPortfolio()),
+        description="The lender's auto-lend rule; null when none was set. The lender's own (portfolio:read).",
+    )
     async def auto_lend_rule(self) -> AutoLendRuleType | None:
         rule = await AutoLendRule.get_or_none(lender_id=self.id)
         return AutoLendRuleType.from_model(rule) if rule else None
 
-    @strawberry.field(extensions=private(CanReadPortfolio()))
+    @strawberry.field(
+        extensions=private(CanReadPortfolio()),
+        description="The lender's saved searches, by name. The lender's own (portfolio:read).",
+    )
     async def saved_searches(self) -> list[SavedSearchNode] | None:
         return [SavedSearchNode.from_model(s) for s in await SavedSearch.filter(lender_id=self.id).order_by("name")]
 
@@ -264,7 +357,7 @@ class LenderNode(relay.Node):
         return [cls.from_model(lender) if lender else None for lender in found]
 
 
-@strawberry.type(name="LenderConnection")
+@strawberry.type(name="LenderConnection", description="A page of lenders' public profiles.")
 class LenderConnection(relay.Connection[LenderNode], Counted):
     pass
 
