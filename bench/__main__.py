@@ -13,7 +13,7 @@ from bench import common
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--only", choices=["P1", "P2", "P3", "P4", "P5", "P6"], type=str.upper, help="run one benchmark"
+        "--only", choices=["P1", "P2", "P3", "P4", "P5", "P6", "CHURN"], type=str.upper, help="run one benchmark"
     )
     parser.add_argument("--sqlite", action="store_true", help="P1 and P4 on SQLite even when PostgreSQL is reachable")
     p1 = parser.add_argument_group("P1 portfolio read")
@@ -49,6 +49,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p6.add_argument("--depositors", type=int, default=1000, help="deposits of 25.00, one lender each (1000)")
     p6.add_argument("--spread-lends", type=int, default=2000, help="lends of 25.00, two per lender (2000)")
     p6.add_argument("--spread-loans", type=int, default=200, help="fundraising loans the lends spread over (200)")
+    churn = parser.add_argument_group("churn soak (memory of one server process; not in a plain run: --only churn)")
+    churn.add_argument("--churn-cycles", type=int, default=50_000, help="connect/subscribe/query/disconnect cycles")
+    churn.add_argument("--churn-concurrency", type=int, default=50, help="cycles at a time (50)")
+    churn.add_argument("--churn-sample", type=int, default=1000, help="cycles between samples (1000)")
+    churn.add_argument("--idle-sockets", type=int, default=1000, help="idle subscribed sockets held at the end (1000)")
+    churn.add_argument(
+        "--churn-endings",
+        type=lambda s: s.split(","),
+        help="how cycles end, taken in turn (complete,close,drop,drop-mid-subscribe: all four)",
+    )
+    churn.add_argument(
+        "--server-env", action="append", default=[], metavar="NAME=VALUE", help="set in the server's environment"
+    )
+    churn.add_argument(
+        "--snapshots",
+        type=lambda s: tuple(int(x) for x in s.split(",")),
+        default=(),
+        help="cycle counts at which the server (under tracemalloc) writes snapshots; the growth between "
+        "the first and the last is printed (e.g. 10000,30000)",
+    )
     args = parser.parse_args(argv)
     if (
         min(
@@ -65,6 +85,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.scan_loans,
             args.depositors,
             args.spread_lends,
+            args.churn_cycles,
+            args.churn_concurrency,
+            args.churn_sample,
         )
         < 1
         or min(args.hot_loans, args.listings) < 0
@@ -191,6 +214,33 @@ async def main(args: argparse.Namespace) -> int:
                 summaries.append(
                     await p6_platform.run(
                         url, deposits=args.depositors, lends=args.spread_lends, loans=args.spread_loans, pool=args.pool
+                    )
+                )
+
+    if args.only == "CHURN":
+        from bench.churn import runs as churn
+
+        print(
+            f"\nchurn soak: {args.churn_cycles} connect/subscribe/query/disconnect cycles, {args.churn_concurrency} "
+            "at a time, against one lendgraph serve process (PostgreSQL + Redis)"
+        )
+        broken = reachable or await common.redis_reachable(common.REDIS_URL)
+        if broken is not None:
+            print(f"  skipped: the soak needs PostgreSQL and Redis ({broken})")
+            summaries.append("churn: skipped (no PostgreSQL or Redis)")
+        else:
+            async with common.pg_database() as url:
+                summaries.append(
+                    await churn.run(
+                        url,
+                        common.REDIS_URL,
+                        cycles=args.churn_cycles,
+                        concurrency=args.churn_concurrency,
+                        sample_every=args.churn_sample,
+                        idle=args.idle_sockets,
+                        server_env=dict(item.split("=", 1) for item in args.server_env),
+                        snapshots=args.snapshots,
+                        endings=args.churn_endings,
                     )
                 )
 

@@ -113,6 +113,10 @@ class SharedResults:
         self._selections: OrderedDict[int, tuple[OperationDefinitionNode, frozenset[str], bool]] = OrderedDict()
         self.executions = 0  # events actually executed, for tests and benchmarks
 
+    def sizes(self) -> dict[str, int]:
+        """Entries held, per cache (graph/memory_stats.py)."""
+        return {"results": len(self._results), "json": len(self._json), "selections": len(self._selections)}
+
     def _remember(self, cache: "OrderedDict[Any, Any]", key: Any, value: Any) -> None:
         cache[key] = value
         if len(cache) > self.size:
