@@ -3,7 +3,8 @@
 Off unless MEMORY_STATS_DIR is set (never in production: it shows internal sizes). It answers with the
 sizes of the structures that grow with connections (the hub's subscribers and revocation watchers, the
 shared-results caches, the rate limiter's in-process windows, the event loop's tasks) and the number of
-objects the garbage collector tracks. `?collect=1` collects garbage first; `?types=N` adds the N most numerous types among those objects;
+objects the garbage collector tracks. `?collect=1` collects garbage first; `?types=N` adds the N most
+numerous types among those objects;
 `?stacks=N`, the N most common stacks of
 live tasks; `?snapshot=NAME` (while tracemalloc traces, PYTHONTRACEMALLOC=1) writes a tracemalloc snapshot to
 MEMORY_STATS_DIR/NAME.tracemalloc.
