@@ -49,26 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p6.add_argument("--depositors", type=int, default=1000, help="deposits of 25.00, one lender each (1000)")
     p6.add_argument("--spread-lends", type=int, default=2000, help="lends of 25.00, two per lender (2000)")
     p6.add_argument("--spread-loans", type=int, default=200, help="fundraising loans the lends spread over (200)")
-    churn = parser.add_argument_group("churn soak (memory of one server process; not in a plain run: --only churn)")
-    churn.add_argument("--churn-cycles", type=int, default=50_000, help="connect/subscribe/query/disconnect cycles")
-    churn.add_argument("--churn-concurrency", type=int, default=50, help="cycles at a time (50)")
-    churn.add_argument("--churn-sample", type=int, default=1000, help="cycles between samples (1000)")
-    churn.add_argument("--idle-sockets", type=int, default=1000, help="idle subscribed sockets held at the end (1000)")
-    churn.add_argument(
-        "--churn-endings",
-        type=lambda s: s.split(","),
-        help="how cycles end, taken in turn (complete,close,drop,drop-mid-subscribe: all four)",
-    )
-    churn.add_argument(
-        "--server-env", action="append", default=[], metavar="NAME=VALUE", help="set in the server's environment"
-    )
-    churn.add_argument(
-        "--snapshots",
-        type=lambda s: tuple(int(x) for x in s.split(",")),
-        default=(),
-        help="cycle counts at which the server (under tracemalloc) writes snapshots; the growth between "
-        "the first and the last is printed (e.g. 10000,30000)",
-    )
+    from bench.churn.runs import add_arguments
+
+    add_arguments(parser)
     args = parser.parse_args(argv)
     if (
         min(
@@ -220,29 +203,7 @@ async def main(args: argparse.Namespace) -> int:
     if args.only == "CHURN":
         from bench.churn import runs as churn
 
-        print(
-            f"\nchurn soak: {args.churn_cycles} connect/subscribe/query/disconnect cycles, {args.churn_concurrency} "
-            "at a time, against one lendgraph serve process (PostgreSQL + Redis)"
-        )
-        broken = reachable or await common.redis_reachable(common.REDIS_URL)
-        if broken is not None:
-            print(f"  skipped: the soak needs PostgreSQL and Redis ({broken})")
-            summaries.append("churn: skipped (no PostgreSQL or Redis)")
-        else:
-            async with common.pg_database() as url:
-                summaries.append(
-                    await churn.run(
-                        url,
-                        common.REDIS_URL,
-                        cycles=args.churn_cycles,
-                        concurrency=args.churn_concurrency,
-                        sample_every=args.churn_sample,
-                        idle=args.idle_sockets,
-                        server_env=dict(item.split("=", 1) for item in args.server_env),
-                        snapshots=args.snapshots,
-                        endings=args.churn_endings,
-                    )
-                )
+        summaries.append(await churn.from_args(args, reachable))
 
     print("\nSummary")
     for line in summaries:

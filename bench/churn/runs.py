@@ -8,6 +8,7 @@ last cycle within 10% of RSS after the first 10,000. Last, the client holds `idl
 open: the RSS they add, per socket, is the memory of an idle connection.
 """
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from bench import common
 from bench.p3_fanout.driver import LIST_LOAN, REGISTER, Api, lendgraph_cli, lendgraph_server
 from bench.p3_fanout.processes import ROOT, rss_mb, sockets, wait_idle
 from bench.p3_fanout.workload import listing
@@ -209,4 +211,52 @@ def verdict(samples: list[Sample], per_socket: float, seconds: float) -> str:
         f"churn: RSS {base.rss:.1f} MB after {base.cycles:,} cycles, {last.rss:.1f} MB after {last.cycles:,} "
         f"(x{ratio:.3f}, criterion <= x{1 + TOLERANCE:.2f}: {holds}); started at {samples[0].rss:.1f} MB; "
         f"idle connection {per_socket:.1f} KB; {rate:.0f} cycles/s"
+    )
+
+
+async def from_args(args: argparse.Namespace, pg_unreachable: str | None) -> str:
+    """`python -m bench --only churn`: the soak with the command line's sizes; its summary line."""
+    print(
+        f"\nchurn soak: {args.churn_cycles} connect/subscribe/query/disconnect cycles, {args.churn_concurrency} "
+        "at a time, against one lendgraph serve process (PostgreSQL + Redis)"
+    )
+    broken = pg_unreachable or await common.redis_reachable(common.REDIS_URL)
+    if broken is not None:
+        print(f"  skipped: the soak needs PostgreSQL and Redis ({broken})")
+        return "churn: skipped (no PostgreSQL or Redis)"
+    async with common.pg_database() as url:
+        return await run(
+            url,
+            common.REDIS_URL,
+            cycles=args.churn_cycles,
+            concurrency=args.churn_concurrency,
+            sample_every=args.churn_sample,
+            idle=args.idle_sockets,
+            server_env=dict(item.split("=", 1) for item in args.server_env),
+            snapshots=args.snapshots,
+            endings=args.churn_endings,
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The soak's options, for `python -m bench`."""
+    churn = parser.add_argument_group("churn soak (memory of one server process; not in a plain run: --only churn)")
+    churn.add_argument("--churn-cycles", type=int, default=50_000, help="connect/subscribe/query/disconnect cycles")
+    churn.add_argument("--churn-concurrency", type=int, default=50, help="cycles at a time (50)")
+    churn.add_argument("--churn-sample", type=int, default=1000, help="cycles between samples (1000)")
+    churn.add_argument("--idle-sockets", type=int, default=1000, help="idle subscribed sockets held at the end (1000)")
+    churn.add_argument(
+        "--churn-endings",
+        type=lambda s: s.split(","),
+        help="how cycles end, taken in turn (complete,close,drop,drop-mid-subscribe: all four)",
+    )
+    churn.add_argument(
+        "--server-env", action="append", default=[], metavar="NAME=VALUE", help="set in the server's environment"
+    )
+    churn.add_argument(
+        "--snapshots",
+        type=lambda s: tuple(int(x) for x in s.split(",")),
+        default=(),
+        help="cycle counts at which the server (under tracemalloc) writes snapshots; the growth between "
+        "the first and the last is printed (e.g. 10000,30000)",
     )
