@@ -13,7 +13,7 @@ from bench import common
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--only", choices=["P1", "P2", "P3", "P4", "P5", "P6", "P7"], type=str.upper, help="run one benchmark"
+        "--only", choices=["P1", "P2", "P3", "P4", "P5", "P6", "P7", "CHURN"], type=str.upper, help="run one benchmark"
     )
     parser.add_argument("--sqlite", action="store_true", help="P1 and P4 on SQLite even when PostgreSQL is reachable")
     p1 = parser.add_argument_group("P1 portfolio read")
@@ -59,6 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p7.add_argument("--browse-loans", type=int, default=200, help="loans in the database (200)")
     p7.add_argument("--clients", type=int, default=20, help="concurrent keep-alive clients (20)")
     p7.add_argument("--seconds", type=float, default=10, help="seconds each server is measured (10)")
+
+    from bench.churn.runs import add_arguments
+
+    add_arguments(parser)
     args = parser.parse_args(argv)
     if (
         min(
@@ -77,6 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.spread_lends,
             args.browse_loans,
             args.clients,
+            args.churn_cycles,
+            args.churn_concurrency,
+            args.churn_sample,
         )
         < 1
         or min(args.hot_loans, args.listings) < 0
@@ -218,6 +225,10 @@ async def main(args: argparse.Namespace) -> int:
                         url, loans=args.browse_loans, clients=args.clients, seconds=args.seconds, pool=args.pool
                     )
                 )
+    if args.only == "CHURN":
+        from bench.churn import runs as churn
+
+        summaries.append(await churn.from_args(args, reachable))
 
     print("\nSummary")
     for line in summaries:

@@ -230,6 +230,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     ]
     if settings.graphiql:
         routes.append(Mount(PREFIX, app=GraphiQLFiles()))
+    if settings.memory_stats_dir:
+        from graph import memory_stats
+
+        stats = memory_stats.endpoint(settings.memory_stats_dir, hub, graphql.shared, rate)
+        routes.append(Route("/debug/memory", stats))
     transport_limits = Middleware(
         TransportLimits,
         max_body_bytes=settings.max_body_bytes,

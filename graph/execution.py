@@ -135,6 +135,10 @@ class SharedResults:
         self._selections: OrderedDict[int, tuple[OperationDefinitionNode, frozenset[str], bool]] = OrderedDict()
         self.executions = 0  # events actually executed, for tests and benchmarks
 
+    def sizes(self) -> dict[str, int]:
+        """Entries held, per cache (graph/memory_stats.py)."""
+        return {"results": len(self._results), "json": len(self._json), "selections": len(self._selections)}
+
     def _remember(self, cache: "OrderedDict[Any, Any]", key: Any, value: Any) -> None:
         cache[key] = value
         if len(cache) > self.size:
@@ -158,6 +162,17 @@ class SharedResults:
 
     def put(self, key: ShareKey, operation: OperationDefinitionNode, result: Any) -> None:
         self._remember(self._results, key, (operation, result))
+
+    def settle(self, key: ShareKey, operation: OperationDefinitionNode, done: "asyncio.Future[Any]") -> None:
+        """An execution ended: keep its result rather than its task (a failed one stays as it is), and encode it.
+
+        A finished task still holds its context (a copy of every context variable at its start):
+        kept for the cache's life, that pinned memory nothing used any more (bench/churn).
+        """
+        found = self._results.get(key)
+        if found is not None and found[1] is done and not done.cancelled() and done.exception() is None:
+            self._results[key] = (operation, done.result())
+        _encode_once(self, done)
 
     def encoded(self, data: Any) -> str | None:
         found = self._json.get(id(data))
@@ -211,7 +226,8 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
         # Cached before it is encoded: encode() may find it too large to keep, and forget it.
         shared.put(key, self.operation, result)
         if isinstance(result, asyncio.Future):
-            result.add_done_callback(lambda done: _encode_once(shared, done))
+            operation = self.operation
+            result.add_done_callback(lambda done: shared.settle(key, operation, done))
         else:
             _encode_data(shared, result)
         return result

@@ -72,6 +72,8 @@ class Settings:
     rate_limit_per_token: int = 1200  # every request and operation made with one token
     rate_limit_money_per_lender: int = 60  # deposit, withdraw and lend fields, all of a lender's tokens together
     rate_limit_key_prefix: str = "lendgraph:rl:"
+    # GET /debug/memory (graph/memory_stats.py) and where its tracemalloc snapshots go; unset: no such route.
+    memory_stats_dir: str | None = None
 
     @property
     def rate_limit_store(self) -> str:
@@ -120,4 +122,5 @@ class Settings:
                 env.get("RATE_LIMIT_MONEY_PER_LENDER", str(cls.rate_limit_money_per_lender))
             ),
             rate_limit_key_prefix=env.get("RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix),
+            memory_stats_dir=env.get("MEMORY_STATS_DIR") or None,
         )

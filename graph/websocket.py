@@ -253,6 +253,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     await operation.send_next(result)
                     first = False
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except asyncio.CancelledError:
+            # Stopped (`complete`, the socket gone, the token revoked): end quietly. Re-raised, the
+            # error would stay on the task, its traceback holding this frame, so the operation, the
+            # task again and the whole socket's state: a cycle only a full collection frees.
+            return
         except GraphQLError as error:  # a document that does not parse raises out of the stream
             await operation.send_initial_errors([error])
         except Exception as error:  # the client hears of it; the log has the traceback

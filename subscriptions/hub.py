@@ -198,6 +198,14 @@ class Hub:
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._inboxes.values())
 
+    def topic_count(self) -> int:
+        """Topics with a subscriber in this process."""
+        return len(self._inboxes)
+
+    def watcher_count(self) -> int:
+        """Sockets watching for their token's revocation."""
+        return sum(len(w) for w in self._revocation_watchers.values())
+
     async def drain(self) -> None:
         """Deliver every committed event after the horizon, in order, up to the first id that may still appear."""
         while True:

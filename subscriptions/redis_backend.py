@@ -10,13 +10,31 @@ consumers can catch up on what they missed meanwhile.
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from broadcaster import BroadcastBackend, Event
 from redis import asyncio as redis
 
 log = logging.getLogger("lendgraph.redis")
 RECONNECTED = "reconnected"
+T = TypeVar("T")
+_unfinished: set[asyncio.Future[Any]] = set()  # commands whose caller was cancelled, kept until they end
+
+
+async def redis_call(command: Awaitable[T]) -> T:
+    """Await a redis-py command so that a cancel of the caller is never lost.
+
+    redis-py writes each command under asyncio.wait_for, which on Python 3.11 swallows a cancel
+    that lands as the write completes: the command returns as if nothing happened. A WebSocket
+    operation cancelled then (its client gone) ran on and waited for events forever, holding its
+    subscriber and task (bench/churn). Run in a task of its own behind asyncio.shield, the command
+    finishes (or fails) by itself, and the caller sees its cancel at once.
+    """
+    task = asyncio.ensure_future(command)
+    _unfinished.add(task)
+    task.add_done_callback(_unfinished.discard)
+    return await asyncio.shield(task)
 
 
 class ResilientRedisBackend(BroadcastBackend):
@@ -54,7 +72,7 @@ class ResilientRedisBackend(BroadcastBackend):
 
     async def publish(self, channel: str, message: Any) -> None:
         assert self._publisher is not None, "connect() first"
-        await self._publisher.publish(channel, message)
+        await redis_call(self._publisher.publish(channel, message))
 
     async def next_published(self) -> Event:
         return await self._queue.get()

@@ -4,6 +4,7 @@ Each stream replays what came after `after` from the outbox, in order, then
 follows live events from the hub; ids already delivered are never sent again.
 """
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated
 
@@ -46,6 +47,17 @@ async def signed_in_stream(info: Info, topic: Topic, after: str | None) -> Async
         yield delivery
 
 
+def cancelled() -> bool:
+    """True if this task was asked to stop, though the await that received the cancel returned normally.
+
+    Python 3.11's asyncio.wait_for (used inside redis-py and other libraries) can swallow a cancel;
+    the count Task.cancelling() keeps it. A stream must not then wait for the next event for ever:
+    its client is gone, and its subscriber and task would stay (redis_backend.redis_call).
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 async def follow(hub: Hub, topic: Topic, after_id: int | None) -> AsyncIterator[Delivery]:
     """Events of `topic`: first those after `after_id` from the outbox, then live ones, each once.
 
@@ -68,6 +80,8 @@ async def follow(hub: Hub, topic: Topic, after_id: int | None) -> AsyncIterator[
                     if len(batch) < BATCH:
                         break
                 continue
+            if cancelled():
+                raise asyncio.CancelledError
             delivery = await inbox.queue.get()
             if delivery.id > last:
                 yield delivery

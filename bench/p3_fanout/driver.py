@@ -88,8 +88,8 @@ async def lendgraph_server(
                     logged = await asyncio.to_thread(log_path.read_text)
                     raise RuntimeError(f"lendgraph serve did not start: {logged[-3000:]}")
                 await asyncio.sleep(0.2)
-        # Both workers up: uvicorn starts them one after another.
-        while time.monotonic() < deadline:
+        # Both workers up: uvicorn starts them one after another (one worker is the process itself).
+        while workers > 1 and time.monotonic() < deadline:
             if len(uvicorn_workers(process.pid)) >= workers:
                 break
             await asyncio.sleep(0.2)

@@ -32,6 +32,7 @@ from redis import asyncio as redis
 from redis.exceptions import RedisError
 
 from lending.tokens import Viewer
+from subscriptions.redis_backend import redis_call
 
 log = logging.getLogger("lendgraph.ratelimit")
 RATE_LIMITED = "RATE_LIMITED"
@@ -174,7 +175,8 @@ class RedisCounters:
     async def add(self, names: Sequence[str], window: int, amount: int) -> list[int]:
         if self._usable():
             try:
-                counts = await self.script(keys=[self._key(n, window) for n in names], args=[amount, self.ttl])
+                keys = [self._key(n, window) for n in names]
+                counts = await redis_call(self.script(keys=keys, args=[amount, self.ttl]))
                 return [int(c) for c in counts]
             except (RedisError, OSError) as error:
                 self._failed(error)
@@ -183,7 +185,7 @@ class RedisCounters:
     async def get(self, name: str, window: int) -> int:
         if self._usable():
             try:
-                return int(await self.client.get(self._key(name, window)) or 0)
+                return int(await redis_call(self.client.get(self._key(name, window))) or 0)
             except (RedisError, OSError) as error:
                 self._failed(error)
         return await self.fallback.get(name, window)

@@ -1,0 +1,79 @@
+"""`GET /debug/memory`: what a serving process holds, for the churn soak (bench/churn) and for diagnosis.
+
+Off unless MEMORY_STATS_DIR is set (never in production: it shows internal sizes). It answers with the
+sizes of the structures that grow with connections (the hub's subscribers and revocation watchers, the
+shared-results caches, the rate limiter's in-process windows, the event loop's tasks) and the number of
+objects the garbage collector tracks. `?collect=1` collects garbage first; `?types=N` adds the N most
+numerous types among those objects;
+`?stacks=N`, the N most common stacks of
+live tasks; `?snapshot=NAME` (while tracemalloc traces, PYTHONTRACEMALLOC=1) writes a tracemalloc snapshot to
+MEMORY_STATS_DIR/NAME.tracemalloc.
+"""
+
+import asyncio
+import gc
+import re
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from graph.execution import SharedResults
+from graph.limits.rate import MemoryCounters, RateLimiter, RedisCounters
+from subscriptions.hub import Hub
+
+_NAME = re.compile(r"^\w{1,64}$")
+
+
+def sizes(hub: Hub, shared: SharedResults, rate: RateLimiter) -> dict[str, int]:
+    """The sizes that must come back down when the connections that made them are gone."""
+    counters = rate.counters
+    memory = counters.fallback if isinstance(counters, RedisCounters) else counters
+    return {
+        "subscribers": hub.subscriber_count(),
+        "topics": hub.topic_count(),
+        "revocation_watchers": hub.watcher_count(),
+        "revoked_tokens": len(hub.revoked),
+        **{f"shared_{name}": size for name, size in shared.sizes().items()},
+        "rate_buckets": sum(len(w) for w in memory.windows.values()) if isinstance(memory, MemoryCounters) else 0,
+        "tasks": len(asyncio.all_tasks()),
+        "gc_objects": len(gc.get_objects()),
+    }
+
+
+def task_stacks(top: int) -> list[tuple[int, list[str]]]:
+    """The `top` most common stacks of live tasks (their innermost frames), with how many tasks share each."""
+    stacks: Counter[tuple[str, ...]] = Counter()
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=12)
+        stacks[tuple(f"{Path(f.f_code.co_filename).name}:{f.f_code.co_name}:{f.f_lineno}" for f in frames)] += 1
+    return [(count, list(stack)) for stack, count in stacks.most_common(top)]
+
+
+def endpoint(directory: str, hub: Hub, shared: SharedResults, rate: RateLimiter) -> Any:
+    """The route's handler, for create_app."""
+
+    async def memory(request: Request) -> Response:
+        if request.query_params.get("collect"):
+            gc.collect()
+        body: dict[str, Any] = sizes(hub, shared, rate)
+        top = request.query_params.get("types")
+        if top and top.isdigit():
+            counts = Counter(type(o).__qualname__ for o in gc.get_objects())
+            body["types"] = dict(counts.most_common(int(top)))
+        top = request.query_params.get("stacks")
+        if top and top.isdigit():
+            body["stacks"] = task_stacks(int(top))
+        name = request.query_params.get("snapshot")
+        if name:
+            if not _NAME.match(name) or not tracemalloc.is_tracing():
+                return JSONResponse({"error": "snapshot needs a plain name and PYTHONTRACEMALLOC"}, 400)
+            path = Path(directory) / f"{name}.tracemalloc"
+            tracemalloc.take_snapshot().dump(str(path))
+            body["snapshot"] = str(path)
+        return JSONResponse(body)
+
+    return memory

@@ -1,0 +1,191 @@
+"""Sockets that come and go leave nothing behind: the fast variant of the churn soak (bench/churn).
+
+Clients connect, sign in (or not), subscribe, query (a partner lists a loan every
+tenth cycle, so events flow), and leave in every way a
+client leaves: `complete` then a clean close, a clean close with subscriptions
+running, the TCP connection dropped, or dropped right after the subscribe
+messages were written. Afterwards the hub holds no subscriber and no
+revocation watcher, no task of theirs is left, and what Python allocated
+stays within a bound however many more cycles run.
+
+The app serves on a real port (WebSockets need one) and counts rate limits in
+a private Redis, as a production server does: redis-py's commands once ate
+the cancel of an operation whose client had gone (Python 3.11's wait_for),
+and the operation then waited for events for ever. The leak check runs on
+PostgreSQL, the memory check on SQLite (see `served_sqlite`).
+"""
+
+import asyncio
+import contextlib
+import gc
+import json
+import random
+import tracemalloc
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import websockets
+
+from graph.limits.rate import RedisCounters
+from subscriptions.hub import Hub
+from tests import conftest, services
+from tests.api import Api, partner_token
+from tests.clock import FakeClock
+from tests.polling import until
+from tests.redis_server import RedisServer, private_redis
+from tests.subscriptions.documents import LISTED, MINE, PROGRESS
+
+QUERY = "{ loans(first: 3) { edges { node { id name remainingAmount } } } }"
+ENDINGS = ("complete", "close", "drop", "drop-mid-subscribe")
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    with private_redis() as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def serving(url: str, clock: FakeClock, redis_server: RedisServer) -> AsyncIterator[Api]:
+    """The app on a real port, its rate limits counted in Redis (high enough for one IP)."""
+    async with conftest.serve(
+        url,
+        clock,
+        websockets=True,
+        rate_limit_url=redis_server.url,
+        rate_limit_per_ip=10**9,
+        rate_limit_per_token=10**9,
+        max_ws_connections_per_ip=0,
+    ) as api:
+        yield api
+
+
+@pytest.fixture
+async def served(pg_url: str, clock: FakeClock, redis_server: RedisServer) -> AsyncIterator[Api]:
+    """On PostgreSQL, as in production."""
+    async with serving(pg_url, clock, redis_server) as api:
+        yield api
+
+
+@pytest.fixture
+async def served_sqlite(
+    sqlite_template: Path, tmp_path: Path, clock: FakeClock, redis_server: RedisServer
+) -> AsyncIterator[Api]:
+    """On SQLite: asyncpg's statement caches (one per pooled connection, each up to 100 statements)
+    fill slowly over thousands of cycles and would hide a leak from the memory check."""
+    async with serving(services.sqlite_copy(sqlite_template, tmp_path), clock, redis_server) as api:
+        yield api
+
+
+class Churn:
+    """Cycles against the served app; cycle i's sign-in, subscriptions and ending drawn from i."""
+
+    def __init__(self, api: Api, partner: str, tokens: list[str], loan_id: str) -> None:
+        self.api, self.partner, self.tokens, self.loan_id = api, partner, tokens, loan_id
+
+    async def cycle(self, i: int, ending: str) -> None:
+        signed_in = i % 2 == 0
+        if i % 10 == 9:  # live events for the subscribers
+            await self.api.loan_id(self.partner, name=f"Churn {i}", countryIsoCode="UG")
+        async with websockets.connect(self.api.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            payload = {"authorization": f"Bearer {self.tokens[i % len(self.tokens)]}"} if signed_in else {}
+            await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            countries = ["KE", "PE"][: 1 + i % 2]
+            streams = [(LISTED, {"filter": {"countries": countries}}), (PROGRESS, {"loanId": self.loan_id})]
+            if signed_in:
+                streams.append((MINE, {}))
+            for n, (query, variables) in enumerate(streams):
+                payload = {"query": query, "variables": variables}
+                await ws.send(json.dumps({"id": f"s{n}", "type": "subscribe", "payload": payload}))
+            if ending == "drop-mid-subscribe":
+                ws.transport.abort()
+                return
+            await ws.send(json.dumps({"id": "q", "type": "subscribe", "payload": {"query": QUERY}}))
+            while (message := json.loads(await ws.recv())).get("id") != "q" or message["type"] == "next":
+                pass
+            assert message["type"] == "complete", message
+            if ending == "complete":
+                for n in range(len(streams)):
+                    await ws.send(json.dumps({"id": f"s{n}", "type": "complete"}))
+            elif ending == "drop":
+                ws.transport.abort()
+
+    async def run(self, cycles: range, concurrency: int, endings: tuple[str, ...] = ENDINGS) -> None:
+        pending = iter(cycles)
+
+        async def worker() -> None:
+            for i in pending:
+                with contextlib.suppress(websockets.ConnectionClosed):  # a dropped socket's own close
+                    await self.cycle(i, endings[i % len(endings)])
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def arranged(api: Api) -> Churn:
+    loan_id = await api.loan_id(await partner_token())
+    # Its listings reach every loanListed stream, whose filters (Kenya, Peru) turn them down: events
+    # flow through the hub and the streams, and the bounded cache of shared results stays as it is.
+    partner = await partner_token("Uganda Partner", "UG", "3.0")
+    tokens = [(await api.register(f"Churner {n}", f"churner{n}@example.org"))[1] for n in range(4)]
+    return Churn(api, partner, tokens, loan_id)
+
+
+async def settled(hub: Hub, tasks: int) -> None:
+    """Until the hub holds no subscriber and no watcher, and only `tasks` tasks run (those before)."""
+    await until(
+        lambda: hub.subscriber_count() == 0 and hub.watcher_count() == 0 and len(asyncio.all_tasks()) <= tasks,
+        "every subscriber, watcher and task of the closed sockets gone",
+    )
+
+
+async def test_sockets_dropped_while_subscribing_leave_no_subscriber_and_no_task(served: Api) -> None:
+    churn = await arranged(served)
+    hub: Hub = served.app.state.graphql.hub
+    tasks = len(asyncio.all_tasks())
+    await churn.run(range(150), concurrency=20, endings=("drop-mid-subscribe",))
+    await settled(hub, tasks)
+
+
+async def test_churn_leaves_the_hub_empty_and_memory_bounded(served_sqlite: Api) -> None:
+    churn = await arranged(served_sqlite)
+    hub: Hub = served_sqlite.app.state.graphql.hub
+    tasks = len(asyncio.all_tasks())
+    await churn.run(range(200), concurrency=20)  # warm-up: pools, caches and lazily built state fill
+    tracemalloc.start(5)
+    try:
+        await churn.run(range(200, 300), concurrency=20)
+        before = await quiet_snapshot(hub, tasks)
+        await churn.run(range(300, 1100), concurrency=20)
+        after = await quiet_snapshot(hub, tasks)
+    finally:
+        tracemalloc.stop()
+    growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    top = "\n".join(str(stat) for stat in after.compare_to(before, "traceback")[:5])
+    # 800 cycles opened 2,000 subscriptions: a leak of one small object per cycle would show.
+    assert growth < 256 * 1024, f"{growth} bytes more after 800 cycles; grew most:\n{top}"
+
+
+async def quiet_snapshot(hub: Hub, tasks: int) -> tracemalloc.Snapshot:
+    """Once the sockets' traces are gone and garbage collected: what is allocated."""
+    await settled(hub, tasks)
+    gc.collect()
+    return tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+
+
+async def test_a_cancelled_rate_count_in_redis_is_never_swallowed(redis_server: RedisServer) -> None:
+    """Each cancel of a count in progress ends the caller with CancelledError, wherever it lands."""
+    counters = RedisCounters(redis_server.url, "test:", ttl=60)
+    rng = random.Random(12)
+    try:
+        for _ in range(300):
+            task = asyncio.create_task(counters.add(["ip:a", "token:b"], window=1, amount=1))
+            await asyncio.sleep(rng.random() * 0.002)
+            if task.done():
+                continue
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        await counters.close()
