@@ -5,6 +5,7 @@ A batch of auto-lending reads hundreds of rules; reading them as value rows
 Python cost small (bench/README.md, P5).
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -90,6 +91,14 @@ async def read_rules(query: QuerySet[AutoLendRule], now: datetime) -> list[RuleR
         met = trigger_met(terms, Clocks(created, seen, lent), now)
         ready.append(RuleRow(Queued(rule_id, lender_id, since), terms, met, balance or 0))
     return ready
+
+
+async def lender_clocks(lender_ids: Collection[int]) -> dict[int, Clocks]:
+    """The clocks of these lenders as last committed, by lender id (none asked, no query)."""
+    if not lender_ids:
+        return {}
+    columns = ("id", "created_at", "last_seen_at", "last_lent_at")
+    return {row[0]: Clocks(*row[1:]) for row in await Lender.filter(id__in=list(lender_ids)).values_list(*columns)}
 
 
 def trigger_met(terms: Terms, lender: Lender | Clocks, now: datetime) -> bool:

@@ -96,3 +96,32 @@ async def test_a_rule_replaced_while_its_first_run_picks_loans_lends_by_the_new_
         "Otieno": 7500
     }
     assert await pg_api.balance(token) == "25.00"
+
+
+async def test_a_lender_back_while_a_run_reads_the_rules_is_not_lent_for_as_if_away(pg_api, monkeypatch, clock):
+    """Ada's rule lends only while she is away. A run reads her rule as ready, then she comes back
+    before it locks her account: in no serial order does the run lend her credit (her visit either
+    came first, and the rule waits, or after the run, which it did not)."""
+    partner = await partner_token()
+    _, ada = await pg_api.funded_lender("50.00", "Ada")
+    await pg_api.data(SET_RULE, {"input": {"amountPerLoan": "25.00", "trigger": "AFTER_IDLE_DAYS", "idleDays": 7}}, ada)
+    clock.advance(days=8)  # away long enough
+    read, visited = asyncio.Event(), asyncio.Event()
+    real_rules_of = autolend._rules_of
+
+    async def rules_of(ids, lender_ids, now):
+        found = await real_rules_of(ids, lender_ids, now)
+        if not read.is_set():
+            read.set()
+            await visited.wait()
+        return found
+
+    monkeypatch.setattr(autolend, "_rules_of", rules_of)
+    listing = asyncio.create_task(pg_api.loan_id(partner, name="Amina", amount="500.00"))
+    await read.wait()
+    assert (await pg_api.data("{ me { displayName } }", token=ada))["me"] == {"displayName": "Ada"}  # back
+    visited.set()
+    await listing
+
+    assert await Share.filter(lender__display_name="Ada").count() == 0
+    assert await pg_api.balance(ada) == "50.00"
