@@ -18,6 +18,8 @@ import httpx
 import websockets
 
 from graph.ids import decode_id
+from tests.e2e.client import Client
+from tests.e2e.server import run_cli
 from tests.polling import until
 from tests.ws import Socket
 
@@ -28,6 +30,7 @@ LEND = """mutation($input: LendInput!) { lend(input: $input) {
 PROGRESS = """subscription($loanId: ID!, $after: String) { loanProgress(loanId: $loanId, after: $after) {
   eventId kind fundedAmount } }"""
 BROWSE = "{ loans(first: 5) { totalCount edges { node { id remainingAmount } } } }"
+ROUNDS_AFTER_FAULT = 3
 RETRY_PAUSE = 0.1  # seconds; sooner than Retry-After: the tests want the outage's edges
 
 
@@ -158,6 +161,42 @@ async def books_of(url: str, lender_token_ids: dict[str, int]) -> dict[str, Book
         )
     by_id = {row["lender_id"]: Books(row["balance_cents"], row["deposits"], row["shares"]) for row in rows}
     return {name: by_id[lender_id] for name, lender_id in lender_token_ids.items()}
+
+
+@dataclass
+class World:
+    """What the load runs on: a partner, its loans (5,000.00 each), lenders' tokens and ids by name."""
+
+    partner: str
+    loans: list[str]
+    tokens: dict[str, str]
+    ids: dict[str, int]
+
+
+async def arrange(http: httpx.AsyncClient, base: str, database_url: str, loans: int = 2, lenders: int = 4) -> World:
+    partner = run_cli(
+        "create-partner", "--name", "Juhudi Kilimo", "--country", "KE", "--risk-rating", "3.5",
+        database_url=database_url,
+    ).strip().splitlines()[-1]  # fmt: skip
+    client = Retrying(http, base)
+    plain = Client(http, base)
+    listed = [await plain.list_loan(partner, f"Loan {n}", "FOOD", "5000.00") for n in range(loans)]
+    tokens = {f"lender{n}": await plain.register(f"Lender{n}") for n in range(lenders)}
+    return World(partner, listed, tokens, {name: await lender_id(client, token) for name, token in tokens.items()})
+
+
+async def lend_in_rounds(client: Retrying, name: str, token: str, loans: list[str], fault: asyncio.Event) -> int:
+    """Deposit 25.00 and lend it to the next loan, each by its own key, until three rounds after `fault`
+    is set; return the rounds done."""
+    rounds = after_fault = 0
+    while after_fault < ROUNDS_AFTER_FAULT:
+        deposit = {"amount": "25.00", "idempotencyKey": f"{name}-deposit-{rounds}"}
+        await client.money("deposit", DEPOSIT, {"input": deposit}, token)
+        lend = {"loanId": loans[rounds % len(loans)], "amount": "25.00", "idempotencyKey": f"{name}-lend-{rounds}"}
+        await client.money("lend", LEND, {"input": lend}, token)
+        rounds += 1
+        after_fault += fault.is_set()
+    return rounds
 
 
 async def lender_id(client: Retrying, token: str) -> int:
