@@ -38,10 +38,12 @@ async def keep_session(connection: asyncpg.Connection) -> None:
 
 
 def connection_settings(database_url: str) -> dict[str, Any]:
-    """Tortoise's settings for the database at `database_url`, with pooled connections kept as they are."""
+    """Tortoise's settings for the database at `database_url`: pooled connections kept as they are, and a
+    bounded wait for one (models/pool.py)."""
     settings: dict[str, Any] = expand_db_url(database_url)
     if settings["engine"] == "tortoise.backends.asyncpg":
         settings["credentials"]["reset"] = keep_session
+        settings["engine"] = "models.pool"  # the same client, whose wait for a pooled connection is bounded
     return settings
 
 

@@ -132,6 +132,15 @@ async def database(url: str) -> Any:
         await connection.close()
 
 
+async def waiting_on_locks(url: str, count: int = 1) -> bool:
+    """Whether at least `count` sessions of the database wait for a lock."""
+    async with database(url) as connection:
+        waiting = await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    return bool(waiting >= count)
+
+
 async def progress_ids(url: str, loan_id: str) -> list[int]:
     """The ids of the events a loanProgress subscriber of the loan must receive (the outbox's, in order)."""
     async with database(url) as connection:

@@ -85,16 +85,12 @@ async def test_a_client_that_hangs_up_mid_mutation_leaves_all_or_nothing(databas
                 await blocker.execute("SELECT 1 FROM account WHERE lender_id = $1 FOR UPDATE", world.ids[ada])
                 request = asyncio.create_task(hang_up_after(server.base, load.DEPOSIT, held, ada_token, 30))
 
-                async def waiting_on_the_lock() -> bool:
-                    async with load.database(database_url) as connection:
-                        return bool(
-                            await connection.fetchval(
-                                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                                " AND wait_event_type = 'Lock'"
-                            )
-                        )
-
-                await until(waiting_on_the_lock, "the deposit to wait for the lock", within=20, every=0.05)
+                await until(
+                    lambda: load.waiting_on_locks(database_url),
+                    "the deposit to wait for the lock",
+                    within=20,
+                    every=0.05,
+                )
                 request.cancel()  # the client hangs up
                 await asyncio.gather(request, return_exceptions=True)
             # The lock is released (rollback): the server finishes or abandons the deposit.
