@@ -16,13 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests import services
 from tests.e2e.client import PROMPTLY, wait_for_subscribers
 from tests.e2e.server import run_cli, serving
 from tests.faults import load
 from tests.faults.conftest import SERVER_ENV
 from tests.faults.load import BROWSE, Retrying
-from tests.redis_server import RedisServer, redis_binary
+from tests.redis_server import RedisServer, private_redis
 from tests.ws import Socket
 
 pytestmark = pytest.mark.e2e
@@ -34,14 +33,8 @@ LISTED = """subscription($after: String) { loanListed(after: $after) { eventId l
 @pytest.fixture
 def stopped_redis() -> Iterator[RedisServer]:
     """A private Redis on a port of its own, not started."""
-    binary = redis_binary()
-    if binary is None:
-        services.unavailable("redis-server", "the binary is not on PATH")
-    server = RedisServer(binary)
-    try:
+    with private_redis(started=False) as server:
         yield server
-    finally:
-        server.close()
 
 
 async def test_servers_start_without_redis_and_events_flow_once_it_is_up(database_url, stopped_redis):
