@@ -15,6 +15,7 @@ import graph.auth
 from lending import ledger
 from lending.transactions import ATTEMPTS
 from models import Transfer
+from models.pool import PoolExhausted
 from tests.api import new_key
 
 DEPOSIT = """mutation($input: DepositInput!) { deposit(input: $input) {
@@ -25,6 +26,11 @@ FAILURES = {
     "serialization": lambda: asyncpg.exceptions.SerializationError("could not serialize access"),
     "lost-connection": lambda: asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
     "server-restarting": lambda: asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+    # A pooled connection the server ended between two uses (tests/faults/test_postgres_restart.py met it).
+    "ended-by-a-restart": lambda: asyncpg.exceptions.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"
+    ),
+    "pool-exhausted": lambda: PoolExhausted("no database connection came free within 30.0 s"),
 }
 
 
