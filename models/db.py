@@ -8,6 +8,7 @@ import asyncpg
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate as run_migrations
 
+from models.pool import PoolExhausted
 from models.tortoise_internals import EXECUTOR_CACHE, expand_db_url, init_for_every_task
 
 APP_LABEL = "lendgraph"
@@ -122,6 +123,13 @@ def is_transient(error: BaseException) -> bool:
         if isinstance(cause, asyncpg.exceptions.InternalClientError) and "cannot switch to state" in str(cause):
             return True
     return False
+
+
+def may_run_again(error: BaseException) -> bool:
+    """Whether work idempotent by itself (a money mutation, by its key) should run again at once after
+    `error`: a transient failure, but not a pool with no connection free, where running again would
+    only wait as long again (the client gets the retryable 503 at once instead)."""
+    return is_transient(error) and not any(isinstance(cause, PoolExhausted) for cause in causes(error))
 
 
 def rolled_back(error: BaseException) -> bool:

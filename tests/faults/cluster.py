@@ -134,7 +134,7 @@ def private_cluster() -> Iterator[Cluster]:
     """A started private cluster with the template database; skips (or fails) without the binaries."""
     bin_dir = binaries()
     if bin_dir is None or not (bin_dir / "initdb").exists():
-        services.unavailable("PostgreSQL's binaries (initdb, pg_ctl)", "none in /usr/lib/postgresql/*/bin or PG_BIN")
+        services.unavailable("PostgreSQL's initdb", "not in /usr/lib/postgresql/*/bin nor in PG_BIN")
     cluster = Cluster(bin_dir)
     try:
         cluster.init()

@@ -30,7 +30,6 @@ FAILURES = {
     "ended-by-a-restart": lambda: asyncpg.exceptions.InternalClientError(
         "cannot switch to state 12; another operation (2) is in progress"
     ),
-    "pool-exhausted": lambda: PoolExhausted("no database connection came free within 30.0 s"),
 }
 
 
@@ -110,6 +109,24 @@ async def test_a_failure_that_outlasts_the_retries_is_a_retryable_503_and_moves_
     assert await Transfer.filter(kind="DEPOSIT").count() == 0
     # The client retries with its key once the database is back: the deposit happens once.
     assert (await api.deposit(ada, "25.00", key=key))["__typename"] == "DepositSuccess"
+    assert (await api.deposit(ada, "25.00", key=key))["__typename"] == "DepositSuccess"
+    assert await api.balance(ada) == "25.00"
+
+
+async def test_a_pool_with_no_connection_free_is_a_503_at_once_not_another_wait(api, failing_transfers):
+    _, ada = await api.register("Ada")
+    calls = failing_transfers(lambda: PoolExhausted("no database connection came free within 30.0 s"), times=1)
+    key = new_key()
+
+    response = await api.http.post(
+        "/graphql",
+        json={"query": DEPOSIT, "variables": {"input": {"amount": "25.00", "idempotencyKey": key}}},
+        headers={"Authorization": f"Bearer {ada}"},
+    )
+
+    assert response.status_code == 503
+    assert response.json()["errors"][0]["extensions"] == {"code": "UNAVAILABLE", "retryAfter": 1}
+    assert calls[0] == 1  # not run again: it would only have waited for the pool as long again
     assert (await api.deposit(ada, "25.00", key=key))["__typename"] == "DepositSuccess"
     assert await api.balance(ada) == "25.00"
 
