@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.e2e.client import PROMPTLY, wait_for_subscribers
+from tests.e2e.client import PROMPTLY, Client, wait_for_subscribers
 from tests.e2e.server import run_cli, serving
 from tests.faults import load
 from tests.faults.conftest import SERVER_ENV
@@ -51,7 +51,7 @@ async def test_servers_start_without_redis_and_events_flow_once_it_is_up(databas
             assert (await on_a.data(BROWSE))["loans"]["totalCount"] == 1
             async with Socket.open(a.replace("http://", "ws://") + "/graphql") as ws:
                 await ws.subscribe("listed", LISTED, {"after": "0"})
-                await load.Client(http, b).list_loan(world.partner, "While down", "FOOD")
+                await Client(http, b).list_loan(world.partner, "While down", "FOOD")
 
                 await asyncio.to_thread(stopped_redis.start)
                 # What B listed while Redis was down reaches A once its hub connects to Redis (A's poll
@@ -59,7 +59,7 @@ async def test_servers_start_without_redis_and_events_flow_once_it_is_up(databas
                 listed = [(await ws.next("listed", PROMPTLY))["loanListed"]["loan"]["name"] for _ in range(2)]
                 assert listed == ["Loan 0", "While down"]
                 await wait_for_subscribers(stopped_redis, 2)
-                await load.Client(http, b).list_loan(world.partner, "After", "FOOD")
+                await Client(http, b).list_loan(world.partner, "After", "FOOD")
                 assert (await ws.next("listed", PROMPTLY))["loanListed"]["loan"]["name"] == "After"
                 assert await ws.nothing_for("listed", 0.3)
             assert on_a.seen.statuses.keys() == {200} and on_b.seen.statuses.keys() <= {200}
