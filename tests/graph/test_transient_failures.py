@@ -33,6 +33,14 @@ FAILURES = {
 }
 
 
+async def post_deposit(api, token: str, key: str):
+    """A deposit of 25.00 over HTTP; the raw response."""
+    variables = {"input": {"amount": "25.00", "idempotencyKey": key}}
+    return await api.http.post(
+        "/graphql", json={"query": DEPOSIT, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
 @pytest.fixture
 def failing_transfers(monkeypatch: pytest.MonkeyPatch):
     """Make the next `times` deposits fail with `error()`, as the database would, mid-transaction.
@@ -74,11 +82,7 @@ async def test_a_deposit_is_retried_through_a_transient_failure(api, failing_tra
     _, ada = await api.register("Ada")
     calls = failing_transfers(FAILURES[failure], times=ATTEMPTS - 1)
 
-    response = await api.http.post(
-        "/graphql",
-        json={"query": DEPOSIT, "variables": {"input": {"amount": "25.00", "idempotencyKey": new_key()}}},
-        headers={"Authorization": f"Bearer {ada}"},
-    )
+    response = await post_deposit(api, ada, new_key())
 
     assert response.status_code == 200
     assert response.json() == {"data": {"deposit": {"__typename": "DepositSuccess", "lender": {"balance": "25.00"}}}}
@@ -94,11 +98,7 @@ async def test_a_failure_that_outlasts_the_retries_is_a_retryable_503_and_moves_
     failing_transfers(FAILURES[failure], times=ATTEMPTS)
     key = new_key()
 
-    response = await api.http.post(
-        "/graphql",
-        json={"query": DEPOSIT, "variables": {"input": {"amount": "25.00", "idempotencyKey": key}}},
-        headers={"Authorization": f"Bearer {ada}"},
-    )
+    response = await post_deposit(api, ada, key)
 
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
@@ -118,11 +118,7 @@ async def test_a_pool_with_no_connection_free_is_a_503_at_once_not_another_wait(
     calls = failing_transfers(lambda: PoolExhausted("no database connection came free within 30.0 s"), times=1)
     key = new_key()
 
-    response = await api.http.post(
-        "/graphql",
-        json={"query": DEPOSIT, "variables": {"input": {"amount": "25.00", "idempotencyKey": key}}},
-        headers={"Authorization": f"Bearer {ada}"},
-    )
+    response = await post_deposit(api, ada, key)
 
     assert response.status_code == 503
     assert response.json()["errors"][0]["extensions"] == {"code": "UNAVAILABLE", "retryAfter": 1}
