@@ -10,7 +10,7 @@ from tortoise.exceptions import IntegrityError
 from lending.errors import IdempotencyConflict, InvalidInput
 from lending.transactions import atomic
 from models import IdempotencyKey
-from models.db import is_transient
+from models.db import may_run_again
 
 MAX_KEY_LENGTH = 100
 
@@ -75,7 +75,7 @@ async def run_once(
         return result
 
     try:
-        return await atomic(claim_and_work, retry_if=is_transient)
+        return await atomic(claim_and_work, retry_if=may_run_again)
     except IntegrityError:
         stored = await _stored_result(actor, key, operation, digest)
         if stored is None:

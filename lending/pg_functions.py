@@ -15,7 +15,7 @@ from tortoise.models import Model
 
 from lending.errors import InsufficientCredit
 from lending.transactions import current_unit, retried
-from models.db import causes, is_transient
+from models.db import causes, may_run_again
 
 M = TypeVar("M", bound=Model)
 # The SQLSTATEs the money functions raise; either way the function's transaction rolled back.
@@ -67,7 +67,7 @@ async def call(statement: str, arguments: Sequence[Any], *, needed: int) -> dict
 
     for _ in range(2):
         try:
-            return await retried(once, retry_if=is_transient)
+            return await retried(once, retry_if=may_run_again)
         except Exception as error:
             sqlstate, detail = raised(error)
             if sqlstate == DUPLICATE_COMMITTED:

@@ -16,6 +16,9 @@ from typing import Any
 from pypika_tortoise.terms import Criterion, Function
 from tortoise import Tortoise
 
+# tortoise's client for PostgreSQL: models/pool.py subclasses it to give it a pool whose wait is bounded.
+from tortoise.backends.asyncpg import AsyncpgDBClient
+
 # A database URL as the connection settings tortoise makes of it (engine and credentials): models/db.py
 # adds an asyncpg pool setting that a URL cannot carry.
 from tortoise.backends.base.config_generator import expand_db_url
@@ -31,6 +34,7 @@ from tortoise.query_utils import QueryModifier
 
 __all__ = [
     "EXECUTOR_CACHE",
+    "AsyncpgDBClient",
     "Criterion",
     "Function",
     "QueryModifier",

@@ -134,14 +134,16 @@ def redis_binary() -> str | None:
 
 
 @contextlib.contextmanager
-def private_redis() -> Iterator[RedisServer]:
-    """A started private redis-server; skips (or fails under REQUIRE_SERVICES=1) without the binary."""
+def private_redis(*, started: bool = True) -> Iterator[RedisServer]:
+    """A private redis-server, started unless `started=False` (then only its port is chosen); skips (or
+    fails under REQUIRE_SERVICES=1) without the binary."""
     binary = redis_binary()
     if binary is None:
         services.unavailable("redis-server", "the binary is not on PATH")
     server = RedisServer(binary)
     try:
-        server.start()
+        if started:
+            server.start()
     except (OSError, RuntimeError) as error:
         server.close()
         services.unavailable("redis-server", error)
