@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from tortoise.expressions import Q
 
 from models import Event, EventKind, Loan, Notification
+from models.db import is_transient
 from subscriptions.bus import EventBus
 from subscriptions.horizon import OutboxReader
 
@@ -262,16 +263,16 @@ class Hub:
             self._wake.clear()
             try:
                 await self.drain()
-            except Exception:  # a dropped database connection must not end live delivery
-                log.exception("reading the outbox failed; retrying")
+            except Exception as error:  # a dropped database connection must not end live delivery
+                _log_failure("reading the outbox", error)
 
     async def _begin(self) -> None:
         while True:
             try:
                 await self.reader.settle()
                 break
-            except Exception:  # as in _read: a dropped connection must not end live delivery
-                log.exception("waiting for the transactions open at start failed; retrying")
+            except Exception as error:  # as in _read: a dropped connection must not end live delivery
+                _log_failure("waiting for the transactions open at start", error)
                 await asyncio.sleep(self.poll_interval)
         self._ready.set()
 
@@ -279,3 +280,11 @@ class Hub:
         async with self.bus.hints() as hints:
             async for _ in hints:
                 self._wake.set()
+
+
+def _log_failure(doing: str, error: Exception) -> None:
+    """One line for a database that is briefly away (every read fails while it restarts); else the traceback."""
+    if is_transient(error):
+        log.warning("%s failed (%r); retrying", doing, error)
+    else:
+        log.error("%s failed; retrying", doing, exc_info=error)

@@ -61,3 +61,34 @@ async def test_a_subscriber_arriving_while_the_hub_loads_gets_its_events_loaded(
                 delivery = inbox.queue.get_nowait()
                 assert delivery.event.loan_id == decode_id(loan, "Loan") and delivery.loan is not None
                 assert delivery.loan.name == name and delivery.loan.partner.name == "Juhudi Kilimo"
+
+
+@pytest.mark.parametrize(
+    ("failure", "traced"),
+    [(ConnectionResetError("the server restarts"), False), (RuntimeError("a bug"), True)],
+)
+async def test_a_failed_outbox_read_is_one_line_while_the_database_is_away(
+    database_url, clock, monkeypatch, caplog, failure, traced
+):
+    """While PostgreSQL restarts every read fails: one warning line each, not a traceback; a bug keeps its own."""
+    async with serve(database_url, clock, outbox_poll_interval=0.01) as api:
+        hub = api.app.state.graphql.hub
+        failed = asyncio.Event()
+
+        async def drain() -> None:
+            failed.set()
+            raise failure
+
+        monkeypatch.setattr(hub, "drain", drain)
+        caplog.clear()
+        async with asyncio.timeout(5):
+            await failed.wait()
+            await asyncio.sleep(0.05)  # a few more reads fail, and the reader goes on
+        monkeypatch.undo()
+        records = [r for r in caplog.records if r.name == "lendgraph.hub" and "reading the outbox" in r.getMessage()]
+        assert records, caplog.text
+        assert all((r.exc_info is not None) is traced for r in records)
+        assert all(r.levelname == ("ERROR" if traced else "WARNING") for r in records)
+        partner = await partner_token()
+        await api.loan_id(partner, name="After", amount="100.00")  # the reader still delivers afterwards
+        await hub.drain()
