@@ -242,5 +242,5 @@ def _file_name(name: str) -> str:
 def pytest_collection_modifyitems(items: list[Any]) -> None:
     """Every test here is a browser test (`-m browser` selects them, `-m 'not browser'` leaves them out)."""
     for item in items:
-        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+        if item.path.is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.browser)
