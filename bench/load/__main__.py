@@ -29,6 +29,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=30, help="seconds a request may take before it is retried")
     parser.add_argument("--sample", type=float, default=5, help="seconds between RSS samples (5)")
     parser.add_argument("--print-every", type=float, default=30, help="seconds between progress lines (30)")
+    parser.add_argument(
+        "--mix",
+        type=_weights,
+        help="the operations' weights, e.g. browse=1,me=1 (operations not named are not sent); default: "
+        "bench/load/mix.py WEIGHTS",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of every random choice (1)")
     parser.add_argument("--redis", default=REDIS_URL, help=f"BROADCAST_URL of the server ({REDIS_URL})")
     parser.add_argument("--keep", action="store_true", help="keep the loadtest_<pid> database afterwards")
@@ -38,6 +44,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if min(args.rate, args.duration, args.clients, args.workers, args.pool, args.connections) <= 0:
         parser.error("rates, durations and counts must be positive")
     return args
+
+
+def _weights(text: str) -> dict[str, float]:
+    from bench.load.mix import OPS
+
+    weights = dict.fromkeys(OPS, 0.0)
+    for part in text.split(","):
+        op, _, weight = part.partition("=")
+        if op not in weights:
+            raise argparse.ArgumentTypeError(f"{op!r} is none of {', '.join(OPS)}")
+        weights[op] = float(weight or 1)
+    return weights
 
 
 def _use_uvloop() -> None:

@@ -7,8 +7,9 @@ Every outcome is a string whose first word is its class:
 - `limited RATE_LIMITED`: HTTP 429 or a RATE_LIMITED error (README, Security);
 - `typed <CODE> (<status>)`: another top-level error with a code (UNAVAILABLE with 503, QUERY_TIMEOUT);
 - `untyped ...`: anything a client cannot read as the API's contract: a connection that failed or
-  timed out, a body that is not GraphQL JSON, an error without a code, an INTERNAL error, an
-  unexpected HTTP status. A load run fails when it sees one.
+  timed out, no answer at all by the end of the run (the client waits 30 s after it), a body that is
+  not GraphQL JSON, an error without a code, an INTERNAL error, an unexpected HTTP status. A load run
+  fails when it sees one.
 """
 
 import json
@@ -16,6 +17,7 @@ from typing import Any
 
 OK = "ok"
 TIMEOUT = "untyped timeout"
+UNANSWERED = "untyped no answer by the end of the run"
 CLASSES = ("ok", "refused", "limited", "typed", "untyped")
 RETRYABLE = {"typed UNAVAILABLE (503)"}  # the server says nothing ran: send it again, same key
 

@@ -18,6 +18,7 @@ framing as bench/http_load.py), at most `connections` at once. A money call whos
 import asyncio
 import contextlib
 import json
+import math
 import pickle
 import random
 import resource
@@ -29,7 +30,7 @@ from typing import Any
 
 from bench.http_load import post, read_answer
 from bench.load import answers
-from bench.load.mix import OPS, WEIGHTS, Knowledge, Lender, Repayable
+from bench.load.mix import OPS, Knowledge, Lender, Repayable
 from bench.load.subscriptions import Resuming
 
 ATTEMPTS = 5
@@ -69,7 +70,8 @@ class Connections:
 
 
 class Record:
-    """Every operation: its kind, scheduled start (s after go), latency (s) and outcome; retried attempts."""
+    """Every operation sent: its kind, scheduled start (s after go), latency (s; NaN while unanswered) and
+    outcome; and the attempts that were sent again, by what they met."""
 
     def __init__(self) -> None:
         self.op = array("B")
@@ -79,15 +81,25 @@ class Record:
         self.outcomes: list[str] = []
         self.index: dict[str, int] = {}
         self.retried: Counter[tuple[str, str]] = Counter()
+        self.answered = 0
 
-    def add(self, op: str, start: float, latency: float, outcome: str) -> None:
+    def _outcome(self, outcome: str) -> int:
         if outcome not in self.index:
             self.index[outcome] = len(self.outcomes)
             self.outcomes.append(outcome)
+        return self.index[outcome]
+
+    def begin(self, op: str, start: float) -> int:
         self.op.append(OPS.index(op))
         self.start.append(start)
-        self.latency.append(latency)
-        self.outcome.append(self.index[outcome])
+        self.latency.append(math.nan)
+        self.outcome.append(self._outcome(answers.UNANSWERED))
+        return len(self.op) - 1
+
+    def finish(self, index: int, latency: float, outcome: str) -> None:
+        self.latency[index] = latency
+        self.outcome[index] = self._outcome(outcome)
+        self.answered += 1
 
 
 class Load:
@@ -112,7 +124,7 @@ class Load:
         """Start operations at the configured rate until the duration is over, then wait for the stragglers."""
         self.go = self.next_at = go
         rate, end = self.config["rate"], go + self.config["duration"]
-        weights = [WEIGHTS[op] for op in OPS]
+        weights = [self.config["weights"][op] for op in OPS]
         while True:
             self.next_at += self.rng.expovariate(rate)
             if self.next_at >= end:
@@ -131,6 +143,7 @@ class Load:
         call = self.knowledge.draw(op)
         if call is None:
             return  # counted as skipped by the knowledge
+        index = self.record.begin(op, scheduled - self.go)
         body = json.dumps({"query": call.query, "variables": call.variables}).encode()
         request = post("/graphql", self.config["host"], body, call.token)
         timeout = self.config["timeout"]
@@ -148,13 +161,13 @@ class Load:
                 break
             self.record.retried[(op, outcome)] += 1
             await asyncio.sleep(RETRY_PAUSE * attempt)
-        self.record.add(op, scheduled - self.go, time.monotonic() - scheduled, outcome)
+        self.record.finish(index, time.monotonic() - scheduled, outcome)
         if call.settle is not None:
             call.settle(data)
 
     def status(self) -> dict[str, Any]:
         return {
-            "done": len(self.record.op),
+            "done": self.record.answered,
             "in_flight": len(self.in_flight),
             "behind": max(0.0, time.monotonic() - self.next_at) if not self.finished.is_set() else 0.0,
             "connections": self.connections.opened,

@@ -7,6 +7,7 @@ retried attempt's error counts too (as "retried"). RSS slope: least squares over
 samples after the warm-up, in MB per minute.
 """
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -53,11 +54,13 @@ def figures(
             entry["outcomes"][outcome] += 1
             end = start + latency
             offered_bins[int(start // BIN)] += 1
-            answered_bins[int(end // BIN)] += 1
+            if not math.isnan(end):
+                answered_bins[int(end // BIN)] += 1
             steady_end = warmup <= end <= duration
             if start >= warmup and start <= duration:
                 entry["offered"] = entry.get("offered", 0) + 1
-                latencies[op].append(latency)
+                if not math.isnan(latency):
+                    latencies[op].append(latency)
             if steady_end:
                 entry["answered"] = entry.get("answered", 0) + 1
                 if outcome == "ok":
@@ -162,6 +165,7 @@ def markdown(found: dict[str, Any], books: dict[str, Any], setup: dict[str, Any]
         "",
         f"- server: {setup['server']}",
         f"- world: {setup['world']}",
+        f"- mix (weights): {setup['mix']}",
         f"- {found['rate']:.0f} operations/s offered for {found['duration_s']:.0f} s "
         f"(warm-up {found['warmup_s']:.0f} s), {setup['clients']} client processes, "
         f"{setup['subscriptions']} subscriptions; load average {setup['load_before']} before, "

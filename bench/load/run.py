@@ -21,6 +21,7 @@ from typing import Any
 from bench import common
 from bench.churn.runs import ClientProcess
 from bench.load import arrange, plot, report
+from bench.load.mix import WEIGHTS
 from bench.load.watch import Watch
 from bench.p3_fanout.driver import lendgraph_server
 from lending.ledger import check_books
@@ -83,6 +84,7 @@ async def run(args: argparse.Namespace) -> int:
                     "connections": args.connections,
                     "seed": args.seed,
                     "tag": f"{name}-{args.seed}",
+                    "weights": args.mix or WEIGHTS,
                 }
                 configs = arrange.client_configs(world, subscribed, args.clients, common_config)
                 clients = [await ClientProcess.start(c, "bench.load") for c in configs]
@@ -99,6 +101,7 @@ async def run(args: argparse.Namespace) -> int:
         f"Redis {args.redis}; per-IP limits off, per-token and money limits at their defaults",
         "world": f"{args.lenders} lenders, {len(world.partners)} partners, {args.loans} fundraising and "
         f"{args.funded} funded loans at the start",
+        "mix": ", ".join(f"{op} {weight:g}" for op, weight in (args.mix or WEIGHTS).items() if weight),
         "clients": args.clients,
         "subscriptions": args.subscriptions,
         "load_before": load_before,
