@@ -32,6 +32,7 @@ from bench.http_load import post, read_answer
 from bench.load import answers
 from bench.load.mix import OPS, Knowledge, Lender, Repayable
 from bench.load.subscriptions import Resuming
+from bench.p3_fanout.client import reply
 
 ATTEMPTS = 5
 RETRY_PAUSE = 0.5  # seconds, times the attempt number
@@ -238,9 +239,3 @@ async def main() -> None:
             reply({"written": argument})
         elif command == "exit":
             break
-
-
-def reply(message: dict[str, Any]) -> None:
-    """One JSON line to the driver, which reads this process's stdout."""
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()

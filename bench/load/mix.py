@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.load import documents
 from bench.p3_fanout.workload import GENDERS, SECTORS
+from lending.money import to_decimal
 
 WEIGHTS = {
     "browse": 42.0,
@@ -43,7 +44,7 @@ def cents(amount: str) -> int:
 
 
 def money(amount_cents: int) -> str:
-    return f"{amount_cents // 100}.{amount_cents % 100:02d}"
+    return str(to_decimal(amount_cents))
 
 
 @dataclass
