@@ -151,6 +151,7 @@ def figures(
             ],
         },
         "cpu": cpu,
+        "server_at_rest_cores": samples.server_at_rest,
         "client_connections": sum(r["connections"] for r in results),
     }
 
@@ -212,6 +213,7 @@ def markdown(found: dict[str, Any], books: dict[str, Any], setup: dict[str, Any]
     lines += ["", "| CPU | seconds | cores (average) | ms per operation |", "|---|---|---|---|"]
     for name, c in found["cpu"].items():
         lines.append(f"| {name} | {c['seconds']:.1f} | {c['cores']:.2f} | {c['ms_per_op']:.2f} |")
+    lines += ["", f"The server at rest, before the load: {found['server_at_rest_cores']:.3f} cores."]
     lines += [
         "",
         f"Books ({books['check']}): {'balanced' if books['ok'] else 'NOT balanced'}; "

@@ -129,7 +129,9 @@ async def _drive(
     ready = [json.loads(await asyncio.wait_for(client.stdout.readline(), 120)) for client in clients]
     print(f"load: {sum(r['ready'] for r in ready)} of {args.subscriptions} subscriptions open")
     watch = Watch(server_pid, [c.process.pid for c in clients], common.asyncpg_dsn(url), name)
+    rest = await watch.at_rest(3.0)
     await watch.start()
+    watch.samples.server_at_rest = rest
     go = time.monotonic() + 0.5
     for client in clients:
         await client.ask(f"go {go}")

@@ -7,6 +7,7 @@ database (found in pg_stat_activity at every sample; a backend's CPU counts from
 The machine's busy CPU (from /proc/stat) shows how much else ran meanwhile.
 """
 
+import asyncio
 import os
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class Samples:
     done: list[tuple[float, int]] = field(default_factory=list)  # (s after go, operations answered so far)
     cpu: dict[str, float] = field(default_factory=dict)  # seconds over the run, by who
     workers_seen: set[int] = field(default_factory=set)
+    server_at_rest: float = 0.0  # cores, before the load starts
 
 
 class Watch:
@@ -47,6 +49,13 @@ class Watch:
             "clients": cpu_seconds(self.client_pids),
             "machine": machine_busy_seconds(),
         }
+
+    async def at_rest(self, seconds: float) -> float:
+        """The server's CPU, in cores, while no operation runs (its timers, the outbox reader, keep-alives)."""
+        pids = [self.server_pid, *uvicorn_workers(self.server_pid)]
+        before = cpu_seconds(pids)
+        await asyncio.sleep(seconds)
+        return (cpu_seconds(pids) - before) / seconds
 
     async def start(self) -> None:
         self.started = time.monotonic()
