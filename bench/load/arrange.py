@@ -119,7 +119,8 @@ def subscriptions(world: World, count: int, rng: random.Random) -> list[dict[str
                  "variables": {"loanId": loan_id}}
             )  # fmt: skip
         else:
-            token = world.funders[i % len(world.funders)] if world.funders else world.lenders[i][0]
+            followers = world.funders or [token for token, _ in world.lenders]
+            token = followers[i % len(followers)]
             found.append(
                 {"kind": "myEvents", "field": "myEvents", "query": documents.MY_EVENTS, "variables": {}, "token": token}
             )
