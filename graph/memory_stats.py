@@ -41,6 +41,7 @@ def sizes(hub: Hub, shared: SharedResults, rate: RateLimiter, responses: Respons
         **{f"shared_{name}": size for name, size in shared.sizes().items()},
         "responses": len(responses) if responses is not None else 0,
         "responses_bytes": responses.bytes if responses is not None else 0,
+        "responses_hits": responses.hits if responses is not None else 0,
         "rate_buckets": sum(len(w) for w in memory.windows.values()) if isinstance(memory, MemoryCounters) else 0,
         "tasks": len(asyncio.all_tasks()),
         "gc_objects": len(gc.get_objects()),
