@@ -5,7 +5,8 @@
    subscription over HTTP, depth, aliases and cost (graph/limits/operation.py), validation
    (cached; without "Did you mean ...?" hints in production), variables that do not coerce,
    and a lender over the money rate limit. A refusal is a pre-execution error: nothing runs.
-3. Execute with graph/execution.py's executor.
+3. Execute with graph/execution.py's executor; over HTTP, an anonymous public read of loans
+   may instead be answered from memory (graph/response_cache.py), after the same refusals.
 4. Finish the errors (`finish`): domain errors get their code, unexpected exceptions are masked
    as "Internal error" with an id in the log, a transient database failure is a retryable
    UNAVAILABLE (HTTP 503 with Retry-After).
@@ -259,12 +260,11 @@ class Schema(errorlog.Schema):
         if responses is not None and key is not None:
             try:
                 kept = await responses.fresh(key, document)
-            except Exception as error:  # the database, briefly away: as if execution had failed
-                failed = ExecutionResult(data=None, errors=[GraphQLError(str(error), original_error=error)])
-                finish(failed, context_value)
-                return failed
+            except Exception as error:  # the database, briefly away: answered as a failed execution is
+                kept = ExecutionResult(data=None, errors=[GraphQLError(str(error), original_error=error)])
+                finish(kept, context_value)
             if kept is not None:
-                return ExecutionResult(data=kept, errors=None)
+                return kept
             tag = responses.tag()  # before executing: every event up to it has committed, so it is seen
         done = execute(
             graphql_core_schema(self),

@@ -41,6 +41,7 @@ from graphql import (
     Visitor,
     visit,
 )
+from strawberry.types import ExecutionResult
 
 from graph.limits.operation import DocumentCache
 from graph.permissions import fields_where
@@ -140,8 +141,8 @@ class ResponseCache:
             return None
         return (id(document), operation_name, canonical)
 
-    async def fresh(self, key: Key, document: DocumentNode) -> Any | None:
-        """The kept answer's data if no event about a loan committed after its tag; one statement when kept."""
+    async def fresh(self, key: Key, document: DocumentNode) -> ExecutionResult | None:
+        """The kept answer if no event about a loan committed after its tag; one statement when one is kept."""
         entry = self._entries.get(key)
         if entry is None or entry.document is not document:
             self.misses += 1
@@ -152,7 +153,7 @@ class ResponseCache:
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return entry.data
+        return ExecutionResult(data=entry.data, errors=None)
 
     def tag(self) -> int | None:
         """What to store an answer under, read before executing it: the hub's settled horizon (None: not yet)."""

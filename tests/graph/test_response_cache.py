@@ -6,7 +6,9 @@ event about a loan) as long as no such event has committed since. The truth a ke
 against is the same document sent with a token, which is never kept, and the database.
 """
 
+import contextlib
 import itertools
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,6 +179,19 @@ async def change_then_read_on_delivery(m: Market, sock: Socket, change: str) -> 
         await sock.next(op)
 
 
+@contextlib.asynccontextmanager
+async def following(api: Api, m: Market) -> AsyncIterator[Socket]:
+    """A socket of the market's lender, following the listings, the market's loan and the lender's events."""
+    hub = api.app.state.graphql.hub
+    await until(lambda: hub.subscriber_count() == 0, "the subscribers of an earlier example to leave")
+    async with Socket.open(api.ws_url, m.lender) as sock:
+        await sock.subscribe("listed", LISTED)
+        await sock.subscribe("progress", PROGRESS, {"loanId": m.loan_id})
+        await sock.subscribe("mine", MINE)
+        await api.listening(3)
+        yield sock
+
+
 async def fill(m: Market) -> None:
     while m.status == "FUNDRAISING":
         await lend(m)
@@ -199,11 +214,7 @@ def examples(n: int) -> settings:
 @given(changes=st.lists(st.sampled_from(sorted(CHANGES)), min_size=2, max_size=8))
 async def test_once_an_event_is_delivered_no_visitor_reads_the_page_without_it(live, clock, changes):
     m = await market(live, clock)
-    async with Socket.open(live.ws_url, m.lender) as sock:
-        await sock.subscribe("listed", LISTED)
-        await sock.subscribe("progress", PROGRESS, {"loanId": m.loan_id})
-        await sock.subscribe("mine", MINE)
-        await live.listening(3)
+    async with following(live, m) as sock:
         for change in changes:
             if not applies(change, m):
                 change = "lend" if m.status == "FUNDRAISING" else "list"
@@ -216,11 +227,7 @@ async def test_once_an_event_is_delivered_no_visitor_reads_the_page_without_it(l
 @pytest.mark.parametrize("change", ["lend", "list", "expire", "repay", "default"])
 async def test_every_kind_of_change_replaces_the_kept_page(live, clock, change):
     m = await market(live, clock)
-    async with Socket.open(live.ws_url, m.lender) as sock:
-        await sock.subscribe("listed", LISTED)
-        await sock.subscribe("progress", PROGRESS, {"loanId": m.loan_id})
-        await sock.subscribe("mine", MINE)
-        await live.listening(3)
+    async with following(live, m) as sock:
         if change in ("repay", "default"):
             await fill(m)
             for op in ["progress"] * 5 + ["mine"]:
