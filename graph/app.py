@@ -129,7 +129,7 @@ class LendGraphQL(GraphQLOverHTTP):
 
     def encode_json(self, data: object) -> str | bytes:
         # A kept answer to a public read was encoded once, when it was kept (graph/response_cache.py).
-        if self.responses is not None and (kept := self.responses.encoded(data)) is not None:
+        if (kept := ResponseCache.encoded(data)) is not None:
             return kept
         # A subscription result shared by many subscribers is encoded once (graph/execution.py).
         if isinstance(data, dict) and data.get("type") in ("next", "data"):

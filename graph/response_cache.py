@@ -22,14 +22,15 @@ time to live:
   repayment, default, auto-lending), and a subscriber anywhere receives an event only once it
   has committed: a request that starts after that reads an id at least as high, and executes
   again. The check is against the database, so it holds for any number of processes and hosts.
-- Bounded: the least recently used answer goes first past `size` answers or `max_bytes` of JSON.
+- Bounded: only the encoded body is kept, and the least recently used answer goes first past
+  `size` answers or `max_bytes` of JSON.
 """
 
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from graphql import (
@@ -67,8 +68,18 @@ def _marked(flag: str) -> Any:
 class Entry:
     document: DocumentNode  # held so that its id, part of the key, is not reused while the entry lives
     tag: int
-    data: Any
-    text: str  # the whole HTTP body, {"data": ...}, encoded once
+    text: str  # the whole HTTP body, {"data": ...}, encoded once: only the text is kept, not the objects
+
+
+@dataclass(frozen=True, eq=False)
+class KeptBody:
+    """What a kept answer's ExecutionResult carries as its data: the HTTP body, already encoded.
+
+    Only LendGraphQL.encode_json turns it into the body (`ResponseCache.encoded`); anything else that
+    tried to encode it would fail loudly rather than answer something else.
+    """
+
+    text: str
 
 
 class _Public(Visitor):
@@ -120,7 +131,6 @@ class ResponseCache:
         self.misses = 0
         self._public: DocumentCache[bool] = DocumentCache()
         self._entries: OrderedDict[Key, Entry] = OrderedDict()
-        self._by_data: dict[int, Entry] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -147,13 +157,18 @@ class ResponseCache:
         if entry is None or entry.document is not document:
             self.misses += 1
             return None
-        if await newest_about_a_loan() > entry.tag:
-            self._drop(key)
+        newest = await newest_about_a_loan()
+        current = self._entries.get(key) is entry  # others ran during the statement: it may be gone or replaced
+        if newest > entry.tag:
+            if current:
+                self._drop(key)
             self.misses += 1
             return None
-        self._entries.move_to_end(key)
+        if current:
+            self._entries.move_to_end(key)
         self.hits += 1
-        return ExecutionResult(data=entry.data, errors=None)
+        # Typed as the data dict it stands for: it goes from here to LendGraphQL.encode_json untouched.
+        return ExecutionResult(data=cast(dict[str, Any], KeptBody(entry.text)), errors=None)
 
     def tag(self) -> int | None:
         """What to store an answer under, read before executing it: the hub's settled horizon (None: not yet)."""
@@ -165,23 +180,19 @@ class ResponseCache:
         if self.size <= 0 or len(text) > self.max_bytes // 4:  # too large to be worth keeping
             return
         self._drop(key)
-        entry = Entry(document, tag, data, text)
-        self._entries[key] = entry
-        self._by_data[id(data)] = entry
+        self._entries[key] = Entry(document, tag, text)
         self.bytes += len(text)
         while len(self._entries) > self.size or self.bytes > self.max_bytes:
             self._drop(next(iter(self._entries)))
 
-    def encoded(self, body: Any) -> str | None:
-        """The JSON of an HTTP body {"data": ...} whose data is a kept answer's, encoded when it was kept."""
-        if not isinstance(body, dict) or body.keys() != {"data"}:
-            return None
-        entry = self._by_data.get(id(body["data"]))
-        return entry.text if entry is not None and entry.data is body["data"] else None
+    @staticmethod
+    def encoded(body: Any) -> str | None:
+        """The JSON of an HTTP body whose data is a kept answer's (KeptBody), else None."""
+        if isinstance(body, dict) and isinstance(body.get("data"), KeptBody) and body.keys() == {"data"}:
+            return body["data"].text
+        return None
 
     def _drop(self, key: Key) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self.bytes -= len(entry.text)
-            if self._by_data.get(id(entry.data)) is entry:
-                del self._by_data[id(entry.data)]

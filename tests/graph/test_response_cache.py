@@ -332,6 +332,12 @@ async def test_variables_and_operation_name_each_have_their_answer(api, clock):
     assert len((await kept(api, BROWSE, two))["loans"]["edges"]) == 2
     assert len((await kept(api, BROWSE, {"first": 1, "id": m.loan_id}))["loans"]["edges"]) == 1  # canonical JSON
 
+    query = "{ loans(first: 2) { edges { node { id name } } } }"
+    posted = await kept(api, query, {})
+    for _ in range(2):  # over GET too, from memory the second time
+        got = await api.http.get("/graphql", params={"query": query})
+        assert got.status_code == 200 and got.json() == {"data": posted}
+
     both = "query One { loans(first: 1) { totalCount } } query Two { loans(first: 2) { edges { node { id } } } }"
     for name in ("One", "Two", "One"):
         body = (await api.http.post("/graphql", json={"query": both, "operationName": name})).json()
