@@ -7,7 +7,10 @@ same database. The same closed-loop client (bench/http_load.py, a process of
 its own) sends the same request for the same time to each. Both must answer
 200 with the same JSON. Reports requests/s, p50 / p99, and the server's CPU
 per request, then lendgraph's requests/s as a percentage of the bare
-endpoint's (target: at least 50%).
+endpoint's (target: at least 50%). lendgraph is measured twice, right after
+each other: with its response cache off (RESPONSE_CACHE_SIZE=0: every
+request executes) and on (every request after the first is served from
+memory: no write happens meanwhile).
 """
 
 import asyncio
@@ -27,7 +30,7 @@ import httpx
 
 from bench.common import asyncpg_dsn, ms, percentile, share
 from bench.http_load import post
-from bench.p3_fanout.driver import lendgraph_server
+from bench.p3_fanout.driver import ONE_IP_SETTINGS, lendgraph_server
 from bench.p3_fanout.processes import cpu_seconds, free_port
 from lending.accounts import deposit, register_lender
 from lending.funding import lend
@@ -119,26 +122,32 @@ async def run(url: str, *, loans: int, clients: int, seconds: float, pool: int) 
     finally:
         await db.disconnect()
     served = f"{url}?minsize={pool}&maxsize={pool}"
+    measured: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="lendgraph_p7_") as directory:
-        async with lendgraph_server(served, "memory://", 1, Path(directory) / "lendgraph.log") as (port, process):
-            await load(port, process.pid, clients, 2)  # warm up: caches, the pool, the first plans
-            ours = await load(port, process.pid, clients, seconds)
+        # The same server without and with its response cache (graph/response_cache.py), one after the other.
+        for name, size in (("lendgraph, no cache", "0"), ("lendgraph, cache", "1000")):
+            log = Path(directory) / f"lendgraph-{size}.log"
+            settings = {**ONE_IP_SETTINGS, "RESPONSE_CACHE_SIZE": size}
+            async with lendgraph_server(served, "memory://", 1, log, settings) as (port, process):
+                await load(port, process.pid, clients, 2)  # warm up: caches, the pool, the first plans
+                measured[name] = await load(port, process.pid, clients, seconds)
         async with bare_server(url, pool, Path(directory) / "bare.log") as (port, pid):
             await load(port, pid, clients, 2)
-            bare = await load(port, pid, clients, seconds)
-    for name, found in (("lendgraph", ours), ("bare", bare)):
+            measured["bare Starlette+asyncpg"] = bare = await load(port, pid, clients, seconds)
+    for name, found in measured.items():
         if set(found["statuses"]) != {"200"}:  # status codes are JSON keys: strings
             raise RuntimeError(f"P7: {name} answered {found['statuses']}")
-    if json.loads(ours["body"]) != json.loads(bare["body"]):
-        raise RuntimeError(f"P7: the answers differ:\n{ours['body'][:600]}\n{bare['body'][:600]}")
-    percentage = share(len(ours["latencies"]) / ours["seconds"], len(bare["latencies"]) / bare["seconds"])
-    for line in [
-        f"  {loans} loans; {clients} clients for {seconds:.0f} s each; one worker; pool {pool}; same JSON from both",
-        f"  {'server':22} {'req/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'CPU ms/request':>13}  statuses",
-        row("lendgraph loans(first:20)", ours),
-        row("bare Starlette+asyncpg", bare),
-        f"  lendgraph / bare requests/s: {percentage} (target 50%)",
-    ]:
-        print(line)
-    rate = len(ours["latencies"]) / ours["seconds"]
-    return f"P7 reads (loans(first: 20), {clients} clients, one worker): {rate:.0f} requests/s, {percentage} of bare"
+        if json.loads(found["body"]) != json.loads(bare["body"]):
+            raise RuntimeError(f"P7: the answers differ:\n{found['body'][:600]}\n{bare['body'][:600]}")
+    rates = {name: len(found["latencies"]) / found["seconds"] for name, found in measured.items()}
+    percentages = {name: share(rates[name], rates["bare Starlette+asyncpg"]) for name in measured}
+    print(f"  {loans} loans; {clients} clients for {seconds:.0f} s each; one worker; pool {pool}; same JSON from all")
+    print(f"  {'server':22} {'req/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'CPU ms/request':>13}  statuses")
+    for name, found in measured.items():
+        print(row(name, found))
+    for name in ("lendgraph, no cache", "lendgraph, cache"):
+        print(f"  {name} / bare requests/s: {percentages[name]} (target 50%)")
+    return (
+        f"P7 reads (loans(first: 20), {clients} clients, one worker): {rates['lendgraph, cache']:.0f} requests/s, "
+        f"{percentages['lendgraph, cache']} of bare ({percentages['lendgraph, no cache']} without the response cache)"
+    )

@@ -28,6 +28,7 @@ from graph.limits.operation import QueryLimits
 from graph.limits.rate import RATE_LIMIT_HEADERS, RateLimited, RateLimiter
 from graph.limits.transport import TransportLimits
 from graph.pipeline import RETRY_AFTER_SECONDS, unavailable
+from graph.response_cache import ResponseCache
 from graph.schema import VIEWER_FIELDS, schema
 from graph.settings import Settings
 from graph.websocket import LegacyWSHandler, TransportWSHandler
@@ -70,6 +71,12 @@ class LendGraphQL(GraphQLOverHTTP):
         self.limits = limits
         self.rate = limits.rate
         self.shared = SharedResults(VIEWER_FIELDS)
+        # Answers to public reads, kept until an event about a loan commits (graph/response_cache.py).
+        self.responses = (
+            ResponseCache(schema, VIEWER_FIELDS, hub, settings.response_cache_size, settings.response_cache_bytes)
+            if settings.response_cache_size > 0
+            else None
+        )
         # Our own GraphiQL page (graph/graphiql), in place of strawberry's, which loads it from a CDN.
         self.graphiql = GraphiQLPage() if settings.graphiql else None
 
@@ -117,9 +124,13 @@ class LendGraphQL(GraphQLOverHTTP):
             hub=self.hub,
             shared=self.shared,
             limits=self.limits,
+            responses=self.responses if http else None,
         )
 
     def encode_json(self, data: object) -> str | bytes:
+        # A kept answer to a public read was encoded once, when it was kept (graph/response_cache.py).
+        if (kept := ResponseCache.encoded(data)) is not None:
+            return kept
         # A subscription result shared by many subscribers is encoded once (graph/execution.py).
         if isinstance(data, dict) and data.get("type") in ("next", "data"):
             payload = data.get("payload")
@@ -233,7 +244,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     if settings.memory_stats_dir:
         from graph import memory_stats
 
-        stats = memory_stats.endpoint(settings.memory_stats_dir, hub, graphql.shared, rate)
+        stats = memory_stats.endpoint(settings.memory_stats_dir, hub, graphql.shared, rate, graphql.responses)
         routes.append(Route("/debug/memory", stats))
     transport_limits = Middleware(
         TransportLimits,

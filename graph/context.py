@@ -22,6 +22,7 @@ from subscriptions.hub import Hub
 
 if TYPE_CHECKING:  # graph/execution.py imports this module: the executor runs with a Context
     from graph.execution import SharedResults
+    from graph.response_cache import ResponseCache
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Context:
     shared: SharedResults
     limits: Limits  # the application's limits on operations, its rate limiter among them
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
+    responses: ResponseCache | None = None  # answers to public reads over HTTP (None: none are kept)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -23,12 +23,13 @@ from starlette.responses import JSONResponse, Response
 
 from graph.execution import SharedResults
 from graph.limits.rate import MemoryCounters, RateLimiter, RedisCounters
+from graph.response_cache import ResponseCache
 from subscriptions.hub import Hub
 
 _NAME = re.compile(r"^\w{1,64}$")
 
 
-def sizes(hub: Hub, shared: SharedResults, rate: RateLimiter) -> dict[str, int]:
+def sizes(hub: Hub, shared: SharedResults, rate: RateLimiter, responses: ResponseCache | None = None) -> dict[str, int]:
     """The sizes that must come back down when the connections that made them are gone."""
     counters = rate.counters
     memory = counters.fallback if isinstance(counters, RedisCounters) else counters
@@ -38,6 +39,9 @@ def sizes(hub: Hub, shared: SharedResults, rate: RateLimiter) -> dict[str, int]:
         "revocation_watchers": hub.watcher_count(),
         "revoked_tokens": len(hub.revoked),
         **{f"shared_{name}": size for name, size in shared.sizes().items()},
+        "responses": len(responses) if responses is not None else 0,
+        "responses_bytes": responses.bytes if responses is not None else 0,
+        "responses_hits": responses.hits if responses is not None else 0,
         "rate_buckets": sum(len(w) for w in memory.windows.values()) if isinstance(memory, MemoryCounters) else 0,
         "tasks": len(asyncio.all_tasks()),
         "gc_objects": len(gc.get_objects()),
@@ -53,13 +57,15 @@ def task_stacks(top: int) -> list[tuple[int, list[str]]]:
     return [(count, list(stack)) for stack, count in stacks.most_common(top)]
 
 
-def endpoint(directory: str, hub: Hub, shared: SharedResults, rate: RateLimiter) -> Any:
+def endpoint(
+    directory: str, hub: Hub, shared: SharedResults, rate: RateLimiter, responses: ResponseCache | None = None
+) -> Any:
     """The route's handler, for create_app."""
 
     async def memory(request: Request) -> Response:
         if request.query_params.get("collect"):
             gc.collect()
-        body: dict[str, Any] = sizes(hub, shared, rate)
+        body: dict[str, Any] = sizes(hub, shared, rate, responses)
         top = request.query_params.get("types")
         if top and top.isdigit():
             counts = Counter(type(o).__qualname__ for o in gc.get_objects())

@@ -158,8 +158,14 @@ def depends_on_viewer(field: Any) -> bool:
 
 
 def viewer_fields(schema: strawberry.Schema) -> frozenset[tuple[str, str]]:
-    """(type, field), by their GraphQL names, of every field whose value depends on who asks.
+    """(type, field), by their GraphQL names, of every field whose value depends on who asks."""
+    return fields_where(schema, depends_on_viewer)
 
+
+def fields_where(schema: strawberry.Schema, test: Callable[[Any], bool]) -> frozenset[tuple[str, str]]:
+    """(type, field), by their GraphQL names, of every field for whose strawberry field `test` holds.
+
+    `test` is given None for a field that is not ours (strawberry's own, such as relay's PageInfo).
     An interface's field counts when it does for any type implementing it: a selection may name either.
     """
     graphql = graphql_core_schema(schema)
@@ -169,7 +175,7 @@ def viewer_fields(schema: strawberry.Schema) -> frozenset[tuple[str, str]]:
         for type_ in composite
         if not type_.name.startswith("__")
         for name in type_.fields
-        if depends_on_viewer(schema.get_field_for_type(name, type_.name))
+        if test(schema.get_field_for_type(name, type_.name))
     }
     for interface in (t for t in composite if isinstance(t, GraphQLInterfaceType)):
         implementations = {t.name for t in graphql.get_implementations(interface).objects}

@@ -5,7 +5,8 @@
    subscription over HTTP, depth, aliases and cost (graph/limits/operation.py), validation
    (cached; without "Did you mean ...?" hints in production), variables that do not coerce,
    and a lender over the money rate limit. A refusal is a pre-execution error: nothing runs.
-3. Execute with graph/execution.py's executor.
+3. Execute with graph/execution.py's executor; over HTTP, an anonymous public read of loans
+   may instead be answered from memory (graph/response_cache.py), after the same refusals.
 4. Finish the errors (`finish`): domain errors get their code, unexpected exceptions are masked
    as "Internal error" with an id in the log, a transient database failure is a retryable
    UNAVAILABLE (HTTP 503 with Retry-After).
@@ -52,6 +53,7 @@ from graph.execution import is_awaitable
 from graph.limits import Limits, limits_of
 from graph.limits.operation import DocumentCache, money_fields
 from graph.limits.rate import rate_limited_error
+from graph.response_cache import ResponseCache
 from graph.strawberry_internals import (
     CannotGetOperationTypeError,
     InvalidOperationTypeError,
@@ -252,6 +254,18 @@ class Schema(errorlog.Schema):
             errors = [GraphQLError(str(error), original_error=error)]
         if errors:
             return self._refused(errors, context_value, query, operation_name)
+        responses = _response_cache(context_value) if kind is OperationType.QUERY else None
+        key = responses.key(document, operation_name, variable_values) if responses is not None else None
+        tag = None
+        if responses is not None and key is not None:
+            try:
+                kept = await responses.fresh(key, document)
+            except Exception as error:  # the database, briefly away: answered as a failed execution is
+                kept = ExecutionResult(data=None, errors=[GraphQLError(str(error), original_error=error)])
+                finish(kept, context_value)
+            if kept is not None:
+                return kept
+            tag = responses.tag()  # before executing: every event up to it has committed, so it is seen
         done = execute(
             graphql_core_schema(self),
             document,
@@ -269,6 +283,8 @@ class Schema(errorlog.Schema):
         if result.errors:
             errorlog.log_errors(result.errors, query=query, operation_name=operation_name)
             finish(result, context_value)
+        elif responses is not None and key is not None and tag is not None:
+            responses.store(key, document, tag, result.data)
         if kind is OperationType.MUTATION and isinstance(context_value, Context):
             # The mutation's events are committed by now: wake every process's hub.
             await context_value.hub.bus.announce()
@@ -280,6 +296,16 @@ class Schema(errorlog.Schema):
         result = PreExecutionError(data=None, errors=errors)
         finish(result, context)
         return result
+
+
+def _response_cache(context: Any) -> ResponseCache | None:
+    """The response cache, for an HTTP request without an Authorization header (graph/response_cache.py)."""
+    if not isinstance(context, Context) or context.responses is None or context.viewer is not None:
+        return None
+    request = context.request
+    if not isinstance(request, Request) or "authorization" in request.headers:
+        return None
+    return context.responses
 
 
 def _chosen(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:

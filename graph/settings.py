@@ -38,6 +38,10 @@ class Settings:
     ws_per_message_deflate: bool = False
     # A serving process collects young objects every this many allocations (graph/runtime.py); 0 keeps Python's 700.
     gc_threshold: int = 50_000
+    # Answers to public reads kept in memory (graph/response_cache.py): at most this many (0: none kept),
+    # and at most this many bytes of their JSON.
+    response_cache_size: int = 1000
+    response_cache_bytes: int = 32 * 1024 * 1024
 
     # --- Security limits (README "Security"). For every count, 0 turns that limit off.
     # Production: error messages carry no "Did you mean ...?" schema hints; GraphiQL is off unless GRAPHIQL=1.
@@ -97,6 +101,8 @@ class Settings:
             graphiql=_flag(env.get("GRAPHIQL", "0" if production else "1")),
             outbox_poll_interval=float(env.get("OUTBOX_POLL_INTERVAL", "1")),
             subscriber_queue_size=int(env.get("SUBSCRIBER_QUEUE_SIZE", "1000")),
+            response_cache_size=int(env.get("RESPONSE_CACHE_SIZE", str(cls.response_cache_size))),
+            response_cache_bytes=int(env.get("RESPONSE_CACHE_BYTES", str(cls.response_cache_bytes))),
             max_subscriptions_per_connection=int(env.get("MAX_SUBSCRIPTIONS_PER_CONNECTION", "100")),
             keep_alive_interval=float(env.get("KEEP_ALIVE_INTERVAL", "15")),
             ws_per_message_deflate=_flag(env.get("WS_PER_MESSAGE_DEFLATE", "0")),

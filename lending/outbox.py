@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tortoise import Tortoise
+
 from models import EventKind, Loan, Share
 from models.bulk import with_rows
 
@@ -77,6 +79,22 @@ async def emit(drafts: Iterable[Draft], now: datetime) -> list[int]:
 
 
 _json = json.JSONEncoder(separators=(",", ":")).encode
+
+# Every event about a loan names it: on the loan's stream (listed, share added, funded, repaying,
+# expired, repaid, defaulted) and on its lenders' (a repayment's REPAYMENT_CREDITED among them, the
+# only event of a repayment that neither starts nor ends the repaying). Read backwards along the
+# primary key, this stops at the first committed such row: one index probe in practice.
+_NEWEST_ABOUT_A_LOAN = 'SELECT max("id") AS "id" FROM "event" WHERE "loan_id" IS NOT NULL'
+
+
+async def newest_about_a_loan() -> int:
+    """The id of the newest committed event that names a loan (0 when there is none): one statement.
+
+    What anyone may read about loans, their partners and their lenders' public profiles changes only
+    in a transaction that writes such an event (graph/response_cache.py relies on it).
+    """
+    rows = await Tortoise.get_connection("default").execute_query_dict(_NEWEST_ABOUT_A_LOAN)
+    return int(rows[0]["id"] or 0) if rows else 0
 
 
 def progress(loan: Loan, amount_added: int = 0) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from graph.context import Info
 from graph.ids import decode_id
 from graph.loaders import prime_partners
 from graph.permissions import IsLender, requires
+from graph.response_cache import OUTBOX_COVERED
 from graph.types import errors as e
 from graph.types.connections import AFTER, FIRST, connection
 from graph.types.errors import IDEMPOTENCY_KEY, returns_user_errors
@@ -35,7 +36,8 @@ from models import CurrencyLossLiability, Lender, Loan, Repayment, Share
 @strawberry.type
 class LoanQuery:
     @strawberry.field(
-        description="Loans matching the filter, in the order asked, a page at a time. Public: no token needed."
+        description="Loans matching the filter, in the order asked, a page at a time. Public: no token needed.",
+        metadata=OUTBOX_COVERED,
     )
     async def loans(
         self,
@@ -53,7 +55,10 @@ class LoanQuery:
         prime_partners(info.context.loaders, result.items)
         return connection(LoanConnection, result, LoanNode.from_model, query)
 
-    @strawberry.field(description="A loan by its id; null when the id names no loan. Public: no token needed.")
+    @strawberry.field(
+        description="A loan by its id; null when the id names no loan. Public: no token needed.",
+        metadata=OUTBOX_COVERED,
+    )
     async def loan(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The loan's global id.")]
     ) -> LoanNode | None:

@@ -149,6 +149,11 @@ class Hub:
         """The safe horizon: every event up to this id has been handed out, or will never exist."""
         return self.reader.through
 
+    @property
+    def settled_through(self) -> int | None:
+        """`last_id` once the hub is ready (before, ids below it may still be in flight); None until then."""
+        return self.reader.through if self._ready.is_set() else None
+
     async def start(self) -> None:
         await self.reader.start()
         self._tasks = [

@@ -10,6 +10,7 @@ from strawberry import relay
 
 from graph.context import Info
 from graph.loaders import existing, then
+from graph.response_cache import CLOCK_DEPENDENT
 from graph.strawberry_internals import describe_enum_values
 from graph.types.connections import AFTER, FIRST, Counted
 from lending import schedule
@@ -141,7 +142,8 @@ class PartnerNode(relay.Node):
 
     @strawberry.field(
         description="Principal past due (instalments after their due date) over principal outstanding, in its "
-        'FUNDED and REPAYING loans: a fraction from 0 to 1 with four places; "0.0000" when nothing is outstanding.'
+        'FUNDED and REPAYING loans: a fraction from 0 to 1 with four places; "0.0000" when nothing is outstanding.',
+        metadata=CLOCK_DEPENDENT,
     )
     async def arrears_rate(self, info: Info) -> Decimal:
         return (await info.context.loaders.partner_record.load(self.id)).arrears_rate
@@ -252,7 +254,8 @@ class LoanNode(relay.Node):
 
     @strawberry.field(
         description="Days the oldest unpaid instalment is overdue; 0 when up to date, and for a loan not FUNDED "
-        "or REPAYING."
+        "or REPAYING.",
+        metadata=CLOCK_DEPENDENT,
     )
     def days_past_due(self, info: Info) -> int:
         m = self.model
