@@ -21,7 +21,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from graph.auth import viewer_for
 from graph.context import Context
 from graph.execution import SharedResults
-from graph.graphiql import PREFIX, GraphiQLFiles, GraphiQLPage
+from graph.browser.serving import VersionedFiles
+from graph.graphiql import PREFIX, STATIC, GraphiQLPage
 from graph.http import GraphQLOverHTTP
 from graph.limits import Limits
 from graph.limits.operation import QueryLimits
@@ -229,7 +230,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/", home),
     ]
     if settings.graphiql:
-        routes.append(Mount(PREFIX, app=GraphiQLFiles()))
+        routes.append(Mount(PREFIX, app=VersionedFiles(STATIC)))
     if settings.memory_stats_dir:
         from graph import memory_stats
 
