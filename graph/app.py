@@ -31,6 +31,7 @@ from graph.limits.transport import TransportLimits
 from graph.pipeline import RETRY_AFTER_SECONDS, unavailable
 from graph.schema import VIEWER_FIELDS, schema
 from graph.settings import Settings
+from graph.webapp import webapp_routes
 from graph.websocket import LegacyWSHandler, TransportWSHandler
 from lending import autolend, matchers
 from lending.loans import expire_loans
@@ -231,6 +232,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     ]
     if settings.graphiql:
         routes.append(Mount(PREFIX, app=VersionedFiles(STATIC)))
+    if settings.webapp:
+        routes += webapp_routes()
     if settings.memory_stats_dir:
         from graph import memory_stats
 
