@@ -19,9 +19,9 @@ from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from graph.auth import viewer_for
+from graph.browser.serving import VersionedFiles
 from graph.context import Context
 from graph.execution import SharedResults
-from graph.browser.serving import VersionedFiles
 from graph.graphiql import PREFIX, STATIC, GraphiQLPage
 from graph.http import GraphQLOverHTTP
 from graph.limits import Limits

@@ -46,4 +46,3 @@ class GraphiQLPage:
 
     def response(self, request: Request) -> Response:
         return page_response(self.template.replace("{root}", mount_point(request)), request)
-

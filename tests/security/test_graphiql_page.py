@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from graph.browser.lock import GRAPHIQL, locked_files, read_lock, sri
 from graph.graphiql import PREFIX, content_security_policy
-from graph.browser.lock import GRAPHIQL, locked_files, read_lock, sri, verify
 from tests import services
 from tests.api import Api
 from tests.clock import FakeClock
@@ -146,15 +146,3 @@ async def test_without_graphiql_neither_page_nor_files_are_served(sqlite_templat
             assert (await api.http.get(f"{PREFIX}/{path}")).status_code == 404
         assert (await api.http.get(f"{PREFIX}/page.js")).status_code == 404
 
-
-def test_the_vendored_files_are_the_locked_ones():
-    lock = read_lock(GRAPHIQL.lock)
-    assert verify(lock, GRAPHIQL.static) == []
-    # The lock records where each came from: a pinned npm tarball and the registry's integrity for it.
-    for package in lock["packages"]:
-        name, version = package["name"], package["version"]
-        assert package["tarball"] == f"https://registry.npmjs.org/{name}/-/{name}-{version}.tgz"
-        assert package["integrity"].startswith("sha512-")
-    # Nothing is served that the lock does not list, but for the page's own two files.
-    on_disk = {str(path.relative_to(GRAPHIQL.static)) for path in GRAPHIQL.static.rglob("*") if path.is_file()}
-    assert on_disk == {path for path, _, _ in locked_files(lock)} | {"page.js", "page.css"}
