@@ -145,4 +145,3 @@ async def test_without_graphiql_neither_page_nor_files_are_served(sqlite_templat
         for path, _, _ in locked_files(read_lock(GRAPHIQL.lock)):
             assert (await api.http.get(f"{PREFIX}/{path}")).status_code == 404
         assert (await api.http.get(f"{PREFIX}/page.js")).status_code == 404
-
