@@ -54,9 +54,16 @@ function editor(countries, rule, say) {
     return value;
   }
 
+  let asked = 0;
+
+  // Called on every edit: only the answer to the latest question is shown.
   async function preview() {
+    const mine = ++asked;
+    result.dataset.ready = "";
     try {
       const { autoLendPreview: answer } = await request(PREVIEW, { input: input() });
+      if (mine !== asked) return;
+      result.dataset.ready = "on";
       if (failed(answer)) return replace(result, h("p", { class: "error" }, explain(answer)));
       const rows = answer.loans.map(({ amount: lent, loan }) =>
         h("tr", { dataset: { id: loan.id } }, h("td", {}, loan.name), h("td", {}, `${loan.country.name}, ${words(loan.sector)}`), h("td", { class: "amount" }, usd(lent))),
@@ -68,7 +75,7 @@ function editor(countries, rule, say) {
         rows.length ? h("table", {}, h("tbody", {}, rows)) : null,
       );
     } catch (error) {
-      replace(result, h("p", { class: "error" }, explain(error)));
+      if (mine === asked) replace(result, h("p", { class: "error" }, explain(error)));
     }
   }
 

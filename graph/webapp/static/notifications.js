@@ -80,7 +80,11 @@ export function mountNotifications(panel, badge, say) {
           setUnread(Number(badge.dataset.count ?? 0) + 1);
         } else if (event.__typename === "NotificationsRead") {
           setUnread(event.unreadCount);
-          for (const id of event.notificationIds ?? []) list.querySelector(`[data-id="${CSS.escape(id)}"]`)?.classList.replace("unread", "read");
+          // No ids: all of them were marked.
+          const ids = event.notificationIds ? new Set(event.notificationIds) : null;
+          for (const node of list.querySelectorAll("li.unread")) {
+            if (!ids || ids.has(node.dataset.id)) node.className = "read";
+          }
         } else if (CREDIT_EVENTS.has(event.__typename)) {
           refresh().catch((error) => say(explain(error), "error"));
         }
