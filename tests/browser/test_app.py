@@ -9,7 +9,6 @@ so nothing here runs script in it.
 
 import base64
 import json
-import re
 import uuid
 from collections.abc import Iterator
 
@@ -98,7 +97,11 @@ def test_filters_and_sorts_show_what_the_loans_query_returns(page: Page, site: S
     loans.locator("select[name=genders]").select_option(["FEMALE", "MIXED_GROUP"])
     loans.locator("select[name=riskRatingMin]").select_option("2.5")
     loans.locator("select[name=sort]").select_option("EXPIRING_SOON")
-    filter = {"sectors": ["AGRICULTURE", "FOOD", "RETAIL"], "genders": ["FEMALE", "MIXED_GROUP"], "riskRatingMin": "2.5"}
+    filter = {
+        "sectors": ["AGRICULTURE", "FOOD", "RETAIL"],
+        "genders": ["FEMALE", "MIXED_GROUP"],
+        "riskRatingMin": "2.5",
+    }
     shown = expect_loans(page, site, filter, "EXPIRING_SOON")
     assert shown, "the demo data has such loans"
     loans.locator("select[name=sort]").select_option("LOAN_AMOUNT_DESC")
@@ -149,8 +152,12 @@ def test_a_lender_signs_in_lends_25_and_sees_the_balance_change(page: Page, site
     expect(page.locator("#balance")).to_have_text("$75.00")
     me = site.api(SHARES, token=token)["data"]["me"]
     assert me["balance"] == "75.00"
-    assert [edge["node"]["amount"] for edge in me["portfolio"]["shares"]["edges"] if edge["node"]["loan"]["id"] == loan] == ["25.00"]
-    rows = site.sql("SELECT amount_cents FROM share WHERE lender_id = $1 AND loan_id = $2", database_id(lender), database_id(loan))
+    assert [
+        edge["node"]["amount"] for edge in me["portfolio"]["shares"]["edges"] if edge["node"]["loan"]["id"] == loan
+    ] == ["25.00"]
+    rows = site.sql(
+        "SELECT amount_cents FROM share WHERE lender_id = $1 AND loan_id = $2", database_id(lender), database_id(loan)
+    )
     assert rows == [{"amount_cents": 2500}]
     # The portfolio follows: one loan, 25.00 lent.
     expect(page.locator("#portfolio .figures")).to_contain_text("Lent$25.00")
@@ -221,7 +228,9 @@ def test_the_auto_lend_preview_shows_what_autoLendPreview_returns(page: Page, si
     rows = preview.locator("tr")
     expect(rows).to_have_count(len(answer["loans"]))
     assert [row.get_attribute("data-id") for row in rows.all()] == [pick["loan"]["id"] for pick in answer["loans"]]
-    assert [row.locator(".amount").inner_text() for row in rows.all()] == [f"${pick['amount']}" for pick in answer["loans"]]
+    assert [row.locator(".amount").inner_text() for row in rows.all()] == [
+        f"${pick['amount']}" for pick in answer["loans"]
+    ]
     screenshot("app-autolend")
     editor.get_by_role("button", name="Save rule").click()
     expect(page.locator("#message")).to_have_text("Your auto-lend rule is saved and on.")
