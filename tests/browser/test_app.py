@@ -3,6 +3,7 @@ and moving fill bars live, signs a lender in, lends 25.00 (once, even when an an
 auto-lend preview and a live unread count, and loads nothing from any other host.
 
 The page is arranged and checked through the public API (`site.api`) and the database (`site.sql`).
+Each test's page is saved as a screenshot when it ends (tests/browser/conftest.py).
 Playwright's `expect` waits for what the page shows; the page's policy forbids evaluating strings,
 so nothing here runs script in it.
 """
@@ -78,7 +79,7 @@ def database_id(global_id: str) -> int:
     return int(base64.b64decode(global_id).decode().split(":")[1])
 
 
-def test_the_app_shows_the_fundraising_loans_and_how_to_get_a_token(page: Page, site: Site, screenshot):
+def test_the_app_shows_the_fundraising_loans_and_how_to_get_a_token(page: Page, site: Site):
     open_app(page)
     expect_loans(page, site, {})
     # Signed out, the page says where a lender's token comes from.
@@ -87,7 +88,6 @@ def test_the_app_shows_the_fundraising_loans_and_how_to_get_a_token(page: Page, 
     expect(help).to_contain_text("lender token")
     expect(help).to_contain_text("registerLender")
     expect(page.locator(f"{CARDS} button.lend").first).to_be_disabled()
-    screenshot("app-loans")
 
 
 def test_filters_and_sorts_show_what_the_loans_query_returns(page: Page, site: Site):
@@ -111,9 +111,7 @@ def test_filters_and_sorts_show_what_the_loans_query_returns(page: Page, site: S
     expect_loans(page, site, {**filter, "maxTermMonths": 9}, "LOAN_AMOUNT_DESC")
 
 
-def test_a_loan_listed_while_the_page_is_open_and_matching_the_filter_appears_within_a_second(
-    page: Page, site: Site, screenshot
-):
+def test_a_loan_listed_while_the_page_is_open_and_matching_the_filter_appears_within_a_second(page: Page, site: Site):
     open_app(page)
     page.locator("#loans select[name=sectors]").select_option(["CLOTHING"])
     expect_loans(page, site, {"sectors": ["CLOTHING"]})
@@ -126,7 +124,6 @@ def test_a_loan_listed_while_the_page_is_open_and_matching_the_filter_appears_wi
     expect(page.locator(CARDS).first).to_have_attribute("data-id", listed)
     # Events arrive in order: the listing that does not match came first, and is not shown.
     expect(card(page, elsewhere)).to_have_count(0)
-    screenshot("app-listed-live")
 
 
 def test_a_fill_bar_moves_when_another_lender_lends(page: Page, site: Site):
@@ -162,7 +159,8 @@ def test_a_lender_signs_in_lends_25_and_sees_the_balance_change(page: Page, site
     # The portfolio follows: one loan, 25.00 lent.
     expect(page.locator("#portfolio .figures")).to_contain_text("Lent$25.00")
     expect(page.locator("#portfolio svg.chart")).to_be_visible()
-    screenshot("app-signed-in")
+    # The picture README.md shows.
+    screenshot("app")
 
 
 def test_a_lend_whose_answer_is_lost_is_sent_again_with_its_key_and_lends_once(
@@ -205,7 +203,7 @@ def test_a_refused_lend_is_explained(page: Page, site: Site):
     expect(page.locator("#balance")).to_have_text("$0.00")
 
 
-def test_the_auto_lend_preview_shows_what_autoLendPreview_returns(page: Page, site: Site, screenshot):
+def test_the_auto_lend_preview_shows_what_autoLendPreview_returns(page: Page, site: Site):
     _, token = site.new_lender("Rule Maker", deposit="200.00")
     open_app(page)
     sign_in(page, token)
@@ -231,7 +229,6 @@ def test_the_auto_lend_preview_shows_what_autoLendPreview_returns(page: Page, si
     assert [row.locator(".amount").inner_text() for row in rows.all()] == [
         f"${pick['amount']}" for pick in answer["loans"]
     ]
-    screenshot("app-autolend")
     editor.get_by_role("button", name="Save rule").click()
     expect(page.locator("#message")).to_have_text("Your auto-lend rule is saved and on.")
     saved = site.api(RULE, token=token)["data"]["me"]["autoLendRule"]
