@@ -65,6 +65,7 @@ export async function signIn(token, say) {
   } catch (error) {
     useToken(null);
     lender = null;
+    changed();
     say(explain(error), "error");
     return;
   }
