@@ -6,7 +6,7 @@ PORT ?= 8000
 # The uv that `make lock` resolves with; only `make lock` installs it.
 UV_VERSION := 0.13.9
 
-.PHONY: run test check model-test bench install lock schema migrations browser-assets clean
+.PHONY: run test check model-test screenshots bench install lock schema migrations browser-assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ check: install
 
 model-test: install
 	MODEL_STEPS=$${MODEL_STEPS:-100000} REQUIRE_SERVICES=1 $(BIN)/pytest -q -s tests/model
+
+# The browser tests (tests/browser), saving their screenshots where README.md shows them.
+screenshots: install
+	SCREENSHOT_DIR=tests/browser/readme REQUIRE_SERVICES=1 $(BIN)/pytest -q tests/browser
 
 bench: install
 	$(BIN)/python -m bench
