@@ -1,6 +1,7 @@
-"""The lender web app at /app in a real browser: it browses the loans the API lists, shows new listings
-and moving fill bars live, signs a lender in, lends 25.00 (once, even when an answer is lost), shows the
-auto-lend preview and a live unread count, and loads nothing from any other host.
+"""The lender web app at /app in a real browser: it shows a lender's portfolio with its chart, browses the
+loans the API lists, shows new listings and moving fill bars live, signs a lender in, lends 25.00 (once,
+even when an answer is lost), explains a refusal, shows the auto-lend preview and a live unread count,
+and loads nothing from any other host.
 
 The page is arranged and checked through the public API (`site.api`) and the database (`site.sql`).
 Each test's page is saved as a screenshot when it ends (tests/browser/conftest.py).
@@ -12,6 +13,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Page, Request, Route, expect
@@ -23,6 +25,8 @@ LOANS = """query($filter: LoanFilter, $sort: LoanSort) {
 }"""
 LEND = """mutation($input: LendInput!) { lend(input: $input) {
   __typename ... on LendSuccess { loan { fundedAmount } } ... on UserError { message } } }"""
+STATS = """{ me { portfolio { stats { loanCount lent repaid outstanding
+  bySector { key loanCount } byCountry { key loanCount } } } } }"""
 SHARES = "{ me { balance portfolio { shares(first: 100) { edges { node { amount loan { id } } } } } } }"
 PREVIEW = """query($input: AutoLendRuleInput) { autoLendPreview(input: $input) {
   __typename ... on AutoLendPreview { total loans { amount loan { id } } } } }"""
@@ -77,6 +81,27 @@ def card(page: Page, loan_id: str):
 
 def database_id(global_id: str) -> int:
     return int(base64.b64decode(global_id).decode().split(":")[1])
+
+
+def test_the_portfolio_shows_its_figures_and_a_chart_by_sector_or_country(page: Page, site: Site, screenshot):
+    token = site.tokens["lender"]  # the demo lender: a year of lending
+    stats = site.api(STATS, token=token)["data"]["me"]["portfolio"]["stats"]
+    open_app(page)
+    sign_in(page, token)
+    figures = page.locator("#portfolio .figures")
+    expect(figures).to_contain_text(f"Loans{stats['loanCount']}")
+    for name in ("lent", "repaid", "outstanding"):
+        expect(figures).to_contain_text(f"{name.capitalize()}${Decimal(stats[name]):,.2f}")
+    rows = page.locator("#portfolio svg.chart g.row")
+    expect(rows).to_have_count(len(stats["bySector"]))
+    page.locator("#portfolio select[name=by]").select_option("country")
+    expect(rows).to_have_count(len(stats["byCountry"]))
+    for slice in stats["byCountry"]:
+        expect(page.locator("#portfolio svg.chart")).to_contain_text(slice["key"])
+    page.locator("#portfolio select[name=by]").select_option("sector")
+    expect(rows).to_have_count(len(stats["bySector"]))
+    # The picture README.md shows.
+    screenshot("app")
 
 
 def test_the_app_shows_the_fundraising_loans_and_how_to_get_a_token(page: Page, site: Site):
@@ -138,7 +163,7 @@ def test_a_fill_bar_moves_when_another_lender_lends(page: Page, site: Site):
     expect(bar).to_contain_text(f"${funded} of $500.00 lent")
 
 
-def test_a_lender_signs_in_lends_25_and_sees_the_balance_change(page: Page, site: Site, screenshot):
+def test_a_lender_signs_in_lends_25_and_sees_the_balance_change(page: Page, site: Site):
     lender, token = site.new_lender("Browser Lender", deposit="100.00")
     loan = site.list_loan(f"Lend {uuid.uuid4().hex[:6]}")
     open_app(page)
@@ -159,8 +184,6 @@ def test_a_lender_signs_in_lends_25_and_sees_the_balance_change(page: Page, site
     # The portfolio follows: one loan, 25.00 lent.
     expect(page.locator("#portfolio .figures")).to_contain_text("Lent$25.00")
     expect(page.locator("#portfolio svg.chart")).to_contain_text("Clothing")  # the loan's sector
-    # The picture README.md shows.
-    screenshot("app")
 
 
 def test_a_lend_whose_answer_is_lost_is_sent_again_with_its_key_and_lends_once(
