@@ -11,12 +11,13 @@ so nothing here runs script in it.
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import Page, Request, Route, expect
+from playwright.sync_api import Page, Request, Route, WebSocketRoute, expect
 
 from tests.browser.conftest import Site
 
@@ -73,6 +74,8 @@ def sign_in(page: Page, token: str) -> None:
     page.locator("#signin input[name=token]").fill(token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#balance")).to_be_visible()
+    # The lender's own stream (myEvents) is taken by the server.
+    expect(page.locator('#notifications[data-live="on"]')).to_be_attached()
 
 
 def card(page: Page, loan_id: str):
@@ -279,3 +282,31 @@ def test_the_unread_count_follows_new_notifications_and_reads_elsewhere(page: Pa
     assert marked == {"__typename": "MarkNotificationsReadSuccess", "unreadCount": 0}
     expect(badge).to_be_hidden()
     expect(page.locator("#notifications li.unread")).to_have_count(0)
+
+
+def test_a_notification_made_while_the_socket_is_down_is_shown_when_it_reconnects(page: Page, site: Site):
+    _, token = site.new_lender("Offline Lender", deposit="0")
+    country = site.partner["country"]
+    search = {"name": "Tailors", "filter": {"sectors": ["CLOTHING"], "countries": [country]}, "alert": True}
+    assert site.api(SAVE_SEARCH, {"input": search}, token)["data"]["saveSearch"]["__typename"] == "SaveSearchSuccess"
+    sockets: list[WebSocketRoute] = []
+    gap: list[str] = []  # the loan listed while the page had no socket
+
+    def through(socket: WebSocketRoute) -> None:
+        if gap == ["now"]:
+            # The page is reconnecting: a listing happens before its socket reaches the server.
+            gap[0] = site.list_loan(f"While away {uuid.uuid4().hex[:6]}")
+        sockets.append(socket)
+        socket.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/graphql$"), through)
+    open_app(page)
+    sign_in(page, token)
+    badge = page.locator("#unread")
+    site.list_loan(f"Before {uuid.uuid4().hex[:6]}")
+    expect(badge).to_have_text("1")
+    gap.append("now")
+    for socket in sockets:
+        socket.close(code=1012, reason="restarting")  # as a server going away would; the page opens them again
+    expect(badge).to_have_text("2", timeout=15_000)
+    expect(page.locator("#notifications li.unread").first).to_contain_text("While away")

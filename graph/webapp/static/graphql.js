@@ -69,27 +69,39 @@ let privateSocket = null;
 
 // Calls onEvent with each event's data, onError with an ApiError; returns the function that stops it.
 // `signedIn`: the stream needs the lender's token (myEvents), sent in connection_init.
+// A stream whose document takes `$after` resumes after the last event it had when the socket is opened
+// again (README "Events"): the client sends the payload again as it then stands.
 export function subscribe(query, variables, { onEvent, onError = () => {}, signedIn = false }) {
   let client = publicSocket;
   if (signedIn) {
     privateSocket ??= socket(() => ({ authorization: `Bearer ${token}` }));
     client = privateSocket;
   }
+  const payload = { query, variables: { ...variables } };
+  const resumes = /\$after\b/.test(query);
+  function next(result) {
+    if (result.errors?.length) return onError(firstError(result.errors));
+    const [event] = Object.values(result.data);
+    if (resumes && event?.eventId) payload.variables.after = event.eventId;
+    onEvent(result.data);
+  }
   return client.subscribe(
-    { query, variables },
+    payload,
     {
-      next: (result) => (result.errors?.length ? onError(firstError(result.errors)) : onEvent(result.data)),
+      next,
       error: (error) => onError(new ApiError("NETWORK", String(error?.reason ?? error?.message ?? error))),
       complete: () => {},
     },
   );
 }
 
-// Resolves once the public socket has answered a query sent after the subscriptions made before it:
-// the server has taken them by then, so the page can say it is live.
-export function publicSocketReady() {
+// Resolves once a socket has answered a query sent after the subscriptions made on it before: the
+// server has taken them by then, so the page can say it is live.
+export function socketReady({ signedIn = false } = {}) {
+  const client = signedIn ? privateSocket : publicSocket;
   return new Promise((resolve) => {
-    publicSocket.subscribe(
+    if (!client) return resolve(false);
+    client.subscribe(
       { query: "{ __typename }" },
       { next: () => {}, error: () => resolve(false), complete: () => resolve(true) },
     );

@@ -5,7 +5,7 @@ import { explain, failed } from "./errors.js";
 import { date, h, replace, words } from "./elements.js";
 import { fillBar } from "./fillbar.js";
 import { filterForm, partnerCountries, SORTS } from "./filters.js";
-import { publicSocketReady, request, subscribe } from "./graphql.js";
+import { request, socketReady, subscribe } from "./graphql.js";
 import { lendShare } from "./lending.js";
 import { SHARE, usd } from "./money.js";
 import { lender, onSession, setBalance } from "./session.js";
@@ -19,9 +19,11 @@ const LOANS = `query Loans($filter: LoanFilter, $sort: LoanSort, $after: String)
     pageInfo { hasNextPage endCursor }
   }
 }`;
-const LISTED = `subscription Listed($filter: LoanFilter) { loanListed(filter: $filter) { eventId loan { ${LOAN_FIELDS} } } }`;
-const PROGRESS = `subscription Progress($loanId: ID!) {
-  loanProgress(loanId: $loanId) { eventId fundedAmount remainingAmount lenderCount status }
+const LISTED = `subscription Listed($filter: LoanFilter, $after: String) {
+  loanListed(filter: $filter, after: $after) { eventId loan { ${LOAN_FIELDS} } }
+}`;
+const PROGRESS = `subscription Progress($loanId: ID!, $after: String) {
+  loanProgress(loanId: $loanId, after: $after) { eventId fundedAmount remainingAmount lenderCount status }
 }`;
 // Each shown loan holds one subscription; a socket may hold 100 (README "Security").
 const MOST_SHOWN = 80;
@@ -160,7 +162,7 @@ export async function mountLoans(panel, say) {
     } catch (error) {
       say(explain(error), "error");
     }
-    if (!next && (await publicSocketReady()) && mine === generation) panel.dataset.live = "on";
+    if (!next && (await socketReady()) && mine === generation) panel.dataset.live = "on";
   }
 
   onSession(() => {

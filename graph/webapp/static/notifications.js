@@ -4,7 +4,7 @@
 // repayment, a refund) refreshes the balance, and with it the portfolio.
 import { explain, failed } from "./errors.js";
 import { date, h, replace, words } from "./elements.js";
-import { request, subscribe } from "./graphql.js";
+import { request, socketReady, subscribe } from "./graphql.js";
 import { onLender, refresh } from "./session.js";
 
 const NOTIFICATION = "id kind message createdAt readAt loan { name }";
@@ -14,8 +14,8 @@ const NOTIFICATIONS = `query Notifications {
     notifications(first: 20) { edges { node { ${NOTIFICATION} } } }
   }
 }`;
-const EVENTS = `subscription Events {
-  myEvents {
+const EVENTS = `subscription Events($after: String) {
+  myEvents(after: $after) {
     __typename
     eventId
     ... on NotificationCreated { notification { ${NOTIFICATION} } }
@@ -63,9 +63,13 @@ export function mountNotifications(panel, badge, say) {
     }
   }
 
+  let generation = 0;
+
   onLender(async (lender) => {
+    const mine = ++generation;
     stop();
     stop = () => {};
+    panel.dataset.live = "";
     const title = h("h2", {}, "Notifications");
     if (!lender) {
       setUnread(0);
@@ -76,6 +80,7 @@ export function mountNotifications(panel, badge, say) {
       signedIn: true,
       onEvent: ({ myEvents: event }) => {
         if (event.__typename === "NotificationCreated") {
+          list.querySelector("li.muted")?.remove();
           list.prepend(item(event.notification));
           setUnread(Number(badge.dataset.count ?? 0) + 1);
         } else if (event.__typename === "NotificationsRead") {
@@ -90,6 +95,9 @@ export function mountNotifications(panel, badge, say) {
         }
       },
       onError: (error) => say(explain(error), "error"),
+    });
+    socketReady({ signedIn: true }).then((ready) => {
+      if (ready && mine === generation) panel.dataset.live = "on";
     });
     try {
       const { me } = await request(NOTIFICATIONS);
