@@ -66,7 +66,13 @@ function editor(countries, rule, say) {
       result.dataset.ready = "on";
       if (failed(answer)) return replace(result, h("p", { class: "error" }, explain(answer)));
       const rows = answer.loans.map(({ amount: lent, loan }) =>
-        h("tr", { dataset: { id: loan.id } }, h("td", {}, loan.name), h("td", {}, `${loan.country.name}, ${words(loan.sector)}`), h("td", { class: "amount" }, usd(lent))),
+        h(
+          "tr",
+          { dataset: { id: loan.id } },
+          h("td", {}, loan.name),
+          h("td", {}, `${loan.country.name}, ${words(loan.sector)}`),
+          h("td", { class: "amount" }, usd(lent)),
+        ),
       );
       replace(
         result,
@@ -95,7 +101,12 @@ function editor(countries, rule, say) {
   const form = h(
     "form",
     { class: "rule", onsubmit: save },
-    h("p", { class: "help" }, "Your idle credit is lent for you to loans that match, 25.00 steps at a time; all rules together fund at most half of any loan."),
+    h(
+      "p",
+      { class: "help" },
+      "Your idle credit is lent for you to loans that match, 25.00 steps at a time; " +
+        "all rules together fund at most half of any loan.",
+    ),
     criteria.element,
     h(
       "div",

@@ -15,7 +15,8 @@ export function fillBar() {
     bar.setAttribute("aria-valuenow", done);
     element.dataset.funded = fundedAmount;
     const lenders = lenderCount === 1 ? "1 lender" : `${lenderCount} lenders`;
-    figure.textContent = `${usd(fundedAmount)} of ${usd(amount)} lent (${done}%), ${usd(remainingAmount)} to go, ${lenders}`;
+    const left = `${usd(remainingAmount)} to go`;
+    figure.textContent = `${usd(fundedAmount)} of ${usd(amount)} lent (${done}%), ${left}, ${lenders}`;
   }
 
   return { element, show };

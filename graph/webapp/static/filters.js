@@ -12,7 +12,8 @@ export const SORTS = ["NEWEST", "EXPIRING_SOON", "AMOUNT_LEFT", "LOAN_AMOUNT", "
 const RATINGS = ["", "0.5", "1.0", "1.5", "2.0", "2.5", "3.0", "3.5", "4.0", "4.5", "5.0"];
 
 function choices(name, values, label) {
-  const select = h("select", { name, multiple: true, size: 4 }, values.map(([value, text]) => h("option", { value }, text)));
+  const options = values.map(([value, text]) => h("option", { value }, text));
+  const select = h("select", { name, multiple: true, size: 4 }, options);
   return [h("label", {}, label, select), select];
 }
 
@@ -29,7 +30,8 @@ export function filterForm(countries, onChange) {
   const [sectorsLabel, sectors] = choices("sectors", SECTORS.map((s) => [s, words(s)]), "Sectors");
   const [gendersLabel, genders] = choices("genders", GENDERS.map((g) => [g, words(g)]), "Borrowers");
   const [countriesLabel, countryList] = choices("countries", countries.map((c) => [c.isoCode, c.name]), "Countries");
-  const rating = (name) => h("select", { name }, RATINGS.map((r) => h("option", { value: r }, r ? `${r} stars` : "any")));
+  const stars = RATINGS.map((r) => [r, r ? `${r} stars` : "any"]);
+  const rating = (name) => h("select", { name }, stars.map(([value, text]) => h("option", { value }, text)));
   const ratingMin = rating("riskRatingMin");
   const ratingMax = rating("riskRatingMax");
   const keywords = h("input", { name: "keywords", type: "search", placeholder: "words in name, use or story" });

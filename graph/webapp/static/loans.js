@@ -10,8 +10,8 @@ import { lendShare } from "./lending.js";
 import { SHARE, usd } from "./money.js";
 import { lender, onSession, setBalance } from "./session.js";
 
-const LOAN_FIELDS = `id name use sector gender status amount fundedAmount remainingAmount lenderCount termMonths expiresAt
-  country { isoCode name } partner { name riskRating }`;
+const LOAN_FIELDS = `id name use sector gender status amount fundedAmount remainingAmount lenderCount
+  termMonths expiresAt country { isoCode name } partner { name riskRating }`;
 const LOANS = `query Loans($filter: LoanFilter, $sort: LoanSort, $after: String) {
   loans(filter: $filter, sort: $sort, first: 20, after: $after) {
     totalCount
@@ -37,12 +37,9 @@ function loanCard(loan, say) {
     { class: "loan", dataset: { id: loan.id } },
     h("h3", {}, loan.name),
     h("p", { class: "use" }, loan.use),
-    h(
-      "p",
-      { class: "facts" },
-      `${loan.country.name} · ${words(loan.sector)} · ${words(loan.gender)} · ${usd(loan.amount)} over ${loan.termMonths} months`,
-    ),
-    h("p", { class: "facts" }, `${loan.partner.name} (${loan.partner.riskRating} stars) · ends ${date(loan.expiresAt)}`),
+    h("p", { class: "facts" }, `${loan.country.name} · ${words(loan.sector)} · ${words(loan.gender)}`),
+    h("p", { class: "facts" }, `${usd(loan.amount)} over ${loan.termMonths} months · ends ${date(loan.expiresAt)}`),
+    h("p", { class: "facts" }, `${loan.partner.name} (partner rated ${loan.partner.riskRating} stars)`),
     bar.element,
     h("div", { class: "actions" }, lend, status),
   );
@@ -98,12 +95,18 @@ export async function mountLoans(panel, say) {
   const filter = filterForm(countries, () => load());
   sort.addEventListener("change", () => load());
   const count = h("p", { class: "count" });
+  const live = h("span", { class: "live", title: "New loans and progress arrive live" }, "live");
   const list = h("div", { class: "loans" });
   const more = h("button", { type: "button", hidden: true, onclick: () => load(true) }, "Show more");
   replace(
     panel,
-    h("h2", {}, "Loans raising money ", h("span", { class: "live", title: "New loans and progress arrive live" }, "live")),
-    h("form", { class: "browse", onsubmit: (event) => event.preventDefault() }, filter.element, h("label", {}, "Sort by ", sort)),
+    h("h2", {}, "Loans raising money ", live),
+    h(
+      "form",
+      { class: "browse", onsubmit: (event) => event.preventDefault() },
+      filter.element,
+      h("label", {}, "Sort by ", sort),
+    ),
     count,
     list,
     more,

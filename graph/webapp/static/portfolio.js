@@ -30,7 +30,8 @@ function figures(stats) {
     ["Default rate", rate(stats.defaultRate)],
     ["Arrears rate", rate(stats.arrearsRate)],
   ];
-  return h("dl", { class: "figures" }, rows.map(([name, value]) => h("div", {}, h("dt", {}, name), h("dd", {}, value))));
+  const items = rows.map(([name, value]) => h("div", {}, h("dt", {}, name), h("dd", {}, value)));
+  return h("dl", { class: "figures" }, items);
 }
 
 export function mountPortfolio(panel, say) {
@@ -47,7 +48,8 @@ export function mountPortfolio(panel, say) {
   function draw() {
     const slices = by === "sector" ? stats.bySector : stats.byCountry;
     const labelled = slices.map((slice) => ({ ...slice, label: by === "sector" ? words(slice.key) : slice.key }));
-    replace(chart, labelled.length ? sliceChart(labelled, `Lent ${by === "sector" ? "by sector" : "by country"}`) : h("p", {}, "Nothing lent yet."));
+    const title = `Lent by ${by}`;
+    replace(chart, labelled.length ? sliceChart(labelled, title) : h("p", {}, "Nothing lent yet."));
   }
 
   async function load() {
