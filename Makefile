@@ -6,7 +6,7 @@ PORT ?= 8000
 # The uv that `make lock` resolves with; only `make lock` installs it.
 UV_VERSION := 0.13.9
 
-.PHONY: run test check model-test screenshots bench install lock schema migrations browser-assets clean
+.PHONY: run test check model-test screenshots bench load install lock schema migrations browser-assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,15 @@ screenshots: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# The load run (bench/README.md, "Load run"): the realistic mix at RATE operations/s for DURATION seconds
+# against `lendgraph serve --workers 2` on PostgreSQL + Redis; report.md, report.json and rss.png in OUT.
+# Fails on an untyped error or books that do not balance.
+RATE ?= 220
+DURATION ?= 1800
+OUT ?= load-report
+load: install
+	$(BIN)/python -m bench.load --rate $(RATE) --duration $(DURATION) --out $(OUT)
 
 schema: install
 	$(BIN)/lendgraph export-schema > schema.graphql

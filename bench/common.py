@@ -82,9 +82,10 @@ async def _admin(statement: str, server: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def pg_database(server: str = PG_SERVER) -> AsyncIterator[str]:
-    """A fresh, migrated PostgreSQL database (its tortoise URL), dropped afterwards whatever happens."""
-    name = f"lendgraph_bench_{uuid.uuid4().hex[:10]}"
+async def pg_database(server: str = PG_SERVER, name: str | None = None, *, keep: bool = False) -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database (its tortoise URL), dropped afterwards whatever happens
+    unless `keep`. `name`: lendgraph_bench_<random> when not given."""
+    name = name or f"lendgraph_bench_{uuid.uuid4().hex[:10]}"
     await _admin(f'CREATE DATABASE "{name}"', server)
     try:
         url = with_database(server, name)
@@ -92,7 +93,8 @@ async def pg_database(server: str = PG_SERVER) -> AsyncIterator[str]:
         yield url
     finally:
         await Tortoise.close_connections()
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', server)
+        if not keep:
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', server)
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,7 @@ from collections import Counter
 from typing import Any
 
 
-async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     """One response: its status and body (Content-Length framing, as both servers answer)."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
@@ -39,7 +39,7 @@ async def _connection(
         while time.monotonic() < until:
             sent = time.monotonic()
             writer.write(request)
-            status, body = await _answer(reader)
+            status, body = await read_answer(reader)
             latencies.append(time.monotonic() - sent)
             statuses[status] += 1
             first = first or body
@@ -65,11 +65,12 @@ async def hammer(host: str, port: int, request: bytes, connections: int, seconds
     }
 
 
-def post(path: str, host: str, body: bytes) -> bytes:
-    """The bytes of a POST of a JSON body, kept alive."""
+def post(path: str, host: str, body: bytes, token: str | None = None) -> bytes:
+    """The bytes of a POST of a JSON body, kept alive (with a bearer token, if given)."""
+    authorization = f"Authorization: Bearer {token}\r\n" if token else ""
     return (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Accept: application/json\r\n{authorization}Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 

@@ -47,16 +47,17 @@ class Sample:
 
 
 class ClientProcess:
-    """`python -m bench.churn client`: one JSON line each way."""
+    """A client process (`python -m bench.churn client` by default): one JSON line each way."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdin is not None and process.stdout is not None
         self.process, self.stdin, self.stdout = process, process.stdin, process.stdout
 
     @classmethod
-    async def start(cls, config: dict[str, Any]) -> "ClientProcess":
+    async def start(cls, config: dict[str, Any], module: str = "bench.churn") -> "ClientProcess":
+        """`python -m <module> client`, its config sent as the first line."""
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.churn", "client", stdin=asyncio.subprocess.PIPE,
+            sys.executable, "-m", module, "client", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, cwd=ROOT,
             env={k: v for k, v in os.environ.items() if k != "PYTHONTRACEMALLOC"},
         )  # fmt: skip
@@ -69,7 +70,7 @@ class ClientProcess:
         await self.stdin.drain()
         line = await asyncio.wait_for(self.stdout.readline(), seconds)
         if not line:
-            raise RuntimeError(f"the churn client ended early (exit code {await self.process.wait()})")
+            raise RuntimeError(f"a client process ended early (exit code {await self.process.wait()})")
         reply: dict[str, Any] = json.loads(line)
         return reply
 

@@ -65,11 +65,18 @@ async def lendgraph_cli(database_url: str, *args: str) -> str:
 
 @contextlib.asynccontextmanager
 async def lendgraph_server(
-    database_url: str, broadcast_url: str, workers: int, log_path: Path
+    database_url: str,
+    broadcast_url: str,
+    workers: int,
+    log_path: Path,
+    settings: dict[str, str] = ONE_IP_SETTINGS,
 ) -> AsyncIterator[tuple[int, subprocess.Popen[bytes]]]:
-    """`lendgraph serve` on a free port, its log in `log_path`, once every worker is up; stopped after."""
+    """`lendgraph serve` on a free port, its log in `log_path`, once every worker is up; stopped after.
+
+    `settings`: environment variables the server gets unless the environment sets them.
+    """
     port = free_port()
-    env = {**ONE_IP_SETTINGS, **os.environ, "DATABASE_URL": database_url, "BROADCAST_URL": broadcast_url}
+    env = {**settings, **os.environ, "DATABASE_URL": database_url, "BROADCAST_URL": broadcast_url}
     with open(log_path, "wb") as log:  # noqa: ASYNC230 - before anything is measured
         process = subprocess.Popen(  # noqa: ASYNC220 - the server outlives this call; stopped by its pid
             [str(LENDGRAPH), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],

@@ -15,13 +15,12 @@ from typing import Any
 
 import asyncpg
 import httpx
-import websockets
 
+from bench.load.subscriptions import Resuming
 from graph.ids import decode_id
 from tests.e2e.client import Client
 from tests.e2e.server import run_cli
 from tests.polling import until
-from tests.ws import Socket
 
 DEPOSIT = """mutation($input: DepositInput!) { deposit(input: $input) {
   __typename ... on UserError { code message } } }"""
@@ -95,32 +94,13 @@ class Retrying:
         assert result["__typename"].endswith("Success"), result
 
 
-class Follower:
-    """One subscriber to a loan's progress that reconnects with `after`; every event id it received, in order."""
+class Follower(Resuming):
+    """One subscriber to a loan's progress from its first event, that reconnects with `after`; `ids` holds
+    every event id it received, in order."""
 
     def __init__(self, ws_url: str, loan_id: str) -> None:
-        self.ws_url, self.loan_id = ws_url, loan_id
-        self.ids: list[int] = []
-        self.reconnects = 0
-        self.errors: list[dict[str, Any]] = []
-
-    async def run(self) -> None:
-        """Until cancelled."""
-        while True:
-            try:
-                async with Socket.open(self.ws_url) as ws:
-                    after = str(self.ids[-1]) if self.ids else "0"
-                    await ws.subscribe("s", PROGRESS, {"loanId": self.loan_id, "after": after})
-                    while True:
-                        message = await ws.receive("s", within=3600)
-                        if message["type"] != "next" or message["payload"].get("errors"):
-                            self.errors.append(message)
-                            break  # resubscribe from the last id received
-                        self.ids.append(int(message["payload"]["data"]["loanProgress"]["eventId"]))
-            except (websockets.WebSocketException, OSError, AssertionError, TimeoutError):
-                pass  # the socket dropped or could not open (the worker is gone, the server restarting)
-            self.reconnects += 1
-            await asyncio.sleep(RETRY_PAUSE)
+        super().__init__(ws_url, PROGRESS, {"loanId": loan_id}, "loanProgress", after="0")
+        self.loan_id = loan_id
 
 
 @contextlib.asynccontextmanager
