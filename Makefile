@@ -6,7 +6,7 @@ PORT ?= 8000
 # The uv that `make lock` resolves with; only `make lock` installs it.
 UV_VERSION := 0.13.9
 
-.PHONY: run test check model-test screenshots bench load install lock schema migrations graphiql-assets clean
+.PHONY: run test check model-test screenshots bench load install lock schema migrations browser-assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,12 +74,13 @@ load: install
 schema: install
 	$(BIN)/lendgraph export-schema > schema.graphql
 
-# GraphiQL's browser files (graph/graphiql/static), fetched again from the npm registry: every tarball
-# and file is checked against graph/graphiql/assets.lock.json before anything is written. To move a
-# version, change it in the lock and run `make graphiql-assets RELOCK=1` (it records the new hashes).
+# The vendored browser files of GraphiQL (graph/graphiql/static) and of the lender web app
+# (graph/webapp/static/vendor), fetched again from the npm registry: every tarball and file is checked
+# against its bundle's assets.lock.json before anything is written. To move a version, change it in
+# the lock and run `make browser-assets RELOCK=1` (it records the new hashes).
 RELOCK ?=
-graphiql-assets: install
-	$(BIN)/python -m graph.graphiql.vendor fetch $(if $(RELOCK),--relock)
+browser-assets: install
+	$(BIN)/python -m graph.browser.vendor fetch $(if $(RELOCK),--relock)
 
 # After changing models/: write the next migration (commit it with the change).
 migrations: install

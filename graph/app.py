@@ -19,9 +19,10 @@ from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from graph.auth import viewer_for
+from graph.browser.serving import VersionedFiles
 from graph.context import Context
 from graph.execution import SharedResults
-from graph.graphiql import PREFIX, GraphiQLFiles, GraphiQLPage
+from graph.graphiql import PREFIX, STATIC, GraphiQLPage
 from graph.http import GraphQLOverHTTP
 from graph.limits import Limits
 from graph.limits.operation import QueryLimits
@@ -31,6 +32,7 @@ from graph.pipeline import RETRY_AFTER_SECONDS, unavailable
 from graph.response_cache import ResponseCache
 from graph.schema import VIEWER_FIELDS, schema
 from graph.settings import Settings
+from graph.webapp import webapp_routes
 from graph.websocket import LegacyWSHandler, TransportWSHandler
 from lending import autolend, matchers
 from lending.loans import expire_loans
@@ -240,7 +242,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/", home),
     ]
     if settings.graphiql:
-        routes.append(Mount(PREFIX, app=GraphiQLFiles()))
+        routes.append(Mount(PREFIX, app=VersionedFiles(STATIC)))
+    if settings.webapp:
+        routes += webapp_routes()
     if settings.memory_stats_dir:
         from graph import memory_stats
 

@@ -25,6 +25,8 @@ class Settings:
     autolend_sweep_interval: float = 60.0
     allowed_origins: list[str] = field(default_factory=list)
     graphiql: bool = True
+    # The lender web app at /app (graph/webapp); WEBAPP=0 turns it off.
+    webapp: bool = True
     # Seconds between outbox reads when no hint arrives (Redis down, say): the worst-case delay.
     outbox_poll_interval: float = 1.0
     # Live events queued per subscriber before it must catch up from the outbox instead.
@@ -99,6 +101,7 @@ class Settings:
             autolend_sweep_interval=float(env.get("AUTOLEND_SWEEP_INTERVAL", "60")),
             allowed_origins=_list(env.get("ALLOWED_ORIGINS", "")),
             graphiql=_flag(env.get("GRAPHIQL", "0" if production else "1")),
+            webapp=_flag(env.get("WEBAPP", "1")),
             outbox_poll_interval=float(env.get("OUTBOX_POLL_INTERVAL", "1")),
             subscriber_queue_size=int(env.get("SUBSCRIBER_QUEUE_SIZE", "1000")),
             response_cache_size=int(env.get("RESPONSE_CACHE_SIZE", str(cls.response_cache_size))),

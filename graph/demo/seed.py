@@ -108,6 +108,8 @@ async def _summary(sim: Simulation, tokens: dict[str, str], found: ExampleLoans)
         f"  partner ({found.partner.name}):  {tokens['partner']}",
         f"  admin:  {tokens['admin']}",
         "",
+        "Lender web app: http://127.0.0.1:8000/app -- sign in with the lender token above.",
+        "",
         "GraphiQL: http://127.0.0.1:8000/graphql -- paste an operation, its variables, and under",
         "Headers the JSON shown with it.",
     ]

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from graph.browser.lock import GRAPHIQL, locked_files, read_lock, sri
 from graph.graphiql import PREFIX, content_security_policy
-from graph.graphiql.lock import STATIC, locked_files, read_lock, sri, verify
 from tests import services
 from tests.api import Api
 from tests.clock import FakeClock
@@ -67,7 +67,7 @@ async def test_the_page_loads_only_same_origin_files_each_checked_by_its_hash(pa
     references = References()
     references.feed(page.text)
     assert not [value for value in references.attributes if OFF_HOST.search(value)]
-    locked = {f"{PREFIX}/{path}": integrity for path, integrity, _ in locked_files(read_lock())}
+    locked = {f"{PREFIX}/{path}": integrity for path, integrity, _ in locked_files(read_lock(GRAPHIQL.lock))}
     # Every vendored file, and our own script and stylesheet; nothing else.
     assert set(references.loaded) == {*locked, f"{PREFIX}/page.js", f"{PREFIX}/page.css"}
     total = 0
@@ -90,7 +90,7 @@ async def test_the_page_loads_only_same_origin_files_each_checked_by_its_hash(pa
             # Not versioned: the browser revalidates it, and gets 304 while it has not changed.
             again = await page_api.http.get(url, headers={"If-None-Match": served.headers["etag"]})
             assert again.status_code == 304
-    assert total == sum(size for _, _, size in locked_files(read_lock()))
+    assert total == sum(size for _, _, size in locked_files(read_lock(GRAPHIQL.lock)))
 
 
 async def test_the_page_allows_scripts_and_styles_from_this_origin_only(page_api):
@@ -142,19 +142,6 @@ async def test_a_get_that_accepts_only_json_gets_no_page(page_api):
 async def test_without_graphiql_neither_page_nor_files_are_served(sqlite_template, tmp_path, clock):
     async with serve(services.sqlite_copy(sqlite_template, tmp_path), clock, graphiql=False) as api:
         assert (await api.http.get("/graphql", headers={"Accept": BROWSER})).status_code == 404
-        for path, _, _ in locked_files(read_lock()):
+        for path, _, _ in locked_files(read_lock(GRAPHIQL.lock)):
             assert (await api.http.get(f"{PREFIX}/{path}")).status_code == 404
         assert (await api.http.get(f"{PREFIX}/page.js")).status_code == 404
-
-
-def test_the_vendored_files_are_the_locked_ones():
-    lock = read_lock()
-    assert verify(lock) == []
-    # The lock records where each came from: a pinned npm tarball and the registry's integrity for it.
-    for package in lock["packages"]:
-        name, version = package["name"], package["version"]
-        assert package["tarball"] == f"https://registry.npmjs.org/{name}/-/{name}-{version}.tgz"
-        assert package["integrity"].startswith("sha512-")
-    # Nothing is served that the lock does not list, but for the page's own two files.
-    on_disk = {str(path.relative_to(STATIC)) for path in STATIC.rglob("*") if path.is_file()}
-    assert on_disk == {path for path, _, _ in locked_files(lock)} | {"page.js", "page.css"}

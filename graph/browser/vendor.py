@@ -1,8 +1,9 @@
-"""GraphiQL's vendored browser files: check them against assets.lock.json, or fetch them again from npm.
+"""The vendored browser files of every bundle (graph/browser/lock.py): check them against their lock, or fetch them.
 
-    python -m graph.graphiql.vendor verify          # offline: every file is there, with the locked sha384
-    python -m graph.graphiql.vendor fetch           # download the locked tarballs and write the files
-    python -m graph.graphiql.vendor fetch --relock  # after changing a version in the lock: record the new hashes
+    python -m graph.browser.vendor verify          # offline: every file is there, with the locked sha384
+    python -m graph.browser.vendor fetch           # download the locked tarballs and write the files
+    python -m graph.browser.vendor fetch --relock  # after changing a version in a lock: record the new hashes
+    python -m graph.browser.vendor fetch webapp    # one bundle only (graphiql, webapp)
 
 `fetch` checks each tarball against the registry's own integrity (sha512) and against the tarball and
 integrity recorded in the lock, and each file it takes out against the lock's sha384; any difference
@@ -22,7 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from graph.graphiql.lock import LOCK, STATIC, locked_files, read_lock, served_path, sri, verify
+from graph.browser.lock import BUNDLES, Bundle, locked_files, read_lock, served_path, sri, verify
 
 TIMEOUT = 60
 
@@ -39,7 +40,7 @@ def _get(url: str) -> bytes:
         return body
 
 
-def fetch(lock: dict[str, Any], *, relock: bool, static: Path = STATIC) -> dict[str, Any]:
+def fetch(lock: dict[str, Any], *, relock: bool, static: Path) -> dict[str, Any]:
     """Download every package's tarball, check it, write its listed files; the lock as it now stands."""
     registry = lock["registry"].rstrip("/")
     written: dict[str, bytes] = {}
@@ -71,6 +72,7 @@ def fetch(lock: dict[str, Any], *, relock: bool, static: Path = STATIC) -> dict[
         packages.append({"name": name, "version": version, **source, "files": files})
     # Everything checked: replace the vendored folders (an old version's folder goes) and write the files.
     names = {package["name"] for package in lock["packages"]}
+    static.mkdir(parents=True, exist_ok=True)
     for folder in static.iterdir():
         if folder.is_dir() and folder.name.rpartition("@")[0] in names:
             shutil.rmtree(folder)
@@ -80,26 +82,38 @@ def fetch(lock: dict[str, Any], *, relock: bool, static: Path = STATIC) -> dict[
     return {**lock, "packages": packages}
 
 
+def run(bundle: Bundle, command: str, *, relock: bool) -> bool:
+    """Fetch (when asked) and verify one bundle; whether its files are as locked."""
+    lock = read_lock(bundle.lock)
+    if command == "fetch":
+        try:
+            lock = fetch(lock, relock=relock, static=bundle.static)
+        except Mismatch as error:
+            print(f"{bundle.name}: nothing written: {error}", file=sys.stderr)
+            return False
+        if relock:
+            bundle.lock.write_text(json.dumps(lock, indent=2) + "\n")
+    problems = verify(lock, bundle.static)
+    for problem in problems:
+        print(f"{bundle.name}: {problem}", file=sys.stderr)
+    files = locked_files(lock)
+    size = sum(size for _, _, size in files)
+    print(f"{bundle.name}: {len(files)} files, {size} bytes", "differ" if problems else "as locked")
+    return not problems
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m graph.graphiql.vendor", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m graph.browser.vendor", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["verify", "fetch"])
+    names = [bundle.name for bundle in BUNDLES]
+    parser.add_argument("bundles", nargs="*", metavar="bundle", help=f"{', '.join(names)} (all when none is named)")
     parser.add_argument("--relock", action="store_true", help="record the hashes the registry serves now")
     args = parser.parse_args(argv)
-    lock = read_lock()
-    if args.command == "fetch":
-        try:
-            lock = fetch(lock, relock=args.relock)
-        except Mismatch as error:
-            print(f"nothing written: {error}", file=sys.stderr)
-            return 1
-        if args.relock:
-            LOCK.write_text(json.dumps(lock, indent=2) + "\n")
-    problems = verify(lock)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    files = locked_files(lock)
-    print(f"{len(files)} files, {sum(size for _, _, size in files)} bytes", "differ" if problems else "as locked")
-    return 1 if problems else 0
+    if unknown := set(args.bundles) - set(names):
+        parser.error(f"no bundle {', '.join(sorted(unknown))}")
+    chosen = [bundle for bundle in BUNDLES if not args.bundles or bundle.name in args.bundles]
+    results = [run(bundle, args.command, relock=args.relock) for bundle in chosen]
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":
