@@ -13,8 +13,9 @@ field marked VIEWER_DEPENDENT), once, as graph.schema.VIEWER_FIELDS.
 
 import asyncio
 import json
+import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from types import GeneratorType
 from typing import Any, TypeGuard
 
@@ -22,6 +23,7 @@ from graphql import (
     ArgumentNode,
     ExecutionResult,
     FieldNode,
+    GraphQLResolveInfoHelpers,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
@@ -204,6 +206,10 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
     A query that runs longer than MAX_QUERY_SECONDS is stopped (graph/limits/operation.py within).
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.async_helpers = _weak_helpers(self)
+
     def execute_operation(self, serially: bool | None = None) -> Any:
         context = self.context_value
         if not isinstance(context, Context):  # the schema run without the app: nothing to share or bound
@@ -241,6 +247,24 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
         inner = tuple(sorted((name, repr(values.get(name))) for name in variables))
         viewer = context.viewer if viewer_specific else None
         return (type(self.root_value).__name__, event_id, id(self.operation), inner, viewer)
+
+
+def _weak_helpers(executor: StrawberryGraphQLCoreExecutionContext) -> GraphQLResolveInfoHelpers:
+    """graphql-core's helpers for resolvers, holding the executor weakly.
+
+    graphql-core gives them the executor's own bound methods: a reference cycle, so every finished
+    execution, with its context and DataLoaders, waited for a full collection (bench/churn). Copies
+    made per subscription event share these helpers and live only while the stream holds the original.
+    """
+    owner = weakref.ref(executor)
+
+    def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        return owner().gather_async_work(values)  # type: ignore[union-attr]
+
+    def track(values: Sequence[Any]) -> None:
+        owner().track_async_work(values)  # type: ignore[union-attr]
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
 
 
 def _data_of(result: Any) -> Any:

@@ -34,6 +34,16 @@ def _by_id(model) -> Callable:
     return load
 
 
+def _partner_records(clock: Callable[[], datetime]) -> Callable[[list[int]], Awaitable[list[PartnerRecord]]]:
+    # A function of the clock, not a method: a loader holding its Loaders would make every request's
+    # loaders a reference cycle, freed only by a full collection.
+    async def load(ids: list[int]) -> list[PartnerRecord]:
+        records = await partner_records(list(ids), clock())
+        return [records[i] for i in ids]
+
+    return load
+
+
 @dataclass
 class Loaders:
     clock: Callable[[], datetime]
@@ -49,13 +59,9 @@ class Loaders:
         self.loan = DataLoader(_by_id(Loan))
         self.partner = DataLoader(_by_id(Partner))
         self.lender = DataLoader(_by_id(Lender))
-        self.partner_record = DataLoader(self._records)
+        self.partner_record = DataLoader(_partner_records(self.clock))
         self.loan_count = DataLoader(_loan_counts)
         self.first_lenders = DataLoader(_first_lenders)
-
-    async def _records(self, ids: list[int]) -> list[PartnerRecord]:
-        records = await partner_records(list(ids), self.clock())
-        return [records[i] for i in ids]
 
 
 def prime_loans(loaders: Loaders, loans: list[Loan]) -> None:

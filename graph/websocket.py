@@ -171,10 +171,17 @@ class Session:
         self._closing = asyncio.create_task(self.socket.close(FORBIDDEN, "Token revoked"))
 
     async def end(self) -> None:
+        """The socket is gone: stop following revocations, and let go of the handler's callback,
+        which refers back to the handler (every socket's state a reference cycle otherwise)."""
+        self.stop_operations = _nothing_to_stop
         if self._watch is not None:
             self._watch.close()
         if self._closing is not None:
             await cancel_and_wait(self._closing)
+
+
+def _nothing_to_stop() -> None:
+    """A session's operations once its socket is gone."""
 
 
 # ---------------------------------------------------------------- graphql-transport-ws
