@@ -33,7 +33,7 @@ from lending.errors import InvalidInput
 from lending.filters import LoanFilter, loan_query
 from lending.money import LENDING_UNIT, Money, to_cents, to_cents_or_zero, to_decimal
 from lending.outbox import emit
-from lending.rulerows import RuleRow, Terms, lender_clocks, read_rules, trigger_met
+from lending.rulerows import RuleRow, Terms, as_committed, read_rules, trigger_met
 from lending.transactions import atomic
 from models import (
     Account,
@@ -223,21 +223,16 @@ async def _fund_loans(loan_ids: list[int], now: datetime, picked_by: Mapping[int
     of_loan = {loan: id_ for id_, _, loan, _ in accounts if loan is not None}
     of_partner = {partner: id_ for id_, _, _, partner in accounts if partner is not None}
     balances = await ledger.lock_accounts(id_ for id_, _, _, _ in accounts)
-    # A trigger that waits for the lender to be away was judged before the lock: the lender may have
-    # come back since. Their request marks them seen before its own transaction, which waits on this
-    # lock; judged again now, this run comes either before that request or after it, without the rule.
-    waiting = {
-        rule.lender_id
-        for rules in rivals.values()
-        for rule, terms in rules
-        if terms.trigger is not AutoLendTrigger.IMMEDIATE
-    }
-    clocks = await lender_clocks(waiting)
+    # The rules were read before the lock. Since then another run may have lent for these lenders
+    # (and moved their rules back in the queue), and a lender whose trigger waits for her to be away
+    # may have come back (her request marks her seen before its own transaction, which waits on this
+    # lock). Read again under the lock, like the balances, the run follows every commit before it.
+    unmet = await as_committed({rule.id: (rule, terms) for rules in rivals.values() for rule, terms in rules}, now)
     placements = []
     for loan in loans:
         competitors = []
         for rule, rule_terms in rivals[loan.id]:
-            if rule.lender_id in clocks and not trigger_met(rule_terms, clocks[rule.lender_id], now):
+            if rule.id in unmet:
                 continue
             account_id = of_lender[rule.lender_id]
             if lendable := lendable_cents(balances[account_id], rule_terms.keep_cents):

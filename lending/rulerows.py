@@ -93,12 +93,36 @@ async def read_rules(query: QuerySet[AutoLendRule], now: datetime) -> list[RuleR
     return ready
 
 
-async def lender_clocks(lender_ids: Collection[int]) -> dict[int, Clocks]:
-    """The clocks of these lenders as last committed, by lender id (none asked, no query)."""
-    if not lender_ids:
+class Standing(NamedTuple):
+    """A rule's place in the queue and its lender's clocks."""
+
+    waiting_since: datetime | None
+    clocks: Clocks
+
+
+async def standings(rule_ids: Collection[int]) -> dict[int, Standing]:
+    """The standings of these rules as last committed, by rule id (none asked, no query)."""
+    if not rule_ids:
         return {}
-    columns = ("id", "created_at", "last_seen_at", "last_lent_at")
-    return {row[0]: Clocks(*row[1:]) for row in await Lender.filter(id__in=list(lender_ids)).values_list(*columns)}
+    columns = ("id", "waiting_since", "lender__created_at", "lender__last_seen_at", "lender__last_lent_at")
+    rows = await AutoLendRule.filter(id__in=list(rule_ids)).values_list(*columns)
+    return {row[0]: Standing(row[1], Clocks(*row[2:])) for row in rows}
+
+
+async def as_committed(rules: dict[int, tuple[Queued, Terms]], now: datetime) -> set[int]:
+    """Each rule moved to its place in the queue as last committed; the ids of those whose trigger,
+    judged on their lenders' clocks as last committed, is no longer met.
+
+    For a run that read the rules before it locked their lenders' accounts (lending.autolend): what
+    another run or request committed meanwhile is then seen, as the balances are.
+    """
+    unmet = set()
+    for rule_id, found in (await standings(rules)).items():
+        rule, terms = rules[rule_id]
+        rule.waiting_since = found.waiting_since
+        if terms.trigger is not AutoLendTrigger.IMMEDIATE and not trigger_met(terms, found.clocks, now):
+            unmet.add(rule_id)
+    return unmet
 
 
 def trigger_met(terms: Terms, lender: Lender | Clocks, now: datetime) -> bool:

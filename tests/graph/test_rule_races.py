@@ -125,3 +125,49 @@ async def test_a_lender_back_while_a_run_reads_the_rules_is_not_lent_for_as_if_a
 
     assert await Share.filter(lender__display_name="Ada").count() == 0
     assert await pg_api.balance(ada) == "50.00"
+
+
+async def test_a_run_serves_the_rules_in_their_places_as_committed_when_it_locks_their_credit(
+    pg_api, monkeypatch, clock
+):
+    """A listing's run reads the rules, then another run lends for Bea (moving her rule to the back
+    of the queue) and commits before the first one locks the lenders' credit. The first run must
+    follow that commit in everything it reads under the lock, her place as well as her credit: in
+    the one serial order that explains the shares (the other run first), Ada is ahead of Bea after
+    both runs, so the next loan with room for one share goes to Ada."""
+    partner = await partner_token()
+    _, bea = await pg_api.funded_lender("75.00", "Bea")
+    await pg_api.data(SET_RULE, {"input": {"amountPerLoan": "50.00"}}, bea)  # first in the queue
+    clock.advance(minutes=1)
+    _, ada = await pg_api.funded_lender("50.00", "Ada")
+    await pg_api.data(SET_RULE, {"input": {"criteria": {"sectors": ["FOOD"]}, "amountPerLoan": "25.00"}}, ada)
+    read, other_run_done = asyncio.Event(), asyncio.Event()
+    real_rules_of = autolend._rules_of
+
+    async def rules_of(ids, lender_ids, now):
+        found = await real_rules_of(ids, lender_ids, now)
+        if not read.is_set():
+            read.set()
+            await other_run_done.wait()
+        return found
+
+    monkeypatch.setattr(autolend, "_rules_of", rules_of)
+    # Room for 75.00 of auto-lending; its run reads Ada's rule and Bea's, then waits.
+    first = asyncio.create_task(pg_api.loan_id(partner, name="Wanjiru", sector="FOOD", amount="150.00"))
+    await read.wait()
+    await pg_api.loan_id(partner, name="Kamau", sector="RETAIL", amount="500.00")  # Bea's rule lends 50.00
+    other_run_done.set()
+    await first
+    await pg_api.deposit(bea, "25.00")  # credit again for Bea, and no loan left that she may lend to
+    await pg_api.loan_id(partner, name="Achieng", sector="FOOD", amount="50.00")  # room for one share
+
+    shares = await Share.filter(loan__name__in=["Wanjiru", "Kamau", "Achieng"]).values_list(
+        "loan__name", "lender__display_name", "amount_cents"
+    )
+    assert sorted(shares) == [
+        ("Achieng", "Ada", 2500),
+        ("Kamau", "Bea", 5000),
+        ("Wanjiru", "Ada", 2500),
+        ("Wanjiru", "Bea", 2500),
+    ]
+    assert (await pg_api.balance(ada), await pg_api.balance(bea)) == ("0.00", "25.00")
