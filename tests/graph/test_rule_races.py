@@ -106,17 +106,7 @@ async def test_a_lender_back_while_a_run_reads_the_rules_is_not_lent_for_as_if_a
     _, ada = await pg_api.funded_lender("50.00", "Ada")
     await pg_api.data(SET_RULE, {"input": {"amountPerLoan": "25.00", "trigger": "AFTER_IDLE_DAYS", "idleDays": 7}}, ada)
     clock.advance(days=8)  # away long enough
-    read, visited = asyncio.Event(), asyncio.Event()
-    real_rules_of = autolend._rules_of
-
-    async def rules_of(ids, lender_ids, now):
-        found = await real_rules_of(ids, lender_ids, now)
-        if not read.is_set():
-            read.set()
-            await visited.wait()
-        return found
-
-    monkeypatch.setattr(autolend, "_rules_of", rules_of)
+    read, visited = pause_after_the_first_rules_read(monkeypatch)
     listing = asyncio.create_task(pg_api.loan_id(partner, name="Amina", amount="500.00"))
     await read.wait()
     assert (await pg_api.data("{ me { displayName } }", token=ada))["me"] == {"displayName": "Ada"}  # back
@@ -141,17 +131,7 @@ async def test_a_run_serves_the_rules_in_their_places_as_committed_when_it_locks
     clock.advance(minutes=1)
     _, ada = await pg_api.funded_lender("50.00", "Ada")
     await pg_api.data(SET_RULE, {"input": {"criteria": {"sectors": ["FOOD"]}, "amountPerLoan": "25.00"}}, ada)
-    read, other_run_done = asyncio.Event(), asyncio.Event()
-    real_rules_of = autolend._rules_of
-
-    async def rules_of(ids, lender_ids, now):
-        found = await real_rules_of(ids, lender_ids, now)
-        if not read.is_set():
-            read.set()
-            await other_run_done.wait()
-        return found
-
-    monkeypatch.setattr(autolend, "_rules_of", rules_of)
+    read, other_run_done = pause_after_the_first_rules_read(monkeypatch)
     # Room for 75.00 of auto-lending; its run reads Ada's rule and Bea's, then waits.
     first = asyncio.create_task(pg_api.loan_id(partner, name="Wanjiru", sector="FOOD", amount="150.00"))
     await read.wait()
@@ -171,3 +151,19 @@ async def test_a_run_serves_the_rules_in_their_places_as_committed_when_it_locks
         ("Wanjiru", "Bea", 2500),
     ]
     assert (await pg_api.balance(ada), await pg_api.balance(bea)) == ("0.00", "25.00")
+
+
+def pause_after_the_first_rules_read(monkeypatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """The next auto-lending run reads its rules, sets the first event, and waits for the second."""
+    read, resume = asyncio.Event(), asyncio.Event()
+    real_rules_of = autolend._rules_of
+
+    async def rules_of(ids, lender_ids, now):
+        found = await real_rules_of(ids, lender_ids, now)
+        if not read.is_set():
+            read.set()
+            await resume.wait()
+        return found
+
+    monkeypatch.setattr(autolend, "_rules_of", rules_of)
+    return read, resume
