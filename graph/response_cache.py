@@ -23,7 +23,8 @@ time to live:
   has committed: a request that starts after that reads an id at least as high, and executes
   again. The check is against the database, so it holds for any number of processes and hosts.
 - Bounded: only the encoded body is kept, and the least recently used answer goes first past
-  `size` answers or `max_bytes` of JSON.
+  `size` answers or `max_bytes` of JSON. Once a read sees a newer event about a loan, every answer
+  tagged below it is dropped at once (none could be served again), and none is stored below it.
 """
 
 import json
@@ -131,6 +132,7 @@ class ResponseCache:
         self.misses = 0
         self._public: DocumentCache[bool] = DocumentCache()
         self._entries: OrderedDict[Key, Entry] = OrderedDict()
+        self._newest = 0  # the highest newest_about_a_loan() read: answers tagged below it never serve again
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -158,12 +160,12 @@ class ResponseCache:
             self.misses += 1
             return None
         newest = await newest_about_a_loan()
-        current = self._entries.get(key) is entry  # others ran during the statement: it may be gone or replaced
+        if newest > self._newest:
+            self._forget_below(newest)
         if newest > entry.tag:
-            if current:
-                self._drop(key)
             self.misses += 1
             return None
+        current = self._entries.get(key) is entry  # others ran during the statement: it may be gone or replaced
         if current:
             self._entries.move_to_end(key)
         self.hits += 1
@@ -176,6 +178,8 @@ class ResponseCache:
 
     def store(self, key: Key, document: DocumentNode, tag: int, data: Any) -> None:
         """Keep `data`, computed by an execution that began with every event up to `tag` committed."""
+        if tag < self._newest:  # an event about a loan has already committed after it: never served
+            return
         text = _encode({"data": data})
         if self.size <= 0 or len(text) > self.max_bytes // 4:  # too large to be worth keeping
             return
@@ -191,6 +195,13 @@ class ResponseCache:
         if isinstance(body, dict) and isinstance(body.get("data"), KeptBody) and body.keys() == {"data"}:
             return body["data"].text
         return None
+
+    def _forget_below(self, newest: int) -> None:
+        """Drop every answer an event has made stale: under writes they would otherwise fill the cache
+        until evicted, as memory no request can use."""
+        self._newest = newest
+        for key in [key for key, entry in self._entries.items() if entry.tag < newest]:
+            self._drop(key)
 
     def _drop(self, key: Key) -> None:
         entry = self._entries.pop(key, None)

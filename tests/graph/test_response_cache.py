@@ -369,3 +369,17 @@ async def test_a_kept_answer_costs_one_statement_the_newest_event_about_a_loan(a
         await api.data(BROWSE, m.variables)
     [statement] = statements.without_outbox_polls()
     assert statement.startswith("SELECT max") and '"event"' in statement
+
+
+async def test_answers_an_event_made_stale_leave_memory_once_a_read_sees_it(database_url, clock, tmp_path):
+    """Under writes every kept page goes stale at the next event about a loan: those pages are dropped
+    as soon as one read of a kept page sees that event, rather than filling memory until evicted."""
+    async with serve(database_url, clock, memory_stats_dir=str(tmp_path)) as api:
+        m = await market(api, clock)
+        for first in (1, 2, 3):
+            await kept(api, BROWSE, {"id": m.loan_id, "first": first})
+        assert (await api.http.get("/debug/memory")).json()["responses"] == 3
+        await lend(m)
+        page = await api.data(BROWSE, {"id": m.loan_id, "first": 1})  # a kept page, and the lend's event
+        assert page["loan"]["fundedAmount"] == "25.00"
+        assert (await api.http.get("/debug/memory")).json()["responses"] <= 1  # at most its own new answer
