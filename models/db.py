@@ -43,9 +43,20 @@ def connection_settings(database_url: str) -> dict[str, Any]:
     bounded wait for one (models/pool.py)."""
     settings: dict[str, Any] = expand_db_url(database_url)
     if settings["engine"] == "tortoise.backends.asyncpg":
-        settings["credentials"]["reset"] = keep_session
+        credentials = settings["credentials"]
+        credentials["reset"] = keep_session
+        if on_this_machine(credentials.get("host")) and "ssl" not in credentials and not os.environ.get("PGSSLMODE"):
+            # asyncpg's default ("prefer") asks a server for TLS at every connection and every query
+            # cancellation: a round trip for nothing on loopback, and a cancellation torn down mid-ask
+            # leaves a future whose error nobody reads (asyncpg's TLSUpgradeProto), logged as an error.
+            credentials["ssl"] = False
         settings["engine"] = "models.pool"  # the same client, whose wait for a pooled connection is bounded
     return settings
+
+
+def on_this_machine(host: str | None) -> bool:
+    """Whether PostgreSQL at `host` is reached over loopback or a Unix socket, where TLS protects nothing."""
+    return host is None or host.startswith("/") or host in ("localhost", "127.0.0.1", "::1")
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
