@@ -122,12 +122,15 @@ class SharedResults:
     """A bounded cache of event results by selection, and of their JSON.
 
     Bounded in entries and in bytes: a result is worth keeping only while its event is being fanned
-    out, and results can be large (a selection may ask for a 10,000-character description fifteen
-    times), so the JSON kept is limited to `max_bytes` in all (measured as its length) and a result
+    out (a few hundred entries, least recently used out first: a selection many subscribers share
+    stays while they are served; thousands kept results no event would ask for again, memory that
+    grew for a quarter of an hour under load), and results can be large (a selection may ask for a
+    10,000-character description fifteen times), so the JSON kept is limited to `max_bytes` in all
+    (measured as its length) and a result
     whose JSON is dropped is dropped too.
     """
 
-    def __init__(self, viewer_fields: ViewerFields, size: int = 4096, max_bytes: int = 4 * 1024 * 1024) -> None:
+    def __init__(self, viewer_fields: ViewerFields, size: int = 256, max_bytes: int = 4 * 1024 * 1024) -> None:
         self.viewer_fields = viewer_fields  # graph.schema.VIEWER_FIELDS
         self.size = size
         self.max_bytes = max_bytes
@@ -160,7 +163,10 @@ class SharedResults:
     def get(self, key: ShareKey, operation: OperationDefinitionNode) -> Any:
         found = self._results.get(key)
         # The operation node is part of the key by id: check it is the same object.
-        return found[1] if found is not None and found[0] is operation else None
+        if found is None or found[0] is not operation:
+            return None
+        self._results.move_to_end(key)
+        return found[1]
 
     def put(self, key: ShareKey, operation: OperationDefinitionNode, result: Any) -> None:
         self._remember(self._results, key, (operation, result))
