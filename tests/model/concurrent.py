@@ -21,7 +21,7 @@ from tests.model.choices import Builder, pick
 from tests.model.figures import expected
 from tests.model.harness import differences, observe
 from tests.model.machine import COUNTS, OUTCOMES, TRACE, LendingMachine
-from tests.model.world import Outcome, World
+from tests.model.world import FollowUp, Outcome, World
 
 # Not fired together: registering makes no money move, the clock is the machine's, and a second
 # sweeper meets the first one's lock and does nothing (by design).
@@ -80,15 +80,13 @@ class ConcurrentMachine(LendingMachine):
         return list(await asyncio.gather(*(call.send(self.app.post, self.world, now) for call in calls)))
 
 
-FollowUp = tuple[str, tuple[str, ...], datetime]
-
-
 class Explanation:
     """A serial order of the group's transactions that gives the answers and the state seen.
 
     Each call is one transaction, and the auto-lending it sets off (after a deposit, a repayment, an
     expiry, a new rule or a listing) runs after it commits, as a transaction of its own: a call of
-    the group may commit in between. So the orders tried are first those of whole calls, then every
+    the group may commit in between. The expiry sweep is no transaction of its own: it expires each
+    loan in one, in id order, and then lends the refunds. So the orders tried are first those of whole calls, then every
     interleaving of the calls and their auto-lending in which each call comes before its own.
     """
 
@@ -137,5 +135,5 @@ class Explanation:
                 yield from self._interleavings(then, tuple(c for c in calls if c != i), after + more)
         for j, step in enumerate(after):
             then = copy.deepcopy(world)
-            then.follow(step)
-            yield from self._interleavings(then, calls, after[:j] + after[j + 1 :])
+            more = then.follow(step)
+            yield from self._interleavings(then, calls, after[:j] + more + after[j + 1 :])

@@ -17,6 +17,9 @@ from tests.model import autolending
 from tests.model.split import loss_parts, principal_parts
 from tests.model.state import UNIT, Lender, Loan, Partner, Rule, Share, Stored
 
+# Work a call sets off after it commits: (what, lenders or loans by name, when).
+FollowUp = tuple[str, tuple[str, ...], datetime]
+
 MAX_REQUEST = 100_000_000  # 1,000,000.00
 MAX_LOAN = 5_000_000  # 50,000.00
 MAX_RULE_AMOUNT = 1_000_000  # 10,000.00 per loan
@@ -89,10 +92,11 @@ class World:
         self.emails: set[str] = set()
         self.world_account = 0  # money outside the platform (negative: what came in)
         self.admin_token = ""
-        # Auto-lending runs after the call that set it off has committed, in transactions of its own.
+        # Auto-lending (and the expiry sweep's every loan) runs after the call that set it off has
+        # committed, in transactions of its own.
         # None: at once, as in a run of one call at a time; a list: kept for later, where calls
         # run concurrently and others may commit in between (tests.model.concurrent).
-        self.later: list[tuple[str, tuple[str, ...], datetime]] | None = None
+        self.later: list[FollowUp] | None = None
 
     # -- lenders ---------------------------------------------------------------------------------
 
@@ -303,18 +307,18 @@ class World:
         return [outcome("MarkDefaultSuccess", ("status",), status=loan.status, repaid=loan.repaid)]
 
     def expire(self, now: datetime) -> list[Outcome]:
-        """What the server's expiry sweep does: expire loans past their deadline, refund every share."""
+        """What the server's expiry sweep does: expire loans past their deadline, each in a transaction of
+        its own in id order, refunding every share; then auto-lending for the lenders refunded."""
         due = sorted((loan for loan in self.loans.values() if loan.status == "FUNDRAISING" and loan.expires_at <= now),
                      key=lambda loan: loan.db_id)  # fmt: skip
-        refunded: set[str] = set()
-        for loan in due:
-            loan.status = "EXPIRED"
-            for name, share in loan.shares.items():
-                self.lenders[name].balance += share.amount
-                loan.account -= share.amount
-                refunded.add(name)
-        self.then("on_credit", sorted(refunded, key=lambda name: self.lenders[name].db_id), now)
+        self.then("expire", [loan.gid for loan in due], now)
         return [outcome("Expired", ("loans",), loans=tuple(loan.gid for loan in due))]
+
+    def _expire_one(self, loan: Loan) -> None:
+        loan.status = "EXPIRED"
+        for name, share in loan.shares.items():
+            self.lenders[name].balance += share.amount
+            loan.account -= share.amount
 
     def sweep(self, now: datetime) -> list[Outcome]:
         """What the periodic auto-lend sweep does: run every rule with a share's worth of credit."""
@@ -327,18 +331,31 @@ class World:
     # -- auto-lending after a call ----------------------------------------------------------------
 
     def then(self, what: str, names: list[str], now: datetime) -> None:
-        """Auto-lending set off by a call: `on_credit` for these lenders, or `fund_loan` for this loan."""
-        if self.later is None:
-            self.follow((what, tuple(names), now))
-        else:
-            self.later.append((what, tuple(names), now))
+        """Work set off by a call after it commits: `on_credit` for these lenders, `fund_loan` for this
+        loan, or the expiry of these loans."""
+        step = (what, tuple(names), now)
+        if self.later is not None:
+            self.later.append(step)
+            return
+        pending: list[FollowUp] = [step]
+        while pending:
+            pending = [*self.follow(pending[0]), *pending[1:]]
 
-    def follow(self, step: tuple[str, tuple[str, ...], datetime]) -> None:
+    def follow(self, step: FollowUp) -> tuple[FollowUp, ...]:
+        """Run one transaction of that work; return the work it leaves to run next."""
         what, names, now = step
+        if what == "expire":  # one loan a transaction, then auto-lending for every lender refunded
+            pending = [gid for gid in names if self.loans[gid].status == "FUNDRAISING"]
+            if pending:
+                self._expire_one(self.loans[pending[0]])
+                return (step,)
+            refunded = {name for gid in names for name in self.loans[gid].shares}
+            return (("on_credit", tuple(sorted(refunded, key=lambda name: self.lenders[name].db_id)), now),)
         if what == "on_credit":
             autolending.on_credit(self, list(names), now)
         else:
             autolending.fund_loan(self, self.loans[names[0]], now)
+        return ()
 
     # -- keys ------------------------------------------------------------------------------------
 
