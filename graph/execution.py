@@ -37,7 +37,7 @@ from graphql.pyutils import is_awaitable as graphql_is_awaitable
 
 from graph.context import Context
 from graph.limits.operation import within
-from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext
+from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext, forget_collected_subfields
 
 ViewerFields = frozenset[tuple[str, str]]  # (type, field), by their GraphQL names
 ShareKey = tuple[str, object, int, tuple[tuple[str, str], ...], object]
@@ -215,6 +215,11 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.async_helpers = _weak_helpers(self)
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        executor = super().build_per_event_executor(payload)
+        forget_collected_subfields(executor)  # its memo lives and dies with the event
+        return executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         context = self.context_value

@@ -72,8 +72,20 @@ __all__ = [
     "StrawberryGraphQLCoreExecutionContext",
     "WebSocketDisconnected",
     "describe_enum_values",
+    "forget_collected_subfields",
     "graphql_core_schema",
 ]
+
+
+def forget_collected_subfields(executor: Any) -> None:
+    """Give an executor an empty memo of collected subfields, in place of the one it shares.
+
+    graphql-core memoizes, per executor, the subfields it collects, keyed by the identity of field
+    lists that every execution builds anew; the per-event copy of a subscription's executor is a
+    shallow copy, so every event added its entries to the subscription's memo for as long as the
+    subscription lived (the load run's memory grew with the events delivered).
+    """
+    executor._relevant_sub_fields = {}
 
 
 def graphql_core_schema(schema: strawberry.Schema) -> GraphQLSchema:

@@ -125,7 +125,8 @@ class LoanFilter:
 
     def as_q(self) -> Q:
         """The filter as a SQL condition on Loan."""
-        return Q(*(clause.as_q() for clause in self.clauses()))
+        # Not through the cache: a browse's filter is often used once, and kept it would only take room.
+        return Q(*(clause.as_q() for clause in self._build_clauses()))
 
     def matches(self, loan: Loan, risk_tenths: int, status: LoanStatus | None = None) -> bool:
         """Whether one loan (of a partner with `risk_tenths`) passes the filter.

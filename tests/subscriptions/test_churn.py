@@ -40,6 +40,7 @@ from tests.clock import FakeClock
 from tests.polling import until
 from tests.redis_server import RedisServer, private_redis
 from tests.subscriptions.documents import LISTED, MINE, PROGRESS
+from tests.ws import Socket
 
 QUERY = "{ loans(first: 3) { edges { node { id name remainingAmount } } } }"
 ENDINGS = ("complete", "close", "drop", "drop-mid-subscribe")
@@ -223,6 +224,37 @@ async def test_finished_operations_and_closed_sockets_are_freed_without_the_coll
     finally:
         gc.enable()
     assert not left, f"left for the collector: {dict(left)}"
+
+
+async def test_a_long_subscription_keeps_nothing_of_the_events_it_was_sent(served_sqlite: Api) -> None:
+    """What a subscription holds does not grow with the events it delivers.
+
+    Each event runs on a copy of the subscription's executor, and graphql-core's copy shared the
+    original's memo of collected subfields, keyed by field lists every execution builds anew: each
+    event left its entries there until the subscription ended.
+    """
+    api = served_sqlite
+    partner = await partner_token()
+    async with Socket.open(api.ws_url) as socket:
+        await socket.subscribe("1", LISTED)
+        await api.listening(1)
+
+        async def list_and_hear(count: int) -> None:
+            for i in range(count):
+                await api.loan_id(partner, name=f"Water filter {i}")
+                assert (await socket.next("1"))["loanListed"]["loan"]["name"] == f"Water filter {i}"
+
+        await list_and_hear(3)
+        gc.collect()
+        before = collected_fields()
+        await list_and_hear(30)
+        gc.collect()
+        assert collected_fields() - before < 5, f"{collected_fields() - before} more after 30 events"
+
+
+def collected_fields() -> int:
+    """graphql-core's records of the subfields it collected, alive now."""
+    return sum(1 for o in gc.get_objects() if type(o).__name__ == "CollectedFields")
 
 
 KEPT_BY_CYCLES = (SharingExecutor, Loaders, Context, TransportWSHandler, Session)
