@@ -25,6 +25,7 @@ from graph.execution import SharedResults
 from graph.graphiql import PREFIX, STATIC, GraphiQLPage
 from graph.http import GraphQLOverHTTP
 from graph.limits import Limits
+from graph.limits.admission import Admission
 from graph.limits.operation import QueryLimits
 from graph.limits.rate import RATE_LIMIT_HEADERS, RateLimited, RateLimiter
 from graph.limits.transport import TransportLimits
@@ -205,6 +206,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         rate=rate,
         introspection=settings.introspection,
         max_query_seconds=settings.max_query_seconds,
+        admission=Admission(settings.max_concurrent_operations, settings.max_query_seconds),
     )
     graphql = LendGraphQL(settings, clock, hub, limits)
 

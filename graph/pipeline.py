@@ -6,7 +6,8 @@
    (cached; without "Did you mean ...?" hints in production), variables that do not coerce,
    and a lender over the money rate limit. A refusal is a pre-execution error: nothing runs.
 3. Execute with graph/execution.py's executor; over HTTP, an anonymous public read of loans
-   may instead be answered from memory (graph/response_cache.py), after the same refusals.
+   may instead be answered from memory (graph/response_cache.py), after the same refusals,
+   and an operation executes once it has its turn (graph/limits/admission.py).
 4. Finish the errors (`finish`): domain errors get their code, unexpected exceptions are masked
    as "Internal error" with an id in the log, a transient database failure is a retryable
    UNAVAILABLE (HTTP 503 with Retry-After).
@@ -18,6 +19,7 @@ operations itself, and the one extension of graph/extensions.py calls the same s
 hooks.
 """
 
+import contextlib
 import logging
 import uuid
 from typing import Any
@@ -51,6 +53,7 @@ from graph.context import Context
 from graph.documents import OperationNameRequired, parse_document
 from graph.execution import is_awaitable
 from graph.limits import Limits, limits_of
+from graph.limits.admission import Overloaded
 from graph.limits.operation import DocumentCache, money_fields
 from graph.limits.rate import rate_limited_error
 from graph.response_cache import ResponseCache
@@ -266,19 +269,25 @@ class Schema(errorlog.Schema):
             if kept is not None:
                 return kept
             tag = responses.tag()  # before executing: every event up to it has committed, so it is seen
-        done = execute(
-            graphql_core_schema(self),
-            document,
-            root_value,
-            context_value,
-            variable_values,
-            operation.name.value if operation.name else None,
-            executor_class=self.execution_context_class,
-            is_awaitable=is_awaitable,
-            operation_extensions=operation_extensions,
-        )
-        if is_awaitable(done):
-            done = await done
+        try:
+            async with limits.admission.turn() if limits else contextlib.nullcontext():
+                done = execute(
+                    graphql_core_schema(self),
+                    document,
+                    root_value,
+                    context_value,
+                    variable_values,
+                    operation.name.value if operation.name else None,
+                    executor_class=self.execution_context_class,
+                    is_awaitable=is_awaitable,
+                    operation_extensions=operation_extensions,
+                )
+                if is_awaitable(done):
+                    done = await done
+        except Overloaded as error:  # no turn came: nothing ran
+            refused = ExecutionResult(data=None, errors=[GraphQLError(str(error), original_error=error)])
+            finish(refused, context_value)
+            return refused
         result = ExecutionResult(data=done.data, errors=done.errors)  # type: ignore[union-attr]
         if result.errors:
             errorlog.log_errors(result.errors, query=query, operation_name=operation_name)

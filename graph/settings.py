@@ -64,6 +64,9 @@ class Settings:
     max_query_cost: int = 10_000
     # Seconds a query may run before it is stopped (QUERY_TIMEOUT); mutations are never cut halfway.
     max_query_seconds: float = 10.0
+    # Operations one process executes at once (0: no limit); the others wait for a turn at most
+    # max_query_seconds, then get UNAVAILABLE (graph/limits/admission.py).
+    max_concurrent_operations: int = 32
     # Seconds a WebSocket may stay open without `connection_init` (graphql-transport-ws): then 4408.
     ws_connection_init_timeout: float = 10.0
     # Bytes in one WebSocket message; a larger one closes the socket with 1009.
@@ -118,6 +121,7 @@ class Settings:
             max_lexical_tokens=int(env.get("MAX_QUERY_TOKENS", str(cls.max_lexical_tokens))),
             max_query_cost=int(env.get("MAX_QUERY_COST", str(cls.max_query_cost))),
             max_query_seconds=float(env.get("MAX_QUERY_SECONDS", str(cls.max_query_seconds))),
+            max_concurrent_operations=int(env.get("MAX_CONCURRENT_OPERATIONS", str(cls.max_concurrent_operations))),
             ws_connection_init_timeout=float(
                 env.get("WS_CONNECTION_INIT_TIMEOUT", str(cls.ws_connection_init_timeout))
             ),

@@ -7,6 +7,8 @@
   token, money mutations per lender, in fixed windows (the rate limiter).
   Query.rateLimit shows where a caller stands (graph/types/rate_limits.py,
   resolvers/rate_limits.py).
+- admission.py: how many operations one process executes at once; the
+  others wait their turn, for a bounded time.
 - transport.py: what reaches GraphQL at all: HTTP bodies, WebSocket messages
   and sockets per IP address (an ASGI middleware).
 
@@ -15,9 +17,10 @@ first two for every operation, over HTTP and WebSocket alike; create_app
 (graph/app.py) makes one `Limits` of the settings.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from graph.limits.admission import Admission
 from graph.limits.operation import QueryLimits
 from graph.limits.rate import RateLimiter
 
@@ -32,6 +35,7 @@ class Limits:
     rate: RateLimiter
     introspection: bool = True
     max_query_seconds: float = 0.0
+    admission: Admission = field(default_factory=lambda: Admission(0, 0))  # as many at once as come
 
 
 def limits_of(context: Any) -> Limits | None:
