@@ -59,8 +59,8 @@ class LoanFilter:
         words = tuple(w for w in cleaned if w)
         if max_term_months is not None and not 1 <= max_term_months <= MAX_TERM_MONTHS:
             raise InvalidInput(f"maxTermMonths must be 1 to {MAX_TERM_MONTHS}.", "maxTermMonths")
-        low = parse_risk_rating(risk_rating_min) if risk_rating_min is not None else None
-        high = parse_risk_rating(risk_rating_max) if risk_rating_max is not None else None
+        low = parse_risk_rating(risk_rating_min, "riskRatingMin") if risk_rating_min is not None else None
+        high = parse_risk_rating(risk_rating_max, "riskRatingMax") if risk_rating_max is not None else None
         if low is not None and high is not None and low > high:
             raise InvalidInput("riskRatingMin is above riskRatingMax.", "riskRatingMin")
         return cls(

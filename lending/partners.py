@@ -17,15 +17,18 @@ DISBURSED = (LoanStatus.FUNDED, LoanStatus.REPAYING, LoanStatus.REPAID, LoanStat
 RATE_PLACES = Decimal("0.0001")
 
 
-def parse_risk_rating(rating: Decimal | str) -> int:
-    """A star rating (0.5 to 5.0, in half stars), a decimal string (DECIMAL_FORMAT), as tenths of a star."""
+def parse_risk_rating(rating: Decimal | str, field: str = "riskRating") -> int:
+    """A star rating (0.5 to 5.0, in half stars), a decimal string (DECIMAL_FORMAT), as tenths of a star.
+
+    `field`: the input named in the InvalidInput that refuses it.
+    """
     stars = parse_decimal(rating)
     if stars is None:
-        raise InvalidInput(f"The risk rating {shown(rating)} is not {DECIMAL_FORMAT}.", "riskRating")
+        raise InvalidInput(f"The risk rating {shown(rating)} is not {DECIMAL_FORMAT}.", field)
     tenths = stars * 10
     # The range first: a long string of digits is a valid Decimal but no rating.
     if not 5 <= tenths <= 50 or tenths != tenths.to_integral_value() or int(tenths) % 5:
-        raise InvalidInput("The risk rating must be 0.5 to 5.0 stars in half stars.", "riskRating")
+        raise InvalidInput(f"{field} must be 0.5 to 5.0 stars in half stars.", field)
     return int(tenths)
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from lending.autolend import sweep
-from models import Allocation, AutoLendRule, Loan, Notification, Share
+from models import Allocation, AutoLendRule, Loan, Notification, SavedSearch, Share
 from tests.api import partner_token
 from tests.ws import Socket
 
@@ -25,6 +25,29 @@ async def set_rule(api, token, **rule):
 async def shares_of(token_lender_name: str) -> dict[str, int]:
     rows = await Share.filter(lender__display_name=token_lender_name).values_list("loan__name", "amount_cents")
     return dict(rows)
+
+
+SAVE_SEARCH = """mutation($input: SaveSearchInput!) { saveSearch(input: $input) {
+  __typename ... on UserError { code message } ... on InvalidInput { field } } }"""
+
+
+@pytest.mark.parametrize(
+    ("criteria", "field"),
+    [
+        ({"riskRatingMin": "0.3"}, "riskRatingMin"),
+        ({"riskRatingMax": "5.5"}, "riskRatingMax"),
+        ({"riskRatingMin": "2.25"}, "riskRatingMin"),
+        ({"riskRatingMin": "4.0", "riskRatingMax": "2.0"}, "riskRatingMin"),
+    ],
+)
+async def test_a_bad_risk_rating_bound_names_its_own_input(api, criteria, field):
+    _, ada = await api.register("Ada")
+    refused = await set_rule(api, ada, criteria=criteria, amountPerLoan="50.00")
+    assert (refused["__typename"], refused["code"], refused["field"]) == ("InvalidInput", "INVALID_INPUT", field)
+    search = {"name": "Safe loans", "filter": criteria, "alert": True}
+    refused = (await api.data(SAVE_SEARCH, {"input": search}, ada))["saveSearch"]
+    assert (refused["__typename"], refused["field"]) == ("InvalidInput", field)
+    assert not await AutoLendRule.exists() and not await SavedSearch.exists()
 
 
 async def test_an_immediate_rule_lends_new_credit_on_deposit(api):
