@@ -126,8 +126,7 @@ class SharedResults:
     stays while they are served; thousands kept results no event would ask for again, memory that
     grew for a quarter of an hour under load), and results can be large (a selection may ask for a
     10,000-character description fifteen times), so the JSON kept is limited to `max_bytes` in all
-    (measured as its length) and a result
-    whose JSON is dropped is dropped too.
+    (measured as its length) and a result whose JSON is dropped is dropped too.
     """
 
     def __init__(self, viewer_fields: ViewerFields, size: int = 256, max_bytes: int = 4 * 1024 * 1024) -> None:
