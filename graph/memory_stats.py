@@ -3,7 +3,9 @@
 Off unless MEMORY_STATS_DIR is set (never in production: it shows internal sizes). It answers with the
 sizes of the structures that grow with connections (the hub's subscribers and revocation watchers, the
 shared-results caches, the rate limiter's in-process windows, the event loop's tasks) and the number of
-objects the garbage collector tracks. `?collect=1` collects garbage first; `?types=N` adds the N most
+objects the garbage collector tracks, with where the process's heap stands: the blocks Python's allocator
+hands out and, under glibc, malloc's arena size and the part of it in use, so a growing RSS can be told
+apart into live data and fragmentation. `?collect=1` collects garbage first; `?types=N` adds the N most
 numerous types among those objects;
 `?stacks=N`, the N most common stacks of
 live tasks; `?snapshot=NAME` (while tracemalloc traces, PYTHONTRACEMALLOC=1) writes a tracemalloc snapshot to
@@ -11,8 +13,13 @@ MEMORY_STATS_DIR/NAME.tracemalloc.
 """
 
 import asyncio
+import ctypes
+import ctypes.util
 import gc
+import os
 import re
+import sys
+import tempfile
 import tracemalloc
 from collections import Counter
 from pathlib import Path
@@ -27,6 +34,60 @@ from graph.response_cache import ResponseCache
 from subscriptions.hub import Hub
 
 _NAME = re.compile(r"^\w{1,64}$")
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks")
+    ] + [("keepcost", ctypes.c_size_t)]
+
+
+_PYMALLOC = {
+    "pymalloc_arenas": "# arenas allocated current",
+    "pymalloc_arenas_highwater": "# arenas highwater mark",
+    "pymalloc_in_blocks": "# bytes in allocated blocks",
+    "pymalloc_free_blocks": "# bytes in available blocks",
+}
+
+
+def pymalloc() -> dict[str, int]:
+    """Python's small-object allocator: its 1 MiB arenas (current and most ever) and how full they are.
+
+    CPython prints these only to the C stderr (sys._debugmallocstats), so it is caught there.
+    """
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        try:
+            os.dup2(sink.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        lines = sink.read().decode(errors="replace").splitlines()
+    found = {}
+    for name, label in _PYMALLOC.items():
+        line = next((line for line in lines if line.startswith(label)), None)
+        if line is not None:
+            found[name] = int(line.rsplit("=", 1)[1].replace(",", ""))
+    unused = next((line for line in lines if "unused pools *" in line), None)
+    if unused is not None:
+        found["pymalloc_unused_pools"] = int(unused.rsplit("=", 1)[1].replace(",", ""))
+    return found
+
+
+def heap() -> dict[str, int]:
+    """Python's allocated blocks and, where the C library is glibc (2.33 or later), malloc's own view in bytes."""
+    found = {"pid": os.getpid(), "python_blocks": sys.getallocatedblocks(), **pymalloc()}
+    library = ctypes.util.find_library("c")
+    mallinfo2 = getattr(ctypes.CDLL(library), "mallinfo2", None) if library else None
+    if mallinfo2 is not None:
+        mallinfo2.restype = _MallInfo2
+        info = mallinfo2()
+        found |= {"malloc_arena": info.arena, "malloc_mmapped": info.hblkhd, "malloc_in_use": info.uordblks}
+        found["malloc_free"] = info.fordblks
+    return found
 
 
 def sizes(hub: Hub, shared: SharedResults, rate: RateLimiter, responses: ResponseCache | None = None) -> dict[str, int]:
@@ -45,6 +106,7 @@ def sizes(hub: Hub, shared: SharedResults, rate: RateLimiter, responses: Respons
         "rate_buckets": sum(len(w) for w in memory.windows.values()) if isinstance(memory, MemoryCounters) else 0,
         "tasks": len(asyncio.all_tasks()),
         "gc_objects": len(gc.get_objects()),
+        **heap(),
     }
 
 
