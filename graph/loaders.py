@@ -13,7 +13,7 @@ from lending.filters import LOAN_LENDERS
 from lending.paging import Page, first_pages
 from lending.partners import PartnerRecord, partner_records
 from models import Lender, Loan, LoanStatus, Partner, Share
-from models.bulk import select_every_column
+from models.bulk import one_of, select_every_column, select_rows
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -21,13 +21,11 @@ R = TypeVar("R")
 
 def _by_id(model) -> Callable:
     async def load(ids: list[int]) -> list:
-        # Plain SQL (the keys are ints), the columns filter() selects: one of these runs in almost every
-        # read, and building the same query with the ORM each time cost more CPU than reading its rows.
+        # Plain SQL, the columns filter() selects: one of these runs in almost every read, and building
+        # the same query with the ORM each time cost more CPU than reading its rows.
+        condition, values = one_of("id", ids, 1)
         found = {
-            row.id: row
-            for row in await model.raw(
-                f'{select_every_column(model)} WHERE "id" IN ({", ".join(map(str, map(int, ids)))})'
-            )
+            row.id: row for row in await select_rows(model, f"{select_every_column(model)} WHERE {condition}", values)
         }
         return [found.get(i) for i in ids]
 

@@ -17,6 +17,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from lending.errors import InvalidInput
+from models.bulk import one_of, select_rows
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
@@ -121,16 +122,19 @@ async def first_pages(
     each show their first lenders costs one query, not one per loan.
     """
     size = check_first(first)
-    wanted = sorted({int(i) for i in ids})  # ints only: they are written into the statement
+    wanted = sorted({int(i) for i in ids})
     pages: dict[int, list[M]] = {i: [] for i in wanted}
     if wanted:
         columns = model._meta.fields_db_projection
         by = ", ".join(f'"{columns[k.field]}" {"DESC" if k.descending else "ASC"}' for k in order.keys)
         column = columns[group]
-        rows: list[M] = await model.raw(
+        condition, values = one_of(column, wanted, 1)
+        rows: list[M] = await select_rows(
+            model,
             f'SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY "{column}" ORDER BY {by}) AS page_row '
-            f'FROM "{model._meta.db_table}" WHERE "{column}" IN ({", ".join(map(str, wanted))})) numbered '
-            f'WHERE page_row <= {size + 1} ORDER BY "{column}", page_row'
+            f'FROM "{model._meta.db_table}" WHERE {condition}) numbered '
+            f'WHERE page_row <= {size + 1} ORDER BY "{column}", page_row',
+            values,
         )
         for row in rows:
             pages[getattr(row, group)].append(row)

@@ -6,19 +6,26 @@ number of bind parameters does not grow with the rows); on SQLite a VALUES
 list, split only past SQLite's limit on bind parameters. The statement
 itself is the same SQL on both (UPDATE ... FROM v, INSERT ... SELECT FROM v).
 
-`select_every_column` is the other side: the start of a plain SELECT of a
-model's rows, for readers on hot paths that would otherwise build the same
-query with the ORM at every call.
+`select_rows` is the other side: a plain SELECT of a model's rows, for
+readers on hot paths that would otherwise build the same query with the ORM
+at every call. Its values are bind parameters, never written into the text:
+on PostgreSQL the driver prepares each distinct text once per connection and
+keeps at most a hundred, so a text that changed with its values cost a
+round trip and a parse and plan on the server at every call, and pushed the
+other statements out of the cache.
 """
 
 import functools
-from collections.abc import Sequence
-from typing import Any
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from tortoise import Tortoise
 from tortoise.models import Model
 
 SQLITE_MAX_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
+M = TypeVar("M", bound=Model)
+_PARAMETER = re.compile(r"\$\d+")
 
 
 async def with_rows(sql: str, columns: dict[str, str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
@@ -52,6 +59,29 @@ async def with_rows(sql: str, columns: dict[str, str], rows: Sequence[Sequence[A
 
 @functools.cache
 def select_every_column(model: type[Model]) -> str:
-    """`SELECT <every column the ORM reads> FROM <table>`, for `model.raw(...)`: derived, so a new field is read too."""
+    """`SELECT <every column the ORM reads> FROM <table>`: derived, so a new field is read too."""
     columns = ", ".join(f'"{column}"' for column in model._meta.fields_db_projection.values())
     return f'SELECT {columns} FROM "{model._meta.db_table}"'
+
+
+async def select_rows(model: type[M], sql: str, values: Sequence[Any] = ()) -> list[M]:
+    """The `model` instances `sql` reads, its values bound as `$1`, `$2`... in the order they appear.
+
+    `sql` names every column the model has (start it with `select_every_column(model)`). On SQLite
+    each `$n` becomes `?`, so there each parameter is written once and in order.
+    """
+    connection = Tortoise.get_connection("default")
+    if connection.capabilities.dialect != "postgres":
+        sql = _PARAMETER.sub("?", sql)
+    found: list[M] = await connection.executor_class(model=model, db=connection).execute_select(sql, list(values))
+    return found
+
+
+def one_of(column: str, ids: Iterable[int], parameter: int) -> tuple[str, list[Any]]:
+    """A condition `column` is one of `ids`, and its values: one array parameter (`$parameter`) on
+    PostgreSQL, the same text for any number of ids; the ids written into the text on SQLite, where no
+    statement crosses a network and no array type exists."""
+    wanted = [int(i) for i in ids]  # ints only: on SQLite they are written into the statement
+    if Tortoise.get_connection("default").capabilities.dialect == "postgres":
+        return f'"{column}" = ANY(${parameter}::bigint[])', [wanted]
+    return f'"{column}" IN ({", ".join(map(str, wanted))})', []

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from tortoise import Tortoise
 
 from models import Event
-from models.bulk import select_every_column
+from models.bulk import select_every_column, select_rows
 
 Xids = frozenset[str]  # the xids running in the database, as text
 
@@ -136,11 +136,10 @@ class OutboxReader:
         """The next events that may be delivered, up to `limit`, in id order; call `delivered` for each."""
         horizon = self.horizon
         running = await running_xids() if horizon.wants_running() else None
-        # Plain SQL (both operands are ints): the reader runs after every commit, and building this
-        # query with the ORM each time cost more CPU than reading its rows.
-        events: list[Event] = await Event.raw(
-            f'{select_every_column(Event)} WHERE "id" > {int(horizon.through)} ORDER BY "id" LIMIT {int(limit)}'
-        )
+        # Plain SQL: the reader runs after every commit, and building this query with the ORM each time
+        # cost more CPU than reading its rows.
+        after = f'{select_every_column(Event)} WHERE "id" > $1 ORDER BY "id" LIMIT $2'
+        events = await select_rows(Event, after, (horizon.through, limit))
         ids = [e.id for e in events]
         count = horizon.deliverable(ids, running)
         self.blocked = count < len(events)
