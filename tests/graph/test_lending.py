@@ -208,3 +208,26 @@ async def test_a_winning_lend_costs_postgresql_two_statements_the_token_and_the_
     assert len(trips.statements) <= 3, trips.report()
     token_lookup, lend = trips.statements
     assert 'FROM "api_token"' in token_lookup and lend.startswith("SELECT lendgraph_lend("), trips.report()
+
+
+LOAN_LENDERS = """query($id: ID!) { loan(id: $id) { lenders(first: 10) { edges { node { displayName } } } } }"""
+
+
+async def test_reading_other_loans_and_lenders_sends_postgresql_the_same_statements(pg_api):
+    """Ids are bound, never written into the SQL: PostgreSQL's driver prepares each statement once per
+    connection and keeps a hundred, so a text made anew for each set of ids would cost a prepare (a round
+    trip, a parse and plan) at every read and push the other statements out of the cache."""
+    partner = await partner_token()
+    loans = [await pg_api.loan_id(partner, amount="100.00") for _ in range(2)]
+    for n, (loan_id, name) in enumerate([(loans[0], "Ada"), (loans[1], "Grace"), (loans[1], "Edsger")]):
+        _, token = await pg_api.funded_lender("25.00", name=name)
+        assert (await pg_api.lend(token, loan_id, key=f"k{n}"))["__typename"] == "LendSuccess"
+
+    texts = []
+    for loan_id, names in [(loans[0], ["Ada"]), (loans[1], ["Grace", "Edsger"])]:
+        with count_round_trips() as trips:
+            found = (await pg_api.data(LOAN_LENDERS, {"id": loan_id}))["loan"]
+        assert [edge["node"]["displayName"] for edge in found["lenders"]["edges"]] == names
+        texts.append(trips.statements)
+
+    assert texts[0] == texts[1], "\n\n".join(map("\n".join, texts))
