@@ -40,8 +40,18 @@ def instalments(amount: int, term_months: int, funded_at: datetime | None, repai
 
 def past_due_cents(amount: int, term_months: int, funded_at: datetime | None, repaid: int, now: datetime) -> int:
     """Principal that was due by `now` and has not been repaid."""
-    # An instalment is late from the day after its due date, as days_past_due counts.
-    due = sum(i.amount_cents for i in instalments(amount, term_months, funded_at, 0) if i.due < now.date())
+    if funded_at is None:
+        return 0
+    # Without building the schedule: partners' and portfolios' arrears sum this over every repaying loan
+    # at each read. Instalment n falls due on add_months(funded, n), so those of the months before this
+    # one have fallen due, and this month's once its day is past (an instalment is late from the day
+    # after its due date, as days_past_due counts).
+    funded, today = funded_at.date(), now.date()
+    months = (today.year - funded.year) * 12 + today.month - funded.month
+    if months > 0 and add_months(funded, months) >= today:
+        months -= 1
+    fallen_due = min(max(months, 0), term_months)
+    due = amount if fallen_due == term_months else amount // term_months * fallen_due
     return max(0, due - repaid)
 
 
