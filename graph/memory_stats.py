@@ -15,6 +15,7 @@ MEMORY_STATS_DIR/NAME.tracemalloc.
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import gc
 import os
 import re
@@ -77,13 +78,21 @@ def pymalloc() -> dict[str, int]:
     return found
 
 
+@functools.cache
+def _mallinfo2() -> Any:
+    """glibc's mallinfo2 (2.33 or later), or None; looked up once (find_library runs ldconfig)."""
+    library = ctypes.util.find_library("c")
+    function = getattr(ctypes.CDLL(library), "mallinfo2", None) if library else None
+    if function is not None:
+        function.restype = _MallInfo2
+    return function
+
+
 def heap() -> dict[str, int]:
     """Python's allocated blocks and, where the C library is glibc (2.33 or later), malloc's own view in bytes."""
     found = {"pid": os.getpid(), "python_blocks": sys.getallocatedblocks(), **pymalloc()}
-    library = ctypes.util.find_library("c")
-    mallinfo2 = getattr(ctypes.CDLL(library), "mallinfo2", None) if library else None
+    mallinfo2 = _mallinfo2()
     if mallinfo2 is not None:
-        mallinfo2.restype = _MallInfo2
         info = mallinfo2()
         found |= {"malloc_arena": info.arena, "malloc_mmapped": info.hblkhd, "malloc_in_use": info.uordblks}
         found["malloc_free"] = info.fordblks

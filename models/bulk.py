@@ -28,6 +28,10 @@ M = TypeVar("M", bound=Model)
 _PARAMETER = re.compile(r"\$\d+")
 
 
+def _on_postgres() -> bool:
+    return Tortoise.get_connection("default").capabilities.dialect == "postgres"
+
+
 async def with_rows(sql: str, columns: dict[str, str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     """Run `WITH v(<columns>) AS (<rows>) <sql>` and return what it returns (its RETURNING rows).
 
@@ -39,7 +43,7 @@ async def with_rows(sql: str, columns: dict[str, str], rows: Sequence[Sequence[A
         return []
     connection = Tortoise.get_connection("default")
     names = ", ".join(columns)
-    if connection.capabilities.dialect == "postgres":
+    if _on_postgres():
         arrays = ", ".join(
             f"${n}::{'text' if kind == 'jsonb' else kind}[]" for n, kind in enumerate(columns.values(), 1)
         )
@@ -71,7 +75,7 @@ async def select_rows(model: type[M], sql: str, values: Sequence[Any] = ()) -> l
     each `$n` becomes `?`, so there each parameter is written once and in order.
     """
     connection = Tortoise.get_connection("default")
-    if connection.capabilities.dialect != "postgres":
+    if not _on_postgres():
         sql = _PARAMETER.sub("?", sql)
     found: list[M] = await connection.executor_class(model=model, db=connection).execute_select(sql, list(values))
     return found
@@ -82,6 +86,6 @@ def one_of(column: str, ids: Iterable[int], parameter: int) -> tuple[str, list[A
     PostgreSQL, the same text for any number of ids; the ids written into the text on SQLite, where no
     statement crosses a network and no array type exists."""
     wanted = [int(i) for i in ids]  # ints only: on SQLite they are written into the statement
-    if Tortoise.get_connection("default").capabilities.dialect == "postgres":
+    if _on_postgres():
         return f'"{column}" = ANY(${parameter}::bigint[])', [wanted]
     return f'"{column}" IN ({", ".join(map(str, wanted))})', []
