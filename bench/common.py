@@ -138,8 +138,8 @@ def graphql_data(response: httpx.Response) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def serve(database_url: str) -> AsyncIterator[Client]:
-    """The app with its lifespan running (tortoise connected) and a client for it."""
+async def serve(database_url: str, **overrides: Any) -> AsyncIterator[Client]:
+    """The app with its lifespan running (tortoise connected) and a client for it; `overrides`: Settings fields."""
     # No expiry sweep: a timer firing mid-measurement would only add noise.
     # Every benchmark client is one IP and one token hammering on purpose: rate limits off.
     settings = Settings(
@@ -149,6 +149,7 @@ async def serve(database_url: str) -> AsyncIterator[Client]:
         rate_limit_per_ip=0,
         rate_limit_per_token=0,
         rate_limit_money_per_lender=0,
+        **overrides,
     )
     app = create_app(settings)
     async with LifespanManager(app):

@@ -3,11 +3,14 @@
 Serves the app in-process (bench.common.serve) on a fresh PostgreSQL
 database (bench.common.pg_database) and sends requests one at a time, so no
 request waits for another: `lend(25.00)` (each one wins and makes a share),
-`deposit(25.00)`, `{ me { id } }` and P1's portfolio page of 100 shares (run
-after the lends). For each kind it prints the CPU time per request
-(time.process_time, the whole process: httpx's client side included, the
-database server not), the wall time per request, the garbage collector's
-share (gc.callbacks), and then, over a second pass under cProfile, own CPU
+`deposit(25.00)`, `{ me { id } }`, P1's portfolio page of 100 shares (run
+after the lends) and the load mix's browse page (bench.load.documents.BROWSE:
+20 loans with their partners and the total, under a filter and sort that
+change at every request; the response cache is off, so each one is run).
+For each kind it prints the CPU time per request (time.process_time, the
+whole process: httpx's client side included, the database server not),
+the wall time per request, the garbage collector's share (gc.callbacks),
+and then, over a second pass under cProfile, own CPU
 and function calls per request summed by area (installed package, lendgraph
 package, asyncio, the rest of the standard library), and the functions with
 the most time of their own and the most cumulative time. The CPU figures are
@@ -27,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.common import Client, Stopwatch, pg_database, pg_reachable, serve
+from bench.load.documents import BROWSE
 from bench.p1_portfolio import QUERY as PORTFOLIO
 from bench.p2_hot_loan import LEND
 from bench.p6_platform import DEPOSIT
@@ -38,7 +42,16 @@ from lending.partners import create_partner
 from models import Gender, Lender, Sector
 
 ME = "{ me { id } }"
-KINDS = ("lend", "deposit", "me", "portfolio")  # portfolio: P1's page of 100 shares, after the lends
+KINDS = ("lend", "deposit", "me", "portfolio", "browse")  # portfolio: P1's page of 100 shares, after the lends
+# browse's filters and sorts, in turn (the load mix draws from the same kinds)
+BROWSE_FILTERS: tuple[dict[str, Any], ...] = (
+    {"statuses": ["FUNDRAISING"]},
+    {"statuses": ["FUNDRAISING"], "sectors": ["CLOTHING", "FOOD"]},
+    {"statuses": ["FUNDRAISING"], "genders": ["FEMALE"], "countries": ["KE"]},
+    {"statuses": ["FUNDRAISING"], "sectors": ["CLOTHING"], "genders": ["FEMALE"]},
+)
+BROWSE_SORTS = ("NEWEST", "EXPIRING_SOON", "AMOUNT_LEFT")
+BROWSED = 500  # loans listed at least, when browse is profiled
 
 
 class Kinds:
@@ -65,11 +78,17 @@ class Kinds:
             return DEPOSIT, {"input": {"amount": "25.00", "idempotencyKey": f"profile-deposit-{n}"}}
         if kind == "portfolio":
             return PORTFOLIO, {"first": 100}
+        if kind == "browse":
+            filter_ = BROWSE_FILTERS[n % len(BROWSE_FILTERS)]
+            return BROWSE, {"filter": filter_, "sort": BROWSE_SORTS[n // len(BROWSE_FILTERS) % len(BROWSE_SORTS)]}
         return ME, None
 
 
 async def arrange(client: Client, lends: int) -> Kinds:
-    """One lender with credit for every lend, and a loan for each: every lend makes a share, as in P2."""
+    """One lender with credit for every lend, and a loan for each: every lend makes a share, as in P2.
+
+    The loans take turns over three sectors and two genders, so that each browse filter selects some.
+    """
     now = datetime.now(UTC)
     partner = await create_partner("Profile Partner", "KE", "4.0")
     loans = []
@@ -78,8 +97,8 @@ async def arrange(client: Client, lends: int) -> Kinds:
             name=f"Amina {i}",
             use="to buy fabric for her tailoring shop",
             country="KE",
-            sector=Sector.CLOTHING,
-            gender=Gender.FEMALE,
+            sector=(Sector.CLOTHING, Sector.FOOD, Sector.RETAIL)[i % 3],
+            gender=(Gender.FEMALE, Gender.MALE)[i % 2],
             amount=str(to_decimal(MAX_LOAN_CENTS)),
             term_months=12,
         )
@@ -173,9 +192,9 @@ async def main(args: argparse.Namespace) -> int:
         print(f"PostgreSQL unreachable: {problem}", file=sys.stderr)
         return 1
     kinds = [k for k in KINDS if k in args.only]
-    async with pg_database() as url, serve(url) as client:
+    async with pg_database() as url, serve(url, response_cache_size=0) as client:
         lends = (args.warmup + args.requests + (args.profiled if args.profile else 0)) * ("lend" in kinds)
-        arranged = await arrange(client, max(lends, 1))
+        arranged = await arrange(client, max(lends, BROWSED if "browse" in kinds else 1))
         gc.collect()
         if args.gc_threshold:
             gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])

@@ -165,6 +165,14 @@ def fold_case(text: str) -> str:
     return text.translate(_ASCII_FOLD)
 
 
+def keyword_sql(column: str, word: str, postgres: bool) -> str:
+    """SQL text for "`column`, folded, holds the folded keyword `word` (a bind parameter)": _KeywordQ's
+    condition, written out for statements built without the ORM (lending/browse.py)."""
+    if postgres:
+        return f"STRPOS(TRANSLATE({column}, '{_UPPER}', '{_LOWER}'), {word}) > 0"
+    return f"INSTR(LOWER({column}), {word}) > 0"
+
+
 class _KeywordQ(Q):
     """SQL for "a text field, folded, holds `word`" (already folded).
 

@@ -102,14 +102,18 @@ def check_first(first: int | None) -> int:
     return first
 
 
+def cursor_values(order: Order, cursor: str) -> list[SortValue]:
+    """The sort key values a cursor of `order` names; InvalidInput if it is not one of its cursors."""
+    return [key.parse(v) for key, v in zip(order.keys, decode_cursor(order, cursor), strict=True)]
+
+
 async def page(query: QuerySet[M], order: Order, first: int | None, after: str | None) -> Page[M]:
     """One page of `query` in `order`: `first` rows after the `after` cursor."""
     size = check_first(first)
     if after is not None:
-        values = [key.parse(v) for key, v in zip(order.keys, decode_cursor(order, after), strict=True)]
-        query = query.filter(_after(order, values))
+        query = query.filter(_after(order, cursor_values(order, after)))
     rows = await query.order_by(*order.order_by()).limit(size + 1)
-    return _page(rows, order, size, has_previous=after is not None)
+    return page_of(rows, order, size, has_previous=after is not None)
 
 
 async def first_pages(
@@ -138,10 +142,11 @@ async def first_pages(
         )
         for row in rows:
             pages[getattr(row, group)].append(row)
-    return {i: _page(rows, order, size, has_previous=False) for i, rows in pages.items()}
+    return {i: page_of(rows, order, size, has_previous=False) for i, rows in pages.items()}
 
 
-def _page(rows: list[T], order: Order, size: int, *, has_previous: bool) -> Page[T]:
+def page_of(rows: list[T], order: Order, size: int, *, has_previous: bool) -> Page[T]:
+    """The page of `rows` read in `order` with one row past `size` when another page follows."""
     items = rows[:size]
     cursors = [encode_cursor(order, [_value(item, k.field) for k in order.keys]) for item in items]
     return Page(items=items, cursors=cursors, has_next=len(rows) > size, has_previous=has_previous)

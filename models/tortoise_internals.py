@@ -9,7 +9,7 @@ tests/test_dependency_internals.py checks each against the installed tortoise,
 naming the module of ours to adapt when an upgrade moves one.
 """
 
-from typing import Any
+from typing import Any, TypeVar
 
 # pypika-tortoise is the SQL builder tortoise compiles queries with (a dependency of tortoise, not
 # of lendgraph): lending/filters.py builds its keyword clause (INSTR, STRPOS) from its terms.
@@ -30,6 +30,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 # A clause tortoise has no lookup for (lending/filters.py): a Q subclass whose `resolve` turns the
 # query's ResolveContext (the model and its table) into a QueryModifier (the WHERE criterion).
 from tortoise.expressions import ResolveContext
+from tortoise.models import Model
 from tortoise.query_utils import QueryModifier
 
 __all__ = [
@@ -41,7 +42,24 @@ __all__ = [
     "ResolveContext",
     "expand_db_url",
     "init_for_every_task",
+    "instance_from_row",
 ]
+
+
+M = TypeVar("M", bound=Model)
+
+
+def instance_from_row(model: type[M], row: dict[str, Any], extra: tuple[str, ...] = ()) -> M:
+    """A `model` instance from a row read by SQL of our own (every column, by its column name), as
+    tortoise makes one for a query of its own; `extra` columns become plain attributes.
+
+    tortoise publishes no constructor for a row read outside its querysets (Model(**kwargs) treats the
+    values as a new, unsaved row and converts each again); its executors use this classmethod.
+    """
+    instance = model._init_from_db(**{k: v for k, v in row.items() if k not in extra})
+    for name in extra:
+        object.__setattr__(instance, name, row[name])
+    return instance
 
 
 async def init_for_every_task(config: dict[str, Any]) -> None:

@@ -2,13 +2,13 @@
 
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Annotated
 
 import strawberry
 
 from graph.context import Info
 from graph.ids import decode_id
-from graph.loaders import prime_partners
 from graph.permissions import IsLender, requires
 from graph.response_cache import OUTBOX_COVERED
 from graph.types import errors as e
@@ -25,10 +25,10 @@ from graph.types.loans import (
     SectorEnum,
 )
 from lending import funding, loans, repayments
+from lending.browse import loan_count, loan_page
 from lending.errors import NotFound
-from lending.filters import LOAN_ORDERS, LoanSort, loan_query
+from lending.filters import LOAN_ORDERS, LoanSort
 from lending.money import to_decimal
-from lending.paging import page
 from lending.tokens import LEND
 from models import CurrencyLossLiability, Lender, Loan, Repayment, Share
 
@@ -49,11 +49,11 @@ class LoanQuery:
         first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> LoanConnection:
-        query = loan_query(filter.to_domain() if filter else None)
+        loan_filter = filter.to_domain() if filter else None
         # Each loan's partner comes in the page's own query: browsing shows it on every card.
-        result = await page(query.select_related("partner"), LOAN_ORDERS[sort or LoanSort.NEWEST], first, after)
-        prime_partners(info.context.loaders, result.items)
-        return connection(LoanConnection, result, LoanNode.from_model, query)
+        result, partners = await loan_page(loan_filter, LOAN_ORDERS[sort or LoanSort.NEWEST], first, after)
+        info.context.loaders.partner.prime_many({partner.id: partner for partner in partners})
+        return connection(LoanConnection, result, LoanNode.from_model, partial(loan_count, loan_filter))
 
     @strawberry.field(
         description="A loan by its id; null when the id names no loan. Public: no token needed.",

@@ -22,5 +22,5 @@ class PartnerQuery:
     ) -> PartnerConnection:
         query = Partner.all()
         return connection(
-            PartnerConnection, await page(query, OLDEST_FIRST, first, after), PartnerNode.from_model, query
+            PartnerConnection, await page(query, OLDEST_FIRST, first, after), PartnerNode.from_model, query.count
         )

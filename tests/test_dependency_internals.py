@@ -177,6 +177,15 @@ def test_tortoise_still_takes_the_private_keyword_that_shares_connections_betwee
     )
 
 
+def test_tortoise_models_still_have_the_constructor_for_rows_read_from_the_database():
+    from tortoise.models import Model
+
+    assert inspect.ismethod(getattr(Model, "_init_from_db", None)), (
+        f"{_version('tortoise')} no longer has Model._init_from_db: rows read by our own SQL cannot become "
+        "instances. Adapt instance_from_row in models/tortoise_internals.py."
+    )
+
+
 def _our_subclasses_of_dependencies() -> list[tuple[type, type]]:
     """(our class, the dependency's class it extends) for each class of ours that extends one."""
     from strawberry.types import has_object_definition

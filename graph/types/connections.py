@@ -1,6 +1,6 @@
 """Relay connections with totalCount, built from lending.paging pages."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
@@ -24,14 +24,17 @@ AFTER = (
 @strawberry.type
 class Counted:
     # The count runs only when a client asks for it.
-    count_query: strawberry.Private[Any]
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field(description="Items matching, over all pages: one COUNT query, run only when asked for.")
     async def total_count(self) -> int:
-        return await self.count_query.count()
+        return await self.count()
 
 
-def connection(cls: Callable[..., C], page: Page[Any], convert: Callable[[Any], Any], count_query: Any) -> C:
+def connection(
+    cls: Callable[..., C], page: Page[Any], convert: Callable[[Any], Any], count: Callable[[], Awaitable[int]]
+) -> C:
+    """The connection type `cls` of a page, its nodes converted, `count()` its items over all pages."""
     nodes = [convert(item) for item in page.items]
     return cls(
         edges=[relay.Edge(cursor=cursor, node=node) for cursor, node in zip(page.cursors, nodes, strict=True)],
@@ -41,5 +44,5 @@ def connection(cls: Callable[..., C], page: Page[Any], convert: Callable[[Any], 
             start_cursor=page.cursors[0] if page.cursors else None,
             end_cursor=page.cursors[-1] if page.cursors else None,
         ),
-        count_query=count_query,
+        count=count,
     )

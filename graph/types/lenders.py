@@ -247,7 +247,7 @@ class Portfolio:
         # A portfolio page shows each share's loan and partner: they come in the page's own query.
         found = await page(query.select_related("loan__partner"), SHARES_NEWEST, first, after)
         prime_loans(info.context.loaders, [share.loan for share in found.items])
-        return connection(ShareConnection, found, ShareNode.from_model, query)
+        return connection(ShareConnection, found, ShareNode.from_model, query.count)
 
 
 @strawberry.type(name="NotificationConnection", description="A page of a lender's notifications.")
@@ -306,7 +306,9 @@ class LenderNode(relay.Node):
         account = await Account.get(lender_id=self.id)
         query = _transfers_of(account.id)
         result = await page(query, TRANSACTIONS_NEWEST, first, after)
-        return connection(TransactionConnection, result, lambda t: TransactionNode.from_model(t, account.id), query)
+        return connection(
+            TransactionConnection, result, lambda t: TransactionNode.from_model(t, account.id), query.count
+        )
 
     @strawberry.field(
         extensions=private(CanReadPortfolio()),
@@ -322,7 +324,7 @@ class LenderNode(relay.Node):
         if unread_only:
             query = query.filter(read_at=None)
         result = await page(query, NOTIFICATIONS_NEWEST, first, after)
-        return connection(NotificationConnection, result, NotificationNode.from_model, query)
+        return connection(NotificationConnection, result, NotificationNode.from_model, query.count)
 
     @strawberry.field(
         extensions=private(CanManageTokens()),
@@ -371,4 +373,4 @@ async def lenders_of_loan(info: Info, loan_id: int, first: int | None, after: st
         result = await page(shares, LOAN_LENDERS, first, after)
     lenders = await existing_many(info.context.loaders.lender, [share.lender_id for share in result.items])
     nodes = {share.id: LenderNode.from_model(lender) for share, lender in zip(result.items, lenders, strict=True)}
-    return connection(LenderConnection, result, lambda share: nodes[share.id], shares)
+    return connection(LenderConnection, result, lambda share: nodes[share.id], shares.count)

@@ -1,6 +1,7 @@
-"""lending.filters: a LoanFilter means one thing in SQL (`loan_query`: the `loans` query, autoLendPreview,
-auto-lending's candidates) and in Python (`LoanFilter.matches`: auto-lending a listed loan, saved-search
-alerts, `loanListed`), on SQLite and on PostgreSQL, for any text the API accepts."""
+"""lending.filters: a LoanFilter means one thing in SQL (`loan_query`: autoLendPreview, auto-lending's
+candidates; lending.browse: the `loans` query's pages and count) and in Python (`LoanFilter.matches`:
+auto-lending a listed loan, saved-search alerts, `loanListed`), on SQLite and on PostgreSQL, for any text
+the API accepts."""
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -10,8 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lending.browse import loan_count, loan_page
 from lending.errors import InvalidInput
-from lending.filters import LoanFilter, loan_query
+from lending.filters import LOAN_ORDERS, LoanFilter, loan_query
+from lending.paging import Order
 from models import Gender, Loan, LoanStatus, Partner, Sector, db
 from tests import services
 
@@ -144,11 +147,13 @@ async def store(partners: dict[int, int], rows: list[dict]) -> list[Loan]:
             Loan(
                 partner_id=partners[row["risk"]],
                 **{k: v for k, v in row.items() if k != "risk"},
-                amount_cents=50_000,
-                listed_at=NOW,
-                expires_at=NOW + timedelta(days=30),
+                # Ties and differences in every sort key, so that pages cross both.
+                amount_cents=50_000 + 2_500 * (i % 3),
+                funded_cents=2_500 * (i % 4),
+                listed_at=NOW - timedelta(minutes=i % 2),
+                expires_at=NOW + timedelta(days=30 - i % 3),
             )
-            for row in rows
+            for i, row in enumerate(rows)
         ]
     )
     return await Loan.all().select_related("partner")
@@ -160,6 +165,29 @@ async def selected_by_sql(loan_filter: LoanFilter) -> set[int]:
 
 def selected_by_python(loan_filter: LoanFilter, stored: list[Loan]) -> set[int]:
     return {loan.id for loan in stored if loan_filter.matches(loan, loan.partner.risk_tenths)}
+
+
+async def browsed(loan_filter: LoanFilter, order: Order) -> list[Loan]:
+    """Every loan the `loans` query shows, page after page (three at a time, so that cursors are crossed)."""
+    seen: list[Loan] = []
+    after = None
+    while True:
+        found, partners = await loan_page(loan_filter, order, 3, after)
+        assert {p.id for p in partners} == {loan.partner_id for loan in found.items}
+        seen += found.items
+        if not found.has_next:
+            return seen
+        after = found.cursors[-1]
+
+
+def in_order(loans: list[Loan], order: Order) -> list[int]:
+    def value(loan: Loan, field: str) -> Any:
+        return loan.amount_cents - loan.funded_cents if field == "remaining_cents" else getattr(loan, field)
+
+    ordered = loans
+    for key in reversed(order.keys):  # a stable sort per key, the last key first
+        ordered = sorted(ordered, key=lambda loan, f=key.field: value(loan, f), reverse=key.descending)
+    return [loan.id for loan in ordered]
 
 
 @settings(
@@ -174,7 +202,12 @@ async def test_sql_and_python_select_the_same_loans(partners: dict[int, int], da
     rows = data.draw(loans(), label="loans")
     stored = await store(partners, rows)
     for loan_filter in data.draw(st.lists(filters(rows), min_size=1, max_size=4), label="filters"):
-        assert await selected_by_sql(loan_filter) == selected_by_python(loan_filter, stored), loan_filter
+        expected = selected_by_python(loan_filter, stored)
+        assert await selected_by_sql(loan_filter) == expected, loan_filter
+        order = data.draw(st.sampled_from(list(LOAN_ORDERS.values())), label="order")
+        shown = await browsed(loan_filter, order)
+        assert [loan.id for loan in shown] == in_order([loan for loan in stored if loan.id in expected], order)
+        assert await loan_count(loan_filter) == len(expected)
 
 
 # (keyword as typed, name, use, description, whether it matches): the definition, by example.
