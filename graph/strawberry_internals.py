@@ -21,7 +21,7 @@ import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 
 # graphql-core's own (public) type, for graphql_core_schema below.
-from graphql import GraphQLSchema
+from graphql import GraphQLField, GraphQLSchema
 
 # The WebSocket protocols (graph/websocket.py): strawberry's handlers and the socket adapter
 # they talk through, subclassed to close malformed messages with 4400, answer a document that
@@ -36,8 +36,11 @@ from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageRec
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 # Execution (graph/execution.py): `strawberry.Schema(execution_context_class=...)` is public,
-# but a class that keeps strawberry's own execution must extend strawberry's default.
+# but a class that keeps strawberry's own execution must extend strawberry's default. It answers
+# the fields that only read an attribute itself (plain_attribute below): the converter's name for
+# the strawberry field behind a GraphQL field, and the resolver it gives those fields.
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 # Validation (graph/pipeline.py): refusals validates in strawberry's place (cached, and
 # without "Did you mean ...?" hints in production), so it adds the two rules strawberry adds.
@@ -53,12 +56,29 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+BASIC_RESOLVER = "_get_basic_result"  # strawberry's resolver of a field that reads one attribute, and does nothing else
+
+
+def plain_attribute(field: GraphQLField) -> str | None:
+    """The attribute of its source a GraphQL field's value is, if strawberry resolves it by reading that
+    attribute and nothing else (no resolver, no extension or permission, no exception handler, the
+    default resolver `getattr`); else None."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if definition is None or getattr(field.resolve, "__name__", None) != BASIC_RESOLVER:
+        return None
+    if not definition.is_basic_field or definition.default_resolver is not getattr:
+        return None
+    return str(definition.python_name)
+
+
 __all__ = [
+    "BASIC_RESOLVER",
     "AsyncHTTPRequestAdapter",
     "AsyncWebSocketAdapter",
     "BaseGraphQLTransportWSHandler",
     "BaseGraphQLWSHandler",
     "CannotGetOperationTypeError",
+    "GraphQLCoreConverter",
     "HTTPException",
     "InvalidOperationTypeError",
     "MaybeNullValidationRule",
@@ -74,6 +94,7 @@ __all__ = [
     "describe_enum_values",
     "forget_collected_subfields",
     "graphql_core_schema",
+    "plain_attribute",
 ]
 
 

@@ -23,7 +23,7 @@ from models.tortoise_internals import instance_from_row
 
 PARTNER_PREFIX = "partner."  # how the page's partner columns are named (tortoise's select_related does the same)
 # A sort key that is not a column: the amount still to raise.
-EXPRESSIONS = {"remaining_cents": 'l."amount_cents" - l."funded_cents"'}
+EXPRESSIONS = {"remaining_cents": '(l."amount_cents" - l."funded_cents")'}
 
 
 class Parameters:

@@ -177,6 +177,23 @@ def test_tortoise_still_takes_the_private_keyword_that_shares_connections_betwee
     )
 
 
+def test_strawberry_still_resolves_plain_fields_by_the_resolver_graph_execution_recognises():
+    import strawberry
+
+    from graph.strawberry_internals import BASIC_RESOLVER, graphql_core_schema, plain_attribute
+
+    @strawberry.type
+    class Query:
+        name: str = "plain"
+
+    field = graphql_core_schema(strawberry.Schema(query=Query)).type_map["Query"].fields["name"]  # type: ignore[union-attr]
+    assert plain_attribute(field) == "name", (
+        f"{_version('strawberry')} no longer gives a plain field the resolver {BASIC_RESOLVER} with its "
+        "definition in the field's extensions: graph/execution.py answers no field itself any more. "
+        "Adapt plain_attribute in graph/strawberry_internals.py."
+    )
+
+
 def test_tortoise_models_still_have_the_constructor_for_rows_read_from_the_database():
     from tortoise.models import Model
 

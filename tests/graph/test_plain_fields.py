@@ -1,0 +1,106 @@
+"""Plain fields (an attribute of the node, of a scalar or enum type) are answered by graph/execution.py's
+executor itself: the answer, and every error, must be what graphql-core and strawberry give.
+
+A small schema holds one field of each kind; generated nodes give each field good values, nulls and
+values its type refuses, and the same document runs with the app's executor and with strawberry's own.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import strawberry
+from hypothesis import given
+from hypothesis import strategies as st
+
+from graph.execution import SharingExecutor, plain_fields
+from graph.schema import schema as app_schema
+from graph.strawberry_internals import graphql_core_schema
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Thing:
+    name: str
+    nickname: str | None
+    count: int
+    amount: Decimal
+    colour: Colour
+    seen: datetime | None
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+
+THINGS: list[Thing] = []
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def things(self) -> list[Thing]:
+        return THINGS
+
+    @strawberry.field
+    def first(self) -> Thing | None:
+        return THINGS[0] if THINGS else None
+
+
+FAST = strawberry.Schema(query=Query, execution_context_class=SharingExecutor)
+STRAWBERRY = strawberry.Schema(query=Query)
+DOCUMENTS = (
+    "{ things { name nickname count amount colour seen shout } }",
+    "{ first { a: name b: name nickname colour } things { count } }",
+)
+
+anything = st.one_of(
+    st.none(), st.integers(-(2**40), 2**40), st.text(max_size=5), st.sampled_from(list(Colour)), st.just("red")
+)
+
+
+@st.composite
+def things(draw: st.DrawFn) -> Thing:
+    """A node whose fields hold values of their type, nulls, or values of another type."""
+
+    def value(good: st.SearchStrategy[Any]) -> Any:
+        return draw(st.one_of(good, good, anything))
+
+    return Thing(
+        name=value(st.text(max_size=5)),
+        nickname=value(st.text(max_size=5)),
+        count=value(st.integers(-(2**31), 2**31 - 1)),
+        amount=value(st.decimals(allow_nan=False, allow_infinity=False, places=2, max_value=10**6, min_value=-(10**6))),
+        colour=value(st.sampled_from(list(Colour))),
+        seen=value(st.datetimes(timezones=st.just(UTC))),
+    )
+
+
+def answered(schema: strawberry.Schema, document: str) -> tuple[Any, list[tuple[str, tuple[Any, ...]]]]:
+    result = schema.execute_sync(document)
+    return result.data, sorted((error.message, tuple(error.path or ())) for error in result.errors or ())
+
+
+@given(st.lists(things(), max_size=4))
+def test_plain_fields_answer_and_fail_as_graphql_core_does(nodes: list[Thing]) -> None:
+    THINGS[:] = nodes
+    for document in DOCUMENTS:
+        assert answered(FAST, document) == answered(STRAWBERRY, document)
+
+
+def test_the_fields_answered_directly_are_the_plain_ones() -> None:
+    thing = plain_fields(graphql_core_schema(FAST).type_map["Thing"])  # type: ignore[arg-type]
+    assert set(thing) == {"name", "nickname", "count", "amount", "colour", "seen"}  # not `shout`: a resolver
+
+    loan = plain_fields(graphql_core_schema(app_schema).type_map["Loan"])  # type: ignore[arg-type]
+    assert {"name", "amount", "fundedAmount", "status", "expiresAt"} <= set(loan)
+    # The relay id and objects have resolvers of their own; graphql-core answers them.
+    assert not {"id", "partner", "country", "lenders"} & set(loan)
+    lender = plain_fields(graphql_core_schema(app_schema).type_map["Lender"])  # type: ignore[arg-type]
+    assert "balance" not in lender  # guarded by a permission: never read without it
