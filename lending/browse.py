@@ -44,19 +44,64 @@ class Parameters:
         return f"{column} IN ({', '.join(self.add(value) for value in wanted)})"
 
 
+COMPARISONS = {"gte": ">=", "lte": "<="}
+# The clauses a filter may lack that PostgreSQL's text names all the same (see _where); a status
+# stays a clause of the text's own, so that its indexes (status, listed_at / expires_at) serve.
+OPTIONAL = (
+    ("country_code", "in"),
+    ("sector", "in"),
+    ("gender", "in"),
+    ("partner__risk_tenths", "gte"),
+    ("partner__risk_tenths", "lte"),
+    ("term_months", "lte"),
+)
+
+
+def _column(field: str) -> str:
+    return 'p."risk_tenths"' if field == "partner__risk_tenths" else f'l."{field}"'
+
+
+def _plain(values: Sequence[Any]) -> list[Any]:
+    return [v.value if isinstance(v, Enum) else v for v in values]
+
+
 def _condition(clause: Clause, parameters: Parameters) -> str:
     if clause.field == "text":
         word = parameters.add(clause.value)
         return "(" + " OR ".join(keyword_sql(f'l."{field}"', word, parameters.postgres) for field in TEXT_FIELDS) + ")"
-    column = 'p."risk_tenths"' if clause.field == "partner__risk_tenths" else f'l."{clause.field}"'
     if clause.op == "in":
-        return parameters.one_of(column, [v.value if isinstance(v, Enum) else v for v in clause.value])
-    comparison = {"gte": ">=", "lte": "<="}[clause.op]
-    return f"{column} {comparison} {parameters.add(clause.value)}"
+        return parameters.one_of(_column(clause.field), _plain(clause.value))
+    return f"{_column(clause.field)} {COMPARISONS[clause.op]} {parameters.add(clause.value)}"
+
+
+def _optional(field: str, op: str, value: Any, parameters: Parameters) -> str:
+    """A clause's condition on PostgreSQL that every loan passes when `value` is None (the filter lacks it)."""
+    if op == "in":
+        wanted = f"{parameters.add(None if value is None else _plain(value))}::text[]"
+        return f"({wanted} IS NULL OR {_column(field)} = ANY({wanted}))"
+    bound = f"{parameters.add(value)}::int"
+    return f"({bound} IS NULL OR {_column(field)} {COMPARISONS[op]} {bound})"
 
 
 def _where(loan_filter: LoanFilter | None, parameters: Parameters) -> list[str]:
-    return [_condition(clause, parameters) for clause in (loan_filter.clauses() if loan_filter else ())]
+    """The filter's conditions.
+
+    On PostgreSQL the text names every clause a filter may have, with a NULL parameter (or no
+    keywords) where the filter lacks one, so one text serves every filter of a status and order.
+    asyncpg prepares each text once per connection and keeps a hundred: with a text per shape of
+    filter (well over a hundred), those caches, and the workers' memory, filled for half an hour.
+    SQLite keeps no prepared statements: there the text holds the filter's own clauses.
+    """
+    clauses = loan_filter.clauses() if loan_filter else ()
+    if not parameters.postgres:
+        return [_condition(clause, parameters) for clause in clauses]
+    given = {(clause.field, clause.op): clause.value for clause in clauses if clause.field != "text"}
+    found = [_condition(Clause("status", "in", given["status", "in"]), parameters)] if ("status", "in") in given else []
+    found += [_optional(field, op, given.get((field, op)), parameters) for field, op in OPTIONAL]
+    words = f"{parameters.add([clause.value for clause in clauses if clause.field == 'text'])}::text[]"
+    matches = " OR ".join(keyword_sql(f'l."{field}"', "k.word", True) for field in TEXT_FIELDS)
+    found.append(f"NOT EXISTS (SELECT 1 FROM unnest({words}) AS k(word) WHERE NOT ({matches}))")
+    return found
 
 
 def _key(field: str) -> str:
@@ -125,7 +170,8 @@ async def loan_count(loan_filter: LoanFilter | None) -> int:
     connection = Tortoise.get_connection("default")
     parameters = Parameters(connection.capabilities.dialect == "postgres")
     conditions = _where(loan_filter, parameters)
-    joined = any(clause.field == "partner__risk_tenths" for clause in (loan_filter.clauses() if loan_filter else ()))
+    clauses = loan_filter.clauses() if loan_filter else ()
+    joined = parameters.postgres or any(clause.field == "partner__risk_tenths" for clause in clauses)
     sql = 'SELECT COUNT(*) AS "n" FROM "loan" l'
     if joined:
         sql += ' JOIN "partner" p ON p."id" = l."partner_id"'
