@@ -92,7 +92,7 @@ def _where(loan_filter: LoanFilter | None, parameters: Parameters) -> list[str]:
     filter (well over a hundred), those caches, and the workers' memory, filled for half an hour.
     SQLite keeps no prepared statements: there the text holds the filter's own clauses.
     """
-    clauses = loan_filter.clauses() if loan_filter else ()
+    clauses = loan_filter.uncached_clauses() if loan_filter else ()
     if not parameters.postgres:
         return [_condition(clause, parameters) for clause in clauses]
     given = {(clause.field, clause.op): clause.value for clause in clauses if clause.field != "text"}
@@ -170,7 +170,7 @@ async def loan_count(loan_filter: LoanFilter | None) -> int:
     connection = Tortoise.get_connection("default")
     parameters = Parameters(connection.capabilities.dialect == "postgres")
     conditions = _where(loan_filter, parameters)
-    clauses = loan_filter.clauses() if loan_filter else ()
+    clauses = loan_filter.uncached_clauses() if loan_filter else ()
     joined = parameters.postgres or any(clause.field == "partner__risk_tenths" for clause in clauses)
     sql = 'SELECT COUNT(*) AS "n" FROM "loan" l'
     if joined:

@@ -101,9 +101,14 @@ class LoanFilter:
         )
 
     def clauses(self) -> tuple["Clause", ...]:
+        """The filter's clauses, remembered for the filters judged again and again (saved searches,
+        auto-lend rules, live listings); a filter used once takes `uncached_clauses`."""
         return _clauses(self)
 
-    def _build_clauses(self) -> tuple["Clause", ...]:
+    def uncached_clauses(self) -> tuple["Clause", ...]:
+        """The filter's clauses, built anew: for a filter a request uses once (browsing), which kept
+        in the cache would only push out the ones used again (4,096 of them filled a worker's
+        memory for half an hour of browsing)."""
         found = []
         if self.countries:
             found.append(Clause("country_code", "in", self.countries))
@@ -126,7 +131,7 @@ class LoanFilter:
     def as_q(self) -> Q:
         """The filter as a SQL condition on Loan."""
         # Not through the cache: a browse's filter is often used once, and kept it would only take room.
-        return Q(*(clause.as_q() for clause in self._build_clauses()))
+        return Q(*(clause.as_q() for clause in self.uncached_clauses()))
 
     def matches(self, loan: Loan, risk_tenths: int, status: LoanStatus | None = None) -> bool:
         """Whether one loan (of a partner with `risk_tenths`) passes the filter.
@@ -139,7 +144,7 @@ class LoanFilter:
 @functools.lru_cache(maxsize=4096)
 def _clauses(loan_filter: LoanFilter) -> tuple["Clause", ...]:
     # Filters are frozen and hashable: live listings judge thousands of the same few.
-    return loan_filter._build_clauses()
+    return loan_filter.uncached_clauses()
 
 
 TEXT_FIELDS = ("name", "use", "description")

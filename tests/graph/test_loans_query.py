@@ -1,10 +1,12 @@
 """Browsing loans: filters, sorts, keyset pages, single loans and global ids."""
 
+import uuid
+
 import pytest
 
 from models import Loan
 from tests.api import partner_token
-from tests.querycount import count_queries
+from tests.querycount import count_queries, count_round_trips
 
 LOANS = """query($filter: LoanFilter, $sort: LoanSort, $first: Int, $after: String) {
   loans(filter: $filter, sort: $sort, first: $first, after: $after) {
@@ -221,3 +223,42 @@ async def test_a_page_of_loans_reads_their_partners_in_its_own_query(api, market
     assert all(e["node"]["partner"]["riskRating"] == e["node"]["riskRating"] for e in edges)
     assert {e["node"]["partner"]["country"]["isoCode"] for e in edges} == {"KE", "PE"}
     assert await Loan.filter(partner__name="Peru Partner").count() == 2
+
+
+BROWSE_FILTERS = [
+    {"statuses": ["FUNDRAISING"]},
+    {"statuses": ["FUNDRAISING"], "countries": ["KE"], "sectors": ["CLOTHING", "FOOD"]},
+    {"statuses": ["FUNDRAISING"], "genders": ["FEMALE"], "riskRatingMin": "3.0", "maxTermMonths": 12},
+    {"statuses": ["FUNDRAISING"], "keywords": ["fabric", "buy"], "riskRatingMax": "4.0"},
+]
+
+
+async def test_every_filter_of_a_status_and_order_sends_postgresql_one_statement_text(pg_api):
+    """Filters are bound, never written into the SQL, and so are the clauses a filter lacks: PostgreSQL's
+    driver prepares each text once per connection and keeps a hundred, and a text per shape of filter
+    filled those caches (and the server's memory) with browse statements alone."""
+    partner = await partner_token()
+    await pg_api.loan_id(partner, name="Amina", use="to buy fabric", amount="100.00", termMonths=12)
+    await pg_api.loan_id(partner, name="Otieno", use="to buy cows", sector="AGRICULTURE", gender="MALE")
+
+    texts, names = set(), []
+    for loan_filter in BROWSE_FILTERS:
+        with count_round_trips() as trips:
+            found = (await pg_api.data(LOANS, {"filter": loan_filter, "first": 1}))["loans"]
+        names.append((found["totalCount"], [edge["node"]["name"] for edge in found["edges"]]))
+        texts.add(tuple(trips.statements))
+    assert names == [(2, ["Otieno"]), (1, ["Amina"]), (1, ["Amina"]), (1, ["Amina"])]
+    assert len(texts) == 1, "\n\n".join(map("\n".join, texts))
+
+
+async def test_browsing_keeps_nothing_per_filter(api, market):
+    """A browse's filter is most often used once: the clauses remembered for saved searches and rules
+    (lending.filters) must not fill with them, or a worker's memory grows with every new filter."""
+    from lending.filters import _clauses
+
+    before = _clauses.cache_info().currsize
+    for n in range(1, 13):
+        # Words no other test has sent: the cache is the process's.
+        loan_filter = {"statuses": ["FUNDRAISING"], "maxTermMonths": n, "keywords": [f"w{uuid.uuid4().hex}"]}
+        await api.data(LOANS, {"filter": loan_filter})
+    assert _clauses.cache_info().currsize == before
