@@ -4,9 +4,9 @@ Browsing is most of what visitors do, and every browse had its query built
 by the ORM (filters resolved, joins planned, SQL rendered) at a CPU cost
 above the database's own for running it. Here each clause of a LoanFilter
 (lending.filters, the one definition of what a filter means) becomes one
-SQL condition written directly, with every value a bind parameter: the text
-depends only on which clauses the filter has and the order, so PostgreSQL's
-driver prepares each shape once per connection.
+SQL condition written directly, with every value a bind parameter. On
+PostgreSQL the text depends only on the status clause and the order (see
+_where), so the driver prepares a handful of texts once per connection.
 """
 
 from collections.abc import Sequence
@@ -170,11 +170,8 @@ async def loan_count(loan_filter: LoanFilter | None) -> int:
     connection = Tortoise.get_connection("default")
     parameters = Parameters(connection.capabilities.dialect == "postgres")
     conditions = _where(loan_filter, parameters)
-    clauses = loan_filter.uncached_clauses() if loan_filter else ()
-    joined = parameters.postgres or any(clause.field == "partner__risk_tenths" for clause in clauses)
-    sql = 'SELECT COUNT(*) AS "n" FROM "loan" l'
-    if joined:
-        sql += ' JOIN "partner" p ON p."id" = l."partner_id"'
+    # Joined as the page is (a risk clause names the partner); every loan has its partner.
+    sql = 'SELECT COUNT(*) AS "n" FROM "loan" l JOIN "partner" p ON p."id" = l."partner_id"'
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     rows = await connection.execute_query_dict(sql, parameters.values)

@@ -130,7 +130,6 @@ class LoanFilter:
 
     def as_q(self) -> Q:
         """The filter as a SQL condition on Loan."""
-        # Not through the cache: a browse's filter is often used once, and kept it would only take room.
         return Q(*(clause.as_q() for clause in self.uncached_clauses()))
 
     def matches(self, loan: Loan, risk_tenths: int, status: LoanStatus | None = None) -> bool:
