@@ -186,6 +186,33 @@ async def profile(send: Callable[[], Awaitable[None]], count: int, top: int, dum
     return out.getvalue()
 
 
+async def garbage(send: Callable[[], Awaitable[None]], count: int, top: int) -> str:
+    """Objects left in reference cycles per request (freed only by the collector), by type, most first.
+
+    The collector is off while the requests run and keeps what it finds (gc.DEBUG_SAVEALL), so every
+    object counted was unreachable and needed a collection; httpx's client side is included.
+    """
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(count):
+            await send()
+        gc.collect()
+        found: dict[str, int] = {}
+        for obj in gc.garbage:
+            name = f"{type(obj).__module__}.{type(obj).__qualname__}"
+            found[name] = found.get(name, 0) + 1
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(0)
+        gc.enable()
+    lines = [f"  {sum(found.values()) / count:.1f} objects in cycles per request:"]
+    for name, n in sorted(found.items(), key=lambda item: -item[1])[:top]:
+        lines.append(f"    {n / count:7.2f}  {name}")
+    return "\n".join(lines) + "\n"
+
+
 async def main(args: argparse.Namespace) -> int:
     problem = await pg_reachable()
     if problem:
@@ -193,7 +220,9 @@ async def main(args: argparse.Namespace) -> int:
         return 1
     kinds = [k for k in KINDS if k in args.only]
     async with pg_database() as url, serve(url, response_cache_size=0) as client:
-        lends = (args.warmup + args.requests + (args.profiled if args.profile else 0)) * ("lend" in kinds)
+        lends = (args.warmup + args.requests + (args.profiled if args.profile else 0) + args.garbage) * (
+            "lend" in kinds
+        )
         arranged = await arrange(client, max(lends, BROWSED if "browse" in kinds else 1))
         gc.collect()
         if args.gc_threshold:
@@ -217,6 +246,14 @@ async def main(args: argparse.Namespace) -> int:
                 f" (of {args.rounds} rounds); wall ms/request median {wall[len(wall) // 2]:.3f};"
                 f" gc ms/request {collecting:.3f}"
             )
+        if args.garbage:
+            for kind in kinds:
+
+                async def cyclic(kind: str = kind) -> None:
+                    await arranged.send(kind)
+
+                print(f"\n==== garbage in reference cycles: {args.garbage} {kind} requests\n")
+                print(await garbage(cyclic, args.garbage, args.top))
         if args.profile:
             for kind in kinds:
 
@@ -237,6 +274,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(KINDS), help="kinds, comma-separated (lend,deposit,me)")
     parser.add_argument("--profile", action="store_true", help="then profile each kind under cProfile")
     parser.add_argument("--profiled", type=int, default=300, help="requests per kind under cProfile (300)")
+    parser.add_argument("--garbage", type=int, default=0, help="then count objects left in cycles over N requests")
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() before timing (what is alive by then)")
     parser.add_argument("--gc-threshold", type=int, default=0, help="set gc's generation-0 threshold first")
     parser.add_argument("--dump", help="also save each kind's pstats to DUMP.<kind> (for pstats or snakeviz)")

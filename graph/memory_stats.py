@@ -7,7 +7,9 @@ objects the garbage collector tracks, with where the process's heap stands: the 
 hands out and, under glibc, malloc's arena size and the part of it in use, so a growing RSS can be told
 apart into live data and fragmentation. `?collect=1` collects garbage first; `?types=N` adds the N most
 numerous types among those objects;
-`?stacks=N`, the N most common stacks of
+`?garbage=start` makes the collector keep what it finds unreachable (gc.DEBUG_SAVEALL) and `?garbage=N`
+reports the N most numerous types of it since then and stops keeping: the objects the process's work leaves
+in reference cycles, which only the collector frees; `?stacks=N`, the N most common stacks of
 live tasks; `?snapshot=NAME` (while tracemalloc traces, PYTHONTRACEMALLOC=1) writes a tracemalloc snapshot to
 MEMORY_STATS_DIR/NAME.tracemalloc.
 """
@@ -22,6 +24,7 @@ import re
 import sys
 import tempfile
 import tracemalloc
+import types
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -128,6 +131,22 @@ def task_stacks(top: int) -> list[tuple[int, list[str]]]:
     return [(count, list(stack)) for stack, count in stacks.most_common(top)]
 
 
+def _garbage_name(obj: object) -> str:
+    """An object's type; for a function, which one (a closure in a cycle is named by where it was made)."""
+    if isinstance(obj, types.FunctionType):
+        return f"function {obj.__module__}.{obj.__qualname__}"
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def garbage_census(top: int) -> dict[str, Any]:
+    """What the collector found unreachable since `?garbage=start`, by type, and it is dropped; keeping stops."""
+    gc.collect()
+    found = Counter(_garbage_name(o) for o in gc.garbage)
+    gc.garbage.clear()
+    gc.set_debug(gc.get_debug() & ~gc.DEBUG_SAVEALL)
+    return {"objects": sum(found.values()), "types": dict(found.most_common(top))}
+
+
 def endpoint(
     directory: str, hub: Hub, shared: SharedResults, rate: RateLimiter, responses: ResponseCache | None = None
 ) -> Any:
@@ -141,6 +160,13 @@ def endpoint(
         if top and top.isdigit():
             counts = Counter(type(o).__qualname__ for o in gc.get_objects())
             body["types"] = dict(counts.most_common(int(top)))
+        census = request.query_params.get("garbage")
+        if census == "start":
+            gc.collect()
+            gc.garbage.clear()
+            gc.set_debug(gc.get_debug() | gc.DEBUG_SAVEALL)
+        elif census and census.isdigit():
+            body["garbage"] = garbage_census(int(census))
         top = request.query_params.get("stacks")
         if top and top.isdigit():
             body["stacks"] = task_stacks(int(top))

@@ -182,7 +182,7 @@ def unavailable(error: GraphQLError | None = None) -> GraphQLError:
 
 
 def masked(error: GraphQLError) -> GraphQLError:
-    """`error` as the client may see it.
+    """`error` as the client may see it, holding no traceback.
 
     Expected failures keep their message: domain errors (with their code), GraphQL validation
     errors and malformed global ids. A transient database failure (a deadlock that outlasted its
@@ -190,6 +190,15 @@ def masked(error: GraphQLError) -> GraphQLError:
     retryable UNAVAILABLE error. Any other exception is "Internal error" with an id that is in
     the log, with its traceback.
     """
+    try:
+        return _masked(error)
+    finally:
+        # The answer needs no frames. Kept, they hold the operation's execution context, loaders and
+        # request, and a frame that raised often holds its error: cycles only the collector frees.
+        _drop_tracebacks(error)
+
+
+def _masked(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, LendingError):
         if (error.extensions or {}).get("code") != original.code:
@@ -207,6 +216,19 @@ def masked(error: GraphQLError) -> GraphQLError:
     return GraphQLError(
         "Internal error", error.nodes, path=error.path, extensions={"code": "INTERNAL", "errorId": error_id}
     )
+
+
+def _drop_tracebacks(error: BaseException) -> None:
+    """`error`, its original error and every exception chained to them, without their tracebacks."""
+    pending, seen = [error], set()
+    while pending:
+        exception = pending.pop()
+        if id(exception) in seen:
+            continue
+        seen.add(id(exception))
+        exception.__traceback__ = None
+        chained = (exception.__cause__, exception.__context__, getattr(exception, "original_error", None))
+        pending += [e for e in chained if isinstance(e, BaseException)]
 
 
 def finish(result: Any, context: Any) -> None:

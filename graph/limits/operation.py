@@ -287,23 +287,28 @@ def money_fields(document: DocumentNode, operation_name: str | None) -> int:
     if operation is None or operation.operation is not OperationType.MUTATION:
         return 0
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    done: dict[str, int] = {}
+    return _count_money(operation.selection_set, fragments, {}, frozenset())
 
-    def count(selection_set: SelectionSetNode | None, visiting: frozenset[str]) -> int:
-        total = 0
-        for selection in selection_set.selections if selection_set else ():
-            if isinstance(selection, FieldNode):
-                total += selection.name.value in MONEY_FIELDS
-            elif isinstance(selection, InlineFragmentNode):
-                total += count(selection.selection_set, visiting)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name not in done and name in fragments and name not in visiting:
-                    done[name] = count(fragments[name].selection_set, visiting | {name})
-                total += done.get(name, 0)
-        return total
 
-    return count(operation.selection_set, frozenset())
+def _count_money(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    done: dict[str, int],
+    visiting: frozenset[str],
+) -> int:
+    # A module function, not a closure: a recursive closure is a reference cycle left for the collector.
+    total = 0
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            total += selection.name.value in MONEY_FIELDS
+        elif isinstance(selection, InlineFragmentNode):
+            total += _count_money(selection.selection_set, fragments, done, visiting)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name not in done and name in fragments and name not in visiting:
+                done[name] = _count_money(fragments[name].selection_set, fragments, done, visiting | {name})
+            total += done.get(name, 0)
+    return total
 
 
 async def within(result: Awaitable[ExecutionResult], seconds: float) -> ExecutionResult:

@@ -149,6 +149,9 @@ def returns_user_errors(resolver: Callable[..., Awaitable[Any]]) -> Callable[...
         try:
             return await resolver(*args, **kwargs)
         except errors.LendingError as error:
+            # The answer keeps what it needs; the traceback would keep every frame it passed through, and
+            # the frame that raised often holds the error itself: a cycle only the collector frees.
+            error.__traceback__ = None
             return user_error(error)
 
     return wrapper
