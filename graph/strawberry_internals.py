@@ -23,6 +23,9 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAd
 # graphql-core's own (public) type, for graphql_core_schema below.
 from graphql import GraphQLField, GraphQLSchema
 
+# Relay ids (graph/execution.py answers a Node's `id` itself when strawberry would make it as Node does).
+from strawberry import relay
+
 # The WebSocket protocols (graph/websocket.py): strawberry's handlers and the socket adapter
 # they talk through, subclassed to close malformed messages with 4400, answer a document that
 # cannot run with an `error` message, stop the operations of a revoked token and ping on
@@ -71,6 +74,31 @@ def plain_attribute(field: GraphQLField) -> str | None:
     return str(definition.python_name)
 
 
+_NODE_ID = relay.Node.__dict__["_id"].__func__  # the resolver of every Node's `id`, a classmethod
+_NODE_RESOLVE_ID = relay.Node.resolve_id.__func__
+_NODE_RESOLVE_TYPENAME = relay.Node.resolve_typename.__func__
+
+
+def node_id_attribute(field: GraphQLField) -> str | None:
+    """The attribute holding the key, if `field` is a relay Node's `id` as strawberry resolves it by default
+    (its own resolver, the type's `resolve_id` and `resolve_typename` not overridden, no extension or
+    permission): its value is then the global id of the parent type's name and `str` of that attribute."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    resolver = getattr(definition, "base_resolver", None)
+    if resolver is None or definition.extensions or definition.permission_classes:
+        return None
+    method = resolver.wrapped_func
+    origin = getattr(method, "__self__", None)
+    if getattr(method, "__func__", None) is not _NODE_ID:
+        return None
+    if not (isinstance(origin, type) and issubclass(origin, relay.Node)):
+        return None
+    own_id = origin.resolve_id.__func__ is _NODE_RESOLVE_ID
+    if not own_id or origin.resolve_typename.__func__ is not _NODE_RESOLVE_TYPENAME:
+        return None
+    return origin.resolve_id_attr()
+
+
 __all__ = [
     "BASIC_RESOLVER",
     "AsyncHTTPRequestAdapter",
@@ -94,6 +122,7 @@ __all__ = [
     "describe_enum_values",
     "forget_collected_subfields",
     "graphql_core_schema",
+    "node_id_attribute",
     "plain_attribute",
 ]
 

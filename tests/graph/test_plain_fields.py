@@ -13,6 +13,7 @@ from typing import Any
 import strawberry
 from hypothesis import given
 from hypothesis import strategies as st
+from strawberry import relay
 
 from graph.execution import SharingExecutor, plain_fields
 from graph.schema import schema as app_schema
@@ -39,7 +40,25 @@ class Thing:
         return self.name.upper()
 
 
+@strawberry.type
+class Item(relay.Node):
+    key: relay.NodeID[int]
+    label: str
+
+
+@strawberry.type
+class Renamed(relay.Node):
+    """A Node whose id strawberry makes by the type's own resolve_id: never answered directly."""
+
+    key: relay.NodeID[int]
+
+    @classmethod
+    def resolve_id(cls, root: "Renamed", *, info: strawberry.Info) -> str:
+        return f"r{root.key}"
+
+
 THINGS: list[Thing] = []
+ITEMS: list[Item] = []
 
 
 @strawberry.type
@@ -52,12 +71,21 @@ class Query:
     def first(self) -> Thing | None:
         return THINGS[0] if THINGS else None
 
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return ITEMS
+
+    @strawberry.field
+    def renamed(self) -> list[Renamed]:
+        return [Renamed(key=item.key) for item in ITEMS]
+
 
 FAST = strawberry.Schema(query=Query, execution_context_class=SharingExecutor)
 STRAWBERRY = strawberry.Schema(query=Query)
 DOCUMENTS = (
     "{ things { name nickname count amount colour seen shout } }",
     "{ first { a: name b: name nickname colour } things { count } }",
+    "{ items { id label other: id } renamed { id } }",
 )
 
 anything = st.one_of(
@@ -87,9 +115,17 @@ def answered(schema: strawberry.Schema, document: str) -> tuple[Any, list[tuple[
     return result.data, sorted((error.message, tuple(error.path or ())) for error in result.errors or ())
 
 
-@given(st.lists(things(), max_size=4))
-def test_plain_fields_answer_and_fail_as_graphql_core_does(nodes: list[Thing]) -> None:
+@st.composite
+def items(draw: st.DrawFn) -> Item:
+    """A node whose key is a database id, or something else (a text, a negative number, null)."""
+    key = draw(st.one_of(st.integers(1, 2**31 - 1), st.integers(1, 2**31 - 1), anything))
+    return Item(key=key, label=draw(st.text(max_size=3)))
+
+
+@given(st.lists(things(), max_size=4), st.lists(items(), max_size=3))
+def test_plain_fields_answer_and_fail_as_graphql_core_does(nodes: list[Thing], keyed: list[Item]) -> None:
     THINGS[:] = nodes
+    ITEMS[:] = keyed
     for document in DOCUMENTS:
         assert answered(FAST, document) == answered(STRAWBERRY, document)
 
@@ -100,7 +136,10 @@ def test_the_fields_answered_directly_are_the_plain_ones() -> None:
 
     loan = plain_fields(graphql_core_schema(app_schema).type_map["Loan"])  # type: ignore[arg-type]
     assert {"name", "amount", "fundedAmount", "status", "expiresAt"} <= set(loan)
-    # The relay id and objects have resolvers of their own; graphql-core answers them.
-    assert not {"id", "partner", "country", "lenders"} & set(loan)
+    # The relay id is made from the key as strawberry's Node makes it; objects have resolvers of their own.
+    assert loan["id"][:2] == ("id", None)
+    assert not {"partner", "country", "lenders"} & set(loan)
+    assert plain_fields(graphql_core_schema(FAST).type_map["Item"])["id"][:2] == ("key", None)  # type: ignore[arg-type]
+    assert "id" not in plain_fields(graphql_core_schema(FAST).type_map["Renamed"])  # type: ignore[arg-type]
     lender = plain_fields(graphql_core_schema(app_schema).type_map["Lender"])  # type: ignore[arg-type]
     assert "balance" not in lender  # guarded by a permission: never read without it
