@@ -75,15 +75,15 @@ def plain_attribute(field: GraphQLField) -> str | None:
 
 
 _NODE_ID = relay.Node.__dict__["_id"].__func__  # the resolver of every Node's `id`, a classmethod
-_NODE_RESOLVE_ID = relay.Node.resolve_id.__func__
-_NODE_RESOLVE_TYPENAME = relay.Node.resolve_typename.__func__
+_NODE_RESOLVE_ID = relay.Node.__dict__["resolve_id"].__func__
+_NODE_RESOLVE_TYPENAME = relay.Node.__dict__["resolve_typename"].__func__
 
 
 def node_id_attribute(field: GraphQLField) -> str | None:
     """The attribute holding the key, if `field` is a relay Node's `id` as strawberry resolves it by default
     (its own resolver, the type's `resolve_id` and `resolve_typename` not overridden, no extension or
     permission): its value is then the global id of the parent type's name and `str` of that attribute."""
-    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    definition: Any = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     resolver = getattr(definition, "base_resolver", None)
     if resolver is None or definition.extensions or definition.permission_classes:
         return None
@@ -93,8 +93,8 @@ def node_id_attribute(field: GraphQLField) -> str | None:
         return None
     if not (isinstance(origin, type) and issubclass(origin, relay.Node)):
         return None
-    own_id = origin.resolve_id.__func__ is _NODE_RESOLVE_ID
-    if not own_id or origin.resolve_typename.__func__ is not _NODE_RESOLVE_TYPENAME:
+    own_id = getattr(origin.resolve_id, "__func__", None) is _NODE_RESOLVE_ID
+    if not own_id or getattr(origin.resolve_typename, "__func__", None) is not _NODE_RESOLVE_TYPENAME:
         return None
     return origin.resolve_id_attr()
 
