@@ -132,7 +132,8 @@ async def _awaited(results: dict[str, Any], awaitable_fields: list[str]) -> dict
         results[field] = await results[field]
     else:
         awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
-        results.update(zip(awaitable_fields, awaited, strict=True))
+        for field, value in zip(awaitable_fields, awaited, strict=True):
+            results[field] = value
     return results
 
 

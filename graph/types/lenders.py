@@ -20,6 +20,7 @@ from graph.types.loans import LoanNode, loan_by_id
 from graph.types.searches import SavedSearchNode
 from graph.types.tokens import ApiTokenNode
 from lending import portfolio as portfolios
+from lending.accounts import balance_cents
 from lending.filters import LOAN_LENDERS
 from lending.money import to_decimal
 from lending.paging import Order, SortKey, check_first, page
@@ -285,7 +286,7 @@ class LenderNode(relay.Node):
         description="Credit available to lend or withdraw, in USD. The lender's own (portfolio:read); one query.",
     )
     async def balance(self) -> Decimal | None:
-        return to_decimal((await Account.get(lender_id=self.id)).balance_cents)
+        return to_decimal(await balance_cents(self.id))
 
     @strawberry.field(
         extensions=private(CanReadPortfolio()),
