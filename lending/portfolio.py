@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from lending.partners import ratio
 from lending.schedule import past_due_cents
-from models import Gender, LoanStatus, Sector, Share
+from models import Gender, Loan, LoanStatus, Sector
+from models.bulk import select_values
 
 OUTSTANDING = (LoanStatus.FUNDRAISING, LoanStatus.FUNDED, LoanStatus.REPAYING)
 DISBURSED = (LoanStatus.FUNDED, LoanStatus.REPAYING, LoanStatus.REPAID, LoanStatus.DEFAULTED)
@@ -49,25 +50,33 @@ class PortfolioStats:
         return ratio(self.past_due_cents, self.repaying_cents)
 
 
+# Read for every portfolio page: one fixed statement, not a query built by the ORM at each read.
+_SHARES = (
+    'SELECT s."amount_cents", s."repaid_cents", s."loss_cents", l."status", l."amount_cents" AS "loan_amount",'
+    ' l."repaid_cents" AS "loan_repaid", l."term_months", l."funded_at", l."country_code", l."sector", l."gender"'
+    ' FROM "share" s JOIN "loan" l ON l."id" = s."loan_id" WHERE s."lender_id" = $1 AND l."status" <> $2'
+)
+
+
 async def portfolio_stats(lender_id: int, now: datetime) -> PortfolioStats:
     """Totals and breakdowns of a lender's shares (refunded shares of expired loans excluded), in one query."""
-    rows = (
-        await Share.filter(lender_id=lender_id)
-        .exclude(loan__status=LoanStatus.EXPIRED)
-        .values_list(
-            "amount_cents",
-            "repaid_cents",
-            "loss_cents",
-            "loan__status",
-            "loan__amount_cents",
-            "loan__repaid_cents",
-            "loan__term_months",
-            "loan__funded_at",
-            "loan__country_code",
-            "loan__sector",
-            "loan__gender",
+    funded_at = Loan._meta.fields_map["funded_at"]  # SQLite hands the column back as text: converted as the ORM does
+    rows = [
+        (
+            row["amount_cents"],
+            row["repaid_cents"],
+            row["loss_cents"],
+            row["status"],
+            row["loan_amount"],
+            row["loan_repaid"],
+            row["term_months"],
+            funded_at.to_python_value(row["funded_at"]),
+            row["country_code"],
+            row["sector"],
+            row["gender"],
         )
-    )
+        for row in await select_values(_SHARES, [lender_id, LoanStatus.EXPIRED.value])
+    ]
     stats = PortfolioStats()
     slices: dict[str, dict[str, Slice]] = defaultdict(dict)
     for amount, repaid, loss, status, loan_amount, loan_repaid, term, funded_at, country, sector, gender in rows:
