@@ -50,12 +50,21 @@ class PortfolioStats:
         return ratio(self.past_due_cents, self.repaying_cents)
 
 
-# Read for every portfolio page: one fixed statement, not a query built by the ORM at each read.
+# Read for every portfolio page: fixed statements, not queries built by the ORM at each read. A portfolio
+# leaves out the refunded shares of expired loans.
+_IN_PORTFOLIO = ' FROM "share" s JOIN "loan" l ON l."id" = s."loan_id" WHERE s."lender_id" = $1 AND l."status" <> $2'
 _SHARES = (
     'SELECT s."amount_cents", s."repaid_cents", s."loss_cents", l."status", l."amount_cents" AS "loan_amount",'
     ' l."repaid_cents" AS "loan_repaid", l."term_months", l."funded_at", l."country_code", l."sector", l."gender"'
-    ' FROM "share" s JOIN "loan" l ON l."id" = s."loan_id" WHERE s."lender_id" = $1 AND l."status" <> $2'
+    + _IN_PORTFOLIO
 )
+_COUNT = 'SELECT COUNT(*) AS "shares"' + _IN_PORTFOLIO
+
+
+async def share_count(lender_id: int) -> int:
+    """How many shares the lender's portfolio holds (refunded shares of expired loans left out)."""
+    found = await select_values(_COUNT, [lender_id, LoanStatus.EXPIRED.value])
+    return int(found[0]["shares"])
 
 
 async def portfolio_stats(lender_id: int, now: datetime) -> PortfolioStats:

@@ -1,5 +1,6 @@
 """Lenders: a public profile, and for the lender alone their money."""
 
+import functools
 from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -248,7 +249,9 @@ class Portfolio:
         # A portfolio page shows each share's loan and partner: they come in the page's own query.
         found = await page(query.select_related("loan__partner"), SHARES_NEWEST, first, after)
         prime_loans(info.context.loaders, [share.loan for share in found.items])
-        return connection(ShareConnection, found, ShareNode.from_model, query.count)
+        return connection(
+            ShareConnection, found, ShareNode.from_model, functools.partial(portfolios.share_count, self.lender_id)
+        )
 
 
 @strawberry.type(name="NotificationConnection", description="A page of a lender's notifications.")
