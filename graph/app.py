@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
-from graph.auth import viewer_for
+from graph.auth import signed_in, viewer_for
 from graph.browser.serving import VersionedFiles
 from graph.context import Context
 from graph.execution import SharedResults
@@ -112,7 +112,8 @@ class LendGraphQL(GraphQLOverHTTP):
         # token; over either limit it gets 429 (RateLimited). WebSocket operations are counted one
         # by one in graph/extensions.py OperationSteps.
         by_ip = await self.rate.check([self.rate.ip(ip)]) if http else []
-        viewer = await viewer_for(request.headers.get("authorization"), self.clock())
+        found = await signed_in(request.headers.get("authorization"), self.clock())
+        viewer = found.viewer if found is not None else None
         if http:
             by_token = await self.rate.check([self.rate.token(viewer)])
             # X-RateLimit-* headers for the bucket Query.rateLimit shows: the token's, or the IP's without one.
@@ -128,6 +129,7 @@ class LendGraphQL(GraphQLOverHTTP):
             shared=self.shared,
             limits=self.limits,
             responses=self.responses if http else None,
+            signed_in=found if http else None,  # a socket's context outlives what the lookup read
         )
 
     def encode_json(self, data: object) -> str | bytes:

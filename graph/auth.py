@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from lending.accounts import mark_seen
-from lending.tokens import Viewer, authenticate
+from lending.tokens import SignIn, Viewer, sign_in
 
 
 def bearer_token(value: str | None) -> str | None:
@@ -13,10 +13,16 @@ def bearer_token(value: str | None) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+async def signed_in(authorization: str | None, now: datetime) -> SignIn | None:
+    """What an Authorization value names (None when absent or invalid); marks a lender as seen."""
+    token = bearer_token(authorization)
+    found = await sign_in(token) if token else None
+    if found is not None and found.viewer.lender_id is not None:
+        await mark_seen(found.viewer.lender_id, found.viewer.last_seen_at, now)
+    return found
+
+
 async def viewer_for(authorization: str | None, now: datetime) -> Viewer | None:
     """The viewer an Authorization value names (None when absent or invalid); marks a lender as seen."""
-    token = bearer_token(authorization)
-    viewer = await authenticate(token) if token else None
-    if viewer is not None and viewer.lender_id is not None:
-        await mark_seen(viewer.lender_id, viewer.last_seen_at, now)
-    return viewer
+    found = await signed_in(authorization, now)
+    return found.viewer if found is not None else None

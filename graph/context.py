@@ -16,7 +16,7 @@ from graph.limits import Limits
 from graph.limits.rate import RateLimiter
 from graph.loaders import Loaders
 from lending.errors import Forbidden
-from lending.tokens import Viewer
+from lending.tokens import SignIn, Viewer
 from models import Loan, Partner
 from subscriptions.hub import Hub
 
@@ -36,7 +36,9 @@ class Context:
     limits: Limits  # the application's limits on operations, its rate limiter among them
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
     responses: ResponseCache | None = None  # answers to public reads over HTTP (None: none are kept)
+    signed_in: SignIn | None = None  # what the token lookup of this HTTP request read (graph/auth.py)
     loaders: Loaders = field(init=False)
+    _balances: dict[int, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # Per operation: loaders must never outlive the request that filled them.
@@ -52,6 +54,20 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def answer_from_sign_in(self, reading: bool) -> None:
+        """Let a query answer from what the request's token lookup read: the signed-in lender's row and
+        credit, read by this same request a moment before. A mutation reads them again after it writes."""
+        found, self.signed_in = self.signed_in, None
+        if not reading or found is None or found.lender is None:
+            return
+        self.loaders.lender.prime(found.lender.id, found.lender)
+        if found.balance_cents is not None:
+            self._balances[found.lender.id] = found.balance_cents
+
+    def known_balance(self, lender_id: int) -> int | None:
+        """The lender's credit in cents if this query already read it (answer_from_sign_in), else None."""
+        return self._balances.get(lender_id)
 
     @property
     def rate(self) -> RateLimiter:

@@ -273,6 +273,8 @@ class Schema(errorlog.Schema):
         kind = OperationType(operation.operation.value)
         if kind not in (allowed_operation_types or ALL_OPERATION_TYPES):
             raise InvalidOperationTypeError(kind)
+        if isinstance(context_value, Context):
+            context_value.answer_from_sign_in(reading=kind is OperationType.QUERY)
         try:
             errors = await refusals(context_value, document, operation_name, variable_values, self)
         except Exception as error:  # a failure of the server, not of the request: masked by finish

@@ -1,5 +1,6 @@
 """API tokens: random bearer strings, stored only as their SHA-256."""
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from lending.errors import Forbidden, InvalidInput, NotFound
 from lending.outbox import Draft, emit
 from lending.text import clean_text
 from models import ApiToken, EventKind, Lender, Role
+from models.tortoise_internals import instance_from_row
 
 TOKEN_PREFIX = "lg_"
 
@@ -134,34 +136,65 @@ async def is_live(token_id: int) -> bool:
     return await ApiToken.filter(id=token_id, revoked_at=None).exists()
 
 
-# The token lookup runs on every authenticated request: one fixed statement per dialect, sent as it is,
-# costs a fraction of building the same query with the ORM each time (its result is unchanged).
-_LOOKUP = (
-    'SELECT t."id", t."role", t."lender_id", t."partner_id", t."scopes", l."last_seen_at"'
-    ' FROM "api_token" t LEFT OUTER JOIN "lender" l ON l."id" = t."lender_id"'
-    ' WHERE t."token_hash" = {} AND t."revoked_at" IS NULL'
-)
-_LOOKUPS = {"postgres": _LOOKUP.format("$1"), "sqlite": _LOOKUP.format("?")}
+@dataclass(frozen=True)
+class SignIn:
+    """A valid token's viewer and, for a lender's token, the lender's row and credit as the lookup read them.
+
+    A query may answer from them (graph.context.Context.answer_from_sign_in): `{ me { displayName
+    balance } }` then costs the lookup alone. Anything that writes reads again.
+    """
+
+    viewer: Viewer
+    lender: Lender | None = None
+    balance_cents: int | None = None
+
+
+_LENDER = "lender__"  # the prefix of the lender's columns in the lookup's row
+
+
+@functools.cache
+def _lookup(dialect: str) -> str:
+    """The token lookup: one fixed statement per dialect, sent as it is, on every authenticated request
+    (building it with the ORM each time cost a fraction of the request); the lender's columns derived."""
+    lender = ", ".join(f'l."{column}" AS "{_LENDER}{column}"' for column in Lender._meta.fields_db_projection.values())
+    return (
+        f'SELECT t."id", t."role", t."lender_id", t."partner_id", t."scopes", {lender}, a."balance_cents"'
+        ' FROM "api_token" t LEFT OUTER JOIN "lender" l ON l."id" = t."lender_id"'
+        ' LEFT OUTER JOIN "account" a ON a."lender_id" = t."lender_id"'
+        f' WHERE t."token_hash" = {"$1" if dialect == "postgres" else "?"} AND t."revoked_at" IS NULL'
+    )
 
 
 async def authenticate(token: str) -> Viewer | None:
     """The viewer a bearer token stands for, or None for an unknown or revoked token."""
+    found = await sign_in(token)
+    return found.viewer if found is not None else None
+
+
+async def sign_in(token: str) -> SignIn | None:
+    """What a bearer token stands for (its viewer, and a lender's row and credit), or None for an unknown
+    or revoked token. One statement."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     db = ApiToken._meta.db
-    found = await db.execute_query_dict(_LOOKUPS[db.capabilities.dialect], [hash_token(token)])
+    found = await db.execute_query_dict(_lookup(db.capabilities.dialect), [hash_token(token)])
     if not found:
         return None
     record = found[0]
     role = Role(record["role"])
-    # The fields convert as the ORM would: scopes from JSON text, last_seen_at aware on both databases.
+    # The fields convert as the ORM would: scopes from JSON text, times aware on both databases.
     scopes = ApiToken._meta.fields_map["scopes"].to_python_value(record["scopes"])
-    return Viewer(
+    lender = None
+    if record[f"{_LENDER}id"] is not None:
+        skip = len(_LENDER)
+        lender = instance_from_row(Lender, {k[skip:]: v for k, v in record.items() if k.startswith(_LENDER)})
+    viewer = Viewer(
         token_id=record["id"],
         role=role,
         lender_id=record["lender_id"],
         partner_id=record["partner_id"],
         # Partner and admin tokens act by role; a lender token from before scopes existed has them all.
         scopes=frozenset(scopes or SCOPES) if role is Role.LENDER else frozenset(SCOPES),
-        last_seen_at=Lender._meta.fields_map["last_seen_at"].to_python_value(record["last_seen_at"]),
+        last_seen_at=lender.last_seen_at if lender is not None else None,
     )
+    return SignIn(viewer, lender, record["balance_cents"])

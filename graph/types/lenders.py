@@ -288,8 +288,9 @@ class LenderNode(relay.Node):
         extensions=private(CanReadPortfolio()),
         description="Credit available to lend or withdraw, in USD. The lender's own (portfolio:read); one query.",
     )
-    async def balance(self) -> Decimal | None:
-        return to_decimal(await balance_cents(self.id))
+    async def balance(self, info: Info) -> Decimal | None:
+        known = info.context.known_balance(self.id)
+        return to_decimal(known if known is not None else await balance_cents(self.id))
 
     @strawberry.field(
         extensions=private(CanReadPortfolio()),
