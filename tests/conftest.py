@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from hypothesis import HealthCheck, settings
 
 from graph.app import create_app
 from graph.settings import Settings
@@ -18,6 +19,11 @@ from tests import services
 from tests.api import Api
 from tests.clock import FakeClock
 from tests.ws import uvicorn_on_this_loop
+
+# The suite never asserts a time: Hypothesis's checks of how long generating or running an example takes would
+# (CI shares 2 cores with PostgreSQL and Redis). A test's own settings replace this list, so name too_slow there.
+settings.register_profile("lendgraph", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("lendgraph")
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,7 @@ async def test_a_loan_key_that_is_no_database_id_names_nothing(api, world, key):
         assert body == {"data": {field: None}}, (key, body)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(type_name=TYPES, key=KEYS)
 async def test_any_global_id_names_an_object_or_nothing(api, world, type_name, key):
     global_id = gid(type_name, key)
@@ -91,7 +91,7 @@ async def test_any_global_id_names_an_object_or_nothing(api, world, type_name, k
             assert refused_or_null(body, field), body
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     garbage=st.one_of(
         st.binary(max_size=24).map(lambda b: base64.b64encode(b).decode()),

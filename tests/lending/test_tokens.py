@@ -16,7 +16,7 @@ asked_scopes = st.lists(st.sampled_from(SCOPES), min_size=1, max_size=8)
 emails = iter(range(10**6))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(held=held_scopes, asked=asked_scopes)
 async def test_a_token_grants_only_scopes_it_holds(api, held, asked):
     lender, _ = await register_lender("Ada", f"ada.{next(emails)}@example.org")

@@ -165,7 +165,7 @@ async def test_an_unexpected_error_is_logged_once_with_its_traceback(api, produc
     assert "the bug" in production_log.handler.format(records[0])
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.text(max_size=3000))
 def test_a_clipped_message_is_one_printable_line_within_its_limit(text):
     line = clip(text, 300)
