@@ -35,6 +35,7 @@ from bench.p1_portfolio import QUERY as PORTFOLIO
 from bench.p2_hot_loan import LEND
 from bench.p6_platform import DEPOSIT
 from graph.ids import encode_id
+from graph.memory_stats import left_in_cycles
 from lending.accounts import deposit, register_lender
 from lending.loans import MAX_LOAN_CENTS, Listing, list_loan
 from lending.money import LENDING_UNIT, to_decimal
@@ -187,28 +188,11 @@ async def profile(send: Callable[[], Awaitable[None]], count: int, top: int, dum
 
 
 async def garbage(send: Callable[[], Awaitable[None]], count: int, top: int) -> str:
-    """Objects left in reference cycles per request (freed only by the collector), by type, most first.
-
-    The collector is off while the requests run and keeps what it finds (gc.DEBUG_SAVEALL), so every
-    object counted was unreachable and needed a collection; httpx's client side is included.
-    """
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        for _ in range(count):
-            await send()
-        gc.collect()
-        found: dict[str, int] = {}
-        for obj in gc.garbage:
-            name = f"{type(obj).__module__}.{type(obj).__qualname__}"
-            found[name] = found.get(name, 0) + 1
-    finally:
-        gc.garbage.clear()
-        gc.set_debug(0)
-        gc.enable()
+    """Objects left in reference cycles per request (freed only by the collector), by type, most first;
+    httpx's client side is included (graph.memory_stats.left_in_cycles)."""
+    found = await left_in_cycles(send, count)
     lines = [f"  {sum(found.values()) / count:.1f} objects in cycles per request:"]
-    for name, n in sorted(found.items(), key=lambda item: -item[1])[:top]:
+    for name, n in found.most_common(top):
         lines.append(f"    {n / count:7.2f}  {name}")
     return "\n".join(lines) + "\n"
 

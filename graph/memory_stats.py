@@ -26,6 +26,7 @@ import tempfile
 import tracemalloc
 import types
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,26 @@ def _garbage_name(obj: object) -> str:
     if isinstance(obj, types.FunctionType):
         return f"function {obj.__module__}.{obj.__qualname__}"
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+async def left_in_cycles(work: Callable[[], Awaitable[object]], times: int = 1) -> Counter[str]:
+    """What `times` runs of `work` leave in reference cycles, by type (functions by name).
+
+    The collector is off meanwhile and keeps what it finds (gc.DEBUG_SAVEALL): every object counted was
+    unreachable and needed a collection. For tests and bench.profile_request, in-process.
+    """
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(times):
+            await work()
+        gc.collect()
+        return Counter(_garbage_name(o) for o in gc.garbage)
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(0)
+        gc.enable()
 
 
 def garbage_census(top: int) -> dict[str, Any]:

@@ -1,13 +1,10 @@
 """GET /debug/memory: off unless MEMORY_STATS_DIR is set; with it, the sizes that must come back down and
 where the process's heap stands (Python's allocator and, under glibc, malloc's)."""
 
-import gc
 import os
 import platform
-from collections import Counter
-from collections.abc import Awaitable, Callable
 
-from graph.memory_stats import heap
+from graph.memory_stats import heap, left_in_cycles
 from tests.api import Api, new_key, partner_token
 from tests.conftest import serve
 
@@ -55,22 +52,6 @@ async def test_the_garbage_census_names_what_was_left_in_reference_cycles(databa
         # The census ends it: the collector frees again what it finds.
         Knot()
         assert (await api.http.get("/debug/memory", params={"garbage": "50"})).json()["garbage"]["objects"] == 0
-
-
-async def left_in_cycles(send: Callable[[], Awaitable[object]], times: int) -> Counter[str]:
-    """Objects that `times` sends leave in reference cycles, which only the collector frees."""
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        for _ in range(times):
-            await send()
-        gc.collect()
-        return Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
-    finally:
-        gc.garbage.clear()
-        gc.set_debug(0)
-        gc.enable()
 
 
 async def test_requests_leave_nothing_for_the_collector_beyond_the_clients_own(api: Api):

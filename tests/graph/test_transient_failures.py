@@ -130,10 +130,10 @@ async def test_a_pool_with_no_connection_free_is_a_503_at_once_not_another_wait(
 async def test_a_database_gone_while_the_token_is_looked_up_is_a_retryable_503_in_graphql_shape(api, monkeypatch):
     _, ada = await api.register("Ada")
 
-    async def authenticate(token: str) -> None:
+    async def sign_in(token: str) -> None:
         raise asyncpg.exceptions.CannotConnectNowError("the database system is shutting down")
 
-    monkeypatch.setattr(graph.auth, "authenticate", authenticate)
+    monkeypatch.setattr(graph.auth, "sign_in", sign_in)
     headers = {"Authorization": f"Bearer {ada}"}
     response = await api.http.post("/graphql", json={"query": "{ me { balance } }"}, headers=headers)
 

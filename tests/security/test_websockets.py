@@ -165,7 +165,7 @@ async def test_a_token_that_cannot_be_read_at_connection_init_closes_the_socket_
     async def database_gone(token: str) -> None:
         raise ConnectionRefusedError("the database is restarting")
 
-    monkeypatch.setattr("graph.auth.authenticate", database_gone)
+    monkeypatch.setattr("graph.auth.sign_in", database_gone)
     async with websockets.connect(live.ws_url, subprotocols=[protocol]) as connection:
         await connection.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
         with pytest.raises(ConnectionClosed) as closed:
