@@ -38,7 +38,7 @@ class Context:
     responses: ResponseCache | None = None  # answers to public reads over HTTP (None: none are kept)
     signed_in: SignIn | None = None  # what the token lookup of this HTTP request read (graph/auth.py)
     loaders: Loaders = field(init=False)
-    _balances: dict[int, int] = field(init=False, default_factory=dict)
+    _read_at_sign_in: SignIn | None = field(init=False, default=None)  # what a query may answer from
 
     def __post_init__(self) -> None:
         # Per operation: loaders must never outlive the request that filled them.
@@ -61,13 +61,13 @@ class Context:
         found, self.signed_in = self.signed_in, None
         if not reading or found is None or found.lender is None:
             return
+        self._read_at_sign_in = found
         self.loaders.lender.prime(found.lender.id, found.lender)
-        if found.balance_cents is not None:
-            self._balances[found.lender.id] = found.balance_cents
 
     def known_balance(self, lender_id: int) -> int | None:
         """The lender's credit in cents if this query already read it (answer_from_sign_in), else None."""
-        return self._balances.get(lender_id)
+        found = self._read_at_sign_in
+        return found.balance_cents if found is not None and found.viewer.lender_id == lender_id else None
 
     @property
     def rate(self) -> RateLimiter:

@@ -19,6 +19,7 @@ from tortoise import Tortoise
 from lending.filters import TEXT_FIELDS, Clause, LoanFilter, keyword_sql
 from lending.paging import Order, Page, SortValue, check_first, cursor_values, page_of
 from models import Loan, Partner
+from models.bulk import columns_as, prefixed
 from models.tortoise_internals import instance_from_row
 
 PARTNER_PREFIX = "partner."  # how the page's partner columns are named (tortoise's select_related does the same)
@@ -126,12 +127,6 @@ def _after(order: Order, values: Sequence[SortValue], parameters: Parameters) ->
     return condition
 
 
-def _columns(model: type[Any], table: str, prefix: str = "") -> str:
-    return ", ".join(
-        f'{table}."{column}" AS "{prefix}{column}"' for column in model._meta.fields_db_projection.values()
-    )
-
-
 async def loan_page(
     loan_filter: LoanFilter | None, order: Order, first: int | None, after: str | None
 ) -> tuple[Page[Loan], list[Partner]]:
@@ -144,7 +139,7 @@ async def loan_page(
         conditions.append(_after(order, cursor_values(order, after), parameters))
     by = ", ".join(f"{_key(k.field)} {'DESC' if k.descending else 'ASC'}" for k in order.keys)
     sql = (
-        f"SELECT {_columns(Loan, 'l')}, {_columns(Partner, 'p', PARTNER_PREFIX)}, "
+        f"SELECT {columns_as(Loan, 'l')}, {columns_as(Partner, 'p', PARTNER_PREFIX)}, "
         f'{EXPRESSIONS["remaining_cents"]} AS "remaining_cents" '
         'FROM "loan" l JOIN "partner" p ON p."id" = l."partner_id"'
     )
@@ -154,14 +149,12 @@ async def loan_page(
     rows = await connection.execute_query_dict(sql, parameters.values)
     loans: list[Loan] = []
     partners: dict[int, Partner] = {}
-    skip = len(PARTNER_PREFIX)
     for row in rows:
         loan_columns = {k: v for k, v in row.items() if not k.startswith(PARTNER_PREFIX)}
         loans.append(instance_from_row(Loan, loan_columns, extra=("remaining_cents",)))
     for loan, row in zip(loans[:size], rows, strict=False):  # the row past the page only tells that one follows
         if loan.partner_id not in partners:
-            columns = {k[skip:]: v for k, v in row.items() if k.startswith(PARTNER_PREFIX)}
-            partners[loan.partner_id] = instance_from_row(Partner, columns)
+            partners[loan.partner_id] = instance_from_row(Partner, prefixed(row, PARTNER_PREFIX))
     return page_of(loans, order, size, has_previous=after is not None), list(partners.values())
 
 

@@ -12,6 +12,7 @@ from lending.errors import Forbidden, InvalidInput, NotFound
 from lending.outbox import Draft, emit
 from lending.text import clean_text
 from models import ApiToken, EventKind, Lender, Role
+from models.bulk import columns_as, prefixed
 from models.tortoise_internals import instance_from_row
 
 TOKEN_PREFIX = "lg_"
@@ -156,9 +157,9 @@ _LENDER = "lender__"  # the prefix of the lender's columns in the lookup's row
 def _lookup(dialect: str) -> str:
     """The token lookup: one fixed statement per dialect, sent as it is, on every authenticated request
     (building it with the ORM each time cost a fraction of the request); the lender's columns derived."""
-    lender = ", ".join(f'l."{column}" AS "{_LENDER}{column}"' for column in Lender._meta.fields_db_projection.values())
     return (
-        f'SELECT t."id", t."role", t."lender_id", t."partner_id", t."scopes", {lender}, a."balance_cents"'
+        f'SELECT t."id", t."role", t."lender_id", t."partner_id", t."scopes", {columns_as(Lender, "l", _LENDER)},'
+        ' a."balance_cents"'
         ' FROM "api_token" t LEFT OUTER JOIN "lender" l ON l."id" = t."lender_id"'
         ' LEFT OUTER JOIN "account" a ON a."lender_id" = t."lender_id"'
         f' WHERE t."token_hash" = {"$1" if dialect == "postgres" else "?"} AND t."revoked_at" IS NULL'
@@ -186,8 +187,7 @@ async def sign_in(token: str) -> SignIn | None:
     scopes = ApiToken._meta.fields_map["scopes"].to_python_value(record["scopes"])
     lender = None
     if record[f"{_LENDER}id"] is not None:
-        skip = len(_LENDER)
-        lender = instance_from_row(Lender, {k[skip:]: v for k, v in record.items() if k.startswith(_LENDER)})
+        lender = instance_from_row(Lender, prefixed(record, _LENDER))
     viewer = Viewer(
         token_id=record["id"],
         role=role,
