@@ -19,7 +19,7 @@ from tortoise import Tortoise
 from lending.filters import TEXT_FIELDS, Clause, LoanFilter, keyword_sql
 from lending.paging import Order, Page, SortValue, check_first, cursor_values, page_of
 from models import Loan, Partner
-from models.bulk import columns_as, prefixed
+from models.bulk import columns_as
 from models.tortoise_internals import instance_from_row
 
 PARTNER_PREFIX = "partner."  # how the page's partner columns are named (tortoise's select_related does the same)
@@ -150,11 +150,10 @@ async def loan_page(
     loans: list[Loan] = []
     partners: dict[int, Partner] = {}
     for row in rows:
-        loan_columns = {k: v for k, v in row.items() if not k.startswith(PARTNER_PREFIX)}
-        loans.append(instance_from_row(Loan, loan_columns, extra=("remaining_cents",)))
+        loans.append(instance_from_row(Loan, row, extra=("remaining_cents",)))
     for loan, row in zip(loans[:size], rows, strict=False):  # the row past the page only tells that one follows
         if loan.partner_id not in partners:
-            partners[loan.partner_id] = instance_from_row(Partner, prefixed(row, PARTNER_PREFIX))
+            partners[loan.partner_id] = instance_from_row(Partner, row, prefix=PARTNER_PREFIX)
     return page_of(loans, order, size, has_previous=after is not None), list(partners.values())
 
 

@@ -1,14 +1,17 @@
 """A lender's portfolio: what they lent, what is outstanding, what came back."""
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from lending.paging import Order, Page, SortKey, check_first, cursor_values, page_of
 from lending.partners import ratio
 from lending.schedule import past_due_cents
-from models import Gender, Loan, LoanStatus, Sector
-from models.bulk import select_values
+from models import Gender, Loan, LoanStatus, Partner, Sector, Share
+from models.bulk import columns_as, select_values
+from models.tortoise_internals import instance_from_row
 
 OUTSTANDING = (LoanStatus.FUNDRAISING, LoanStatus.FUNDED, LoanStatus.REPAYING)
 DISBURSED = (LoanStatus.FUNDED, LoanStatus.REPAYING, LoanStatus.REPAID, LoanStatus.DEFAULTED)
@@ -59,6 +62,42 @@ _SHARES = (
     + _IN_PORTFOLIO
 )
 _COUNT = 'SELECT COUNT(*) AS "shares"' + _IN_PORTFOLIO
+NEWEST = Order("shares", (SortKey("id", descending=True),))
+LOAN_PREFIX, PARTNER_PREFIX = "loan.", "partner."
+
+
+@functools.cache
+def _page_sql(after: bool) -> str:
+    """A page of shares with their loans and partners: all three in one row; one text for a first page and
+    one for a page after a cursor, each prepared once per connection. Made at the first read, once the ORM
+    knows every column (the foreign keys' among them)."""
+    sql = (
+        f"SELECT {columns_as(Share, 's')}, {columns_as(Loan, 'l', LOAN_PREFIX)}, "
+        f"{columns_as(Partner, 'p', PARTNER_PREFIX)}"
+        + _IN_PORTFOLIO.replace(" WHERE", ' JOIN "partner" p ON p."id" = l."partner_id" WHERE')
+    )
+    return sql + (' AND s."id" < $3 ORDER BY s."id" DESC LIMIT $4' if after else ' ORDER BY s."id" DESC LIMIT $3')
+
+
+async def share_page(lender_id: int, first: int | None, after: str | None) -> Page[Share]:
+    """One page of the lender's shares, newest first, each with its loan and the loan's partner, in one query."""
+    size = check_first(first)
+    values: list[object] = [lender_id, LoanStatus.EXPIRED.value]
+    if after is not None:
+        values.append(cursor_values(NEWEST, after)[0])
+    values.append(size + 1)
+    shares = []
+    partners: dict[int, Partner] = {}  # a lender's loans share a few partners: one instance each
+    for row in await select_values(_page_sql(after is not None), values):
+        loan = instance_from_row(Loan, row, prefix=LOAN_PREFIX)
+        partner = partners.get(loan.partner_id)
+        if partner is None:
+            partner = partners[loan.partner_id] = instance_from_row(Partner, row, prefix=PARTNER_PREFIX)
+        loan.partner = partner
+        share = instance_from_row(Share, row)
+        share.loan = loan
+        shares.append(share)
+    return page_of(shares, NEWEST, size, has_previous=after is not None)
 
 
 async def share_count(lender_id: int) -> int:

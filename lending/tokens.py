@@ -12,7 +12,7 @@ from lending.errors import Forbidden, InvalidInput, NotFound
 from lending.outbox import Draft, emit
 from lending.text import clean_text
 from models import ApiToken, EventKind, Lender, Role
-from models.bulk import columns_as, prefixed
+from models.bulk import columns_as
 from models.tortoise_internals import instance_from_row
 
 TOKEN_PREFIX = "lg_"
@@ -187,7 +187,7 @@ async def sign_in(token: str) -> SignIn | None:
     scopes = ApiToken._meta.fields_map["scopes"].to_python_value(record["scopes"])
     lender = None
     if record[f"{_LENDER}id"] is not None:
-        lender = instance_from_row(Lender, prefixed(record, _LENDER))
+        lender = instance_from_row(Lender, record, prefix=_LENDER)
     viewer = Viewer(
         token_id=record["id"],
         role=role,

@@ -70,16 +70,11 @@ def select_every_column(model: type[Model]) -> str:
 
 def columns_as(model: type[Model], table: str, prefix: str = "") -> str:
     """Every column the ORM reads of `model`, from the table aliased `table`, each named `prefix` + its name:
-    for a join that reads a second model's row beside the first (`prefixed` takes it back out)."""
+    for a join that reads a second model's row beside the first (models.tortoise_internals.instance_from_row
+    with that `prefix` makes its instance)."""
     return ", ".join(
         f'{table}."{column}" AS "{prefix}{column}"' for column in model._meta.fields_db_projection.values()
     )
-
-
-def prefixed(row: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """The columns of `row` named `prefix` + a name (`columns_as`), by that name."""
-    skip = len(prefix)
-    return {k[skip:]: v for k, v in row.items() if k.startswith(prefix)}
 
 
 async def select_rows(model: type[M], sql: str, values: Sequence[Any] = ()) -> list[M]:

@@ -49,16 +49,54 @@ __all__ = [
 M = TypeVar("M", bound=Model)
 
 
-def instance_from_row(model: type[M], row: dict[str, Any], extra: tuple[str, ...] = ()) -> M:
-    """A `model` instance from a row read by SQL of our own (every column, by its column name), as
-    tortoise makes one for a query of its own; `extra` columns become plain attributes.
+# How a row becomes an instance of a model, by model and column prefix: made once per connection (which
+# columns need converting depends on the database), forgotten when tortoise connects again.
+_Columns = tuple[tuple[str, str, Any], ...]  # (column key, attribute, converter)
+_Plan = tuple[_Columns, _Columns, _Columns, bool]
+_PLANS: dict[tuple[type[Model], str], _Plan] = {}
+
+
+def _plan(model: type[Model], prefix: str) -> _Plan:
+    """The model's columns as tortoise's `_init_from_db` sorts them (the driver's value kept; the field's
+    type called on a value that is not null; the field's `to_python_value` called on any value), and
+    whether its key is not generated."""
+    meta = model._meta
+    found = _PLANS[model, prefix] = (
+        tuple((prefix + key, name, None) for key, name, _ in meta.db_native_fields),
+        tuple((prefix + key, name, field.field_type) for key, name, field in meta.db_default_fields),
+        tuple((prefix + key, name, field.to_python_value) for key, name, field in meta.db_complex_fields),
+        meta.db_pk_column not in meta.generated_db_fields,
+    )
+    return found
+
+
+def instance_from_row(model: type[M], row: dict[str, Any], extra: tuple[str, ...] = (), prefix: str = "") -> M:
+    """A `model` instance from a row read by SQL of our own (every column, by its column name after
+    `prefix`), as tortoise makes one for a query of its own; `extra` columns become plain attributes.
 
     tortoise publishes no constructor for a row read outside its querysets (Model(**kwargs) treats the
-    values as a new, unsaved row and converts each again); its executors use this classmethod.
+    values as a new, unsaved row and converts each again). This is its executors' classmethod
+    `_init_from_db` unrolled (tests/models/test_rows.py compares the two on every model): a portfolio
+    page of a hundred shares with their loans and partners makes three hundred instances, and
+    tortoise's own way (its bookkeeping attributes set through the model's `__setattr__`, after the
+    columns of each model were picked out of the row) cost more than the query.
     """
-    instance = model._init_from_db(**{k: v for k, v in row.items() if k not in extra})
+    native, default, complex_, custom_pk = _PLANS.get((model, prefix)) or _plan(model, prefix)
+    instance = model.__new__(model)
+    values = instance.__dict__
+    values["_partial"] = False
+    values["_saved_in_db"] = True
+    values["_custom_generated_pk"] = custom_pk
+    values["_await_when_save"] = {}
+    for key, name, _ in native:
+        values[name] = row[key]
+    for key, name, kind in default:
+        value = row[key]
+        values[name] = None if value is None else kind(value)
+    for key, name, convert in complex_:
+        values[name] = convert(row[key])
     for name in extra:
-        object.__setattr__(instance, name, row[name])
+        values[name] = row[prefix + name]
     return instance
 
 
@@ -70,3 +108,4 @@ async def init_for_every_task(config: dict[str, Any]) -> None:
     RegisterTortoise for Starlette and FastAPI passes it the same way).
     """
     await Tortoise.init(config=config, _enable_global_fallback=True)
+    _PLANS.clear()  # which columns the driver hands over as they are depends on the database

@@ -31,7 +31,6 @@ from models import (
     ApiToken,
     AutoLendRule,
     Lender,
-    LoanStatus,
     Notification,
     SavedSearch,
     Share,
@@ -60,7 +59,6 @@ describe_enum_values(
 )
 TransferKindEnum: TypeAlias = TransferKind
 # Each list names its own order, so a cursor of one list is refused by another.
-SHARES_NEWEST = Order("shares", (SortKey("id", descending=True),))
 TRANSACTIONS_NEWEST = Order("transactions", (SortKey("id", descending=True),))
 NOTIFICATIONS_NEWEST = Order("notifications", (SortKey("id", descending=True),))
 
@@ -244,10 +242,7 @@ class Portfolio:
         first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> ShareConnection:
-        # Refunded shares of expired loans are not part of the portfolio, as in its stats.
-        query = Share.filter(lender_id=self.lender_id).exclude(loan__status=LoanStatus.EXPIRED)
-        # A portfolio page shows each share's loan and partner: they come in the page's own query.
-        found = await page(query.select_related("loan__partner"), SHARES_NEWEST, first, after)
+        found = await portfolios.share_page(self.lender_id, first, after)
         prime_loans(info.context.loaders, [share.loan for share in found.items])
         return connection(
             ShareConnection, found, ShareNode.from_model, functools.partial(portfolios.share_count, self.lender_id)
