@@ -201,6 +201,14 @@ def test_tortoise_models_still_have_the_constructor_for_rows_read_from_the_datab
         f"{_version('tortoise')} no longer has Model._init_from_db: rows read by our own SQL cannot become "
         "instances. Adapt instance_from_row in models/tortoise_internals.py."
     )
+    from models import Loan
+
+    sorted_columns = ("db_native_fields", "db_default_fields", "db_complex_fields", "generated_db_fields")
+    missing = [name for name in (*sorted_columns, "db_pk_column") if not hasattr(Loan._meta, name)]
+    assert not missing, (
+        f"{_version('tortoise')} no longer sorts a model's columns as _init_from_db reads them ({missing}). "
+        "Adapt instance_from_row in models/tortoise_internals.py."
+    )
 
 
 def _our_subclasses_of_dependencies() -> list[tuple[type, type]]:
