@@ -16,6 +16,7 @@ from tortoise.models import Model
 from lending.errors import InsufficientCredit
 from lending.transactions import current_unit, retried
 from models.db import causes, may_run_again
+from models.tortoise_internals import instance_from_row
 
 M = TypeVar("M", bound=Model)
 # The SQLSTATEs the money functions raise; either way the function's transaction rolled back.
@@ -79,11 +80,14 @@ async def call(statement: str, arguments: Sequence[Any], *, needed: int) -> dict
 
 
 def as_model(model: type[M], row: dict[str, Any] | None) -> M | None:
-    """A row a function returned as JSON (column: value), as the model's instance."""
+    """A row a function returned as JSON (column: value), as the model's instance: a stored row, each value
+    converted by its field as the ORM converts what it reads (JSON carries times as text)."""
     if row is None:
         return None
     fields = model._meta.fields_map
-    return model(**{name: fields[name].to_python_value(value) for name, value in row.items() if name in fields})
+    return instance_from_row(
+        model, {name: fields[name].to_python_value(value) for name, value in row.items() if name in fields}
+    )
 
 
 def raised(error: BaseException) -> tuple[str | None, str | None]:
