@@ -1,7 +1,7 @@
 """Lenders and their credit: registration, deposits and withdrawals."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,14 +60,16 @@ class Moved:
     """What a deposit or withdrawal answers with: its transfer's id, and the rows when already known.
 
     On PostgreSQL the function answers with the transfer and the lender as it
-    left them (and the lender's account id, to sign the amount), so the API
-    reads nothing more; on SQLite they are None and read when asked for.
+    left them (and the lender's account id, to sign the amount, and credit), so
+    the API reads nothing more; on SQLite they are None and read when asked for,
+    and so is the credit after a deposit that auto-lending may have spent.
     """
 
     transfer_id: int
     transfer: Transfer | None = None
     lender: Lender | None = None
     account_id: int | None = None
+    balance_cents: int | None = None
 
 
 async def deposit(lender_id: int, amount: Money, idempotency_key: str, now: datetime) -> Moved:
@@ -82,6 +84,7 @@ async def deposit(lender_id: int, amount: Money, idempotency_key: str, now: date
         moved, auto_lends = await _move_in_one_call("deposit", lender_id, cents, idempotency_key, now)
         if auto_lends:
             await autolend.after_credit([lender_id], now)
+            return replace(moved, balance_cents=None)  # the rule may have lent some of it since
         return moved
     world, account = await ledger.world_account_for_lender(lender_id), await lender_account_id(lender_id)
 
@@ -140,6 +143,7 @@ def _answered(answer: dict[str, Any], key: str) -> tuple[Moved, bool]:
                 transfer=pg_functions.as_model(Transfer, answer["transfer"]),
                 lender=pg_functions.as_model(Lender, answer["lender"]),
                 account_id=answer["account_id"],
+                balance_cents=answer["balance_cents"],
             )
             return moved, bool(answer["auto_lends"])
         case {"outcome": "conflict"}:

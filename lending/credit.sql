@@ -13,11 +13,12 @@
 --  4. the lender's account and its world shard, at once and in id order, then the money: the
 --     withdrawal's debit is conditional on the balance, checked again under the lock;
 --  5. the transfer;
---  6. the rows the answer shows (the transfer, the lender) and whether the lender has an enabled
---     auto-lend rule, so that a deposit by a lender without one reads nothing more.
+--  6. the rows the answer shows (the transfer, the lender, the lender's credit as this call leaves
+--     it) and whether the lender has an enabled auto-lend rule, so that a deposit by a lender
+--     without one reads nothing more.
 --
 -- Answers: {"outcome": "moved" | "replayed", "result": {"transfer_id"}, "transfer", "lender",
--- "account_id", "auto_lends"}, {"outcome": "conflict"}, or {"outcome": "refused", "refusal":
+-- "account_id", "balance_cents", "auto_lends"}, {"outcome": "conflict"}, or {"outcome": "refused", "refusal":
 -- "InsufficientCredit", "needed", "available"}.
 -- Raised (everything rolled back): SQLSTATE LG001 when a concurrent duplicate of this request
 -- stored the key after step 1 read it (call again: step 1 then answers); LG002 when the credit
@@ -63,6 +64,7 @@ BEGIN
             'transfer', to_jsonb(moved),
             'lender', (SELECT to_jsonb(r) FROM lender r WHERE r.id = p_lender_id),
             'account_id', (SELECT id FROM account WHERE lender_id = p_lender_id),
+            'balance_cents', (SELECT balance_cents FROM account WHERE lender_id = p_lender_id),
             'auto_lends', EXISTS (SELECT 1 FROM auto_lend_rule WHERE lender_id = p_lender_id AND enabled)
         );
     END IF;
@@ -128,6 +130,7 @@ BEGIN
         'transfer', to_jsonb(moved),
         'lender', (SELECT to_jsonb(r) FROM lender r WHERE r.id = p_lender_id),
         'account_id', lender_account,
+        'balance_cents', (SELECT balance_cents FROM account WHERE id = lender_account),
         'auto_lends', EXISTS (SELECT 1 FROM auto_lend_rule WHERE lender_id = p_lender_id AND enabled)
     );
 END;

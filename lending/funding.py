@@ -29,6 +29,7 @@ class Lent:
     loan: Loan | None = None
     share: Share | None = None
     lender: Lender | None = None
+    balance_cents: int | None = None  # the lender's credit as the lend left it, when known
 
 
 def _refusal(loan: Loan, amount: int, now: datetime) -> Exception | None:
@@ -156,6 +157,7 @@ def _answered(answer: dict[str, Any], loan_id: int, key: str) -> Lent:
             loan=pg_functions.as_model(Loan, answer["loan"]),
             share=pg_functions.as_model(Share, answer["share"]),
             lender=pg_functions.as_model(Lender, answer["lender"]),
+            balance_cents=answer["balance_cents"],
         )
     match answer:
         case {"outcome": "conflict"}:

@@ -17,9 +17,11 @@
 --  5. the accounts, all at once in id order, then the money: lender to loan, and on filling
 --     the loan, loan to partner; the lender's last_lent_at;
 --  6. the outbox events, as lending/outbox.py writes them;
---  7. the rows the answer shows (loan, share, lender) as JSON, so the API reads nothing again.
+--  7. the rows the answer shows (loan, share, lender) as JSON and the lender's credit, so the API
+--     reads nothing again.
 --
--- Answers: {"outcome": "lent" | "replayed", "result": {...}, "loan", "share", "lender"},
+-- Answers: {"outcome": "lent" | "replayed", "result": {...}, "loan", "share", "lender",
+-- "balance_cents"},
 -- {"outcome": "conflict"}, or {"outcome": "refused", "refusal": <lending.errors name>, ...}.
 -- Raised (everything rolled back): SQLSTATE LG001 when a concurrent duplicate of this request
 -- stored the key after step 1 read it (call again: step 1 then answers); LG002 when the credit
@@ -64,7 +66,8 @@ BEGIN
             'result', stored.result,
             'loan', (SELECT to_jsonb(l) FROM loan l WHERE l.id = (stored.result ->> 'loan_id')::integer),
             'share', (SELECT to_jsonb(s) FROM share s WHERE s.id = (stored.result ->> 'share_id')::integer),
-            'lender', (SELECT to_jsonb(r) FROM lender r WHERE r.id = p_lender_id)
+            'lender', (SELECT to_jsonb(r) FROM lender r WHERE r.id = p_lender_id),
+            'balance_cents', (SELECT balance_cents FROM account WHERE lender_id = p_lender_id)
         );
     END IF;
 
@@ -192,7 +195,8 @@ BEGIN
         'result', jsonb_build_object('loan_id', p_loan_id, 'share_id', held.id),
         'loan', to_jsonb(lent),
         'share', to_jsonb(held),
-        'lender', to_jsonb(lender_row)
+        'lender', to_jsonb(lender_row),
+        'balance_cents', (SELECT balance_cents FROM account WHERE id = lender_account)
     );
 END;
 $$;

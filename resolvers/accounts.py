@@ -80,7 +80,8 @@ WithdrawResult = Annotated[
 async def _moved(lender_id: int, moved: accounts.Moved) -> tuple[LenderNode, TransactionNode]:
     # The rows as the deposit or withdrawal left them when it answered with them (PostgreSQL); else read.
     if moved.lender is not None and moved.transfer is not None and moved.account_id is not None:
-        return LenderNode.from_model(moved.lender), TransactionNode.from_model(moved.transfer, moved.account_id)
+        lender_node = LenderNode.from_model(moved.lender, balance_cents=moved.balance_cents)
+        return lender_node, TransactionNode.from_model(moved.transfer, moved.account_id)
     lender = await Lender.get(id=lender_id).prefetch_related("account")
     transfer = await Transfer.get(id=moved.transfer_id)
     return LenderNode.from_model(lender), TransactionNode.from_model(transfer, lender.account.id)

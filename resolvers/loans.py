@@ -96,7 +96,8 @@ class LendSuccess:
 
     @strawberry.field(description="The lender, with the balance after the lend.")
     async def lender(self) -> LenderNode:
-        return LenderNode.from_model(self.lent.lender or await Lender.get(id=self.lender_id))
+        lender = self.lent.lender or await Lender.get(id=self.lender_id)
+        return LenderNode.from_model(lender, balance_cents=self.lent.balance_cents)
 
 
 LendResult = Annotated[

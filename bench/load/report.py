@@ -4,7 +4,9 @@ Rates and latencies are over the steady part of the run, after the warm-up: offe
 operations scheduled in it, answered/s and ok/s those whose answer arrived in it. Latency runs from
 the scheduled start to the answer (retries included). Outcomes and errors count the whole run; a
 retried attempt's error counts too (as "retried"). RSS slope: least squares over each worker's
-samples after the warm-up, in MB per minute.
+samples after the warm-up, in MB per minute; and over the second half of the run alone, the trend
+once whatever fills as the run starts (pooled connections and their prepared statements, the
+allocator's arenas at their high-water mark) has filled, however long that took.
 """
 
 import math
@@ -105,12 +107,14 @@ def figures(
     for pid in sorted(samples.workers_seen):
         mine = [(t, mb) for t, p, mb in samples.rss if p == pid]
         steady = [(t, mb) for t, mb in mine if t >= warmup] or mine
+        second_half = [(t, mb) for t, mb in mine if t >= duration / 2] or mine
         rss[str(pid)] = {
             "samples": len(mine),
             "first_after_warmup_mb": steady[0][1],
             "last_mb": mine[-1][1],
             "max_mb": max(mb for _, mb in mine),
             "slope_mb_per_min": slope_per_minute(steady),
+            "second_half_slope_mb_per_min": slope_per_minute(second_half),
         }
     ops_total = sum(o["sent"] for o in ops.values())
     seconds = samples.cpu.get("seconds", 0.0) or 1e-9
@@ -203,12 +207,15 @@ def markdown(found: dict[str, Any], books: dict[str, Any], setup: dict[str, Any]
             f"| {kind} | {s['subscribers']} | {sum(s['events'].values())} | {by_kind} | {s['errors']} "
             f"| {s['reconnects']} |"
         )
-    lines += ["", "| worker pid | samples | RSS after warm-up MB | last MB | max MB | slope MB/min |"]
-    lines += ["|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| worker pid | samples | RSS after warm-up MB | last MB | max MB | slope MB/min | second half's MB/min |",
+    ]
+    lines += ["|---|---|---|---|---|---|---|"]
     for pid, r in found["rss"].items():
         lines.append(
             f"| {pid} | {r['samples']} | {r['first_after_warmup_mb']:.1f} | {r['last_mb']:.1f} | {r['max_mb']:.1f} "
-            f"| {r['slope_mb_per_min']:+.3f} |"
+            f"| {r['slope_mb_per_min']:+.3f} | {r['second_half_slope_mb_per_min']:+.3f} |"
         )
     lines += ["", "| CPU | seconds | cores (average) | ms per operation |", "|---|---|---|---|"]
     for name, c in found["cpu"].items():

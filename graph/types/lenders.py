@@ -265,6 +265,8 @@ class LenderNode(relay.Node):
     display_name: str = strawberry.field(description="The name the lender shows, 1 to 100 characters.")
     member_since: datetime = strawberry.field(description="When the lender registered.")
     model: strawberry.Private[Lender]
+    # The credit as the mutation answering with this node left it, when the mutation knows it.
+    balance_cents: strawberry.Private[int | None] = None
 
     @strawberry.field(
         description="Loans lent to, refunded ones excluded; counted for every lender of an operation in one query."
@@ -284,7 +286,7 @@ class LenderNode(relay.Node):
         description="Credit available to lend or withdraw, in USD. The lender's own (portfolio:read); one query.",
     )
     async def balance(self, info: Info) -> Decimal | None:
-        known = info.context.known_balance(self.id)
+        known = self.balance_cents if self.balance_cents is not None else info.context.known_balance(self.id)
         return to_decimal(known if known is not None else await balance_cents(self.id))
 
     @strawberry.field(
@@ -350,8 +352,14 @@ class LenderNode(relay.Node):
         return [SavedSearchNode.from_model(s) for s in await SavedSearch.filter(lender_id=self.id).order_by("name")]
 
     @classmethod
-    def from_model(cls, lender: Lender) -> "LenderNode":
-        return cls(id=lender.id, display_name=lender.display_name, member_since=lender.created_at, model=lender)
+    def from_model(cls, lender: Lender, balance_cents: int | None = None) -> "LenderNode":
+        return cls(
+            id=lender.id,
+            display_name=lender.display_name,
+            member_since=lender.created_at,
+            model=lender,
+            balance_cents=balance_cents,
+        )
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):

@@ -1,7 +1,7 @@
 """Registering, depositing and withdrawing credit."""
 
 from models import Account, Lender, Transfer
-from tests.api import new_key
+from tests.api import new_key, partner_token
 from tests.querycount import count_round_trips
 
 WITHDRAW = """mutation($input: WithdrawInput!) { withdraw(input: $input) {
@@ -73,11 +73,12 @@ async def test_transactions_history_pages_newest_first(api):
 
 
 COUNTED_DEPOSIT = """mutation($input: DepositInput!) { deposit(input: $input) {
-  __typename ... on DepositSuccess { lender { displayName } transaction { amount kind } } } }"""
+  __typename ... on DepositSuccess { lender { displayName balance } transaction { amount kind } } } }"""
 
 
 async def test_a_deposit_without_an_auto_lend_rule_costs_postgresql_the_token_and_one_call(pg_api):
-    """The deposit is one call answered with the rows the payload shows; no auto-lending is looked for."""
+    """The deposit is one call answered with the rows the payload shows and the credit it left; no auto-lending
+    is looked for."""
     _, token = await pg_api.funded_lender("10.00")  # the lender is seen now: no last_seen write below
     variables = {"input": {"amount": "25.00", "idempotencyKey": "counted"}}
 
@@ -86,10 +87,46 @@ async def test_a_deposit_without_an_auto_lend_rule_costs_postgresql_the_token_an
 
     assert result == {
         "__typename": "DepositSuccess",
-        "lender": {"displayName": "Ada"},
+        "lender": {"displayName": "Ada", "balance": "35.00"},
         "transaction": {"amount": "25.00", "kind": "DEPOSIT"},
     }
     assert len(trips.statements) <= 2, trips.report()
     token_lookup, deposit = trips.statements
     assert 'FROM "api_token"' in token_lookup and deposit.startswith("SELECT lendgraph_move_credit("), trips.report()
     assert await pg_api.balance(token) == "35.00"
+    assert (await Account.get(lender_id=(await Lender.get(display_name="Ada")).id)).balance_cents == 3_500
+
+
+MOVES = """mutation($loan: ID!) {
+  first: deposit(input: {amount: "25.00", idempotencyKey: "d1"}) { ... on DepositSuccess { lender { balance } } }
+  lent: lend(input: {loanId: $loan, amount: "25.00", idempotencyKey: "l1"}) {
+    __typename ... on LendSuccess { lender { balance } } }
+  out: withdraw(input: {amount: "5.00", idempotencyKey: "w1"}) { ... on WithdrawSuccess { lender { balance } } }
+  again: deposit(input: {amount: "25.00", idempotencyKey: "d1"}) { ... on DepositSuccess { lender { balance } } }
+}"""
+
+
+async def test_each_money_mutation_of_a_document_answers_the_credit_as_it_left_it(api):
+    """Mutations run in turn: each answer's balance is the credit after that one, not after the first; a replay
+    of the first deposit (same key) moves nothing and answers the credit as it is now."""
+    _, token = await api.funded_lender("10.00")
+    loan = await api.loan_id(await partner_token())
+    answer = await api.data(MOVES, {"loan": loan}, token)
+    assert answer == {
+        "first": {"lender": {"balance": "35.00"}},
+        "lent": {"__typename": "LendSuccess", "lender": {"balance": "10.00"}},
+        "out": {"lender": {"balance": "5.00"}},
+        "again": {"lender": {"balance": "5.00"}},
+    }
+    assert await api.balance(token) == "5.00"
+    assert (await Account.get(lender_id=(await Lender.get(display_name="Ada")).id)).balance_cents == 500
+
+
+async def test_a_deposit_answers_the_credit_after_its_auto_lend_rule_lent_it(api):
+    _, token = await api.register()
+    await api.loan_id(await partner_token())
+    rule = """mutation { setAutoLendRule(input: {amountPerLoan: "25.00"}) { __typename } }"""
+    assert (await api.data(rule, token=token))["setAutoLendRule"]["__typename"] == "AutoLendRuleSuccess"
+    answer = await api.data(COUNTED_DEPOSIT, {"input": {"amount": "30.00", "idempotencyKey": "card"}}, token)
+    assert answer["deposit"]["lender"]["balance"] == "5.00"  # 25.00 of it lent at once
+    assert await api.balance(token) == "5.00"
