@@ -1,7 +1,6 @@
 """`python -m bench`: run the benchmarks, each against a baseline measured in the same run."""
 
 import argparse
-import asyncio
 import os
 import platform
 import sys
@@ -249,4 +248,4 @@ def _cores() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse_args())))
+    sys.exit(common.run_on_serving_loop(main(parse_args())))

@@ -138,6 +138,22 @@ def graphql_data(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
+def run_on_serving_loop(main: Awaitable[T]) -> T:
+    """Run `main` on the event loop `lendgraph serve` runs on: uvicorn's default ("auto") is uvloop where it
+    is installed (uvicorn[standard] installs it on Linux and macOS), else asyncio's. The in-process
+    benchmarks and the asyncpg baselines beside them then share the loop the app is served on.
+    BENCH_LOOP=asyncio measures on asyncio's own loop."""
+    if os.environ.get("BENCH_LOOP", "auto") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                return runner.run(main)  # type: ignore[arg-type]
+    return asyncio.run(main)  # type: ignore[arg-type]
+
+
 @contextlib.asynccontextmanager
 async def serve(database_url: str, **overrides: Any) -> AsyncIterator[Client]:
     """The app with its lifespan running (tortoise connected) and a client for it; `overrides`: Settings fields."""

@@ -18,7 +18,6 @@ from the pass without the profiler.
 """
 
 import argparse
-import asyncio
 import cProfile
 import gc
 import io
@@ -29,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.common import Client, Stopwatch, pg_database, pg_reachable, serve
+from bench.common import Client, Stopwatch, pg_database, pg_reachable, run_on_serving_loop, serve
 from bench.load.documents import BROWSE
 from bench.p1_portfolio import QUERY as PORTFOLIO
 from bench.p2_hot_loan import LEND
@@ -267,4 +266,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse_args())))
+    sys.exit(run_on_serving_loop(main(parse_args())))
