@@ -19,6 +19,7 @@ from graph.limits import Limits, client_ip, limits_of
 from graph.limits.rate import rate_limited_error
 from graph.pipeline import finish, refusals
 from graph.strawberry_internals import OperationType
+from lending.outbox import watch_writes
 
 
 class OperationSteps(SchemaExtension):
@@ -38,6 +39,7 @@ class OperationSteps(SchemaExtension):
         # Before parsing, the name the client sent (or None): strawberry falls back to the
         # document's first operation only once the document is parsed.
         self.named = ec.operation_name
+        written = watch_writes()
         if limits is not None:
             if limits.max_lexical_tokens:
                 ec.parse_options["max_tokens"] = limits.max_lexical_tokens
@@ -47,7 +49,7 @@ class OperationSteps(SchemaExtension):
         finish(ec.result, ec.context)
         if ec.graphql_document is None:  # it did not parse: nothing ran
             return
-        if ec.operation_type is OperationType.MUTATION and hasattr(ec.context, "hub"):
+        if ec.operation_type is OperationType.MUTATION and hasattr(ec.context, "hub") and written.events:
             await ec.context.hub.bus.announce()  # the mutation's events are committed by now
 
     def on_parse(self) -> Iterator[None]:

@@ -67,6 +67,7 @@ from graph.strawberry_internals import (
     graphql_core_schema,
 )
 from lending.errors import LendingError
+from lending.outbox import watch_writes
 from models.db import is_transient
 
 log = logging.getLogger("lendgraph.errors")
@@ -293,6 +294,7 @@ class Schema(errorlog.Schema):
             if kept is not None:
                 return kept
             tag = responses.tag()  # before executing: every event up to it has committed, so it is seen
+        written = watch_writes()
         try:
             async with limits.admission.turn() if limits else contextlib.nullcontext():
                 done = execute(
@@ -318,7 +320,7 @@ class Schema(errorlog.Schema):
             finish(result, context_value)
         elif responses is not None and key is not None and tag is not None:
             responses.store(key, document, tag, result.data)
-        if kind is OperationType.MUTATION and isinstance(context_value, Context):
+        if kind is OperationType.MUTATION and isinstance(context_value, Context) and written.events:
             # The mutation's events are committed by now: wake every process's hub.
             await context_value.hub.bus.announce()
         return result

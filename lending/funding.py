@@ -14,7 +14,7 @@ from lending import ledger, pg_functions
 from lending.errors import ExceedsRemaining, IdempotencyConflict, InsufficientCredit, LoanNotFundraising, NotFound
 from lending.idempotency import check_key, fingerprint, run_once
 from lending.money import LENDING_UNIT, Money, to_cents
-from lending.outbox import Draft, emit, loan_and_lenders, progress
+from lending.outbox import Draft, count_written, emit, loan_and_lenders, progress
 from models import Account, AccountKind, EventKind, Lender, Loan, LoanStatus, Share, TransferKind
 
 LEND_CALL = "SELECT lendgraph_lend($1, $2, $3, $4, $5, $6, $7) AS answer"
@@ -149,6 +149,8 @@ async def _lend_in_one_call(lender_id: int, loan_id: int, cents: int, key: str, 
 def _answered(answer: dict[str, Any], loan_id: int, key: str) -> Lent:
     """The function's answer as lending's result or error."""
     outcome = answer["outcome"]
+    if outcome == "lent":
+        count_written(1)  # lend.sql wrote SHARE_ADDED, and on filling the loan more
     if outcome in ("lent", "replayed"):
         result = answer["result"]
         return Lent(

@@ -35,6 +35,7 @@ The guarantee, and why it holds:
 
 import json
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,34 @@ from tortoise import Tortoise
 
 from models import EventKind, Loan, Share
 from models.bulk import with_rows
+
+
+class Written:
+    """How many events an operation has written so far (`watch_writes`), by any writer of the outbox."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events = 0
+
+
+# The operation's count, shared with the tasks it starts (they copy the context, which holds this object).
+_written: ContextVar[Written | None] = ContextVar("lendgraph_events_written", default=None)
+
+
+def watch_writes() -> Written:
+    """Count the events written from now on by this task and the tasks it starts: an operation that wrote
+    none (a deposit without an auto-lend rule, a refusal) has nothing to announce to the hubs."""
+    written = Written()
+    _written.set(written)
+    return written
+
+
+def count_written(events: int) -> None:
+    """Record that `events` events were written: by `emit`, or by a PostgreSQL function that writes its own."""
+    written = _written.get()
+    if written is not None:
+        written.events += events
 
 
 @dataclass(frozen=True)
@@ -75,6 +104,7 @@ async def emit(drafts: Iterable[Draft], now: datetime) -> list[int]:
         },
         rows,
     )
+    count_written(len(inserted))
     return sorted(row["id"] for row in inserted)
 
 
