@@ -61,10 +61,20 @@ async def with_rows(sql: str, columns: dict[str, str], rows: Sequence[Sequence[A
     return found
 
 
+def _columns(model: type[Model]) -> list[str]:
+    """Every column the ORM reads of `model`. Until Tortoise.init the model's foreign keys have no column
+    yet (tortoise adds `loan_id` and the like when it connects): SQL built from the columns before then,
+    at import time say, would silently read none, so that is refused."""
+    meta = model._meta
+    if any(meta.fields_map[name].source_field is None for name in meta.fk_fields):
+        raise RuntimeError(f"{model.__name__}'s columns are read before Tortoise.init: build its SQL at first use")
+    return list(meta.fields_db_projection.values())
+
+
 @functools.cache
 def select_every_column(model: type[Model]) -> str:
     """`SELECT <every column the ORM reads> FROM <table>`: derived, so a new field is read too."""
-    columns = ", ".join(f'"{column}"' for column in model._meta.fields_db_projection.values())
+    columns = ", ".join(f'"{column}"' for column in _columns(model))
     return f'SELECT {columns} FROM "{model._meta.db_table}"'
 
 
@@ -72,9 +82,7 @@ def columns_as(model: type[Model], table: str, prefix: str = "") -> str:
     """Every column the ORM reads of `model`, from the table aliased `table`, each named `prefix` + its name:
     for a join that reads a second model's row beside the first (models.tortoise_internals.instance_from_row
     with that `prefix` makes its instance)."""
-    return ", ".join(
-        f'{table}."{column}" AS "{prefix}{column}"' for column in model._meta.fields_db_projection.values()
-    )
+    return ", ".join(f'{table}."{column}" AS "{prefix}{column}"' for column in _columns(model))
 
 
 async def select_rows(model: type[M], sql: str, values: Sequence[Any] = ()) -> list[M]:

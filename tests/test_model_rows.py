@@ -7,6 +7,10 @@ null and set; each is read with every column and compared, attribute by attribut
 tortoise's own constructor for rows (`_init_from_db`).
 """
 
+import subprocess
+import sys
+from pathlib import Path
+
 from tortoise import Tortoise
 
 from lending.loans import expire_loans
@@ -16,6 +20,7 @@ from models.tortoise_internals import instance_from_row
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
 
+ROOT = Path(__file__).resolve().parents[1]
 SET_RULE = """mutation { setAutoLendRule(input: {amountPerLoan: "25.00"}) { __typename } }"""
 
 
@@ -70,3 +75,12 @@ async def test_a_joined_row_makes_each_model_from_its_prefixed_columns(api: Api,
     statuses = {instance_from_row(Loan, row, prefix="loan.").status.value for row in rows}
     assert statuses == {"REPAYING", "EXPIRED"}
     assert await Lender.all().count() == 2
+
+
+def test_a_models_columns_are_refused_before_the_orm_knows_its_foreign_keys():
+    """Before Tortoise.init a model's foreign keys have no column: SQL made from its columns then (at import,
+    say) would read no `loan_id`, and every instance made from it would miss it. That is refused, loudly."""
+    script = "from models import Share; from models.bulk import columns_as; columns_as(Share, 's')"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.returncode == 1
+    assert "Share's columns are read before Tortoise.init" in run.stderr
