@@ -39,12 +39,17 @@ async def keep_session(connection: asyncpg.Connection) -> None:
 
 
 def connection_settings(database_url: str) -> dict[str, Any]:
-    """Tortoise's settings for the database at `database_url`: pooled connections kept as they are, and a
-    bounded wait for one (models/pool.py)."""
+    """Tortoise's settings for the database at `database_url`: pooled connections kept open and as they
+    are, and a bounded wait for one (models/pool.py)."""
     settings: dict[str, Any] = expand_db_url(database_url)
     if settings["engine"] == "tortoise.backends.asyncpg":
         credentials = settings["credentials"]
         credentials["reset"] = keep_session
+        # asyncpg closes a connection idle for 300 s by default; the next burst opens it again and prepares
+        # every statement anew, and each such burst leaves the worker's memory at a new high-water mark. The
+        # pool is bounded (maxsize), so its connections stay open: `?max_inactive_connection_lifetime=`
+        # (seconds) gives idle connections an end again.
+        credentials["max_inactive_connection_lifetime"] = float(credentials.get("max_inactive_connection_lifetime", 0))
         if on_this_machine(credentials.get("host")) and "ssl" not in credentials and not os.environ.get("PGSSLMODE"):
             # asyncpg's default ("prefer") asks a server for TLS at every connection and every query
             # cancellation: a round trip for nothing on loopback, and a cancellation torn down mid-ask
