@@ -17,8 +17,7 @@ from strawberry.types import StreamExecutionResult
 from graph.documents import parse_document
 from graph.limits import Limits, client_ip, limits_of
 from graph.limits.rate import rate_limited_error
-from graph.pipeline import finish, refusals
-from graph.strawberry_internals import OperationType
+from graph.pipeline import announce_events, finish, refusals
 from lending.outbox import watch_writes
 
 
@@ -49,8 +48,7 @@ class OperationSteps(SchemaExtension):
         finish(ec.result, ec.context)
         if ec.graphql_document is None:  # it did not parse: nothing ran
             return
-        if ec.operation_type is OperationType.MUTATION and hasattr(ec.context, "hub") and written.events:
-            await ec.context.hub.bus.announce()  # the mutation's events are committed by now
+        await announce_events(ec.operation_type, ec.context, written)
 
     def on_parse(self) -> Iterator[None]:
         ec = self.execution_context

@@ -67,7 +67,7 @@ from graph.strawberry_internals import (
     graphql_core_schema,
 )
 from lending.errors import LendingError
-from lending.outbox import watch_writes
+from lending.outbox import Written, watch_writes
 from models.db import is_transient
 
 log = logging.getLogger("lendgraph.errors")
@@ -320,9 +320,7 @@ class Schema(errorlog.Schema):
             finish(result, context_value)
         elif responses is not None and key is not None and tag is not None:
             responses.store(key, document, tag, result.data)
-        if kind is OperationType.MUTATION and isinstance(context_value, Context) and written.events:
-            # The mutation's events are committed by now: wake every process's hub.
-            await context_value.hub.bus.announce()
+        await announce_events(kind, context_value, written)
         return result
 
     @staticmethod
@@ -331,6 +329,13 @@ class Schema(errorlog.Schema):
         result = PreExecutionError(data=None, errors=errors)
         finish(result, context)
         return result
+
+
+async def announce_events(kind: OperationType | None, context: Any, written: Written) -> None:
+    """Wake every process's hub after a mutation that wrote events (committed by now); a mutation that wrote
+    none (a refusal, a replay, a deposit without an auto-lend rule) leaves the hubs asleep."""
+    if kind is OperationType.MUTATION and written.events and isinstance(context, Context):
+        await context.hub.bus.announce()
 
 
 def _response_cache(context: Any) -> ResponseCache | None:

@@ -55,7 +55,9 @@ class PortfolioStats:
 
 # Read for every portfolio page: fixed statements, not queries built by the ORM at each read. A portfolio
 # leaves out the refunded shares of expired loans.
-_IN_PORTFOLIO = ' FROM "share" s JOIN "loan" l ON l."id" = s."loan_id" WHERE s."lender_id" = $1 AND l."status" <> $2'
+_SHARES_AND_LOANS = ' FROM "share" s JOIN "loan" l ON l."id" = s."loan_id"'
+_OF_LENDER = ' WHERE s."lender_id" = $1 AND l."status" <> $2'
+_IN_PORTFOLIO = _SHARES_AND_LOANS + _OF_LENDER
 _SHARES = (
     'SELECT s."amount_cents", s."repaid_cents", s."loss_cents", l."status", l."amount_cents" AS "loan_amount",'
     ' l."repaid_cents" AS "loan_repaid", l."term_months", l."funded_at", l."country_code", l."sector", l."gender"'
@@ -74,7 +76,9 @@ def _page_sql(after: bool) -> str:
     sql = (
         f"SELECT {columns_as(Share, 's')}, {columns_as(Loan, 'l', LOAN_PREFIX)}, "
         f"{columns_as(Partner, 'p', PARTNER_PREFIX)}"
-        + _IN_PORTFOLIO.replace(" WHERE", ' JOIN "partner" p ON p."id" = l."partner_id" WHERE')
+        + _SHARES_AND_LOANS
+        + ' JOIN "partner" p ON p."id" = l."partner_id"'
+        + _OF_LENDER
     )
     return sql + (' AND s."id" < $3 ORDER BY s."id" DESC LIMIT $4' if after else ' ORDER BY s."id" DESC LIMIT $3')
 
