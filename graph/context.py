@@ -17,7 +17,7 @@ from graph.limits.rate import RateLimiter
 from graph.loaders import Loaders
 from lending.errors import Forbidden
 from lending.tokens import SignIn, Viewer
-from models import Loan, Partner
+from models import Loan
 from subscriptions.hub import Hub
 
 if TYPE_CHECKING:  # graph/execution.py imports this module: the executor runs with a Context
@@ -46,11 +46,7 @@ class Context:
 
     def fresh_loaders(self, loan: Loan | None = None) -> None:
         """New loaders for the next event of a long-lived subscription, primed with what it carries."""
-        self.loaders = Loaders(self.clock)
-        if loan is not None:
-            self.loaders.loan.prime(loan.id, loan)
-            if isinstance(loan.partner, Partner):
-                self.loaders.partner.prime(loan.partner_id, loan.partner)
+        self.loaders = Loaders(self.clock, carried=loan)
 
     def now(self) -> datetime:
         return self.clock()

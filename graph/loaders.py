@@ -1,8 +1,8 @@
 """DataLoaders: one batched query per kind of object per operation, whatever the page size."""
 
+import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -42,24 +42,48 @@ def _partner_records(clock: Callable[[], datetime]) -> Callable[[list[int]], Awa
     return load
 
 
-@dataclass
 class Loaders:
-    clock: Callable[[], datetime]
-    loan: DataLoader[int, Loan | None] = field(init=False)
-    partner: DataLoader[int, Partner | None] = field(init=False)
-    lender: DataLoader[int, Lender | None] = field(init=False)
-    partner_record: DataLoader[int, PartnerRecord] = field(init=False)
-    loan_count: DataLoader[int, int] = field(init=False)
-    # (loan id, page size): the first page of the loan's shares, in the order its lenders joined.
-    first_lenders: DataLoader[tuple[int, int], Page[Share]] = field(init=False)
+    """An operation's loaders, each made at its first use: most operations use one or two of them, and a
+    subscription makes a new set for every event it sends.
 
-    def __post_init__(self) -> None:
-        self.loan = DataLoader(_by_id(Loan))
-        self.partner = DataLoader(_by_id(Partner))
-        self.lender = DataLoader(_by_id(Lender))
-        self.partner_record = DataLoader(_partner_records(self.clock))
-        self.loan_count = DataLoader(_loan_counts)
-        self.first_lenders = DataLoader(_first_lenders)
+    `carried`: a loan an event carries (with its partner, if read with it), known to the loaders that
+    the event's fields would otherwise read it with.
+    """
+
+    def __init__(self, clock: Callable[[], datetime], carried: Loan | None = None) -> None:
+        self.clock = clock
+        self._carried = carried
+
+    @functools.cached_property
+    def loan(self) -> DataLoader[int, Loan | None]:
+        loader: DataLoader[int, Loan | None] = DataLoader(_by_id(Loan))
+        if self._carried is not None:
+            loader.prime(self._carried.id, self._carried)
+        return loader
+
+    @functools.cached_property
+    def partner(self) -> DataLoader[int, Partner | None]:
+        loader: DataLoader[int, Partner | None] = DataLoader(_by_id(Partner))
+        if self._carried is not None and isinstance(self._carried.partner, Partner):
+            loader.prime(self._carried.partner_id, self._carried.partner)
+        return loader
+
+    @functools.cached_property
+    def lender(self) -> DataLoader[int, Lender | None]:
+        return DataLoader(_by_id(Lender))
+
+    @functools.cached_property
+    def partner_record(self) -> DataLoader[int, PartnerRecord]:
+        return DataLoader(_partner_records(self.clock))
+
+    @functools.cached_property
+    def loan_count(self) -> DataLoader[int, int]:
+        return DataLoader(_loan_counts)
+
+    @functools.cached_property
+    def first_lenders(self) -> DataLoader[tuple[int, int], Page[Share]]:
+        """(loan id, page size): the first page of the loan's shares, in the order its lenders joined."""
+        return DataLoader(_first_lenders)
 
 
 def prime_loans(loaders: Loaders, loans: list[Loan]) -> None:

@@ -33,6 +33,7 @@ from models import (
     Share,
     TransferKind,
 )
+from models.bulk import select_values
 
 LISTING_DAYS = 30
 MAX_LOAN_CENTS = 5_000_000  # 50,000.00
@@ -155,6 +156,12 @@ async def expire_loan(loan_id: int, now: datetime) -> bool:
         return True
 
     return await atomic(work)
+
+
+async def loan_exists(loan_id: int) -> bool:
+    """Whether a loan has this id (a loanProgress subscription's loanId): one fixed statement, no ORM query
+    built for each subscriber."""
+    return bool(await select_values('SELECT 1 FROM "loan" WHERE "id" = $1', [loan_id]))
 
 
 async def partners_loan(viewer: Viewer | None, loan_id: int) -> Loan:

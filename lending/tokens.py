@@ -12,7 +12,7 @@ from lending.errors import Forbidden, InvalidInput, NotFound
 from lending.outbox import Draft, emit
 from lending.text import clean_text
 from models import ApiToken, EventKind, Lender, Role
-from models.bulk import columns_as
+from models.bulk import columns_as, select_values
 from models.tortoise_internals import instance_from_row
 
 TOKEN_PREFIX = "lg_"
@@ -134,7 +134,7 @@ async def is_live(token_id: int) -> bool:
     One read by primary key: a WebSocket asks before each operation, since a
     socket outlives the revocation of the token it signed in with.
     """
-    return await ApiToken.filter(id=token_id, revoked_at=None).exists()
+    return bool(await select_values('SELECT 1 FROM "api_token" WHERE "id" = $1 AND "revoked_at" IS NULL', [token_id]))
 
 
 @dataclass(frozen=True)

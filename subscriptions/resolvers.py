@@ -17,8 +17,9 @@ from graph.permissions import IsLender, requires
 from graph.types.events import LenderEvent, LoanListedEvent, LoanProgressEvent, lender_event, loan_of
 from graph.types.loans import LoanFilterInput
 from lending.errors import InvalidInput, NotFound
+from lending.loans import loan_exists
 from lending.tokens import PORTFOLIO_READ
-from models import Loan, LoanStatus
+from models import LoanStatus
 from subscriptions.hub import BATCH, LISTINGS, Delivery, Hub, Topic, replay
 
 AFTER_EVENT = (
@@ -104,7 +105,7 @@ class Subscription:
         after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None,
     ) -> AsyncGenerator[LoanProgressEvent, None]:
         ident = decode_id(loan_id, "Loan")
-        if not await Loan.exists(id=ident):
+        if not await loan_exists(ident):
             raise NotFound("loan", loan_id)
         async for delivery in signed_in_stream(info, Topic("loan", ident), after):
             info.context.fresh_loaders(delivery.loan)
