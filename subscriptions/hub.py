@@ -16,6 +16,7 @@ missing id of another topic that may still appear.
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -100,26 +101,42 @@ async def replay(topic: Topic, after_id: int, through: int, limit: int = BATCH) 
 
 @dataclass(eq=False)
 class Inbox:
-    """A subscriber's bounded queue of live events."""
+    """A subscriber's bounded queue of live events: the events, and a future while its subscriber waits.
+
+    Every event is offered to every subscriber of its topic, so this is on the hot path of fan-out:
+    asyncio.Queue did the same at several times the cost per event (a deque of waiting getters, the
+    loop looked up for each wake-up), and a subscriber has one reader only.
+    """
 
     topic: Topic
     size: int
     start_id: int = 0
     lagging: bool = False
-    queue: asyncio.Queue[Delivery] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(self.size)
+    pending: deque[Delivery] = field(init=False, default_factory=deque)
+    _waiter: "asyncio.Future[None] | None" = field(init=False, default=None)
 
     def offer(self, delivery: Delivery) -> None:
         if self.lagging:
             return
-        try:
-            self.queue.put_nowait(delivery)
-        except asyncio.QueueFull:
+        if len(self.pending) >= self.size:
             # Too slow to keep up: stop queueing; the subscriber catches up from the outbox.
             self.lagging = True
             log.info("subscriber of %s fell behind; it will resync from the outbox", self.topic)
+        else:
+            self.pending.append(delivery)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Return once an event is pending or the subscriber lags (at once if so already)."""
+        if self.pending or self.lagging:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
 
 class Hub:

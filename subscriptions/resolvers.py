@@ -83,10 +83,12 @@ async def follow(hub: Hub, topic: Topic, after_id: int | None) -> AsyncIterator[
                 continue
             if cancelled():
                 raise asyncio.CancelledError
-            delivery = await inbox.queue.get()
-            if delivery.id > last:
-                yield delivery
-                last = delivery.id
+            await inbox.wait()
+            while inbox.pending and not inbox.lagging:
+                delivery = inbox.pending.popleft()
+                if delivery.id > last:
+                    yield delivery
+                    last = delivery.id
 
 
 @strawberry.type(

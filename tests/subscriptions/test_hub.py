@@ -13,7 +13,8 @@ import pytest
 
 import subscriptions.hub
 from graph.ids import decode_id
-from subscriptions.hub import Topic
+from models import Event, EventKind
+from subscriptions.hub import Delivery, Inbox, Topic
 from tests.api import partner_token
 from tests.clock import FakeClock
 from tests.conftest import serve
@@ -57,8 +58,7 @@ async def test_a_subscriber_arriving_while_the_hub_loads_gets_its_events_loaded(
                 assert (await api.lend(token, loan))["__typename"] == "LendSuccess"
             await hub.drain()
             for inbox, loan, name in ((early, first, "First"), (late[0], second, "Second")):
-                assert inbox.queue.qsize() == 1
-                delivery = inbox.queue.get_nowait()
+                (delivery,) = inbox.pending
                 assert delivery.event.loan_id == decode_id(loan, "Loan") and delivery.loan is not None
                 assert delivery.loan.name == name and delivery.loan.partner.name == "Juhudi Kilimo"
 
@@ -92,3 +92,34 @@ async def test_a_failed_outbox_read_is_one_line_while_the_database_is_away(
         partner = await partner_token()
         await api.loan_id(partner, name="After", amount="100.00")  # the reader still delivers afterwards
         await hub.drain()
+
+
+def delivery(event_id: int) -> Delivery:
+    return Delivery(Event(id=event_id, kind=EventKind.SHARE_ADDED, loan_id=1, payload={}))
+
+
+async def test_an_inbox_wakes_its_waiting_subscriber_and_stops_queueing_once_full():
+    inbox = Inbox(Topic("loan", 1), size=2)
+    waiting = asyncio.create_task(inbox.wait())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    inbox.offer(delivery(1))
+    await waiting  # woken by the offer
+    inbox.offer(delivery(2))
+    inbox.offer(delivery(3))  # one more than it holds: lagging, and the event is not kept
+    assert [d.id for d in inbox.pending] == [1, 2] and inbox.lagging
+    inbox.offer(delivery(4))
+    assert [d.id for d in inbox.pending] == [1, 2]
+    await asyncio.wait_for(inbox.wait(), 1)  # lagging: at once, the subscriber must catch up
+
+
+async def test_a_subscriber_cancelled_while_waiting_leaves_its_inbox_usable():
+    inbox = Inbox(Topic("loan", 1), size=2)
+    waiting = asyncio.create_task(inbox.wait())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    inbox.offer(delivery(1))  # nobody waits: nothing to wake, the event is kept
+    await asyncio.wait_for(inbox.wait(), 1)
+    assert [d.id for d in inbox.pending] == [1]
