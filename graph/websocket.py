@@ -222,7 +222,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_connection_init(self, message: Any) -> None:
         if message.get("payload") is None:  # the protocol allows null, strawberry does not
             message = {**message, "payload": {}}
-        if await signed_in(self, super().handle_connection_init, message):
+        acknowledged = await signed_in(self, super().handle_connection_init, message)
+        timer = self.connection_init_timeout_task
+        if timer is not None and timer.cancelling():
+            # Strawberry cancels its timer here but keeps the task, and with it the cancellation, its
+            # traceback and frames, for the socket's life: about a kilobyte on every idle socket.
+            await cancel_and_wait(timer)
+            self.connection_init_timeout_task = None
+        if acknowledged:
             self.session.start()
 
     def _stop_operations(self) -> None:

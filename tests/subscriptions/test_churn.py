@@ -226,6 +226,22 @@ async def test_finished_operations_and_closed_sockets_are_freed_without_the_coll
     assert not left, f"left for the collector: {dict(left)}"
 
 
+async def test_an_idle_subscribed_socket_keeps_no_finished_task_or_exception(served_sqlite: Api) -> None:
+    """A socket that waits for events holds only what it needs: no task that ended (the connection_init
+    timer strawberry cancels), and so no exception, traceback or frame of one, on each of thousands."""
+    api = served_sqlite
+    gc.collect()
+    known = {id(o) for o in gc.get_objects() if isinstance(o, BaseException)}
+    async with contextlib.AsyncExitStack() as sockets:
+        for _ in range(10):
+            socket = await sockets.enter_async_context(Socket.open(api.ws_url))
+            await socket.subscribe("1", LISTED)
+        await api.listening(10)
+        gc.collect()
+        kept = [type(o).__name__ for o in gc.get_objects() if isinstance(o, BaseException) and id(o) not in known]
+    assert not kept, kept
+
+
 async def test_a_long_subscription_keeps_nothing_of_the_events_it_was_sent(served_sqlite: Api) -> None:
     """What a subscription holds does not grow with the events it delivers.
 
