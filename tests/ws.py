@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 import websockets
 
+from graph.settings import Settings
 from tests.clock import FakeClock
 from tests.polling import until
 
@@ -75,7 +76,17 @@ def free_port() -> int:
 async def uvicorn_on_this_loop(app: Any) -> AsyncIterator[str]:
     """Serve `app` on a free port from the current event loop; yield its ws:// URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    # As `lendgraph serve` runs it: WebSocket compression only if WS_PER_MESSAGE_DEFLATE says so (uvicorn's
+    # own default accepts it from every client that offers it, as the websockets client does).
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws_per_message_deflate=Settings.ws_per_message_deflate,
+    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await until(lambda: server.started, "uvicorn to start")
     try:
