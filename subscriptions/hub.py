@@ -111,12 +111,15 @@ class Inbox:
     topic: Topic
     size: int
     start_id: int = 0
+    # Which of the topic's events the subscriber wants (None: all); judged here, so that an event it would
+    # drop (a listing its filter rejects) neither wakes it nor takes room. Must not raise.
+    wanted: "Callable[[Delivery], bool] | None" = None
     lagging: bool = False
     pending: deque[Delivery] = field(init=False, default_factory=deque)
     _waiter: "asyncio.Future[None] | None" = field(init=False, default=None)
 
     def offer(self, delivery: Delivery) -> None:
-        if self.lagging:
+        if self.lagging or (self.wanted is not None and not self.wanted(delivery)):
             return
         if len(self.pending) >= self.size:
             # Too slow to keep up: stop queueing; the subscriber catches up from the outbox.
@@ -191,9 +194,9 @@ class Hub:
         await self._ready.wait()
 
     @contextlib.contextmanager
-    def inbox(self, topic: Topic) -> Iterator[Inbox]:
-        """Receive the live events of `topic` from now on (those after `inbox.start_id`)."""
-        inbox = Inbox(topic, self.inbox_size, start_id=self.last_id)
+    def inbox(self, topic: Topic, wanted: Callable[[Delivery], bool] | None = None) -> Iterator[Inbox]:
+        """Receive the live events of `topic` from now on (those after `inbox.start_id`), those `wanted` only."""
+        inbox = Inbox(topic, self.inbox_size, start_id=self.last_id, wanted=wanted)
         self._inboxes.setdefault(topic, set()).add(inbox)
         try:
             yield inbox

@@ -5,7 +5,7 @@ follows live events from the hub; ids already delivered are never sent again.
 """
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated
 
 import strawberry
@@ -17,11 +17,13 @@ from graph.permissions import IsLender, requires
 from graph.types.events import LenderEvent, LoanListedEvent, LoanProgressEvent, lender_event, loan_of
 from graph.types.loans import LoanFilterInput
 from lending.errors import InvalidInput, NotFound
+from lending.filters import LoanFilter
 from lending.loans import loan_exists
 from lending.tokens import PORTFOLIO_READ
 from models import LoanStatus
 from subscriptions.hub import BATCH, LISTINGS, Delivery, Hub, Topic, replay
 
+Wanted = Callable[[Delivery], bool]  # which of a topic's events a subscriber wants
 AFTER_EVENT = (
     "An eventId received earlier on this stream: first every later event is sent, in order, then live ones; "
     '"0" for every event. Null for live events only. Anything but up to 19 digits is an INVALID_INPUT error.'
@@ -36,11 +38,13 @@ def parse_after(after: str | None) -> int | None:
     return int(after)
 
 
-async def signed_in_stream(info: Info, topic: Topic, after: str | None) -> AsyncIterator[Delivery]:
+async def signed_in_stream(
+    info: Info, topic: Topic, after: str | None, wanted: Wanted | None = None
+) -> AsyncIterator[Delivery]:
     """`follow`, but a socket whose token is revoked gets no further event: it is closed instead."""
     context = info.context
     viewer = context.viewer
-    async for delivery in follow(context.hub, topic, parse_after(after)):
+    async for delivery in follow(context.hub, topic, parse_after(after), wanted):
         if viewer is not None and viewer.token_id in context.hub.revoked:
             if isinstance(context.request, WebSocket):  # subscriptions run over WebSocket only
                 await context.request.close(code=4403, reason="token revoked")
@@ -59,14 +63,15 @@ def cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-async def follow(hub: Hub, topic: Topic, after_id: int | None) -> AsyncIterator[Delivery]:
-    """Events of `topic`: first those after `after_id` from the outbox, then live ones, each once.
+async def follow(hub: Hub, topic: Topic, after_id: int | None, wanted: Wanted | None = None) -> AsyncIterator[Delivery]:
+    """Events of `topic` (those `wanted` only): first those after `after_id` from the outbox, then live
+    ones, each once.
 
     The replay reads only up to the hub's horizon, read after the inbox is open: what lies beyond it
     reaches the inbox live, in order.
     """
     await hub.ready()
-    with hub.inbox(topic) as inbox:
+    with hub.inbox(topic, wanted) as inbox:
         last = inbox.start_id if after_id is None else after_id
         catch_up = after_id is not None
         while True:
@@ -76,7 +81,8 @@ async def follow(hub: Hub, topic: Topic, after_id: int | None) -> AsyncIterator[
                 while True:
                     batch = await replay(topic, last, hub.last_id)
                     for delivery in batch:
-                        yield delivery
+                        if wanted is None or wanted(delivery):
+                            yield delivery
                         last = delivery.id
                     if len(batch) < BATCH:
                         break
@@ -89,6 +95,19 @@ async def follow(hub: Hub, topic: Topic, after_id: int | None) -> AsyncIterator[
                 if delivery.id > last:
                     yield delivery
                     last = delivery.id
+
+
+def listed_matching(loan_filter: LoanFilter) -> Wanted:
+    """The listings that pass `loan_filter`, each loan judged as it was listed (the event shows it as it is
+    now). An event without its loan is let through, to fail in its subscriber's own stream."""
+
+    def wanted(delivery: Delivery) -> bool:
+        loan = delivery.loan
+        if loan is None:
+            return True
+        return loan_filter.matches(loan, loan.partner.risk_tenths, LoanStatus(delivery.event.payload["status"]))
+
+    return wanted
 
 
 @strawberry.type(
@@ -124,14 +143,10 @@ class Subscription:
         ] = None,
         after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None,
     ) -> AsyncGenerator[LoanListedEvent, None]:
-        wanted = filter.to_domain() if filter else None
-        async for delivery in signed_in_stream(info, LISTINGS, after):
-            # Judge the loan as it was listed, though the event shows it as it is now.
-            listed = LoanStatus(delivery.event.payload["status"])
-            loan = loan_of(delivery)
-            if wanted is None or wanted.matches(loan, loan.partner.risk_tenths, listed):
-                info.context.fresh_loaders(loan)
-                yield LoanListedEvent.of(delivery)
+        wanted = listed_matching(filter.to_domain()) if filter else None
+        async for delivery in signed_in_stream(info, LISTINGS, after, wanted):
+            info.context.fresh_loaders(loan_of(delivery))
+            yield LoanListedEvent.of(delivery)
 
     @strawberry.subscription(
         description="Your own events: repayments, your loans' fate, notifications. Needs a lender token with the "

@@ -123,3 +123,15 @@ async def test_a_subscriber_cancelled_while_waiting_leaves_its_inbox_usable():
     inbox.offer(delivery(1))  # nobody waits: nothing to wake, the event is kept
     await asyncio.wait_for(inbox.wait(), 1)
     assert [d.id for d in inbox.pending] == [1]
+
+
+async def test_an_event_its_subscriber_does_not_want_neither_wakes_it_nor_takes_room():
+    inbox = Inbox(Topic("loan", 1), size=1, wanted=lambda d: d.id % 2 == 0)
+    waiting = asyncio.create_task(inbox.wait())
+    for event_id in (1, 3, 5):  # more unwanted events than the inbox holds: no lag either
+        inbox.offer(delivery(event_id))
+    await asyncio.sleep(0)
+    assert not waiting.done() and not inbox.pending and not inbox.lagging
+    inbox.offer(delivery(2))
+    await asyncio.wait_for(waiting, 1)
+    assert [d.id for d in inbox.pending] == [2]

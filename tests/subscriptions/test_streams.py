@@ -75,6 +75,23 @@ async def test_loan_listed_sends_only_matching_listings(live):
         assert await ws.nothing_for("ke") and await ws.nothing_for("safe")
 
 
+async def test_a_filtered_listing_stream_replays_and_follows_only_matching_listings(live):
+    kenya = await partner_token("Kenya Partner", "KE", "3.5")
+    peru = await partner_token("Peru Partner", "PE", "2.0")
+    await live.loan_id(kenya, name="Amina")
+    await live.loan_id(peru, name="Rosa", countryIsoCode="PE")
+    async with Socket.open(live.ws_url) as ws:
+        await ws.subscribe("ke", LISTED, {"filter": {"countries": ["KE"]}, "after": "0"})
+        await ws.subscribe("all", LISTED)
+        await live.listening(2)
+        assert (await ws.next("ke"))["loanListed"]["loan"]["name"] == "Amina"  # replayed; Rosa skipped
+        await live.loan_id(peru, name="Pedro", countryIsoCode="PE")
+        await live.loan_id(kenya, name="Wanjiru")
+        assert [(await ws.next("all"))["loanListed"]["loan"]["name"] for _ in range(2)] == ["Pedro", "Wanjiru"]
+        assert (await ws.next("ke"))["loanListed"]["loan"]["name"] == "Wanjiru"
+        assert await ws.nothing_for("ke")
+
+
 async def test_my_events_follow_my_money(live):
     partner = await partner_token()
     loan_id = await live.loan_id(partner, amount="50.00", name="Amina")
