@@ -71,6 +71,8 @@ class Delivery:
     event: Event
     loan: Loan | None = None
     notification: Notification | None = None
+    # What subscribers' filters made of this event, by filter: thousands of subscribers share a few filters.
+    verdicts: dict[object, bool] = field(default_factory=dict)
 
     @property
     def id(self) -> int:

@@ -105,7 +105,11 @@ def listed_matching(loan_filter: LoanFilter) -> Wanted:
         loan = delivery.loan
         if loan is None:
             return True
-        return loan_filter.matches(loan, loan.partner.risk_tenths, LoanStatus(delivery.event.payload["status"]))
+        verdict = delivery.verdicts.get(loan_filter)
+        if verdict is None:
+            status = LoanStatus(delivery.event.payload["status"])
+            verdict = delivery.verdicts[loan_filter] = loan_filter.matches(loan, loan.partner.risk_tenths, status)
+        return verdict
 
     return wanted
 

@@ -1,5 +1,6 @@
 """Live subscriptions over graphql-transport-ws: progress, listings and a lender's own events."""
 
+from lending.filters import LoanFilter
 from models import Event, EventKind
 from tests.api import partner_token
 from tests.subscriptions.documents import LISTED, MINE, PROGRESS
@@ -90,6 +91,26 @@ async def test_a_filtered_listing_stream_replays_and_follows_only_matching_listi
         assert [(await ws.next("all"))["loanListed"]["loan"]["name"] for _ in range(2)] == ["Pedro", "Wanjiru"]
         assert (await ws.next("ke"))["loanListed"]["loan"]["name"] == "Wanjiru"
         assert await ws.nothing_for("ke")
+
+
+async def test_subscribers_with_the_same_filter_have_each_listing_judged_once(live, monkeypatch):
+    kenya = await partner_token("Kenya Partner", "KE", "3.5")
+    judged = []
+    real = LoanFilter.matches
+
+    def matches(self, *args):
+        judged.append(self)
+        return real(self, *args)
+
+    monkeypatch.setattr(LoanFilter, "matches", matches)
+    async with Socket.open(live.ws_url) as first, Socket.open(live.ws_url) as second:
+        for socket in (first, second):
+            await socket.subscribe("ke", LISTED, {"filter": {"countries": ["KE"], "sectors": ["FOOD"]}})
+        await live.listening(2)
+        await live.loan_id(kenya, name="Wanjiru", sector="FOOD")
+        for socket in (first, second):
+            assert (await socket.next("ke"))["loanListed"]["loan"]["name"] == "Wanjiru"
+    assert len(judged) == 1
 
 
 async def test_my_events_follow_my_money(live):
