@@ -114,28 +114,41 @@ class Inbox:
     size: int
     start_id: int = 0
     # Which of the topic's events the subscriber wants (None: all); judged here, so that an event it would
-    # drop (a listing its filter rejects) neither wakes it nor takes room. Must not raise.
+    # drop (a listing its filter rejects) neither wakes it nor takes room.
     wanted: "Callable[[Delivery], bool] | None" = None
     lagging: bool = False
+    # What `wanted` raised: the subscription ends with it, not the hub's delivery to every subscriber.
+    failure: Exception | None = None
     pending: deque[Delivery] = field(init=False, default_factory=deque)
     _waiter: "asyncio.Future[None] | None" = field(init=False, default=None)
 
     def offer(self, delivery: Delivery) -> None:
-        if self.lagging or (self.wanted is not None and not self.wanted(delivery)):
+        if self.lagging or self.failure is not None:
             return
+        if self.wanted is not None:
+            try:
+                if not self.wanted(delivery):
+                    return
+            except Exception as error:
+                self.failure = error
+                self._wake()
+                return
         if len(self.pending) >= self.size:
             # Too slow to keep up: stop queueing; the subscriber catches up from the outbox.
             self.lagging = True
             log.info("subscriber of %s fell behind; it will resync from the outbox", self.topic)
         else:
             self.pending.append(delivery)
+        self._wake()
+
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
     async def wait(self) -> None:
-        """Return once an event is pending or the subscriber lags (at once if so already)."""
-        if self.pending or self.lagging:
+        """Return once an event is pending, the subscriber lags or `wanted` failed (at once if so already)."""
+        if self.pending or self.lagging or self.failure is not None:
             return
         self._waiter = asyncio.get_running_loop().create_future()
         try:

@@ -95,6 +95,8 @@ async def follow(hub: Hub, topic: Topic, after_id: int | None, wanted: Wanted | 
                 if delivery.id > last:
                     yield delivery
                     last = delivery.id
+            if inbox.failure is not None and not inbox.pending:
+                raise inbox.failure  # what `wanted` raised on a later event: this subscription ends with it
 
 
 def listed_matching(loan_filter: LoanFilter) -> Wanted:

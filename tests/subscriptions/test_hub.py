@@ -135,3 +135,19 @@ async def test_an_event_its_subscriber_does_not_want_neither_wakes_it_nor_takes_
     inbox.offer(delivery(2))
     await asyncio.wait_for(waiting, 1)
     assert [d.id for d in inbox.pending] == [2]
+
+
+async def test_a_filter_that_fails_ends_its_own_subscription_only():
+    def wanted(delivery: Delivery) -> bool:
+        if delivery.id == 2:
+            raise ValueError("a broken filter")
+        return True
+
+    broken, other = Inbox(Topic("loan", 1), size=5, wanted=wanted), Inbox(Topic("loan", 1), size=5)
+    waiting = asyncio.create_task(broken.wait())
+    for event_id in (1, 2, 3):
+        for inbox in (broken, other):
+            inbox.offer(delivery(event_id))
+    await asyncio.wait_for(waiting, 1)
+    assert [d.id for d in broken.pending] == [1] and isinstance(broken.failure, ValueError)
+    assert [d.id for d in other.pending] == [1, 2, 3] and other.failure is None

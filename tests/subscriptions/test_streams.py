@@ -1,5 +1,7 @@
 """Live subscriptions over graphql-transport-ws: progress, listings and a lender's own events."""
 
+import json
+
 from lending.filters import LoanFilter
 from models import Event, EventKind
 from tests.api import partner_token
@@ -111,6 +113,32 @@ async def test_subscribers_with_the_same_filter_have_each_listing_judged_once(li
         for socket in (first, second):
             assert (await socket.next("ke"))["loanListed"]["loan"]["name"] == "Wanjiru"
     assert len(judged) == 1
+
+
+async def test_a_filter_that_fails_ends_its_subscription_and_no_other(live, monkeypatch):
+    kenya = await partner_token("Kenya Partner", "KE", "3.5")
+    real = LoanFilter.matches
+
+    def matches(self, loan, *args):
+        if loan.name == "Boom":
+            raise RuntimeError("a filter that cannot judge this loan")
+        return real(self, loan, *args)
+
+    monkeypatch.setattr(LoanFilter, "matches", matches)
+    async with Socket.open(live.ws_url) as ws:
+        await ws.subscribe("ke", LISTED, {"filter": {"countries": ["KE"]}})
+        await ws.subscribe("all", LISTED)
+        await live.listening(2)
+        await live.loan_id(kenya, name="Amina")
+        await live.loan_id(kenya, name="Boom")
+        await live.loan_id(kenya, name="Wanjiru")
+        names = [(await ws.next("all"))["loanListed"]["loan"]["name"] for _ in range(3)]
+        assert names == ["Amina", "Boom", "Wanjiru"]  # the hub's delivery to others goes on
+        assert (await ws.next("ke"))["loanListed"]["loan"]["name"] == "Amina"
+        ended = await ws.receive("ke")
+        assert ended["type"] in ("next", "error") and "a filter that cannot" not in json.dumps(ended)
+        errors = ended["payload"]["errors"] if ended["type"] == "next" else ended["payload"]
+        assert errors[0]["extensions"]["code"] == "INTERNAL"
 
 
 async def test_my_events_follow_my_money(live):
