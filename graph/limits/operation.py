@@ -97,8 +97,12 @@ class QueryLimits:
     max_depth: int = 0
     max_aliases: int = 0
     max_cost: int = 0
-    # Measures that read no variable: the same for every request of the same document and operation.
+    # Measures by document and operation, and by the page sizes of the variables they read (if any): a
+    # client sends the same few documents with the same few `first`s, and walking a document costs more
+    # than running a small one.
     _measured: DocumentCache[Measure] = field(default_factory=DocumentCache, compare=False, repr=False)
+    # The variables each document's measure reads (none: cached in _measured under no page sizes).
+    _reads: DocumentCache[tuple[str, ...]] = field(default_factory=DocumentCache, compare=False, repr=False)
 
     def check(
         self,
@@ -141,12 +145,19 @@ class QueryLimits:
         operation_name: str | None,
         variables: Mapping[str, Any],
     ) -> Measure:
-        measure = self._measured.get(document, schema, operation_name)
-        if measure is None:
-            walker = _walker(schema, document, operation, variables)
-            measure = _walk(walker, schema, operation)
-            if not walker.variables_read:
-                self._measured.put(document, schema, operation_name, value=measure)
+        reads = self._reads.get(document, schema, operation_name)
+        if reads is not None:
+            values = _with_defaults(operation, variables)
+            sizes = tuple(page_size(values.get(name)) for name in reads)
+            measure = self._measured.get(document, schema, operation_name, sizes)
+            if measure is not None:
+                return measure
+        walker = _walker(schema, document, operation, variables)
+        measure = _walk(walker, schema, operation)
+        reads = tuple(sorted(walker.read))
+        sizes = tuple(page_size(walker.variables.get(name)) for name in reads)
+        self._reads.put(document, schema, operation_name, value=reads)
+        self._measured.put(document, schema, operation_name, sizes, value=measure)
         return measure
 
 
@@ -179,12 +190,26 @@ def _walker(
     schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Mapping[str, Any]
 ) -> "_Walker":
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return _Walker(schema, fragments, _with_defaults(operation, variables))
+
+
+def _with_defaults(operation: OperationDefinitionNode, variables: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The request's variables, with the integer defaults the operation declares for those it lacks."""
     defaults = {
         v.variable.name.value: v.default_value.value
         for v in operation.variable_definitions or ()
         if isinstance(v.default_value, IntValueNode)
     }
-    return _Walker(schema, fragments, {**defaults, **variables})
+    return {**defaults, **variables} if defaults else variables
+
+
+def page_size(value: Any) -> int:
+    """The items a `first` argument asks for: its value as a number, the default page if it is none."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return DEFAULT_PAGE
+    return max(number, 0)
 
 
 def _walk(walker: "_Walker", schema: GraphQLSchema, operation: OperationDefinitionNode) -> Measure:
@@ -203,7 +228,7 @@ class _Walker:
         self.variables = variables
         self.done: dict[str, Measure] = {}
         self.visiting: set[str] = set()
-        self.variables_read = False  # whether the measure depends on the request's variables
+        self.read: set[str] = set()  # the variables the measure depends on
 
     def selections(self, selection_set: SelectionSetNode | None, parent: Composite | None) -> Measure:
         total = Measure()
@@ -269,13 +294,9 @@ class _Walker:
             if isinstance(argument.value, IntValueNode):
                 value = argument.value.value
             elif isinstance(argument.value, VariableNode):
-                self.variables_read = True
+                self.read.add(argument.value.name.value)
                 value = self.variables.get(argument.value.name.value)
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            return DEFAULT_PAGE
-        return max(number, 0)
+        return page_size(value)
 
 
 MONEY_FIELDS = frozenset({"deposit", "withdraw", "lend"})

@@ -106,6 +106,9 @@ async def test_nested_pages_are_refused_by_their_cost_before_anything_runs(api):
     # Small pages pass, and so does the default page size (20 x 20).
     assert not (await api.post(NESTED, {"n": 40})).get("errors")  # 1 + 3 x 40 + 2 x 1,600 = 3,321
     assert not (await api.post(NESTED, {})).get("errors")  # `first` null: 20 each, 861
+    # Measures are kept by document and page sizes: each request is still judged by its own.
+    assert codes(await api.post(NESTED, {"n": 100})) == ["QUERY_TOO_COSTLY"]
+    assert not (await api.post(NESTED, {"n": 40})).get("errors")
 
 
 async def test_a_costly_selection_on_a_mutation_moves_no_money(api):
