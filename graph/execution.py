@@ -1,14 +1,6 @@
-"""Execution: plain fields answered directly, subscription events shared between subscribers, and
-queries bounded in time.
+"""Execution: subscription events shared between subscribers, and queries bounded in time.
 
-Most fields of a page are plain: a loan's name, amount or status is an
-attribute of the node, read and coerced. graphql-core and strawberry spend
-several microseconds on each (resolve info, the resolver's wrappers, the
-completion's dispatch on the type): a page of 100 shares is well over a
-thousand such fields. The executor answers those itself, exactly as the
-two would (the attribute, coerced by the field's leaf type), and hands every
-other field, and any plain one whose value is null where null is not
-allowed or fails to coerce, to graphql-core, which reports it as usual.
+The executor answers plain fields and direct objects itself (graph/direct_fields.py).
 
 Ten thousand subscribers of one stream mostly ask for the same fields. An
 event is executed once per distinct selection (the same document and the
@@ -26,115 +18,30 @@ import json
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Mapping, Sequence
-from types import GeneratorType
-from typing import Any, TypeGuard
+from typing import Any
 
 from graphql import (
     ArgumentNode,
     ExecutionResult,
     FieldNode,
-    GraphQLLeafType,
-    GraphQLObjectType,
     GraphQLResolveInfoHelpers,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
     TypeInfo,
     TypeInfoVisitor,
-    Undefined,
     VariableNode,
     Visitor,
-    is_leaf_type,
-    is_non_null_type,
     visit,
 )
-from graphql.pyutils import Path, gather_with_cancel
-from graphql.pyutils import is_awaitable as graphql_is_awaitable
-from strawberry.relay import to_base64
 
 from graph.context import Context
+from graph.direct_fields import DirectExecution
 from graph.limits.operation import within
-from graph.strawberry_internals import (
-    StrawberryGraphQLCoreExecutionContext,
-    forget_collected_subfields,
-    node_id_attribute,
-    plain_attribute,
-)
+from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext, forget_collected_subfields
 
 ViewerFields = frozenset[tuple[str, str]]  # (type, field), by their GraphQL names
 ShareKey = tuple[str, object, int, tuple[tuple[str, str], ...], object]
-
-
-_AWAITABLE_TYPES: dict[type, bool] = {}
-# The attribute, its leaf type (None: a relay Node's global id, from the attribute), whether null is refused.
-PlainField = tuple[str, GraphQLLeafType | None, bool]
-# By the id of the object type (graphql-core's types are not hashable), with the type, for the check.
-_PLAIN_FIELDS: dict[int, tuple[GraphQLObjectType, dict[str, PlainField]]] = {}
-
-
-def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
-    """The fields of `parent_type` whose value is an attribute of the source, of a scalar or enum type, and
-    its relay `id` when strawberry makes it from an attribute as it does by default."""
-    found = _PLAIN_FIELDS.get(id(parent_type))
-    if found is None or found[0] is not parent_type:
-        fields: dict[str, PlainField] = {}
-        for name, field in parent_type.fields.items():
-            attribute = plain_attribute(field)
-            refuses_null = is_non_null_type(field.type)
-            leaf = field.type.of_type if refuses_null else field.type
-            if attribute is not None and is_leaf_type(leaf):
-                fields[name] = (attribute, leaf, refuses_null)
-            elif (key := node_id_attribute(field)) is not None:
-                fields[name] = (key, None, refuses_null)
-        found = _PLAIN_FIELDS[id(parent_type)] = (parent_type, fields)
-    return found[1]
-
-
-def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
-    """graphql-core's test of a resolver's value, remembered by type.
-
-    graphql-core asks it of every value it completes (thousands for a page of 100 rows), and its own
-    test is three checks deep for every plain value (a Decimal, a datetime, a node). Whether
-    `await` takes an object depends on its type alone (`__await__` is looked up on the type), but
-    for a generator, whose code says so: graphql-core's test then.
-    """
-    kind = type(value)
-    found = _AWAITABLE_TYPES.get(kind)
-    if found is None:
-        if kind is GeneratorType:
-            return graphql_is_awaitable(value)
-        found = _AWAITABLE_TYPES[kind] = hasattr(kind, "__await__")
-    return found
-
-
-def _plain_value(plain: PlainField, parent_type: GraphQLObjectType, source: Any) -> Any:
-    """A plain field's value, as graphql-core and strawberry would complete it; Undefined when it must go
-    their way (a null where null is refused, a value its type refuses, a missing key: they report it)."""
-    attribute, leaf, refuses_null = plain
-    value = getattr(source, attribute, Undefined)
-    missing = value is None or value is Undefined
-    if leaf is None:  # a relay id, as strawberry's Node makes it
-        return Undefined if missing else to_base64(parent_type.name, str(value))
-    if value is None and not refuses_null:
-        return None
-    if missing:
-        return Undefined
-    try:
-        coerced = leaf.coerce_output_value(value)
-    except Exception:  # graphql-core's own path reports it, located
-        return Undefined
-    return Undefined if coerced is None else coerced
-
-
-async def _awaited(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
-    if len(awaitable_fields) == 1:  # as graphql-core: no gathering for one
-        field = awaitable_fields[0]
-        results[field] = await results[field]
-    else:
-        awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
-        for field, value in zip(awaitable_fields, awaited, strict=True):
-            results[field] = value
-    return results
 
 
 class _Reads(Visitor):
@@ -279,7 +186,7 @@ class SharedResults:
             del self._results[key]
 
 
-class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
+class SharingExecutor(DirectExecution):
     """Executes each subscription event once per distinct selection (see SharedResults).
 
     A query that runs longer than MAX_QUERY_SECONDS is stopped (graph/limits/operation.py within).
@@ -288,64 +195,6 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.async_helpers = _weak_helpers(self)
-
-    def execute_field(
-        self,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: Any,
-        path: Any,
-        position_context: Any = None,
-    ) -> Any:
-        # A middleware (a schema extension's per-field hook) must see every field: then no shortcut.
-        manager = self.middleware_manager
-        if manager is None or not manager.middlewares:
-            plain = plain_fields(parent_type).get(field_details_list[0].node.name.value)
-            if plain is not None:
-                value = _plain_value(plain, parent_type, source)
-                if value is not Undefined:
-                    return value
-        return super().execute_field(parent_type, source, field_details_list, path, position_context)
-
-    def execute_fields(
-        self,
-        parent_type: GraphQLObjectType,
-        source_value: Any,
-        path: Any,
-        grouped_field_set: Any,
-        position_context: Any,
-    ) -> Any:
-        """graphql-core 3.3's execute_fields, answering plain fields in the loop itself: no path, no call
-        per field. The rest as graphql-core does: the other fields run, and awaitable ones are awaited together."""
-        manager = self.middleware_manager
-        if manager is not None and manager.middlewares:
-            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
-        plain = plain_fields(parent_type)
-        results: dict[str, Any] = {}
-        awaitable_fields: list[str] = []
-        try:
-            for response_name, field_details_list in grouped_field_set.items():
-                field = plain.get(field_details_list[0].node.name.value)
-                if field is not None:
-                    result = _plain_value(field, parent_type, source_value)
-                    if result is not Undefined:
-                        results[response_name] = result
-                        continue
-                field_path = Path(path, response_name, parent_type.name)
-                result = super().execute_field(
-                    parent_type, source_value, field_details_list, field_path, position_context
-                )
-                if result is not Undefined:
-                    results[response_name] = result
-                    if self.is_awaitable(result):
-                        awaitable_fields.append(response_name)
-        except Exception:
-            if awaitable_fields:  # settle the other fields' awaitables: they may fail too
-                self.settle_in_background([results[field] for field in awaitable_fields])
-            raise
-        if not awaitable_fields:
-            return results
-        return _awaited(results, awaitable_fields)
 
     def build_per_event_executor(self, payload: Any) -> Any:
         executor = super().build_per_event_executor(payload)

@@ -50,8 +50,8 @@ from strawberry.types import ExecutionResult
 
 from graph import errorlog
 from graph.context import Context
+from graph.direct_fields import is_awaitable
 from graph.documents import OperationNameRequired, parse_document
-from graph.execution import is_awaitable
 from graph.limits import Limits, limits_of
 from graph.limits.admission import Overloaded
 from graph.limits.operation import DocumentCache, money_fields

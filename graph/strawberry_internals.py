@@ -10,8 +10,9 @@ tests/test_dependency_internals.py imports each from its strawberry module,
 naming the module of ours to adapt when an upgrade moves one.
 """
 
-from collections.abc import Mapping
-from typing import Any
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import strawberry
 
@@ -60,6 +61,8 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 BASIC_RESOLVER = "_get_basic_result"  # strawberry's resolver of a field that reads one attribute, and does nothing else
+SYNC_RESOLVER = "_resolver"  # strawberry's resolver of a field whose own resolver is not a coroutine function
+EXCEPTION_HANDLERS = "field_exception_handlers"  # what SYNC_RESOLVER's closure calls the field's exception handlers
 
 
 def plain_attribute(field: GraphQLField) -> str | None:
@@ -72,6 +75,35 @@ def plain_attribute(field: GraphQLField) -> str | None:
     if not definition.is_basic_field or definition.default_resolver is not getattr:
         return None
     return str(definition.python_name)
+
+
+class DirectResolver(NamedTuple):
+    """A resolver strawberry calls as `function(source, info=...)` (or without either) and nothing else."""
+
+    function: Callable[..., Any]
+    takes_source: bool
+    info_name: str | None
+    definition: Any  # the strawberry field, which its Info carries
+
+
+def direct_resolver(field: GraphQLField) -> DirectResolver | None:
+    """The resolver behind `field`, if strawberry only calls it: it takes no argument but its source and
+    `info` and is not a coroutine function, and the field has no extension, permission or exception
+    handler (strawberry's resolver for it then builds an Info, converts no argument and calls it)."""
+    definition: Any = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    resolver = getattr(definition, "base_resolver", None)
+    if resolver is None or definition.extensions or definition.permission_classes or field.args:
+        return None
+    if resolver.is_async or resolver.arguments or resolver.parent_parameter or resolver.root_parameter:
+        return None
+    resolve = field.resolve
+    if resolve is None or resolve.__name__ != SYNC_RESOLVER or not callable(resolver.wrapped_func):
+        return None
+    if inspect.getclosurevars(resolve).nonlocals.get(EXCEPTION_HANDLERS, True):
+        return None
+    info = resolver.info_parameter
+    info_name = info.name if info is not None else None
+    return DirectResolver(resolver.wrapped_func, resolver.self_parameter is not None, info_name, definition)
 
 
 _NODE_ID = relay.Node.__dict__["_id"].__func__  # the resolver of every Node's `id`, a classmethod
@@ -106,6 +138,7 @@ __all__ = [
     "BaseGraphQLTransportWSHandler",
     "BaseGraphQLWSHandler",
     "CannotGetOperationTypeError",
+    "DirectResolver",
     "GraphQLCoreConverter",
     "HTTPException",
     "InvalidOperationTypeError",
@@ -120,6 +153,7 @@ __all__ = [
     "StrawberryGraphQLCoreExecutionContext",
     "WebSocketDisconnected",
     "describe_enum_values",
+    "direct_resolver",
     "forget_collected_subfields",
     "graphql_core_schema",
     "node_id_attribute",

@@ -194,6 +194,26 @@ def test_strawberry_still_resolves_plain_fields_by_the_resolver_graph_execution_
     )
 
 
+def test_strawberry_still_calls_resolvers_as_graph_direct_fields_does():
+    import strawberry
+
+    from graph.strawberry_internals import EXCEPTION_HANDLERS, SYNC_RESOLVER, direct_resolver, graphql_core_schema
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def answer(self, info: strawberry.Info) -> int:
+            return 42
+
+    field = graphql_core_schema(strawberry.Schema(query=Query)).type_map["Query"].fields["answer"]  # type: ignore[union-attr]
+    found = direct_resolver(field)
+    assert found is not None and found.takes_source and found.info_name == "info", (
+        f"{_version('strawberry')} no longer resolves a field with a resolver of its own by {SYNC_RESOLVER}, "
+        f"its exception handlers in the closure as {EXCEPTION_HANDLERS}: graph/direct_fields.py answers no "
+        "object directly any more. Adapt direct_resolver in graph/strawberry_internals.py."
+    )
+
+
 def test_tortoise_models_still_have_the_constructor_for_rows_read_from_the_database():
     from tortoise.models import Model
 

@@ -1,0 +1,345 @@
+"""Fields the executor answers itself, as graphql-core and strawberry would, without their per-field machinery.
+
+Plain fields. Most fields of a page are plain: a loan's name, amount or
+status is an attribute of the node, read and coerced. graphql-core and
+strawberry spend several microseconds on each (resolve info, the resolver's
+wrappers, the completion's dispatch on the type): a page of 100 shares is
+well over a thousand such fields. The executor answers those itself (the
+attribute, coerced by the field's leaf type), and hands any plain one whose
+value is null where null is not allowed or fails to coerce to graphql-core,
+which reports it as usual.
+
+Direct objects. A field whose value is an object, or a list of objects, of
+one object type, read from an attribute or returned by a resolver that takes
+nothing but its source and `info` and is not a coroutine function (a share's
+loan, a loan's partner, a connection's edges and their nodes), is resolved
+by calling that resolver itself and completed by executing the object's
+selection at once: strawberry's wrappers (the Info, argument conversion,
+the extension chain) and graphql-core's dispatch on the value's type run
+for none of them. Anything unusual (an awaitable value, a null, an
+exception, a value of another type, an iterable that is not a list) goes
+graphql-core's way from that point, so answers and errors are graphql-core's
+(tests/graph/test_direct_fields.py compares them on generated values).
+
+A schema extension's per-field hook (a middleware) must see every field:
+with one, nothing is answered here.
+"""
+
+from collections.abc import Awaitable, Callable
+from types import GeneratorType
+from typing import Any, NamedTuple, TypeGuard
+
+from graphql import (
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    Undefined,
+    is_leaf_type,
+    is_non_null_type,
+)
+from graphql.pyutils import Path, gather_with_cancel
+from graphql.pyutils import is_awaitable as graphql_is_awaitable
+from strawberry import Info
+from strawberry.relay import to_base64
+
+from graph.strawberry_internals import (
+    StrawberryGraphQLCoreExecutionContext,
+    direct_resolver,
+    node_id_attribute,
+    plain_attribute,
+)
+
+_AWAITABLE_TYPES: dict[type, bool] = {}
+# The attribute, its leaf type (None: a relay Node's global id, from the attribute), whether null is refused.
+PlainField = tuple[str, GraphQLLeafType | None, bool]
+# By the id of the object type (graphql-core's types are not hashable), with the type, for the check.
+_PLAIN_FIELDS: dict[int, tuple[GraphQLObjectType, dict[str, PlainField]]] = {}
+
+
+def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
+    """graphql-core's test of a resolver's value, remembered by type.
+
+    graphql-core asks it of every value it completes (thousands for a page of 100 rows), and its own
+    test is three checks deep for every plain value (a Decimal, a datetime, a node). Whether
+    `await` takes an object depends on its type alone (`__await__` is looked up on the type), but
+    for a generator, whose code says so: graphql-core's test then.
+    """
+    kind = type(value)
+    found = _AWAITABLE_TYPES.get(kind)
+    if found is None:
+        if kind is GeneratorType:
+            return graphql_is_awaitable(value)
+        found = _AWAITABLE_TYPES[kind] = hasattr(kind, "__await__")
+    return found
+
+
+def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
+    """The fields of `parent_type` whose value is an attribute of the source, of a scalar or enum type, and
+    its relay `id` when strawberry makes it from an attribute as it does by default."""
+    found = _PLAIN_FIELDS.get(id(parent_type))
+    if found is None or found[0] is not parent_type:
+        fields: dict[str, PlainField] = {}
+        for name, field in parent_type.fields.items():
+            attribute = plain_attribute(field)
+            refuses_null = is_non_null_type(field.type)
+            leaf = field.type.of_type if refuses_null else field.type
+            if attribute is not None and is_leaf_type(leaf):
+                fields[name] = (attribute, leaf, refuses_null)
+            elif (key := node_id_attribute(field)) is not None:
+                fields[name] = (key, None, refuses_null)
+        found = _PLAIN_FIELDS[id(parent_type)] = (parent_type, fields)
+    return found[1]
+
+
+def _plain_value(plain: PlainField, parent_type: GraphQLObjectType, source: Any) -> Any:
+    """A plain field's value, as graphql-core and strawberry would complete it; Undefined when it must go
+    their way (a null where null is refused, a value its type refuses, a missing key: they report it)."""
+    attribute, leaf, refuses_null = plain
+    value = getattr(source, attribute, Undefined)
+    missing = value is None or value is Undefined
+    if leaf is None:  # a relay id, as strawberry's Node makes it
+        return Undefined if missing else to_base64(parent_type.name, str(value))
+    if value is None and not refuses_null:
+        return None
+    if missing:
+        return Undefined
+    try:
+        coerced = leaf.coerce_output_value(value)
+    except Exception:  # graphql-core's own path reports it, located
+        return Undefined
+    return Undefined if coerced is None else coerced
+
+
+class DirectObject(NamedTuple):
+    """A field whose value is an object (or a list of objects) of `object_type`, got without strawberry."""
+
+    field: GraphQLField
+    object_type: GraphQLObjectType
+    read: Callable[[Any, GraphQLResolveInfo], Any]  # the value, from the source and graphql-core's info
+    is_list: bool
+    item_type: Any  # of the list: object_type, or it made non-null
+
+
+_DIRECT_OBJECTS: dict[int, tuple[GraphQLObjectType, dict[str, DirectObject]]] = {}
+
+
+def direct_objects(parent_type: GraphQLObjectType) -> dict[str, DirectObject]:
+    """The fields of `parent_type` answered as direct objects (see the module docstring)."""
+    found = _DIRECT_OBJECTS.get(id(parent_type))
+    if found is None or found[0] is not parent_type:
+        fields: dict[str, DirectObject] = {}
+        for name, field in parent_type.fields.items():
+            inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+            item_type = inner.of_type if isinstance(inner, GraphQLList) else None
+            object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else (item_type or inner)
+            if not isinstance(object_type, GraphQLObjectType):
+                continue
+            read = _reader(field)
+            if read is not None:
+                fields[name] = DirectObject(field, object_type, read, item_type is not None, item_type)
+        found = _DIRECT_OBJECTS[id(parent_type)] = (parent_type, fields)
+    return found[1]
+
+
+def _reader(field: GraphQLField) -> Callable[[Any, GraphQLResolveInfo], Any] | None:
+    attribute = plain_attribute(field)
+    if attribute is not None:
+        return lambda source, info: getattr(source, attribute)
+    resolver = direct_resolver(field)
+    if resolver is None:
+        return None
+    function, takes_source, info_name, definition = resolver
+    if info_name is None:
+        return (lambda source, info: function(source)) if takes_source else (lambda source, info: function())
+    if takes_source:
+        return lambda source, info: function(source, **{info_name: Info(_raw_info=info, _field=definition)})
+    return lambda source, info: function(**{info_name: Info(_raw_info=info, _field=definition)})
+
+
+def _unusual(value: Any) -> bool:
+    """A value graphql-core completes its own way: null, an error, something to await."""
+    return value is None or value is Undefined or isinstance(value, Exception) or is_awaitable(value)
+
+
+class DirectExecution(StrawberryGraphQLCoreExecutionContext):
+    """strawberry's executor, answering plain fields and direct objects itself (see the module docstring)."""
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any = None,
+    ) -> Any:
+        manager = self.middleware_manager
+        if manager is None or not manager.middlewares:
+            plain = plain_fields(parent_type).get(field_details_list[0].node.name.value)
+            if plain is not None:
+                value = _plain_value(plain, parent_type, source)
+                if value is not Undefined:
+                    return value
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core 3.3's execute_fields, answering plain fields in the loop itself (no path, no call per
+        field) and direct objects by _execute_direct. The rest as graphql-core does: the other fields run,
+        and awaitable ones are awaited together."""
+        manager = self.middleware_manager
+        if manager is not None and manager.middlewares:
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        plain = plain_fields(parent_type)
+        direct = direct_objects(parent_type)
+        results: dict[str, Any] = {}
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                name = field_details_list[0].node.name.value
+                field = plain.get(name)
+                if field is not None:
+                    result = _plain_value(field, parent_type, source_value)
+                    if result is not Undefined:
+                        results[response_name] = result
+                        continue
+                field_path = Path(path, response_name, parent_type.name)
+                target = direct.get(name)
+                if target is not None:
+                    result = self._execute_direct(
+                        target, parent_type, source_value, field_details_list, field_path, position_context
+                    )
+                else:
+                    result = super().execute_field(
+                        parent_type, source_value, field_details_list, field_path, position_context
+                    )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if self.is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:  # settle the other fields' awaitables: they may fail too
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return _awaited(results, awaitable_fields)
+
+    def _execute_direct(
+        self,
+        target: DirectObject,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's execute_field for a direct object: its value read by `target.read`, an object
+        completed by its selection at once, a list item by item."""
+        return_type = target.field.type
+        nodes = [details.node for details in field_details_list]
+        info = self.build_resolve_info(target.field, nodes, parent_type, path)
+        try:
+            value = target.read(source, info)
+            if _unusual(value):
+                return self._complete_usually(return_type, field_details_list, info, path, value, position_context)
+            if target.is_list:
+                completed = self._complete_list(target, field_details_list, info, path, value, position_context)
+            else:
+                completed = self._complete_object(target.object_type, field_details_list, info, path, value)
+            if self.is_awaitable(completed):
+                return self._settled(completed, return_type, field_details_list, path)
+            return completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+
+    def _complete_usually(
+        self, return_type: Any, field_details_list: Any, info: Any, path: Path, value: Any, position_context: Any
+    ) -> Any:
+        """graphql-core's completion of the rest of execute_field."""
+        if self.is_awaitable(value):
+            return self.complete_awaitable_value(return_type, field_details_list, info, path, value, position_context)
+        completed = self.complete_value(return_type, field_details_list, info, path, value, position_context)
+        if self.is_awaitable(completed):
+            return self._settled(completed, return_type, field_details_list, path)
+        return completed
+
+    def _complete_object(
+        self, object_type: GraphQLObjectType, field_details_list: Any, info: Any, path: Path, value: Any
+    ) -> Any:
+        is_type_of = object_type.is_type_of
+        if is_type_of is not None:
+            verdict = is_type_of(value, info)
+            if verdict is not True:  # graphql-core reports a wrong type, and awaits a verdict to await
+                close = getattr(verdict, "close", None) if self.is_awaitable(verdict) else None
+                if close is not None:
+                    close()
+                return self.complete_object_value(object_type, field_details_list, info, path, value, None)
+        return self.collect_and_execute_subfields(object_type, field_details_list, path, value, None)
+
+    def _complete_list(
+        self, target: DirectObject, field_details_list: Any, info: Any, path: Path, items: Any, position_context: Any
+    ) -> Any:
+        """graphql-core's complete_iterable_value for a list of objects none of which is unusual."""
+        if not isinstance(items, list | tuple) or any(_unusual(item) for item in items):
+            return self.complete_value(target.field.type, field_details_list, info, path, items, position_context)
+        item_type, object_type = target.item_type, target.object_type
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                item_path = path.add_key(index, None)
+                try:
+                    result = self._complete_object(object_type, field_details_list, info, item_path, item)
+                    if self.is_awaitable(result):
+                        result = self._settled(result, item_type, field_details_list, item_path)
+                        awaitable_indices.append(index)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                    result = None
+                completed.append(result)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed
+        return _awaited_items(completed, awaitable_indices)
+
+    async def _settled(self, completed: Awaitable[Any], return_type: Any, field_details_list: Any, path: Path) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+
+
+async def _awaited(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+    if len(awaitable_fields) == 1:  # as graphql-core: no gathering for one
+        field = awaitable_fields[0]
+        results[field] = await results[field]
+    else:
+        awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+        for field, value in zip(awaitable_fields, awaited, strict=True):
+            results[field] = value
+    return results
+
+
+async def _awaited_items(completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
+    if len(awaitable_indices) == 1:
+        index = awaitable_indices[0]
+        completed[index] = await completed[index]
+    else:
+        awaited = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
+        for index, value in zip(awaitable_indices, awaited, strict=True):
+            completed[index] = value
+    return completed
