@@ -124,6 +124,8 @@ class DirectObject(NamedTuple):
 
 
 _DIRECT_OBJECTS: dict[int, tuple[GraphQLObjectType, dict[str, DirectObject]]] = {}
+# A field of a selection: its response name, graphql-core's field details, and how it is answered.
+_Step = tuple[str, Any, PlainField | None, DirectObject | None]
 
 
 def direct_objects(parent_type: GraphQLObjectType) -> dict[str, DirectObject]:
@@ -167,6 +169,16 @@ def _unusual(value: Any) -> bool:
 class DirectExecution(StrawberryGraphQLCoreExecutionContext):
     """strawberry's executor, answering plain fields and direct objects itself (see the module docstring)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._direct_steps: dict[tuple[int, int], tuple[Any, list[_Step]]] = {}
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        executor = super().build_per_event_executor(payload)
+        assert isinstance(executor, DirectExecution)
+        executor._direct_steps = {}  # keyed by selections collected anew for every event: live and die with it
+        return executor
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -198,24 +210,19 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         if manager is not None and manager.middlewares:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
-        plain = plain_fields(parent_type)
-        direct = direct_objects(parent_type)
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                name = field_details_list[0].node.name.value
-                field = plain.get(name)
-                if field is not None:
-                    result = _plain_value(field, parent_type, source_value)
+            for response_name, field_details_list, plain, direct in self._steps(parent_type, grouped_field_set):
+                if plain is not None:
+                    result = _plain_value(plain, parent_type, source_value)
                     if result is not Undefined:
                         results[response_name] = result
                         continue
                 field_path = Path(path, response_name, parent_type.name)
-                target = direct.get(name)
-                if target is not None:
+                if direct is not None:
                     result = self._execute_direct(
-                        target, parent_type, source_value, field_details_list, field_path, position_context
+                        direct, parent_type, source_value, field_details_list, field_path, position_context
                     )
                 else:
                     result = super().execute_field(
@@ -232,6 +239,24 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         if not awaitable_fields:
             return results
         return _awaited(results, awaitable_fields)
+
+    def _steps(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step]:
+        """The fields of a selection, each with how it is answered: worked out once per selection and
+        execution (graphql-core collects a list's selection once for all its items)."""
+        steps = self._direct_steps
+        key = (id(parent_type), id(grouped_field_set))
+        found = steps.get(key)
+        if found is None or found[0] is not grouped_field_set:
+            plain, direct = plain_fields(parent_type), direct_objects(parent_type)
+            names = (
+                (response_name, details, details[0].node.name.value)
+                for response_name, details in grouped_field_set.items()
+            )
+            found = steps[key] = (
+                grouped_field_set,
+                [(response_name, details, plain.get(name), direct.get(name)) for response_name, details, name in names],
+            )
+        return found[1]
 
     def _execute_direct(
         self,
@@ -254,7 +279,9 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             if target.is_list:
                 completed = self._complete_list(target, field_details_list, info, path, value, position_context)
             else:
-                completed = self._complete_object(target.object_type, field_details_list, info, path, value)
+                completed = self._complete_object(
+                    target.object_type, field_details_list, info, path, value, position_context
+                )
             if self.is_awaitable(completed):
                 return self._settled(completed, return_type, field_details_list, path)
             return completed
@@ -274,8 +301,16 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         return completed
 
     def _complete_object(
-        self, object_type: GraphQLObjectType, field_details_list: Any, info: Any, path: Path, value: Any
+        self,
+        object_type: GraphQLObjectType,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        value: Any,
+        position_context: Any,
     ) -> Any:
+        """graphql-core's complete_object_value, and its execution of the selection when nothing is deferred
+        (as graphql-core's executors do then)."""
         is_type_of = object_type.is_type_of
         if is_type_of is not None:
             verdict = is_type_of(value, info)
@@ -283,8 +318,11 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                 close = getattr(verdict, "close", None) if self.is_awaitable(verdict) else None
                 if close is not None:
                     close()
-                return self.complete_object_value(object_type, field_details_list, info, path, value, None)
-        return self.collect_and_execute_subfields(object_type, field_details_list, path, value, None)
+                return self.complete_object_value(object_type, field_details_list, info, path, value, position_context)
+        grouped_field_set, deferred, _ = self.collect_subfields(object_type, field_details_list)
+        if position_context is None and not deferred:
+            return self.execute_fields(object_type, value, path, grouped_field_set, None)
+        return self.collect_and_execute_subfields(object_type, field_details_list, path, value, position_context)
 
     def _complete_list(
         self, target: DirectObject, field_details_list: Any, info: Any, path: Path, items: Any, position_context: Any
@@ -299,7 +337,9 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             for index, item in enumerate(items):
                 item_path = path.add_key(index, None)
                 try:
-                    result = self._complete_object(object_type, field_details_list, info, item_path, item)
+                    result = self._complete_object(
+                        object_type, field_details_list, info, item_path, item, position_context
+                    )
                     if self.is_awaitable(result):
                         result = self._settled(result, item_type, field_details_list, item_path)
                         awaitable_indices.append(index)

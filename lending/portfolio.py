@@ -66,6 +66,7 @@ _SHARES = (
 _COUNT = 'SELECT COUNT(*) AS "shares"' + _IN_PORTFOLIO
 NEWEST = Order("shares", (SortKey("id", descending=True),))
 LOAN_PREFIX, PARTNER_PREFIX = "loan.", "partner."
+_PARTNER_ID = LOAN_PREFIX + "partner_id"
 
 
 @functools.cache
@@ -93,14 +94,11 @@ async def share_page(lender_id: int, first: int | None, after: str | None) -> Pa
     shares = []
     partners: dict[int, Partner] = {}  # a lender's loans share a few partners: one instance each
     for row in await select_values(_page_sql(after is not None), values):
-        loan = instance_from_row(Loan, row, prefix=LOAN_PREFIX)
-        partner = partners.get(loan.partner_id)
+        partner = partners.get(row[_PARTNER_ID])
         if partner is None:
-            partner = partners[loan.partner_id] = instance_from_row(Partner, row, prefix=PARTNER_PREFIX)
-        loan.partner = partner
-        share = instance_from_row(Share, row)
-        share.loan = loan
-        shares.append(share)
+            partner = partners[row[_PARTNER_ID]] = instance_from_row(Partner, row, prefix=PARTNER_PREFIX)
+        loan = instance_from_row(Loan, row, prefix=LOAN_PREFIX, related=(("partner", partner),))
+        shares.append(instance_from_row(Share, row, related=(("loan", loan),)))
     return page_of(shares, NEWEST, size, has_previous=after is not None)
 
 

@@ -70,9 +70,19 @@ def _plan(model: type[Model], prefix: str) -> _Plan:
     return found
 
 
-def instance_from_row(model: type[M], row: dict[str, Any], extra: tuple[str, ...] = (), prefix: str = "") -> M:
+RELATED_PREFIX = "_"  # tortoise keeps the instance a foreign key `loan` names as `_loan`
+
+
+def instance_from_row(
+    model: type[M],
+    row: dict[str, Any],
+    extra: tuple[str, ...] = (),
+    prefix: str = "",
+    related: tuple[tuple[str, Model], ...] = (),
+) -> M:
     """A `model` instance from a row read by SQL of our own (every column, by its column name after
-    `prefix`), as tortoise makes one for a query of its own; `extra` columns become plain attributes.
+    `prefix`), as tortoise makes one for a query of its own; `extra` columns become plain attributes;
+    `related` (foreign key name, instance) are the instances the row's foreign keys name, read with it.
 
     tortoise publishes no constructor for a row read outside its querysets (Model(**kwargs) treats the
     values as a new, unsaved row and converts each again). This is its executors' classmethod
@@ -97,6 +107,10 @@ def instance_from_row(model: type[M], row: dict[str, Any], extra: tuple[str, ...
         values[name] = convert(row[key])
     for name in extra:
         values[name] = row[prefix + name]
+    for name, other in related:
+        # Where tortoise's foreign-key setter keeps the instance (it would also set the key, which the
+        # row holds, through a `__setattr__` that checks the instance's type, which is known here).
+        values[RELATED_PREFIX + name] = other
     return instance
 
 

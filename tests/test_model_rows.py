@@ -77,6 +77,26 @@ async def test_a_joined_row_makes_each_model_from_its_prefixed_columns(api: Api,
     assert await Lender.all().count() == 2
 
 
+async def test_instances_read_with_a_row_are_related_as_tortoise_relates_them(api: Api, clock: FakeClock):
+    await arrange(api, clock)
+    rows = await select_values(
+        f"SELECT {columns_as(Share, 's')}, {columns_as(Loan, 'l', 'loan.')}, {columns_as(Partner, 'p', 'partner.')}"
+        ' FROM "share" s JOIN "loan" l ON l."id" = s."loan_id" JOIN "partner" p ON p."id" = l."partner_id"'
+    )
+    for row in rows:
+        partner = instance_from_row(Partner, row, prefix="partner.")
+        loan = instance_from_row(Loan, row, prefix="loan.", related=(("partner", partner),))
+        share = instance_from_row(Share, row, related=(("loan", loan),))
+        assert share.loan is loan and loan.partner is partner
+        # The same instances as tortoise's own foreign-key assignment makes.
+        by_tortoise = instance_from_row(Loan, row, prefix="loan.")
+        by_tortoise.partner = partner
+        assert state(loan) == state(by_tortoise)
+        other = instance_from_row(Share, row)
+        other.loan = loan
+        assert state(share) == state(other)
+
+
 def test_a_models_columns_are_refused_before_the_orm_knows_its_foreign_keys():
     """Before Tortoise.init a model's foreign keys have no column: SQL made from its columns then (at import,
     say) would read no `loan_id`, and every instance made from it would miss it. That is refused, loudly."""

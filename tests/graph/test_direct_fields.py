@@ -126,7 +126,15 @@ boxes = st.deferred(
 
 def answered(schema: strawberry.Schema, document: str) -> tuple[Any, list[tuple[str, tuple[Any, ...]]], list[Any]]:
     seen: list[Any] = []
-    result = asyncio.run(schema.execute(document, context_value={"seen": seen}))
+
+    async def execute() -> Any:
+        result = await schema.execute(document, context_value={"seen": seen})
+        # A null that took a parent with it leaves its siblings' awaitables settling in the background.
+        settling = asyncio.all_tasks() - {asyncio.current_task()}
+        await asyncio.gather(*settling, return_exceptions=True)
+        return result
+
+    result = asyncio.run(execute())
     errors = sorted((error.message, tuple(error.path or ())) for error in result.errors or ())
     return result.data, errors, sorted(seen)
 
