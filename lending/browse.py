@@ -146,7 +146,7 @@ async def loan_page(
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     sql += f" ORDER BY {by} LIMIT {parameters.add(size + 1)}"
-    rows = await connection.execute_query_dict(sql, parameters.values)
+    _, rows = await connection.execute_query(sql, parameters.values)  # records: no dict made per row
     loans: list[Loan] = []
     partners: dict[int, Partner] = {}
     for row in rows:

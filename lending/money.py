@@ -51,7 +51,7 @@ def parse_decimal(value: object) -> Decimal | None:
 
 def to_decimal(cents: int) -> Decimal:
     """Cents as a Decimal with two places (2500 -> Decimal("25.00"))."""
-    return (Decimal(cents) / 100).quantize(CENT)
+    return Decimal(cents).scaleb(-2)  # exact: the digits of `cents`, exponent -2 (one operation, not two)
 
 
 def _parse_amount(amount: object, label: str) -> Decimal:

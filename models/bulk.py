@@ -17,7 +17,7 @@ other statements out of the cache.
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from tortoise import Tortoise
@@ -105,6 +105,16 @@ async def select_values(sql: str, values: Sequence[Any] = ()) -> list[dict[str, 
     if not _on_postgres():
         sql = _PARAMETER.sub("?", sql)
     return list(await connection.execute_query_dict(sql, list(values)))
+
+
+async def select_records(sql: str, values: Sequence[Any] = ()) -> Sequence[Mapping[str, Any]]:
+    """The rows `sql` reads as the driver hands them over (each a read-only mapping of its columns), its
+    values bound as in `select_rows`: for a page read column by column, no dict is made per row."""
+    connection = Tortoise.get_connection("default")
+    if not _on_postgres():
+        sql = _PARAMETER.sub("?", sql)
+    _, rows = await connection.execute_query(sql, list(values))
+    return rows
 
 
 def one_of(column: str, ids: Iterable[int], parameter: int) -> tuple[str, list[Any]]:

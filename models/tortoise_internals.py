@@ -9,6 +9,7 @@ tests/test_dependency_internals.py checks each against the installed tortoise,
 naming the module of ours to adapt when an upgrade moves one.
 """
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 # pypika-tortoise is the SQL builder tortoise compiles queries with (a dependency of tortoise, not
@@ -75,7 +76,7 @@ RELATED_PREFIX = "_"  # tortoise keeps the instance a foreign key `loan` names a
 
 def instance_from_row(
     model: type[M],
-    row: dict[str, Any],
+    row: Mapping[str, Any],
     extra: tuple[str, ...] = (),
     prefix: str = "",
     related: tuple[tuple[str, Model], ...] = (),

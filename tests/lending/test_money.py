@@ -47,6 +47,14 @@ def test_to_decimal_and_to_cents_round_trip(cents):
     assert to_cents(str(to_decimal(cents))) == cents
 
 
+@given(st.integers(min_value=-(10**15), max_value=10**15))
+def test_to_decimal_is_the_cents_with_two_places_printed_as_money(cents):
+    value = to_decimal(cents)
+    assert value == Decimal(cents) / 100 and value.as_tuple().exponent == -2
+    sign = "-" if cents < 0 else ""
+    assert str(value) == f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"  # never 2.5E+1 or 25.0
+
+
 def test_semantic_rules_stay_typed_errors():
     with pytest.raises(InvalidAmount, match="positive"):
         to_cents("0.00")
