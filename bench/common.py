@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import contextvars
+import json
 import logging
 import math
 import os
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -112,24 +113,100 @@ async def sqlite_database() -> AsyncIterator[str]:
 # ---------------------------------------------------------------- the app in-process
 
 
+class Answer(NamedTuple):
+    """An HTTP response, as the benchmarks read it."""
+
+    status_code: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
 class Client:
-    """POSTs GraphQL to the app through httpx.ASGITransport: no sockets, the real ASGI stack."""
+    """POSTs GraphQL to the app in-process by calling it as an ASGI server does: the whole ASGI stack
+    (middleware, routing, the view), no sockets, no HTTP client.
 
-    # Absolute and parsed once: httpx re-parses a str URL on every request (~0.1 ms, harness cost).
-    URL = httpx.URL("http://bench/graphql")
+    A server's clients are remote and the bare baselines have none: httpx's ASGITransport cost about a
+    quarter of the process's CPU per small request (bench/README.md), all of it counted as the app's.
+    BENCH_CLIENT=httpx sends through httpx.ASGITransport, as the figures before 2026-12-01 (third) were.
+    """
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
+    PATH = "/graphql"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
 
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
+        return graphql_data(await self.request({"query": query, "variables": variables or {}}, token))
+
+    async def request(self, body: dict[str, Any], token: str | None = None) -> Answer:
+        """POST `body` as JSON, with `token` as the bearer token if given."""
+        payload = json.dumps(body).encode()
+        headers = [
+            (b"host", b"bench"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ]
+        if token:
+            headers.append((b"authorization", b"Bearer " + token.encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": self.PATH,
+            "raw_path": self.PATH.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("bench", 80),
+        }
+        done = asyncio.Event()
+        sent = False
+        status = 0
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": payload, "more_body": False}
+            await done.wait()  # as a client that stays until the answer is whole
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    done.set()
+
+        await self.app(scope, receive, send)
+        return Answer(status, b"".join(chunks))
+
+
+class HttpxClient(Client):
+    """Client through httpx.ASGITransport (BENCH_CLIENT=httpx)."""
+
+    URL = httpx.URL("http://bench/graphql")  # parsed once: httpx re-parses a str URL on every request
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def request(self, body: dict[str, Any], token: str | None = None) -> Answer:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.http.post(self.URL, json={"query": query, "variables": variables or {}}, headers=headers)
-        return graphql_data(response)
+        response = await self.http.post(self.URL, json=body, headers=headers)
+        return Answer(response.status_code, response.content)
 
 
-def graphql_data(response: httpx.Response) -> dict[str, Any]:
+def graphql_data(response: Answer | httpx.Response) -> dict[str, Any]:
     """A GraphQL response's `data`; RuntimeError for any error (the benchmarks send only requests that succeed)."""
     body = response.json()
     if response.status_code != 200 or body.get("errors"):
@@ -173,10 +250,13 @@ async def serve(database_url: str, **overrides: Any) -> AsyncIterator[Client]:
     tune_garbage_collector(int(os.environ.get("BENCH_GC_THRESHOLD") or settings.gc_threshold))
     app = create_app(settings)
     async with LifespanManager(app):
+        if os.environ.get("BENCH_CLIENT", "asgi") != "httpx":
+            yield Client(app)
+            return
         transport = httpx.ASGITransport(app=app)
         # A generous timeout: in P2 a request may wait behind a thousand others for a pooled connection.
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=300) as http:
-            yield Client(http)
+            yield HttpxClient(http)
 
 
 async def gather_limited(limit: int, jobs: Iterable[Callable[[], Awaitable[T]]]) -> list[T]:

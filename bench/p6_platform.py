@@ -153,9 +153,7 @@ async def arrange(plan: Plan, concurrency: int) -> Arranged:
 
 async def _post(client: Client, query: str, variables: dict[str, Any], token: str) -> str:
     """The payload's __typename, or 'error CODE' (a retryable UNAVAILABLE among them) instead of raising."""
-    response = await client.http.post(
-        Client.URL, json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
-    )
+    response = await client.request({"query": query, "variables": variables}, token)
     body = response.json()
     if body.get("errors"):
         return "error " + str((body["errors"][0].get("extensions") or {}).get("code", response.status_code))

@@ -8,7 +8,7 @@ after the lends) and the load mix's browse page (bench.load.documents.BROWSE:
 20 loans with their partners and the total, under a filter and sort that
 change at every request; the response cache is off, so each one is run).
 For each kind it prints the CPU time per request (time.process_time, the
-whole process: httpx's client side included, the database server not),
+whole process: the in-process client's side included (bench.common.Client), the database server not),
 the wall time per request, the garbage collector's share (gc.callbacks),
 and then, over a second pass under cProfile, own CPU
 and function calls per request summed by area (installed package, lendgraph
@@ -188,7 +188,7 @@ async def profile(send: Callable[[], Awaitable[None]], count: int, top: int, dum
 
 async def garbage(send: Callable[[], Awaitable[None]], count: int, top: int) -> str:
     """Objects left in reference cycles per request (freed only by the collector), by type, most first;
-    httpx's client side is included (graph.memory_stats.left_in_cycles)."""
+    the in-process client's side is included (graph.memory_stats.left_in_cycles)."""
     found = await left_in_cycles(send, count)
     lines = [f"  {sum(found.values()) / count:.1f} objects in cycles per request:"]
     for name, n in found.most_common(top):
