@@ -196,3 +196,37 @@ def test_the_objects_answered_directly() -> None:
     # Guarded by a permission, or taking arguments: never answered here.
     assert "portfolio" not in direct_objects(types["Lender"])  # type: ignore[arg-type]
     assert "lenders" not in direct_objects(types["Loan"])  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the app's own pages, through the API
+
+PAGES = (
+    """query($first: Int) { me { portfolio { shares(first: $first) { totalCount
+      edges { cursor node { id amount repaidAmount loan { id name status fundedAmount riskRating
+        partner { id name riskRating country { isoCode name } } schedule { number dueDate amount } } } }
+      pageInfo { hasNextPage endCursor } } } } }""",
+    """query($first: Int) { loans(first: $first) { totalCount edges { cursor node { id name status amount
+      fundedAmount remainingAmount partner { name riskRating } lenders(first: 2) { edges { node { displayName } } } } }
+      pageInfo { hasNextPage endCursor } } }""",
+    """query($first: Int) { me { transactions(first: $first) { edges { node { kind amount
+      loan { name partner { name } } } } } } }""",
+)
+
+
+async def test_the_apps_pages_answer_as_strawberrys_own_executor_does(api, clock, monkeypatch):
+    from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+    from tests.graph.test_portfolio import mixed_portfolio
+
+    ada = await mixed_portfolio(api, clock)
+    for first in (1, 3, 10):
+        for document in PAGES:
+            # A token on every request: the response cache keeps anonymous answers only.
+            ours = await api.post(document, {"first": first}, token=ada)
+            with monkeypatch.context() as patched:
+                patched.setattr(app_schema, "execution_context_class", StrawberryGraphQLCoreExecutionContext)
+                theirs = await api.post(document, {"first": first}, token=ada)
+            assert "errors" not in ours, ours
+            assert ours == theirs
+    moves = ours["data"]["me"]["transactions"]["edges"]
+    assert any(edge["node"]["loan"] and edge["node"]["loan"]["partner"]["name"] for edge in moves)
