@@ -353,7 +353,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             raise
         if not awaitable_indices:
             return completed
-        return _awaited_items(completed, awaitable_indices)
+        return _awaited(completed, awaitable_indices)
 
     async def _settled(self, completed: Awaitable[Any], return_type: Any, field_details_list: Any, path: Path) -> Any:
         try:
@@ -363,23 +363,14 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             return None
 
 
-async def _awaited(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
-    if len(awaitable_fields) == 1:  # as graphql-core: no gathering for one
-        field = awaitable_fields[0]
-        results[field] = await results[field]
+async def _awaited(results: Any, keys: list[Any]) -> Any:
+    """`results` (a dict of fields, or a list of items) once its entries at `keys`, awaitable, are awaited
+    together; as graphql-core does, without gathering for one."""
+    if len(keys) == 1:
+        key = keys[0]
+        results[key] = await results[key]
     else:
-        awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
-        for field, value in zip(awaitable_fields, awaited, strict=True):
-            results[field] = value
+        awaited = await gather_with_cancel(*(results[key] for key in keys))
+        for key, value in zip(keys, awaited, strict=True):
+            results[key] = value
     return results
-
-
-async def _awaited_items(completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
-    if len(awaitable_indices) == 1:
-        index = awaitable_indices[0]
-        completed[index] = await completed[index]
-    else:
-        awaited = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
-        for index, value in zip(awaitable_indices, awaited, strict=True):
-            completed[index] = value
-    return completed
