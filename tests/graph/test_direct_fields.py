@@ -19,7 +19,7 @@ from strawberry import relay
 from graph.direct_fields import direct_objects
 from graph.execution import SharingExecutor
 from graph.schema import schema as app_schema
-from graph.strawberry_internals import graphql_core_schema
+from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext, graphql_core_schema
 
 
 @strawberry.type
@@ -214,8 +214,6 @@ PAGES = (
 
 
 async def test_the_apps_pages_answer_as_strawberrys_own_executor_does(api, clock, monkeypatch):
-    from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-
     from tests.graph.test_portfolio import mixed_portfolio
 
     ada = await mixed_portfolio(api, clock)
