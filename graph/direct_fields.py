@@ -46,7 +46,9 @@ from strawberry import Info
 from strawberry.relay import to_base64
 
 from graph.strawberry_internals import (
+    TYPE_CAST_ATTRIBUTE,
     StrawberryGraphQLCoreExecutionContext,
+    checked_class,
     direct_resolver,
     node_id_attribute,
     plain_attribute,
@@ -121,6 +123,7 @@ class DirectObject(NamedTuple):
     read: Callable[[Any, GraphQLResolveInfo], Any]  # the value, from the source and graphql-core's info
     is_list: bool
     item_type: Any  # of the list: object_type, or it made non-null
+    passes: type | None  # an instance of exactly this class, not cast, passes object_type's check (checked_class)
 
 
 _DIRECT_OBJECTS: dict[int, tuple[GraphQLObjectType, dict[str, DirectObject]]] = {}
@@ -141,7 +144,8 @@ def direct_objects(parent_type: GraphQLObjectType) -> dict[str, DirectObject]:
                 continue
             read = _reader(field)
             if read is not None:
-                fields[name] = DirectObject(field, object_type, read, item_type is not None, item_type)
+                passes = checked_class(object_type)
+                fields[name] = DirectObject(field, object_type, read, item_type is not None, item_type, passes)
         found = _DIRECT_OBJECTS[id(parent_type)] = (parent_type, fields)
     return found[1]
 
@@ -279,9 +283,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             if target.is_list:
                 completed = self._complete_list(target, field_details_list, info, path, value, position_context)
             else:
-                completed = self._complete_object(
-                    target.object_type, field_details_list, info, path, value, position_context
-                )
+                completed = self._complete_object(target, field_details_list, info, path, value, position_context)
             if self.is_awaitable(completed):
                 return self._settled(completed, return_type, field_details_list, path)
             return completed
@@ -301,18 +303,15 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         return completed
 
     def _complete_object(
-        self,
-        object_type: GraphQLObjectType,
-        field_details_list: Any,
-        info: Any,
-        path: Path,
-        value: Any,
-        position_context: Any,
+        self, target: DirectObject, field_details_list: Any, info: Any, path: Path, value: Any, position_context: Any
     ) -> Any:
         """graphql-core's complete_object_value, and its execution of the selection when nothing is deferred
-        (as graphql-core's executors do then)."""
+        (as graphql-core's executors do then). strawberry's type check is not asked of an instance of the
+        very class it would accept (and not cast), which it would pass."""
+        object_type = target.object_type
         is_type_of = object_type.is_type_of
-        if is_type_of is not None:
+        plainly = type(value) is target.passes and getattr(value, TYPE_CAST_ATTRIBUTE, None) is None
+        if is_type_of is not None and not plainly:
             verdict = is_type_of(value, info)
             if verdict is not True:  # graphql-core reports a wrong type, and awaits a verdict to await
                 close = getattr(verdict, "close", None) if self.is_awaitable(verdict) else None
@@ -330,16 +329,14 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's complete_iterable_value for a list of objects none of which is unusual."""
         if not isinstance(items, list | tuple) or any(_unusual(item) for item in items):
             return self.complete_value(target.field.type, field_details_list, info, path, items, position_context)
-        item_type, object_type = target.item_type, target.object_type
+        item_type = target.item_type
         completed: list[Any] = []
         awaitable_indices: list[int] = []
         try:
             for index, item in enumerate(items):
                 item_path = path.add_key(index, None)
                 try:
-                    result = self._complete_object(
-                        object_type, field_details_list, info, item_path, item, position_context
-                    )
+                    result = self._complete_object(target, field_details_list, info, item_path, item, position_context)
                     if self.is_awaitable(result):
                         result = self._settled(result, item_type, field_details_list, item_path)
                         awaitable_indices.append(index)

@@ -22,7 +22,7 @@ import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 
 # graphql-core's own (public) type, for graphql_core_schema below.
-from graphql import GraphQLField, GraphQLSchema
+from graphql import GraphQLField, GraphQLObjectType, GraphQLSchema
 
 # Relay ids (graph/execution.py answers a Node's `id` itself when strawberry would make it as Node does).
 from strawberry import relay
@@ -55,6 +55,10 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+# A cast (`strawberry.cast(Type, obj)`) is an attribute of the object: graph/direct_fields.py trusts an
+# object's class only when it carries none.
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
+
 # Results (graph/http.py, graph/websocket.py): the result strawberry gives a request that failed
 # before execution (nothing ran), and the type of ExecutionContext.operation_type.
 from strawberry.types.execution import PreExecutionError
@@ -63,6 +67,8 @@ from strawberry.types.graphql import OperationType
 BASIC_RESOLVER = "_get_basic_result"  # strawberry's resolver of a field that reads one attribute, and does nothing else
 SYNC_RESOLVER = "_resolver"  # strawberry's resolver of a field whose own resolver is not a coroutine function
 EXCEPTION_HANDLERS = "field_exception_handlers"  # what SYNC_RESOLVER's closure calls the field's exception handlers
+# The type check strawberry gives an object type that implements interfaces (a relay Node, say).
+STRAWBERRY_IS_TYPE_OF = "GraphQLCoreConverter.from_object.<locals>._get_is_type_of.<locals>.is_type_of"
 
 
 def plain_attribute(field: GraphQLField) -> str | None:
@@ -106,6 +112,20 @@ def direct_resolver(field: GraphQLField) -> DirectResolver | None:
     return DirectResolver(resolver.wrapped_func, resolver.self_parameter is not None, info_name, definition)
 
 
+def checked_class(object_type: GraphQLObjectType) -> type | None:
+    """The class whose instances strawberry's type check for `object_type` accepts, when the check is the
+    one strawberry makes (an object not cast to another type passes when it is an instance of the class or
+    of one of its interfaces); None for any other check."""
+    check = object_type.is_type_of
+    definition: Any = (object_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if check is None or definition is None or definition.is_type_of is not None or definition.concrete_of:
+        return None
+    if getattr(check, "__qualname__", None) != STRAWBERRY_IS_TYPE_OF:
+        return None
+    origin: type = definition.origin
+    return origin
+
+
 _NODE_ID = relay.Node.__dict__["_id"].__func__  # the resolver of every Node's `id`, a classmethod
 _NODE_RESOLVE_ID = relay.Node.__dict__["resolve_id"].__func__
 _NODE_RESOLVE_TYPENAME = relay.Node.__dict__["resolve_typename"].__func__
@@ -133,6 +153,7 @@ def node_id_attribute(field: GraphQLField) -> str | None:
 
 __all__ = [
     "BASIC_RESOLVER",
+    "TYPE_CAST_ATTRIBUTE",
     "AsyncHTTPRequestAdapter",
     "AsyncWebSocketAdapter",
     "BaseGraphQLTransportWSHandler",
@@ -152,6 +173,7 @@ __all__ = [
     "StarletteRequestAdapter",
     "StrawberryGraphQLCoreExecutionContext",
     "WebSocketDisconnected",
+    "checked_class",
     "describe_enum_values",
     "direct_resolver",
     "forget_collected_subfields",

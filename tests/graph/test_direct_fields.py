@@ -103,6 +103,8 @@ def leaf_values() -> st.SearchStrategy[Any]:
         st.builds(Other, label=st.just("other")),
         st.just(ValueError("a value that is an error")),
         st.builds(Later, good),  # something to await
+        st.builds(lambda leaf: strawberry.cast(Other, leaf), good),  # a Leaf that says it is another type
+        st.builds(lambda leaf: strawberry.cast(Leaf, leaf), good),
     )
     return st.one_of(good, good, good, odd)
 
