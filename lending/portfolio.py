@@ -10,7 +10,7 @@ from lending.paging import Order, Page, SortKey, check_first, cursor_values, pag
 from lending.partners import ratio
 from lending.schedule import past_due_cents
 from models import Gender, Loan, LoanStatus, Partner, Sector, Share
-from models.bulk import columns_as, select_records, select_values
+from models.bulk import columns_as, select_values
 from models.tortoise_internals import instance_from_row
 
 OUTSTANDING = (LoanStatus.FUNDRAISING, LoanStatus.FUNDED, LoanStatus.REPAYING)
@@ -93,7 +93,7 @@ async def share_page(lender_id: int, first: int | None, after: str | None) -> Pa
     values.append(size + 1)
     shares = []
     partners: dict[int, Partner] = {}  # a lender's loans share a few partners: one instance each
-    for row in await select_records(_page_sql(after is not None), values):
+    for row in await select_values(_page_sql(after is not None), values):
         partner = partners.get(row[_PARTNER_ID])
         if partner is None:
             partner = partners[row[_PARTNER_ID]] = instance_from_row(Partner, row, prefix=PARTNER_PREFIX)

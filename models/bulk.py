@@ -98,18 +98,10 @@ async def select_rows(model: type[M], sql: str, values: Sequence[Any] = ()) -> l
     return found
 
 
-async def select_values(sql: str, values: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    """The rows `sql` reads, as dicts of its columns' raw values, its values bound as in `select_rows`:
-    for a hot read of a few columns that needs no model instance."""
-    connection = Tortoise.get_connection("default")
-    if not _on_postgres():
-        sql = _PARAMETER.sub("?", sql)
-    return list(await connection.execute_query_dict(sql, list(values)))
-
-
-async def select_records(sql: str, values: Sequence[Any] = ()) -> Sequence[Mapping[str, Any]]:
-    """The rows `sql` reads as the driver hands them over (each a read-only mapping of its columns), its
-    values bound as in `select_rows`: for a page read column by column, no dict is made per row."""
+async def select_values(sql: str, values: Sequence[Any] = ()) -> Sequence[Mapping[str, Any]]:
+    """The rows `sql` reads, as the driver hands them over (each a read-only mapping of its columns' raw
+    values; no dict is made per row), its values bound as in `select_rows`: for a hot read of a few
+    columns, or a page read column by column, that needs no ORM query."""
     connection = Tortoise.get_connection("default")
     if not _on_postgres():
         sql = _PARAMETER.sub("?", sql)
