@@ -42,7 +42,9 @@ from lending.partners import create_partner
 from models import Gender, Lender, Sector
 
 ME = "{ me { id } }"
-KINDS = ("lend", "deposit", "me", "portfolio", "browse")  # portfolio: P1's page of 100 shares, after the lends
+# portfolio: P1's page of 100 shares, after the lends; refused: a lend asking more than its loan has left
+# (ExceedsRemaining, answered from reads as P2's losing lends are)
+KINDS = ("lend", "refused", "deposit", "me", "portfolio", "browse")
 # browse's filters and sorts, in turn (the load mix draws from the same kinds)
 BROWSE_FILTERS: tuple[dict[str, Any], ...] = (
     {"statuses": ["FUNDRAISING"]},
@@ -67,13 +69,17 @@ class Kinds:
         query, variables = self.request(kind, n)
         data = await self.client.post(query, variables, self.token)
         answer = next(iter(data.values()))
-        if isinstance(answer, dict) and answer.get("__typename", "").endswith("Error"):
-            raise RuntimeError(f"{kind} {n} failed: {answer}")
+        failed = isinstance(answer, dict) and "code" in answer  # a UserError
+        if failed != (kind == "refused"):
+            raise RuntimeError(f"{kind} {n} answered {answer}")
 
     def request(self, kind: str, n: int) -> tuple[str, dict[str, Any] | None]:
         if kind == "lend":
             loan = self.loans[n]
             return LEND, {"input": {"loanId": loan, "amount": "25.00", "idempotencyKey": f"profile-lend-{n}"}}
+        if kind == "refused":
+            too_much = str(to_decimal(MAX_LOAN_CENTS + LENDING_UNIT))
+            return LEND, {"input": {"loanId": self.loans[0], "amount": too_much, "idempotencyKey": f"refused-{n}"}}
         if kind == "deposit":
             return DEPOSIT, {"input": {"amount": "25.00", "idempotencyKey": f"profile-deposit-{n}"}}
         if kind == "portfolio":

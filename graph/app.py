@@ -39,6 +39,7 @@ from lending import autolend, matchers
 from lending.loans import expire_loans
 from models import db
 from models.db import is_transient
+from models.pool import let_go
 from subscriptions.bus import EventBus
 from subscriptions.hub import Hub
 
@@ -208,7 +209,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         rate=rate,
         introspection=settings.introspection,
         max_query_seconds=settings.max_query_seconds,
-        admission=Admission(settings.max_concurrent_operations, settings.max_query_seconds),
+        # An operation waiting for its turn gives back the connection its request kept (models/pool.py).
+        admission=Admission(settings.max_concurrent_operations, settings.max_query_seconds, before_waiting=let_go),
     )
     graphql = LendGraphQL(settings, clock, hub, limits)
 

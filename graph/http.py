@@ -44,6 +44,7 @@ from graph.strawberry_internals import (
     PreExecutionError,
     StarletteRequestAdapter,
 )
+from models.pool import holding
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -156,7 +157,8 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             response = json_response(error_body(message, "NOT_ACCEPTABLE"), 406, JSON)
         else:
             try:
-                response = await self.run(request)
+                async with holding():  # one pooled connection for the request's statements (models/pool.py)
+                    response = await self.run(request)
             except HTTPException as error:
                 response = self.refusal(error, media or JSON)
         await response(scope, receive, send)

@@ -14,7 +14,7 @@ mutations, few per socket and rate limited, run as they come.)
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 
 class Overloaded(ConnectionError):
@@ -24,11 +24,14 @@ class Overloaded(ConnectionError):
 
 class Admission:
     """At most `limit` operations at once (0: no limit); a turn is waited for at most `wait_seconds` (0: as
-    long as it takes)."""
+    long as it takes). `before_waiting` runs when an operation must wait (it gives back what it holds)."""
 
-    def __init__(self, limit: int, wait_seconds: float) -> None:
+    def __init__(
+        self, limit: int, wait_seconds: float, before_waiting: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.limit = limit
         self.wait_seconds = wait_seconds
+        self.before_waiting = before_waiting
         self._turns = asyncio.Semaphore(limit) if limit > 0 else None
 
     @contextlib.asynccontextmanager
@@ -38,6 +41,8 @@ class Admission:
         if turns is None:
             yield
             return
+        if turns.locked() and self.before_waiting is not None:
+            await self.before_waiting()
         if turns.locked() and self.wait_seconds > 0:
             try:
                 async with asyncio.timeout(self.wait_seconds):

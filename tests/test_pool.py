@@ -1,0 +1,143 @@
+"""One pooled connection per HTTP request (models/pool.py): its statements take the connection it keeps,
+statements at once take others, and every connection goes back to the pool."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from tortoise import Tortoise
+from tortoise.transactions import in_transaction
+
+from models.pool import holding, let_go
+from tests.api import Api, partner_token
+from tests.conftest import serve
+from tests.polling import until
+
+pytestmark = pytest.mark.usefixtures("pg_url")
+
+SEARCH = {"countries": ["KE"]}
+
+
+def asyncpg_pool() -> Any:
+    return Tortoise.get_connection("default")._pool._pool  # models.pool.BoundedPool's
+
+
+async def backend_pid(sleep: float = 0) -> int:
+    _, rows = await Tortoise.get_connection("default").execute_query(
+        "SELECT pg_backend_pid() AS pid, pg_sleep($1)", [sleep]
+    )
+    return int(rows[0]["pid"])
+
+
+def all_idle() -> bool:
+    pool = asyncpg_pool()
+    return bool(pool.get_idle_size() == pool.get_size())
+
+
+async def test_a_lend_reads_its_token_and_lends_on_one_pooled_connection(pg_url, clock, monkeypatch):
+    async with serve(pg_url, clock) as api:
+        _, token = await api.funded_lender("100.00")
+        loan = await api.loan_id(await partner_token())
+        bounded = Tortoise.get_connection("default")._pool
+        counting = CountingPool(bounded._pool)
+        monkeypatch.setattr(bounded, "_pool", counting)
+        lent = await api.lend(token, loan, "25.00")
+        assert lent["__typename"] == "LendSuccess", lent
+        assert lent["lender"]["balance"] == "75.00"
+        assert lent["loan"]["fundedAmount"] == "25.00"
+        # The token read, then the lend: one acquire, one wait for the pool, one release.
+        assert (counting.acquired, counting.released) == (1, 1)
+        await until(all_idle, "every connection back in the pool")  # the hub's read may still be running
+
+
+class CountingPool:
+    """asyncpg's pool, counting what the current task (which runs the in-process requests) takes from it and
+    gives back; the hub reads the outbox in a task of its own."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool, self.acquired, self.released = pool, 0, 0
+        self.task = asyncio.current_task()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pool, name)
+
+    def acquire(self, *args: Any, **kwargs: Any) -> Any:
+        self.acquired += asyncio.current_task() is self.task
+        return self.pool.acquire(*args, **kwargs)
+
+    async def release(self, *args: Any, **kwargs: Any) -> None:
+        self.released += asyncio.current_task() is self.task
+        await self.pool.release(*args, **kwargs)
+
+
+async def test_a_block_keeps_one_connection_and_statements_at_once_take_others(pg_url, clock):
+    async with serve(pg_url, clock):
+        async with holding():
+            kept = await backend_pid()
+            assert await backend_pid() == kept
+            # Two at once: one runs on the kept connection, the other on one from the pool.
+            pids = await asyncio.gather(backend_pid(0.05), backend_pid(0.05))
+            assert kept in pids and len(set(pids)) == 2
+            assert await backend_pid() == kept
+            async with in_transaction() as transaction:  # a transaction runs on it too, and ends first
+                _, rows = await transaction.execute_query("SELECT pg_backend_pid() AS pid")
+                assert rows[0]["pid"] == kept
+            assert await backend_pid() == kept
+            assert asyncpg_pool().get_idle_size() == asyncpg_pool().get_size() - 1
+            await let_go()  # given back before a wait: the next statement takes one from the pool again
+            assert all_idle()
+            await backend_pid()
+        assert all_idle()
+
+
+async def test_a_cancelled_statement_gives_its_connection_back_to_the_pool(pg_url, clock):
+    async with serve(pg_url, clock):
+        async with holding():
+            kept = await backend_pid()
+            slow = asyncio.create_task(backend_pid(10))
+            await asyncio.sleep(0.1)
+            slow.cancel()
+            await asyncio.gather(slow, return_exceptions=True)
+            # Not kept while its statement may still be being cancelled: the next one runs, on any connection.
+            assert isinstance(await backend_pid(), int)
+            assert kept > 0
+        assert all_idle()
+
+
+async def test_a_task_that_outlives_its_block_gives_its_connection_back(pg_url, clock):
+    async with serve(pg_url, clock):
+        async with holding():
+            await backend_pid()
+            late = asyncio.create_task(backend_pid(0.2))  # started in the block, runs after it
+            await asyncio.sleep(0.05)
+        await late
+        assert all_idle()
+
+
+async def test_requests_waiting_for_a_turn_hold_no_connection(pg_url, clock):
+    # Two connections, one operation at a time, a short wait for a connection. Had the lenders' requests
+    # kept the connection of their token reads while waiting for a turn, the anonymous reads (which read
+    # no token) would find none when their turn came: 503 after two seconds.
+    url = f"{pg_url}?minsize=1&maxsize=2&acquire_timeout=2"
+    async with serve(url, clock, max_concurrent_operations=1, max_query_seconds=30) as api:
+        lenders = [await api.funded_lender("50.00", name=f"Lender{i}") for i in range(8)]
+        loan = await api.loan_id(await partner_token())
+
+        async def busy(token: str, n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+            return await api.lend(token, loan, "25.00"), await api.save_search(token, f"Kenya {n}", SEARCH)
+
+        answers, pages = await asyncio.gather(
+            asyncio.gather(*(busy(token, n) for n, (_, token) in enumerate(lenders))),
+            asyncio.gather(*(fundraising(api, loan) for _ in range(8))),
+        )
+        assert set(pages) <= {f"{25 * n}.00" for n in range(len(lenders) + 1)}, pages
+        assert [(lent["__typename"], saved["__typename"]) for lent, saved in answers] == [
+            ("LendSuccess", "SaveSearchSuccess")
+        ] * len(lenders)
+        assert (await fundraising(api, loan)) == "200.00"
+        assert all_idle()
+
+
+async def fundraising(api: Api, loan: str) -> str:
+    data = await api.data("query($id: ID!) { loan(id: $id) { fundedAmount } }", {"id": loan})
+    return str(data["loan"]["fundedAmount"])
