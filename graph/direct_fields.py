@@ -21,6 +21,11 @@ exception, a value of another type, an iterable that is not a list) goes
 graphql-core's way from that point, so answers and errors are graphql-core's
 (tests/graph/test_direct_fields.py compares them on generated values).
 
+Union members. A value of a union (a mutation's payload or one of its errors)
+that is an instance of one of the union's member classes, not cast, completes
+as that member without strawberry's type resolver, which would try the
+members one by one, and without the member's type check, which it passes.
+
 A schema extension's per-field hook (a middleware) must see every field:
 with one, nothing is answered here.
 """
@@ -36,6 +41,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
+    GraphQLUnionType,
     Undefined,
     is_leaf_type,
     is_non_null_type,
@@ -52,6 +58,7 @@ from graph.strawberry_internals import (
     direct_resolver,
     node_id_attribute,
     plain_attribute,
+    union_member,
 )
 
 _AWAITABLE_TYPES: dict[type, bool] = {}
@@ -127,6 +134,8 @@ class DirectObject(NamedTuple):
 
 
 _DIRECT_OBJECTS: dict[int, tuple[GraphQLObjectType, dict[str, DirectObject]]] = {}
+# By the id of a union and a class: the member an instance of the class completes as, if known at once.
+_UNION_MEMBERS: dict[tuple[int, type], tuple[GraphQLUnionType, GraphQLObjectType | None]] = {}
 # A field of a selection: its response name, graphql-core's field details, and how it is answered.
 _Step = tuple[str, Any, PlainField | None, DirectObject | None]
 
@@ -163,6 +172,16 @@ def _reader(field: GraphQLField) -> Callable[[Any, GraphQLResolveInfo], Any] | N
     if takes_source:
         return lambda source, info: function(source, **{info_name: Info(_raw_info=info, _field=definition)})
     return lambda source, info: function(**{info_name: Info(_raw_info=info, _field=definition)})
+
+
+def _union_member(union: GraphQLUnionType, value: Any) -> GraphQLObjectType | None:
+    kind = type(value)
+    found = _UNION_MEMBERS.get((id(union), kind))
+    if found is None or found[0] is not union:
+        found = _UNION_MEMBERS[(id(union), kind)] = (union, union_member(union, kind))
+    if found[1] is None or getattr(value, TYPE_CAST_ATTRIBUTE, None) is not None:
+        return None
+    return found[1]
 
 
 def _unusual(value: Any) -> bool:
@@ -318,10 +337,34 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                 if close is not None:
                     close()
                 return self.complete_object_value(object_type, field_details_list, info, path, value, position_context)
+        return self._execute_selection(object_type, field_details_list, path, value, position_context)
+
+    def _execute_selection(
+        self, object_type: GraphQLObjectType, field_details_list: Any, path: Path, value: Any, position_context: Any
+    ) -> Any:
+        """An object's selection, executed at once when nothing is deferred (as graphql-core's executors do)."""
         grouped_field_set, deferred, _ = self.collect_subfields(object_type, field_details_list)
         if position_context is None and not deferred:
             return self.execute_fields(object_type, value, path, grouped_field_set, None)
         return self.collect_and_execute_subfields(object_type, field_details_list, path, value, position_context)
+
+    def complete_abstract_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's, but for an instance of a union's member class, not cast (a mutation's payload or
+        error): strawberry's type resolver would try the members one by one, and its type check pass it."""
+        member = _union_member(return_type, result) if isinstance(return_type, GraphQLUnionType) else None
+        if member is None:
+            return super().complete_abstract_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        return self._execute_selection(member, field_details_list, path, result, position_context)
 
     def _complete_list(
         self, target: DirectObject, field_details_list: Any, info: Any, path: Path, items: Any, position_context: Any

@@ -22,7 +22,7 @@ import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 
 # graphql-core's own (public) type, for graphql_core_schema below.
-from graphql import GraphQLField, GraphQLObjectType, GraphQLSchema
+from graphql import GraphQLField, GraphQLObjectType, GraphQLSchema, GraphQLUnionType
 
 # Relay ids (graph/execution.py answers a Node's `id` itself when strawberry would make it as Node does).
 from strawberry import relay
@@ -69,6 +69,7 @@ SYNC_RESOLVER = "_resolver"  # strawberry's resolver of a field whose own resolv
 EXCEPTION_HANDLERS = "field_exception_handlers"  # what SYNC_RESOLVER's closure calls the field's exception handlers
 # The type check strawberry gives an object type that implements interfaces (a relay Node, say).
 STRAWBERRY_IS_TYPE_OF = "GraphQLCoreConverter.from_object.<locals>._get_is_type_of.<locals>.is_type_of"
+STRAWBERRY_UNION_RESOLVER = "StrawberryUnion.get_type_resolver.<locals>._resolve_union_type"
 
 
 def plain_attribute(field: GraphQLField) -> str | None:
@@ -126,6 +127,25 @@ def checked_class(object_type: GraphQLObjectType) -> type | None:
     return origin
 
 
+def union_member(union: GraphQLUnionType, kind: type) -> GraphQLObjectType | None:
+    """The member of `union` that strawberry's type resolver gives an instance of `kind` not cast to another
+    type, when strawberry's resolver is the union's and that member has no type check of its own or one that
+    passes every such instance (checked_class); None otherwise. strawberry gives the first member (in order) whose
+    definition is the instance's: for a member that is no generic's concrete type, only that member."""
+    resolver = union.resolve_type
+    if resolver is None or getattr(resolver, "__qualname__", None) != STRAWBERRY_UNION_RESOLVER:
+        return None
+    definition: Any = getattr(kind, "__strawberry_definition__", None)
+    if definition is None:
+        return None
+    for member in union.types:
+        found: Any = (member.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if found is definition:
+            passes = member.is_type_of is None or checked_class(member) is kind
+            return member if passes and not definition.concrete_of else None
+    return None
+
+
 _NODE_ID = relay.Node.__dict__["_id"].__func__  # the resolver of every Node's `id`, a classmethod
 _NODE_RESOLVE_ID = relay.Node.__dict__["resolve_id"].__func__
 _NODE_RESOLVE_TYPENAME = relay.Node.__dict__["resolve_typename"].__func__
@@ -180,6 +200,7 @@ __all__ = [
     "graphql_core_schema",
     "node_id_attribute",
     "plain_attribute",
+    "union_member",
 ]
 
 

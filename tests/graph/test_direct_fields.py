@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
+from graphql import GraphQLUnionType
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strawberry import relay
@@ -19,7 +20,7 @@ from strawberry import relay
 from graph.direct_fields import direct_objects
 from graph.execution import SharingExecutor
 from graph.schema import schema as app_schema
-from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext, graphql_core_schema
+from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext, graphql_core_schema, union_member
 
 
 @strawberry.type
@@ -31,6 +32,17 @@ class Leaf(relay.Node):
 @strawberry.type
 class Other:
     label: str
+
+
+@strawberry.type
+class Stranger:
+    """In no union of the schema's."""
+
+    label: str
+
+
+class SubLeaf(Leaf):
+    """A Leaf by inheritance, not a strawberry type of its own."""
 
 
 async def later(value: Any) -> Any:
@@ -53,6 +65,7 @@ class Box:
     leaves: list[Leaf] | None
     sure_leaves: list[Leaf | None]
     inner: "Box | None"
+    either: Leaf | Other | None  # a union
 
     @strawberry.field
     def via_method(self) -> Leaf | None:
@@ -93,6 +106,8 @@ DOCUMENTS = (
     "{ boxes { name leaf { id label } sure { label } leaves { id } sureLeaves { label } } }",
     "{ first { viaMethod { label } sureViaInfo { id } leavesViaMethod { label } inner { name leaf { label } } } }",
     "{ boxes { leafLater { label } inner { sure { id } inner { leaves { label } } } } }",
+    "{ boxes { either { __typename ... on Leaf { id label } ... on Other { label } }"
+    " inner { either { __typename } } } }",
 )
 
 
@@ -122,6 +137,11 @@ boxes = st.deferred(
         leaves=leaf_lists(),
         sure_leaves=leaf_lists(),
         inner=st.one_of(st.none(), boxes, st.builds(Other, label=st.just("x"))),
+        either=st.one_of(
+            leaf_values(),
+            st.builds(Stranger, label=st.just("s")),
+            st.builds(SubLeaf, key=st.integers(1, 9), label=st.just("sub")),
+        ),
     )
 )
 
@@ -151,7 +171,7 @@ def close_awaitables(nodes: list[Any]) -> None:
         elif isinstance(node, list | tuple):
             stack.extend(node)
         elif isinstance(node, Box):
-            stack.extend([node.leaf, node.sure, node.leaves, node.sure_leaves, node.inner])
+            stack.extend([node.leaf, node.sure, node.leaves, node.sure_leaves, node.inner, node.either])
 
 
 @settings(max_examples=150, deadline=None)
@@ -182,6 +202,7 @@ def rebuilt(node: Any) -> Any:
             leaves=rebuilt(node.leaves),
             sure_leaves=rebuilt(node.sure_leaves),
             inner=rebuilt(node.inner),
+            either=rebuilt(node.either),
         )
     return node
 
@@ -198,6 +219,17 @@ def test_the_objects_answered_directly() -> None:
     # Guarded by a permission, or taking arguments: never answered here.
     assert "portfolio" not in direct_objects(types["Lender"])  # type: ignore[arg-type]
     assert "lenders" not in direct_objects(types["Loan"])  # type: ignore[arg-type]
+
+
+def test_every_member_of_the_apps_unions_completes_without_strawberrys_type_resolver() -> None:
+    # A mutation's answer is a union of its payload and its errors (strawberry renaming its resolver or
+    # type check would quietly send every one of them back its slow way).
+    unions = [t for t in graphql_core_schema(app_schema).type_map.values() if isinstance(t, GraphQLUnionType)]
+    assert len(unions) >= 10
+    for union in unions:
+        for member in union.types:
+            origin = member.extensions["strawberry-definition"].origin
+            assert union_member(union, origin) is member, (union.name, member.name)
 
 
 # ---------------------------------------------------------------- the app's own pages, through the API
