@@ -34,6 +34,7 @@ from strawberry.types import ExecutionResult
 
 from graph.context import Context
 from graph.errorlog import log_refusal
+from graph.limits.transport import essence
 from graph.pipeline import masked
 from graph.strawberry_internals import (
     AsyncHTTPRequestAdapter,
@@ -51,6 +52,7 @@ JSON = "application/json"
 STREAMING = ("text/event-stream", "multipart/mixed")  # subscription transports served over WebSocket instead
 # Request errors caused by the server rather than the request: their status with graphql-response+json.
 SERVER_ERROR_STATUS = {"INTERNAL": 500, "UNAVAILABLE": 503}
+POST_OPERATIONS = OperationType.from_http("POST")
 _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE"}
 
 
@@ -158,10 +160,56 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         else:
             try:
                 async with holding():  # one pooled connection for the request's statements (models/pool.py)
-                    response = await self.run(request)
+                    operation = await self.plain_post(request)
+                    response = await (self.run(request) if operation is None else self.answer(request, operation))
             except HTTPException as error:
                 response = self.refusal(error, media or JSON)
         await response(scope, receive, send)
+
+    async def plain_post(self, request: Request) -> GraphQLRequestData | None:
+        """The operation of a plain POST: a JSON object whose members are of the types the spec allows,
+        from a client that does not ask for a stream. None for anything else, which strawberry's view
+        answers (GET, the IDE, batches, streaming transports, and the errors of bodies it cannot use)."""
+        if request.method != "POST" or essence(request.headers.get("content-type", "")) != JSON:
+            return None
+        accept = request.headers.get("accept", "").lower()
+        if any(kind in accept for kind in STREAMING):
+            return None
+        try:
+            data = self.decode_json(await request.body())
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        query, variables = data.get("query"), data.get("variables")
+        name, extensions = data.get("operationName"), data.get("extensions")
+        if not (isinstance(query, str) and isinstance(variables, dict | None) and isinstance(extensions, dict | None)):
+            return None
+        if not isinstance(name, str | None):
+            return None
+        return GraphQLRequestData(query, variables, name or None, extensions, "http")
+
+    async def answer(self, request: Request, operation: GraphQLRequestData) -> Response:
+        """A plain POST's answer, as strawberry's view would give it (`run`, then `execute_single`), without
+        the steps a plain POST does not need: about a tenth of a small mutation's CPU."""
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        try:
+            result = await self.schema.execute(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=context,
+                operation_name=operation.operation_name,
+                allowed_operation_types=POST_OPERATIONS,
+                operation_extensions=operation.extensions,
+            )
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except InvalidOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason("POST")) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error
+        return self.create_response(await self.process_result(request, result), sub_response)
 
     def refusal(self, error: HTTPException, media: str) -> Response:
         """The answer to a request strawberry refused with an HTTPException.
@@ -190,6 +238,15 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         return sub_response
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST":
+            # strawberry reads a JSON body that is not an object or a list (a string, a number, null) as if
+            # it were one, and fails with AttributeError: a 500 for the client's mistake.
+            try:
+                body = self.decode_json(await request.get_body())
+            except json.JSONDecodeError:
+                body = {}  # strawberry's own answer follows
+            if not isinstance(body, dict | list):
+                raise HTTPException(400, "The body of a GraphQL POST must be a JSON object.")
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData):
             if data.operation_name is not None and not isinstance(data.operation_name, str):

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 WS_MESSAGE_TOO_BIG = 1009
 
 
-def _essence(content_type: str) -> str:
+def essence(content_type: str) -> str:
     """The MIME type without parameters, lower case: `application/json; charset=utf-8` -> `application/json`."""
     return content_type.split(";", 1)[0].strip().lower()
 
@@ -77,7 +77,7 @@ class TransportLimits:
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {name.lower(): value for name, value in scope.get("headers", [])}
         if scope["method"] == "POST" and scope["path"].rstrip("/") == self.graphql_path:
-            content_type = _essence(headers.get(b"content-type", b"").decode("latin-1"))
+            content_type = essence(headers.get(b"content-type", b"").decode("latin-1"))
             if content_type != "application/json":
                 await _refuse(send, 415, "UNSUPPORTED_MEDIA_TYPE", "Send GraphQL requests as application/json.")
                 return

@@ -17,6 +17,7 @@ REQUIRE_SERVICES=1; with Node.js present, a failed install fails the test.
 
 import asyncio
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +243,10 @@ async def test_a_malformed_request_is_400_with_errors_in_the_type_chosen(api, ac
         json.dumps({"query": "{ __typename }", "operationName": 7}).encode(),
         json.dumps({"query": "{ __typename }", "extensions": [1]}).encode(),
         json.dumps([{"query": "{ __typename }"}]).encode(),  # batches are off
+        b'"{ __typename }"',  # JSON, but not an object
+        b"null",
+        b"7",
+        b"true",
     ]
     for body in bodies:
         headers = {"Content-Type": "application/json", "Accept": accept}
@@ -249,6 +254,59 @@ async def test_a_malformed_request_is_400_with_errors_in_the_type_chosen(api, ac
         assert response.status_code == 400, (body, response.text)
         assert response.headers["content-type"] == f"{accept}; charset=utf-8"
         assert codes(response.json()) == ["BAD_REQUEST"] and "data" not in response.json(), response.text
+
+
+# Every member a body may have, in every form: valid, null, absent, of another JSON type.
+MEMBERS: dict[str, list[Any]] = {
+    "query": ["query Q($first: Int) { loans(first: $first) { totalCount } }", "{ nosuch }", "", None, 1, ["{ a }"]],
+    "variables": [{"first": 1}, {"first": "x"}, {}, None, [], "x", 2],
+    "operationName": ["Q", "", "Other", None, 3, []],
+    "extensions": [{}, None, [], "x"],
+}
+ABSENT = object()
+
+
+def bodies(count: int, seed: int) -> list[bytes]:
+    """`count` request bodies drawn from MEMBERS (each member also absent), and bodies that are not objects."""
+    draw = random.Random(seed)
+    made = [
+        json.dumps({name: value for name, value in picked.items() if value is not ABSENT}).encode()
+        for picked in ({name: draw.choice([*values, ABSENT]) for name, values in MEMBERS.items()} for _ in range(count))
+    ]
+    return [*made, b"[]", b'"q"', b"1", b"null", b'[{"query": "{ __typename }"}]', b'{"query": ', b""]
+
+
+@pytest.mark.parametrize("accept", [None, *ALL_RESPONSE_TYPES, "text/event-stream"])
+async def test_a_plain_post_is_answered_as_strawberrys_view_answers_it(api, accept, monkeypatch):
+    # graph/http.py answers a plain POST itself and hands every other body to strawberry's view: the two
+    # must agree on whatever a client sends.
+    _, token = await api.funded_lender("100.00")
+    view = api.app.state.graphql
+    answered = 0
+    answer = view.answer
+
+    async def counted(*args: Any) -> Any:
+        nonlocal answered
+        answered += 1
+        return await answer(*args)
+
+    monkeypatch.setattr(view, "answer", counted)
+    for n, body in enumerate(bodies(60, seed=len(accept or ""))):
+        headers = {"Content-Type": "application/json", **bearer(token if n % 2 else None)}
+        if accept is not None:
+            headers["Accept"] = accept
+        ours = await api.http.post("/graphql", content=body, headers=headers)
+        with monkeypatch.context() as patched:
+
+            async def never(request: Any) -> None:
+                return None
+
+            patched.setattr(view, "plain_post", never)
+            theirs = await api.http.post("/graphql", content=body, headers=headers)
+        assert (ours.status_code, ours.headers["content-type"]) == (theirs.status_code, theirs.headers["content-type"])
+        assert ours.content == theirs.content, body
+    assert (answered > 5) == (accept != "text/event-stream"), answered  # a streaming client: strawberry's
+    assert await api.balance(token) == "100.00"
 
 
 @pytest.mark.parametrize("accept", ALL_RESPONSE_TYPES)
