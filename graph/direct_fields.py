@@ -127,10 +127,11 @@ class DirectObject(NamedTuple):
 
     field: GraphQLField
     object_type: GraphQLObjectType
-    read: Callable[[Any, GraphQLResolveInfo], Any]  # the value, from the source and graphql-core's info
+    read: Callable[[Any, Any], Any]  # the value, from the source and graphql-core's info (None unless needs_info)
     is_list: bool
     item_type: Any  # of the list: object_type, or it made non-null
     passes: type | None  # an instance of exactly this class, not cast, passes object_type's check (checked_class)
+    needs_info: bool  # `read` uses graphql-core's info (a resolver taking `info`); else it is given None
 
 
 _DIRECT_OBJECTS: dict[int, tuple[GraphQLObjectType, dict[str, DirectObject]]] = {}
@@ -138,6 +139,9 @@ _DIRECT_OBJECTS: dict[int, tuple[GraphQLObjectType, dict[str, DirectObject]]] = 
 _UNION_MEMBERS: dict[tuple[int, type], tuple[GraphQLUnionType, GraphQLObjectType | None]] = {}
 # A field of a selection: its response name, graphql-core's field details, and how it is answered.
 _Step = tuple[str, Any, PlainField | None, DirectObject | None]
+# An object field's selection (by the identity of its field details): them, the object type, and the steps of
+# the subfields, or None when some are deferred (graphql-core's way then).
+_Selection = tuple[Any, GraphQLObjectType, list[_Step] | None]
 
 
 def direct_objects(parent_type: GraphQLObjectType) -> dict[str, DirectObject]:
@@ -151,27 +155,31 @@ def direct_objects(parent_type: GraphQLObjectType) -> dict[str, DirectObject]:
             object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else (item_type or inner)
             if not isinstance(object_type, GraphQLObjectType):
                 continue
-            read = _reader(field)
-            if read is not None:
+            reader = _reader(field)
+            if reader is not None:
                 passes = checked_class(object_type)
-                fields[name] = DirectObject(field, object_type, read, item_type is not None, item_type, passes)
+                read, needs_info = reader
+                fields[name] = DirectObject(
+                    field, object_type, read, item_type is not None, item_type, passes, needs_info
+                )
         found = _DIRECT_OBJECTS[id(parent_type)] = (parent_type, fields)
     return found[1]
 
 
-def _reader(field: GraphQLField) -> Callable[[Any, GraphQLResolveInfo], Any] | None:
+def _reader(field: GraphQLField) -> tuple[Callable[[Any, Any], Any], bool] | None:
+    """How a direct object's value is read from its source (and graphql-core's info, if it is used)."""
     attribute = plain_attribute(field)
     if attribute is not None:
-        return lambda source, info: getattr(source, attribute)
+        return (lambda source, info: getattr(source, attribute)), False
     resolver = direct_resolver(field)
     if resolver is None:
         return None
     function, takes_source, info_name, definition = resolver
     if info_name is None:
-        return (lambda source, info: function(source)) if takes_source else (lambda source, info: function())
+        return ((lambda source, info: function(source)) if takes_source else (lambda source, info: function())), False
     if takes_source:
-        return lambda source, info: function(source, **{info_name: Info(_raw_info=info, _field=definition)})
-    return lambda source, info: function(**{info_name: Info(_raw_info=info, _field=definition)})
+        return (lambda source, info: function(source, **{info_name: Info(_raw_info=info, _field=definition)})), True
+    return (lambda source, info: function(**{info_name: Info(_raw_info=info, _field=definition)})), True
 
 
 def _union_member(union: GraphQLUnionType, value: Any) -> GraphQLObjectType | None:
@@ -182,6 +190,24 @@ def _union_member(union: GraphQLUnionType, value: Any) -> GraphQLObjectType | No
     if found[1] is None or getattr(value, TYPE_CAST_ATTRIBUTE, None) is not None:
         return None
     return found[1]
+
+
+_USUAL_TYPES: dict[type, bool] = {}
+
+
+def _at_once(target: DirectObject, value: Any) -> bool:
+    """Whether `value` completes as the field's object type with nothing to check: an instance of the very
+    class its type check accepts, not cast; or, for a type that checks nothing, any value but a null, an
+    error or something to await (graphql-core then completes it as the field's type as it is)."""
+    kind = type(value)
+    if target.object_type.is_type_of is not None:
+        return kind is target.passes and getattr(value, TYPE_CAST_ATTRIBUTE, None) is None
+    usual = _USUAL_TYPES.get(kind)
+    if usual is None:
+        usual = _USUAL_TYPES[kind] = not (
+            value is None or value is Undefined or isinstance(value, Exception) or kind is GeneratorType
+        ) and not is_awaitable(value)
+    return usual
 
 
 def _unusual(value: Any) -> bool:
@@ -195,11 +221,13 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._direct_steps: dict[tuple[int, int], tuple[Any, list[_Step]]] = {}
+        self._selections: dict[tuple[int, int], _Selection] = {}
 
     def build_per_event_executor(self, payload: Any) -> Any:
         executor = super().build_per_event_executor(payload)
         assert isinstance(executor, DirectExecution)
-        executor._direct_steps = {}  # keyed by selections collected anew for every event: live and die with it
+        # Keyed by selections collected anew for every event: they live and die with it.
+        executor._direct_steps, executor._selections = {}, {}
         return executor
 
     def execute_field(
@@ -233,10 +261,16 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         if manager is not None and manager.middlewares:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        steps = self._steps(parent_type, grouped_field_set)
+        return self._execute_steps(parent_type, source_value, path, steps, position_context)
+
+    def _execute_steps(
+        self, parent_type: GraphQLObjectType, source_value: Any, path: Any, steps: list[_Step], position_context: Any
+    ) -> Any:
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list, plain, direct in self._steps(parent_type, grouped_field_set):
+            for response_name, field_details_list, plain, direct in steps:
                 if plain is not None:
                     result = _plain_value(plain, parent_type, source_value)
                     if result is not Undefined:
@@ -293,22 +327,42 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's execute_field for a direct object: its value read by `target.read`, an object
         completed by its selection at once, a list item by item."""
         return_type = target.field.type
-        nodes = [details.node for details in field_details_list]
-        info = self.build_resolve_info(target.field, nodes, parent_type, path)
+        info = self._info(target, field_details_list, parent_type, path) if target.needs_info else None
         try:
             value = target.read(source, info)
-            if _unusual(value):
-                return self._complete_usually(return_type, field_details_list, info, path, value, position_context)
-            if target.is_list:
-                completed = self._complete_list(target, field_details_list, info, path, value, position_context)
+            at_once = position_context is None and (
+                all(_at_once(target, item) for item in value)
+                if target.is_list and type(value) in (list, tuple)
+                else not target.is_list and _at_once(target, value)
+            )
+            if at_once and target.is_list:
+                completed = self._complete_items(target, field_details_list, path, value, self._execute_at_once)
+            elif at_once:
+                completed = self._execute_selection(target.object_type, field_details_list, path, value, None)
             else:
-                completed = self._complete_object(target, field_details_list, info, path, value, position_context)
+                if info is None:
+                    info = self._info(target, field_details_list, parent_type, path)
+                if _unusual(value):
+                    return self._complete_usually(return_type, field_details_list, info, path, value, position_context)
+                if target.is_list:
+                    completed = self._complete_list(target, field_details_list, info, path, value, position_context)
+                else:
+                    completed = self._complete_object(target, field_details_list, info, path, value, position_context)
             if self.is_awaitable(completed):
                 return self._settled(completed, return_type, field_details_list, path)
             return completed
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
+
+    def _info(
+        self, target: DirectObject, field_details_list: Any, parent_type: GraphQLObjectType, path: Path
+    ) -> GraphQLResolveInfo:
+        nodes = [details.node for details in field_details_list]
+        return self.build_resolve_info(target.field, nodes, parent_type, path)
+
+    def _execute_at_once(self, target: DirectObject, field_details_list: Any, path: Path, item: Any) -> Any:
+        return self._execute_selection(target.object_type, field_details_list, path, item, None)
 
     def _complete_usually(
         self, return_type: Any, field_details_list: Any, info: Any, path: Path, value: Any, position_context: Any
@@ -342,11 +396,20 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
     def _execute_selection(
         self, object_type: GraphQLObjectType, field_details_list: Any, path: Path, value: Any, position_context: Any
     ) -> Any:
-        """An object's selection, executed at once when nothing is deferred (as graphql-core's executors do)."""
-        grouped_field_set, deferred, _ = self.collect_subfields(object_type, field_details_list)
-        if position_context is None and not deferred:
-            return self.execute_fields(object_type, value, path, grouped_field_set, None)
-        return self.collect_and_execute_subfields(object_type, field_details_list, path, value, position_context)
+        """An object's selection, executed at once when nothing is deferred (as graphql-core's executors do);
+        its fields and how each is answered worked out once per execution (a list's items share them)."""
+        manager = self.middleware_manager
+        if position_context is not None or (manager is not None and manager.middlewares):
+            return self.collect_and_execute_subfields(object_type, field_details_list, path, value, position_context)
+        key = (id(field_details_list), id(object_type))
+        selection = self._selections.get(key)
+        if selection is None or selection[0] is not field_details_list or selection[1] is not object_type:
+            grouped_field_set, deferred, _ = self.collect_subfields(object_type, field_details_list)
+            steps = None if deferred else self._steps(object_type, grouped_field_set)
+            selection = self._selections[key] = (field_details_list, object_type, steps)
+        if selection[2] is None:
+            return self.collect_and_execute_subfields(object_type, field_details_list, path, value, None)
+        return self._execute_steps(object_type, value, path, selection[2], None)
 
     def complete_abstract_value(
         self,
@@ -372,6 +435,22 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's complete_iterable_value for a list of objects none of which is unusual."""
         if not isinstance(items, list | tuple) or any(_unusual(item) for item in items):
             return self.complete_value(target.field.type, field_details_list, info, path, items, position_context)
+
+        def complete(target: DirectObject, field_details_list: Any, item_path: Path, item: Any) -> Any:
+            return self._complete_object(target, field_details_list, info, item_path, item, position_context)
+
+        return self._complete_items(target, field_details_list, path, items, complete)
+
+    def _complete_items(
+        self,
+        target: DirectObject,
+        field_details_list: Any,
+        path: Path,
+        items: Any,
+        complete: Callable[[DirectObject, Any, Path, Any], Any],
+    ) -> Any:
+        """The items of a list of objects, each completed by `complete`; as graphql-core does, an item that
+        fails is null (or fails the list, by handle_field_error), and awaitable ones are awaited together."""
         item_type = target.item_type
         completed: list[Any] = []
         awaitable_indices: list[int] = []
@@ -379,7 +458,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             for index, item in enumerate(items):
                 item_path = path.add_key(index, None)
                 try:
-                    result = self._complete_object(target, field_details_list, info, item_path, item, position_context)
+                    result = complete(target, field_details_list, item_path, item)
                     if self.is_awaitable(result):
                         result = self._settled(result, item_type, field_details_list, item_path)
                         awaitable_indices.append(index)
