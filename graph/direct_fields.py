@@ -62,8 +62,9 @@ from graph.strawberry_internals import (
 )
 
 _AWAITABLE_TYPES: dict[type, bool] = {}
-# The attribute, its leaf type (None: a relay Node's global id, from the attribute), whether null is refused.
-PlainField = tuple[str, GraphQLLeafType | None, bool]
+# The attribute, its leaf type (None: a relay Node's global id, from the attribute), whether null is refused,
+# and the resolver that makes the value from the source (None: the attribute is the value).
+PlainField = tuple[str, GraphQLLeafType | None, bool, Callable[[Any], Any] | None]
 # By the id of the object type (graphql-core's types are not hashable), with the type, for the check.
 _PLAIN_FIELDS: dict[int, tuple[GraphQLObjectType, dict[str, PlainField]]] = {}
 
@@ -86,8 +87,9 @@ def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
 
 
 def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
-    """The fields of `parent_type` whose value is an attribute of the source, of a scalar or enum type, and
-    its relay `id` when strawberry makes it from an attribute as it does by default."""
+    """The fields of `parent_type` of a scalar or enum type whose value is an attribute of the source or what
+    a resolver taking nothing but the source makes of it, and its relay `id` when strawberry makes it from
+    an attribute as it does by default."""
     found = _PLAIN_FIELDS.get(id(parent_type))
     if found is None or found[0] is not parent_type:
         fields: dict[str, PlainField] = {}
@@ -95,10 +97,13 @@ def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
             attribute = plain_attribute(field)
             refuses_null = is_non_null_type(field.type)
             leaf = field.type.of_type if refuses_null else field.type
+            resolver = direct_resolver(field) if attribute is None else None
             if attribute is not None and is_leaf_type(leaf):
-                fields[name] = (attribute, leaf, refuses_null)
+                fields[name] = (attribute, leaf, refuses_null, None)
+            elif resolver is not None and resolver.takes_source and resolver.info_name is None and is_leaf_type(leaf):
+                fields[name] = (name, leaf, refuses_null, resolver.function)
             elif (key := node_id_attribute(field)) is not None:
-                fields[name] = (key, None, refuses_null)
+                fields[name] = (key, None, refuses_null, None)
         found = _PLAIN_FIELDS[id(parent_type)] = (parent_type, fields)
     return found[1]
 
@@ -106,8 +111,8 @@ def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
 def _plain_value(plain: PlainField, parent_type: GraphQLObjectType, source: Any) -> Any:
     """A plain field's value, as graphql-core and strawberry would complete it; Undefined when it must go
     their way (a null where null is refused, a value its type refuses, a missing key: they report it)."""
-    attribute, leaf, refuses_null = plain
-    value = getattr(source, attribute, Undefined)
+    attribute, leaf, refuses_null, resolve = plain
+    value = getattr(source, attribute, Undefined) if resolve is None else _resolved(resolve, source)
     missing = value is None or value is Undefined
     if leaf is None:  # a relay id, as strawberry's Node makes it
         return Undefined if missing else to_base64(parent_type.name, str(value))
@@ -120,6 +125,21 @@ def _plain_value(plain: PlainField, parent_type: GraphQLObjectType, source: Any)
     except Exception:  # graphql-core's own path reports it, located
         return Undefined
     return Undefined if coerced is None else coerced
+
+
+def _resolved(resolve: Callable[[Any], Any], source: Any) -> Any:
+    """What a plain field's resolver makes of its source; Undefined (graphql-core's way, which calls it again
+    and reports or awaits what it gives) if it raises or gives something to await."""
+    try:
+        value = resolve(source)
+    except Exception:
+        return Undefined
+    if is_awaitable(value):
+        close = getattr(value, "close", None)
+        if close is not None:  # a coroutine never started: closed, not warned about
+            close()
+        return Undefined
+    return value
 
 
 class DirectObject(NamedTuple):

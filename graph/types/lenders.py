@@ -70,18 +70,25 @@ NOTIFICATIONS_NEWEST = Order("notifications", (SortKey("id", descending=True),))
 )
 class ShareNode(relay.Node):
     id: relay.NodeID[int]
-    amount: Decimal = strawberry.field(
-        description="Principal lent, in USD: a multiple of 25.00; lending again to the loan grows it."
-    )
-    repaid_amount: Decimal = strawberry.field(
+    created_at: datetime = strawberry.field(description="When the lender first lent to the loan.")
+    loan_id: strawberry.Private[int]
+    model: strawberry.Private[Share]
+
+    # The amounts are made when asked for: a page shows one or two of them.
+    @strawberry.field(description="Principal lent, in USD: a multiple of 25.00; lending again to the loan grows it.")
+    def amount(self) -> Decimal:
+        return to_decimal(self.model.amount_cents)
+
+    @strawberry.field(
         description="Principal repaid on this share so far, in USD, currency loss included: the lender was "
         "credited repaidAmount minus currencyLoss."
     )
-    currency_loss: Decimal = strawberry.field(
-        description="What the lender bore of currency loss on this share's repayments, in USD."
-    )
-    created_at: datetime = strawberry.field(description="When the lender first lent to the loan.")
-    loan_id: strawberry.Private[int]
+    def repaid_amount(self) -> Decimal:
+        return to_decimal(self.model.repaid_cents)
+
+    @strawberry.field(description="What the lender bore of currency loss on this share's repayments, in USD.")
+    def currency_loss(self) -> Decimal:
+        return to_decimal(self.model.loss_cents)
 
     @strawberry.field(graphql_type=LoanNode, description="The loan this share is part of.")
     def loan(self, info: Info) -> LoanNode | Awaitable[LoanNode]:
@@ -91,11 +98,9 @@ class ShareNode(relay.Node):
     def from_model(cls, share: Share) -> "ShareNode":
         return cls(
             id=share.id,
-            amount=to_decimal(share.amount_cents),
-            repaid_amount=to_decimal(share.repaid_cents),
-            currency_loss=to_decimal(share.loss_cents),
             created_at=share.created_at,
             loan_id=share.loan_id,
+            model=share,
         )
 
     @classmethod

@@ -194,19 +194,29 @@ class LoanNode(relay.Node):
     sector: SectorEnum = strawberry.field(description="What the loan is for.")
     gender: GenderEnum = strawberry.field(description="Who borrows.")
     status: LoanStatusEnum = strawberry.field(description="Where the loan is in its lifecycle, as of this read.")
-    amount: Decimal = strawberry.field(
+
+    # The amounts are made when asked for: a page shows one or two of them.
+    @strawberry.field(
         description="What the loan raises and the borrower repays, in USD: a multiple of 25.00, at most 50,000.00."
     )
-    funded_amount: Decimal = strawberry.field(
+    def amount(self) -> Decimal:
+        return to_decimal(self.model.amount_cents)
+
+    @strawberry.field(
         description="Lent so far, in USD; equals amount from FUNDED on. An EXPIRED loan keeps what it had raised, "
         "though that was refunded."
     )
-    remaining_amount: Decimal = strawberry.field(
-        description="amount minus fundedAmount, in USD: what may still be lent while FUNDRAISING."
-    )
-    repaid_amount: Decimal = strawberry.field(
-        description="Principal the partner has repaid so far, in USD, before any currency loss."
-    )
+    def funded_amount(self) -> Decimal:
+        return to_decimal(self.model.funded_cents)
+
+    @strawberry.field(description="amount minus fundedAmount, in USD: what may still be lent while FUNDRAISING.")
+    def remaining_amount(self) -> Decimal:
+        return to_decimal(self.model.amount_cents - self.model.funded_cents)
+
+    @strawberry.field(description="Principal the partner has repaid so far, in USD, before any currency loss.")
+    def repaid_amount(self) -> Decimal:
+        return to_decimal(self.model.repaid_cents)
+
     lender_count: int = strawberry.field(
         description="Lenders with a share, each counted once however often they lent (refunded shares included)."
     )
@@ -295,10 +305,6 @@ class LoanNode(relay.Node):
             sector=loan.sector,
             gender=loan.gender,
             status=loan.status,
-            amount=to_decimal(loan.amount_cents),
-            funded_amount=to_decimal(loan.funded_cents),
-            remaining_amount=to_decimal(loan.amount_cents - loan.funded_cents),
-            repaid_amount=to_decimal(loan.repaid_cents),
             lender_count=loan.lender_count,
             term_months=loan.term_months,
             currency=loan.currency,
