@@ -88,15 +88,14 @@ class Loaders:
 
 def prime_loans(loaders: Loaders, loans: list[Loan]) -> None:
     """Remember loans read with their partners (select_related) for the rest of the operation."""
-    for loan in loans:
-        loaders.loan.prime(loan.id, loan)
+    loaders.loan.prime_many({loan.id: loan for loan in loans})
     prime_partners(loaders, loans)
 
 
 def prime_partners(loaders: Loaders, loans: list[Loan]) -> None:
-    """Remember the partners of loans read with them (select_related) for the rest of the operation."""
-    for loan in loans:
-        loaders.partner.prime(loan.partner_id, loan.partner)
+    """Remember the partners of loans read with them (select_related) for the rest of the operation (a
+    page's loans share a few partners, read once each)."""
+    loaders.partner.prime_many({loan.partner_id: loan.partner for loan in loans})
 
 
 async def existing(loader: DataLoader[int, T | None], key: int) -> T:
