@@ -147,7 +147,7 @@ class DirectObject(NamedTuple):
 
     field: GraphQLField
     object_type: GraphQLObjectType
-    read: Callable[[Any, Any], Any]  # the value, from the source and graphql-core's info (None unless needs_info)
+    read: Callable[[Any, Any], Any]  # the value, from the source and a LazyResolveInfo (None unless needs_info)
     is_list: bool
     item_type: Any  # of the list: object_type, or it made non-null
     passes: type | None  # an instance of exactly this class, not cast, passes object_type's check (checked_class)
@@ -202,6 +202,36 @@ def _reader(field: GraphQLField) -> tuple[Callable[[Any, Any], Any], bool] | Non
     return (lambda source, info: function(**{info_name: Info(_raw_info=info, _field=definition)})), True
 
 
+class LazyResolveInfo:
+    """graphql-core's resolve info for a resolver answered directly, built when the resolver reads more of it
+    than the context (its loaders are all that most such resolvers read)."""
+
+    __slots__ = ("_built", "_executor", "_field_details_list", "_parent_type", "_path", "_target", "context")
+
+    def __init__(
+        self,
+        executor: "DirectExecution",
+        target: "DirectObject",
+        field_details_list: Any,
+        parent_type: GraphQLObjectType,
+        path: Path,
+    ) -> None:
+        self.context = executor.context_value
+        self._executor, self._target, self._field_details_list = executor, target, field_details_list
+        self._parent_type, self._path = parent_type, path
+        self._built: GraphQLResolveInfo | None = None
+
+    def built(self) -> GraphQLResolveInfo:
+        if self._built is None:
+            self._built = self._executor.resolve_info(
+                self._target, self._field_details_list, self._parent_type, self._path
+            )
+        return self._built
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.built(), name)
+
+
 def _union_member(union: GraphQLUnionType, value: Any) -> GraphQLObjectType | None:
     kind = type(value)
     found = _UNION_MEMBERS.get((id(union), kind))
@@ -228,6 +258,12 @@ def _at_once(target: DirectObject, value: Any) -> bool:
             value is None or value is Undefined or isinstance(value, Exception) or kind is GeneratorType
         ) and not is_awaitable(value)
     return usual
+
+
+def _pending(completed: Any) -> bool:
+    """Whether a completed field or item is still to be awaited: most are a dict of fields or a list."""
+    kind = type(completed)
+    return kind is not dict and kind is not list and is_awaitable(completed)
 
 
 def _unusual(value: Any) -> bool:
@@ -307,7 +343,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                     )
                 if result is not Undefined:
                     results[response_name] = result
-                    if self.is_awaitable(result):
+                    if _pending(result):
                         awaitable_fields.append(response_name)
         except Exception:
             if awaitable_fields:  # settle the other fields' awaitables: they may fail too
@@ -347,9 +383,9 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's execute_field for a direct object: its value read by `target.read`, an object
         completed by its selection at once, a list item by item."""
         return_type = target.field.type
-        info = self._info(target, field_details_list, parent_type, path) if target.needs_info else None
+        lazy = LazyResolveInfo(self, target, field_details_list, parent_type, path) if target.needs_info else None
         try:
-            value = target.read(source, info)
+            value = target.read(source, lazy)
             at_once = position_context is None and (
                 all(_at_once(target, item) for item in value)
                 if target.is_list and type(value) in (list, tuple)
@@ -360,24 +396,28 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             elif at_once:
                 completed = self._execute_selection(target.object_type, field_details_list, path, value, None)
             else:
-                if info is None:
-                    info = self._info(target, field_details_list, parent_type, path)
+                info = (
+                    lazy.built()
+                    if lazy is not None
+                    else self.resolve_info(target, field_details_list, parent_type, path)
+                )
                 if _unusual(value):
                     return self._complete_usually(return_type, field_details_list, info, path, value, position_context)
                 if target.is_list:
                     completed = self._complete_list(target, field_details_list, info, path, value, position_context)
                 else:
                     completed = self._complete_object(target, field_details_list, info, path, value, position_context)
-            if self.is_awaitable(completed):
+            if _pending(completed):
                 return self._settled(completed, return_type, field_details_list, path)
             return completed
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
 
-    def _info(
-        self, target: DirectObject, field_details_list: Any, parent_type: GraphQLObjectType, path: Path
+    def resolve_info(
+        self, target: "DirectObject", field_details_list: Any, parent_type: GraphQLObjectType, path: Path
     ) -> GraphQLResolveInfo:
+        """graphql-core's resolve info for a direct object's field."""
         nodes = [details.node for details in field_details_list]
         return self.build_resolve_info(target.field, nodes, parent_type, path)
 
@@ -479,7 +519,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                 item_path = path.add_key(index, None)
                 try:
                     result = complete(target, field_details_list, item_path, item)
-                    if self.is_awaitable(result):
+                    if _pending(result):
                         result = self._settled(result, item_type, field_details_list, item_path)
                         awaitable_indices.append(index)
                 except Exception as raw_error:
