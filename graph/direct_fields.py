@@ -277,7 +277,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._direct_steps: dict[tuple[int, int], tuple[Any, list[_Step]]] = {}
-        self._selections: dict[tuple[int, int], _Selection] = {}
+        self._selections: dict[int, _Selection] = {}
 
     def build_per_event_executor(self, payload: Any) -> Any:
         executor = super().build_per_event_executor(payload)
@@ -461,12 +461,12 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         if position_context is not None or (manager is not None and manager.middlewares):
             return self.collect_and_execute_subfields(object_type, field_details_list, path, value, position_context)
-        key = (id(field_details_list), id(object_type))
-        selection = self._selections.get(key)
+        # By the field details alone: a union's members that take turns in a list are worked out again.
+        selection = self._selections.get(id(field_details_list))
         if selection is None or selection[0] is not field_details_list or selection[1] is not object_type:
             grouped_field_set, deferred, _ = self.collect_subfields(object_type, field_details_list)
             steps = None if deferred else self._steps(object_type, grouped_field_set)
-            selection = self._selections[key] = (field_details_list, object_type, steps)
+            selection = self._selections[id(field_details_list)] = (field_details_list, object_type, steps)
         if selection[2] is None:
             return self.collect_and_execute_subfields(object_type, field_details_list, path, value, None)
         return self._execute_steps(object_type, value, path, selection[2], None)
