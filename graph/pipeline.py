@@ -8,6 +8,10 @@
 3. Execute with graph/execution.py's executor; over HTTP, an anonymous public read of loans
    may instead be answered from memory (graph/response_cache.py), after the same refusals,
    and an operation executes once it has its turn (graph/limits/admission.py).
+
+Over HTTP the executor is built before the money limit is counted: building it coerces the
+variables (a refusal then), and so it executes with what it coerced rather than coercing them
+twice. An answer kept in memory is answered before: it was kept for variables that coerced.
 4. Finish the errors (`finish`): domain errors get their code, unexpected exceptions are masked
    as "Internal error" with an id in the log, a transient database failure is a retryable
    UNAVAILABLE (HTTP 503 with Retry-After).
@@ -27,12 +31,12 @@ from typing import Any
 from graphql import (
     SKIP,
     DocumentNode,
+    ExperimentalIncrementalExecutionResults,
     FieldNode,
     GraphQLError,
     OperationDefinitionNode,
     ValidationRule,
     VisitorAction,
-    execute,
     get_named_type,
     get_operation_ast,
     get_variable_values,
@@ -52,7 +56,7 @@ from graph import errorlog
 from graph.context import Context
 from graph.direct_fields import is_awaitable
 from graph.documents import OperationNameRequired, parse_document
-from graph.limits import Limits, limits_of
+from graph.limits import limits_of
 from graph.limits.admission import Overloaded
 from graph.limits.operation import DocumentCache, money_fields
 from graph.limits.rate import rate_limited_error
@@ -122,6 +126,28 @@ async def refusals(
     `named` is the operation name the client sent (None: the document must hold one operation);
     `schema` is the strawberry schema.
     """
+    errors = _refusals_of_the_document(context, document, named, variables, schema)
+    if errors:
+        return errors
+    operation = get_operation_ast(document, named)
+    if operation is not None and isinstance(variables or {}, dict):
+        limits = limits_of(context)
+        coerced = get_variable_values(
+            graphql_core_schema(schema),
+            operation.variable_definitions or (),
+            variables or {},
+            hide_suggestions=limits is not None and limits.hide_suggestions,
+        )
+        if isinstance(coerced, list):
+            return coerced
+    return await money_refusals(context, document, named)
+
+
+def _refusals_of_the_document(
+    context: Any, document: DocumentNode, named: str | None, variables: Any, schema: Any
+) -> list[GraphQLError]:
+    """Why the operation must not run, before its variables are coerced: over HTTP, a subscription; its
+    size (graph/limits/operation.py); validation."""
     limits = limits_of(context)
     core = graphql_core_schema(schema)
     operation = get_operation_ast(document, named)
@@ -137,22 +163,14 @@ async def refusals(
         rules = (*rules, NoIntrospection)
     if named is None:
         rules = (*rules, OperationNameRequired)
-    errors = _validate(core, document, rules, hide)
-    if errors:
-        return list(errors)
-    if operation is not None and isinstance(variables or {}, dict):
-        coerced = get_variable_values(
-            core, operation.variable_definitions or (), variables or {}, hide_suggestions=hide
-        )
-        if isinstance(coerced, list):
-            return coerced
-    if limits is not None:
-        return await _money(limits, context, document, named)
-    return []
+    return list(_validate(core, document, rules, hide))
 
 
-async def _money(limits: Limits, context: Any, document: DocumentNode, named: str | None) -> list[GraphQLError]:
+async def money_refusals(context: Any, document: DocumentNode, named: str | None) -> list[GraphQLError]:
     """A lender's deposits, withdrawals and loans, across all its tokens, are limited on their own."""
+    limits = limits_of(context)
+    if limits is None:
+        return []
     count = money_fields(document, named)
     bucket = limits.rate.money(getattr(context, "viewer", None))
     if not count or bucket is None:
@@ -277,7 +295,7 @@ class Schema(errorlog.Schema):
         if isinstance(context_value, Context):
             context_value.answer_from_sign_in(reading=kind is OperationType.QUERY)
         try:
-            errors = await refusals(context_value, document, operation_name, variable_values, self)
+            errors = _refusals_of_the_document(context_value, document, operation_name, variable_values, self)
         except Exception as error:  # a failure of the server, not of the request: masked by finish
             errors = [GraphQLError(str(error), original_error=error)]
         if errors:
@@ -286,6 +304,7 @@ class Schema(errorlog.Schema):
         key = responses.key(document, operation_name, variable_values) if responses is not None else None
         tag = None
         if responses is not None and key is not None:
+            # An answer is kept only for variables that coerced: a kept one needs no coercion again.
             try:
                 kept = await responses.fresh(key, document)
             except Exception as error:  # the database, briefly away: answered as a failed execution is
@@ -294,26 +313,38 @@ class Schema(errorlog.Schema):
             if kept is not None:
                 return kept
             tag = responses.tag()  # before executing: every event up to it has committed, so it is seen
+        # The executor coerces the variables (once: they are refused here, before the money limit counts).
+        executor = self.execution_context_class.build(
+            graphql_core_schema(self),
+            document,
+            root_value,
+            context_value,
+            variable_values,
+            operation.name.value if operation.name else None,
+            is_awaitable=is_awaitable,
+            hide_suggestions=limits is not None and limits.hide_suggestions,
+            operation_extensions=operation_extensions,
+        )
+        if isinstance(executor, list):
+            return self._refused(executor, context_value, query, operation_name)
+        try:
+            errors = await money_refusals(context_value, document, operation_name)
+        except Exception as error:  # a failure of the server, not of the request: masked by finish
+            errors = [GraphQLError(str(error), original_error=error)]
+        if errors:
+            return self._refused(errors, context_value, query, operation_name)
         written = watch_writes()
         try:
             async with limits.admission.turn() if limits else contextlib.nullcontext():
-                done = execute(
-                    graphql_core_schema(self),
-                    document,
-                    root_value,
-                    context_value,
-                    variable_values,
-                    operation.name.value if operation.name else None,
-                    executor_class=self.execution_context_class,
-                    is_awaitable=is_awaitable,
-                    operation_extensions=operation_extensions,
-                )
+                done = executor.execute_operation()
                 if is_awaitable(done):
                     done = await done
         except Overloaded as error:  # no turn came: nothing ran
             refused = ExecutionResult(data=None, errors=[GraphQLError(str(error), original_error=error)])
             finish(refused, context_value)
             return refused
+        if isinstance(done, ExperimentalIncrementalExecutionResults):  # as graphql-core's execute refuses it
+            raise GraphQLError("Executing this GraphQL operation would unexpectedly produce multiple payloads.")
         result = ExecutionResult(data=done.data, errors=done.errors)  # type: ignore[union-attr]
         if result.errors:
             errorlog.log_errors(result.errors, query=query, operation_name=operation_name)

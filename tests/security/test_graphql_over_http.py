@@ -316,7 +316,7 @@ async def test_a_server_failure_before_execution_is_masked_and_500(api, accept, 
     async def broken(*_: Any) -> None:
         raise RuntimeError("password=hunter2")
 
-    monkeypatch.setattr("graph.pipeline._money", broken)
+    monkeypatch.setattr("graph.pipeline.money_refusals", broken)
     response = await post(api, {"query": deposit()}, accept, token)
     assert "hunter2" not in response.text
     [error] = response.json()["errors"]
