@@ -19,7 +19,8 @@ holds no connection). A statement that runs while the kept one is busy (two
 fields read at once) takes another from the pool as before, and gives it
 back. A connection is kept only if it is open, outside a transaction and not
 given back by a cancelled task (whose statement may still be being cancelled):
-asyncpg's own release then tidies it up.
+asyncpg's own release then tidies it up. One the server closes while it is
+kept (a restart) asyncpg takes back itself; the next statement takes another.
 
 models/db.py names this module as the engine of PostgreSQL URLs.
 """
@@ -83,10 +84,19 @@ async def let_go() -> None:
         await held.give_back()
 
 
+def _open(connection: Any) -> bool:
+    """Whether a pooled connection is still ours and open: asyncpg takes back one the server closed (a
+    restart), and the proxy we hold then refuses every call."""
+    try:
+        return not connection.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
 def _keepable(connection: Any) -> bool:
     task = asyncio.current_task()
     cancelled = task is not None and task.cancelling() > 0
-    return not cancelled and not connection.is_closed() and not connection.is_in_transaction()
+    return not cancelled and _open(connection) and not connection.is_in_transaction()
 
 
 class BoundedPool:
@@ -102,8 +112,10 @@ class BoundedPool:
     async def acquire(self) -> Any:
         held = _held.get()
         if held is not None and held.open and held.connection is not None and not held.busy:
-            held.busy = True
-            return held.connection
+            if _open(held.connection):
+                held.busy = True
+                return held.connection
+            held.connection = None  # closed while kept: asyncpg has it back already
         try:
             return await self._pool.acquire(timeout=self._seconds)
         except TimeoutError as error:

@@ -4,6 +4,7 @@ statements at once take others, and every connection goes back to the pool."""
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 from tortoise import Tortoise
 from tortoise.transactions import in_transaction
@@ -102,6 +103,21 @@ async def test_a_cancelled_statement_gives_its_connection_back_to_the_pool(pg_ur
             assert isinstance(await backend_pid(), int)
             assert kept > 0
         assert all_idle()
+
+
+async def test_a_kept_connection_the_server_closes_is_replaced(pg_url, clock):
+    async with serve(pg_url, clock):
+        async with holding():
+            kept = await backend_pid()
+            other = await asyncpg.connect(pg_url.replace("postgres://", "postgresql://", 1).split("?")[0])
+            try:
+                assert await other.fetchval("SELECT pg_terminate_backend($1)", kept)
+            finally:
+                await other.close()
+            await asyncio.sleep(0.2)  # the pool learns that the server closed it
+            assert await backend_pid() != kept  # on another connection, not "released back to the pool"
+            assert isinstance(await backend_pid(), int)
+        await until(all_idle, "every connection back in the pool")
 
 
 async def test_a_task_that_outlives_its_block_gives_its_connection_back(pg_url, clock):
