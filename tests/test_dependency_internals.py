@@ -48,7 +48,13 @@ PUBLIC_MODULES = {
 }  # fmt: skip
 
 # Names our subclasses of a dependency's class add of their own (every other public one overrides).
-OWN_ATTRIBUTES = {("graph.http", "GraphQLOverHTTP", "refusal"), ("lending.filters", "_KeywordQ", "word")}
+OWN_ATTRIBUTES = {
+    ("graph.http", "GraphQLOverHTTP", "refusal"),
+    ("graph.http", "GraphQLOverHTTP", "plain_post"),
+    ("graph.http", "GraphQLOverHTTP", "answer"),
+    ("graph.direct_fields", "DirectExecution", "resolve_info"),
+    ("lending.filters", "_KeywordQ", "word"),
+}
 
 
 def _normalized(name: str) -> str:
