@@ -3,7 +3,7 @@
 Serves the app in-process (bench.common.serve) on a fresh PostgreSQL
 database (bench.common.pg_database) and sends requests one at a time, so no
 request waits for another: `lend(25.00)` (each one wins and makes a share),
-`deposit(25.00)`, `{ me { id } }`, P1's portfolio page of 100 shares (run
+a lend refused from reads (ExceedsRemaining, as most of P2's), `deposit(25.00)`, `{ me { id } }`, P1's portfolio page of 100 shares (run
 after the lends) and the load mix's browse page (bench.load.documents.BROWSE:
 20 loans with their partners and the total, under a filter and sort that
 change at every request; the response cache is off, so each one is run).
@@ -260,7 +260,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=1000, help="timed requests per kind (1000)")
     parser.add_argument("--rounds", type=int, default=5, help="the timed requests split into rounds (5)")
     parser.add_argument("--warmup", type=int, default=100, help="untimed requests per kind first (100)")
-    parser.add_argument("--only", default=",".join(KINDS), help="kinds, comma-separated (lend,deposit,me)")
+    parser.add_argument("--only", default=",".join(KINDS), help=f"kinds, comma-separated ({','.join(KINDS)})")
     parser.add_argument("--profile", action="store_true", help="then profile each kind under cProfile")
     parser.add_argument("--profiled", type=int, default=300, help="requests per kind under cProfile (300)")
     parser.add_argument("--garbage", type=int, default=0, help="then count objects left in cycles over N requests")
