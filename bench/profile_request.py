@@ -4,8 +4,8 @@ Serves the app in-process (bench.common.serve) on a fresh PostgreSQL
 database (bench.common.pg_database) and sends requests one at a time, so no
 request waits for another: `lend(25.00)` (each one wins and makes a share),
 a lend refused from reads (ExceedsRemaining, as most of P2's), `deposit(25.00)`,
-`{ me { id } }`, P1's portfolio page of 100 shares (run after the lends) and the load mix's browse page (bench.load.documents.BROWSE:
-20 loans with their partners and the total, under a filter and sort that
+`{ me { id } }`, P1's portfolio page of 100 shares (run after the lends) and
+the load mix's browse page (bench.load.documents.BROWSE: 20 loans with their partners and the total, under a filter and sort that
 change at every request; the response cache is off, so each one is run).
 For each kind it prints the CPU time per request (time.process_time, the
 whole process: the in-process client's side included (bench.common.Client), the database server not),
