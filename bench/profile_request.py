@@ -1,20 +1,17 @@
 """`python -m bench.profile_request`: the CPU one GraphQL HTTP request costs this process, and where it goes.
 
-Serves the app in-process (bench.common.serve) on a fresh PostgreSQL
-database (bench.common.pg_database) and sends requests one at a time, so no
-request waits for another: `lend(25.00)` (each one wins and makes a share),
-a lend refused from reads (ExceedsRemaining, as most of P2's), `deposit(25.00)`,
-`{ me { id } }`, P1's portfolio page of 100 shares (run after the lends) and
-the load mix's browse page (bench.load.documents.BROWSE: 20 loans with their partners and the total, under a filter and sort that
-change at every request; the response cache is off, so each one is run).
-For each kind it prints the CPU time per request (time.process_time, the
-whole process: the in-process client's side included (bench.common.Client), the database server not),
-the wall time per request, the garbage collector's share (gc.callbacks),
-and then, over a second pass under cProfile, own CPU
-and function calls per request summed by area (installed package, lendgraph
-package, asyncio, the rest of the standard library), and the functions with
-the most time of their own and the most cumulative time. The CPU figures are
-from the pass without the profiler.
+Serves the app in-process (bench.common.serve) on a fresh PostgreSQL database
+(bench.common.pg_database) and sends requests one at a time, so no request waits for another:
+`lend(25.00)` (each one wins and makes a share), a lend refused from reads (ExceedsRemaining, as
+most of P2's), `deposit(25.00)`, `{ me { id } }`, P1's portfolio page of 100 shares (run after the
+lends) and the load mix's browse page (bench.load.documents.BROWSE: 20 loans with their partners and
+the total, under a filter and sort that change at every request; the response cache is off, so each
+one is run). For each kind it prints the CPU time per request (time.process_time, the whole process:
+the in-process client's side included (bench.common.Client), the database server not), the wall time
+per request, the garbage collector's share (gc.callbacks), and then, over a second pass under
+cProfile, own CPU and function calls per request summed by area (installed package, lendgraph
+package, asyncio, the rest of the standard library), and the functions with the most time of their
+own and the most cumulative time. The CPU figures are from the pass without the profiler.
 """
 
 import argparse
