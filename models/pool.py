@@ -17,9 +17,10 @@ returns to the pool when the block ends, or earlier by `let_go()` (before
 waiting for something other than the database, so that a waiting request
 holds no connection). A statement that runs while the kept one is busy (two
 fields read at once) takes another from the pool as before, and gives it
-back. A connection is kept only if it is open, outside a transaction and not
-given back by a cancelled task (whose statement may still be being cancelled):
-asyncpg's own release then tidies it up. One the server closes while it is
+back. A connection is kept only if it is open, outside a transaction, and given back
+after a statement that succeeded, by a task not being cancelled (a statement
+that failed or timed out may still be running): asyncpg's own release then
+tidies it up. One the server closes while it is
 kept (a restart) asyncpg takes back itself; the next statement takes another.
 
 models/db.py names this module as the engine of PostgreSQL URLs.
@@ -27,6 +28,7 @@ models/db.py names this module as the engine of PostgreSQL URLs.
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from typing import Any
@@ -94,6 +96,11 @@ def _open(connection: Any) -> bool:
 
 
 def _keepable(connection: Any) -> bool:
+    """Whether a connection given back may be lent again at once. Not after a failure: tortoise gives a
+    connection back while the statement's error (or cancellation) propagates, and a statement that timed
+    out or was cancelled may still be running on it; asyncpg's own release waits for it."""
+    if sys.exception() is not None:
+        return False
     task = asyncio.current_task()
     cancelled = task is not None and task.cancelling() > 0
     return not cancelled and _open(connection) and not connection.is_in_transaction()

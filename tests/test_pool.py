@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 import pytest
 from tortoise import Tortoise
+from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 from models.pool import holding, let_go
@@ -102,6 +103,18 @@ async def test_a_cancelled_statement_gives_its_connection_back_to_the_pool(pg_ur
             # Not kept while its statement may still be being cancelled: the next one runs, on any connection.
             assert isinstance(await backend_pid(), int)
             assert kept > 0
+        assert all_idle()
+
+
+async def test_a_connection_is_not_kept_after_a_statement_that_failed(pg_url, clock):
+    async with serve(pg_url, clock):
+        async with holding():
+            await backend_pid()
+            assert asyncpg_pool().get_idle_size() == asyncpg_pool().get_size() - 1  # kept
+            with pytest.raises(OperationalError):
+                await Tortoise.get_connection("default").execute_query("SELECT 1 / 0")
+            assert all_idle()  # given back through asyncpg's release, which waits for whatever still runs
+            assert isinstance(await backend_pid(), int)
         assert all_idle()
 
 
