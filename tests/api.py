@@ -7,7 +7,7 @@ import httpx
 
 from lending.partners import create_partner
 from lending.tokens import issue_token
-from models import Role
+from models import Event, Role
 from tests.polling import until
 
 _keys = itertools.count(1)
@@ -48,6 +48,14 @@ class Api:
         event committed from now on reaches them (one committed before may come before they listen)."""
         hub = self.app.state.graphql.hub
         await until(lambda: hub.subscriber_count() >= count, f"{count} subscribers")
+
+    async def caught_up(self) -> None:
+        """Wait until the server's hub has read every event committed so far: a subscription opened from now
+        on starts after them (one opened before may still receive them live)."""
+        newest = await Event.all().order_by("-id").first()
+        hub = self.app.state.graphql.hub
+        if newest is not None:
+            await until(lambda: hub.last_id >= newest.id, f"the hub to read event {newest.id}")
 
     async def data(self, query: str, variables: dict | None = None, token: str | None = None) -> dict[str, Any]:
         """The `data` of a response that must have no errors."""

@@ -83,6 +83,7 @@ async def test_a_filtered_listing_stream_replays_and_follows_only_matching_listi
     peru = await partner_token("Peru Partner", "PE", "2.0")
     await live.loan_id(kenya, name="Amina")
     await live.loan_id(peru, name="Rosa", countryIsoCode="PE")
+    await live.caught_up()  # "all" starts after Rosa, not at an earlier horizon the hub had not moved past yet
     async with Socket.open(live.ws_url) as ws:
         await ws.subscribe("ke", LISTED, {"filter": {"countries": ["KE"]}, "after": "0"})
         await ws.subscribe("all", LISTED)
