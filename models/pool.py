@@ -11,17 +11,17 @@ tortoise takes a connection from the pool for every statement run outside a
 transaction and gives it back after: an HTTP request that reads its token
 and then lends queued twice for the pool, behind every request that arrived
 in between, and paid asyncpg's acquire and release twice. Within `holding()`
-(an HTTP request's execution, graph/http.py) the first connection given
-back is kept instead, and the block's next statements take it again; it
-returns to the pool when the block ends, or earlier by `let_go()` (before
-waiting for something other than the database, so that a waiting request
-holds no connection). A statement that runs while the kept one is busy (two
-fields read at once) takes another from the pool as before, and gives it
-back. A connection is kept only if it is open, outside a transaction, and given back
+(an HTTP request's execution, graph/http.py) the first connection given back
+is kept instead, and the block's next statements take it again; it returns
+to the pool when the block ends, or earlier by `let_go()` (before waiting
+for something other than the database, so that a waiting request holds no
+connection). A statement that runs while the kept one is busy (two fields
+read at once) takes another from the pool as before, and gives it back. A
+connection is kept only if it is open, outside a transaction, and given back
 after a statement that succeeded, by a task not being cancelled (a statement
 that failed or timed out may still be running): asyncpg's own release then
-tidies it up. One the server closes while it is
-kept (a restart) asyncpg takes back itself; the next statement takes another.
+tidies it up. One the server closes while it is kept (a restart) asyncpg
+takes back itself; the next statement takes another.
 
 models/db.py names this module as the engine of PostgreSQL URLs.
 """
