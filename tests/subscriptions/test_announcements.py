@@ -61,6 +61,7 @@ async def test_a_subscriber_hears_a_lend_made_over_a_websocket_at_once(live: Api
     lend = """mutation($loan: ID!) { lend(input: {loanId: $loan, amount: "25.00", idempotencyKey: "ws"}) {
       __typename } }"""
     deposit = """mutation { deposit(input: {amount: "5.00", idempotencyKey: "ws-d"}) { __typename } }"""
+    await live.caught_up()  # the listing's event read: the live stream below starts after it
     async with Socket.open(live.ws_url, token=ada) as listener, Socket.open(live.ws_url, token=ada) as writer:
         await listener.subscribe("p", PROGRESS, {"loan": loan})
         await live.listening(1)

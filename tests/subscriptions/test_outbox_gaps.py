@@ -124,6 +124,7 @@ async def test_concurrent_lends_to_one_loan_reach_its_stream_in_commit_order(pg_
     partner = await partner_token()
     loan = await pg_live.loan_id(partner, name="Amina", amount="100.00")
     tokens = [(await pg_live.funded_lender("25.00", name))[1] for name in ("Ada", "Bob", "Cy", "Di")]
+    await pg_live.caught_up()  # the listing's event read: the live stream below starts after it
     async with Socket.open(pg_live.ws_url) as ws:
         await ws.subscribe("p", PROGRESS, {"loanId": loan})
         assert await ws.nothing_for("p", 0.3)  # subscribed; nothing has happened yet

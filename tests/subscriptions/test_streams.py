@@ -14,6 +14,7 @@ async def test_loan_progress_reports_every_share_and_the_funding(live):
     loan_id = await live.loan_id(partner, amount="50.00")
     _, ada = await live.funded_lender("25.00", "Ada")
     _, bob = await live.funded_lender("25.00", "Bob")
+    await live.caught_up()  # the listing's event read: the live stream below starts after it
     async with Socket.open(live.ws_url) as ws:
         await ws.subscribe("p", PROGRESS, {"loanId": loan_id})
         assert await ws.nothing_for("p", 0.3)  # subscribed; nothing has happened yet
