@@ -443,8 +443,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         very class it would accept (and not cast), which it would pass."""
         object_type = target.object_type
         is_type_of = object_type.is_type_of
-        plainly = type(value) is target.passes and getattr(value, TYPE_CAST_ATTRIBUTE, None) is None
-        if is_type_of is not None and not plainly:
+        if is_type_of is not None and not _at_once(target, value):
             verdict = is_type_of(value, info)
             if verdict is not True:  # graphql-core reports a wrong type, and awaits a verdict to await
                 close = getattr(verdict, "close", None) if self.is_awaitable(verdict) else None

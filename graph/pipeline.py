@@ -8,13 +8,13 @@
 3. Execute with graph/execution.py's executor; over HTTP, an anonymous public read of loans
    may instead be answered from memory (graph/response_cache.py), after the same refusals,
    and an operation executes once it has its turn (graph/limits/admission.py).
+4. Finish the errors (`finish`): domain errors get their code, unexpected exceptions are masked
+   as "Internal error" with an id in the log, a transient database failure is a retryable
+   UNAVAILABLE (HTTP 503 with Retry-After).
 
 Over HTTP the executor is built before the money limit is counted: building it coerces the
 variables (a refusal then), and so it executes with what it coerced rather than coercing them
 twice. An answer kept in memory is answered before: it was kept for variables that coerced.
-4. Finish the errors (`finish`): domain errors get their code, unexpected exceptions are masked
-   as "Internal error" with an id in the log, a transient database failure is a retryable
-   UNAVAILABLE (HTTP 503 with Retry-After).
 
 Over HTTP, `Schema.execute` runs the steps straight through. An HTTP request is one operation,
 and strawberry's extension runner (contexts and hooks for every extension, every request) cost
