@@ -71,7 +71,6 @@ NOTIFICATIONS_NEWEST = Order("notifications", (SortKey("id", descending=True),))
 class ShareNode(relay.Node):
     id: relay.NodeID[int]
     created_at: datetime = strawberry.field(description="When the lender first lent to the loan.")
-    loan_id: strawberry.Private[int]
     model: strawberry.Private[Share]
 
     # The amounts are made when asked for: a page shows one or two of them.
@@ -92,14 +91,13 @@ class ShareNode(relay.Node):
 
     @strawberry.field(graphql_type=LoanNode, description="The loan this share is part of.")
     def loan(self, info: Info) -> LoanNode | Awaitable[LoanNode]:
-        return then(info.context.loaders.loan, self.loan_id, LoanNode.from_model)
+        return then(info.context.loaders.loan, self.model.loan_id, LoanNode.from_model)
 
     @classmethod
     def from_model(cls, share: Share) -> "ShareNode":
         return cls(
             id=share.id,
             created_at=share.created_at,
-            loan_id=share.loan_id,
             model=share,
         )
 
