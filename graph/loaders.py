@@ -8,12 +8,14 @@ from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 from tortoise.functions import Count
+from tortoise.models import Model
 
 from lending.filters import LOAN_LENDERS
 from lending.paging import Page, first_pages
 from lending.partners import PartnerRecord, partner_records
 from models import Lender, Loan, LoanStatus, Partner, Share
 from models.bulk import one_of, select_every_column, select_rows
+from models.tortoise_internals import read_with
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -116,6 +118,18 @@ def then(loader: DataLoader[int, T | None], key: int, convert: Callable[[T], R])
         if row is not None:
             return convert(row)
     return _converted(loader, key, convert)
+
+
+def related(
+    instance: Model, name: str, loader: DataLoader[int, T | None], convert: Callable[[T], R]
+) -> R | Awaitable[R]:
+    """`convert` of the row the foreign key `name` of `instance` names: the instance read with it, if it was
+    (a portfolio page reads each share's loan and the loan's partner in the share's own row), else as `then`
+    finds it."""
+    found = read_with(instance, name)
+    if found is not None:
+        return convert(found)  # type: ignore[arg-type]  # the model the foreign key names is the loader's
+    return then(loader, getattr(instance, name + "_id"), convert)
 
 
 async def _converted(loader: DataLoader[int, T | None], key: int, convert: Callable[[T], R]) -> R:

@@ -148,12 +148,13 @@ async def loan_page(
     sql += f" ORDER BY {by} LIMIT {parameters.add(size + 1)}"
     _, rows = await connection.execute_query(sql, parameters.values)  # records: no dict made per row
     loans: list[Loan] = []
-    partners: dict[int, Partner] = {}
-    for row in rows:
-        loans.append(instance_from_row(Loan, row, extra=("remaining_cents",)))
-    for loan, row in zip(loans[:size], rows, strict=False):  # the row past the page only tells that one follows
-        if loan.partner_id not in partners:
-            partners[loan.partner_id] = instance_from_row(Partner, row, prefix=PARTNER_PREFIX)
+    partners: dict[int, Partner] = {}  # a page's loans share a few partners: one instance each
+    for row in rows[:size]:  # the row past the page only tells that one follows
+        partner = partners.get(row["partner_id"])
+        if partner is None:
+            partner = partners[row["partner_id"]] = instance_from_row(Partner, row, prefix=PARTNER_PREFIX)
+        loans.append(instance_from_row(Loan, row, extra=("remaining_cents",), related=(("partner", partner),)))
+    loans.extend(instance_from_row(Loan, row, extra=("remaining_cents",)) for row in rows[size:])
     return page_of(loans, order, size, has_previous=after is not None), list(partners.values())
 
 

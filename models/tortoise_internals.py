@@ -50,30 +50,44 @@ __all__ = [
     "expand_db_url",
     "init_for_every_task",
     "instance_from_row",
+    "read_with",
 ]
 
 
 M = TypeVar("M", bound=Model)
 
 
-# How a row becomes an instance of a model, by model and column prefix: made once per connection (which
-# columns need converting depends on the database), forgotten when tortoise connects again.
-_Columns = tuple[tuple[str, str, Any], ...]  # (column key, attribute, converter)
-_Plan = tuple[_Columns, _Columns, _Columns, bool]
-_PLANS: dict[tuple[type[Model], str], _Plan] = {}
+# How a row becomes an instance of a model, by model and column prefix: a function made once per connection
+# (which columns need converting depends on the database), forgotten when tortoise connects again.
+_BUILDERS: dict[tuple[type[Model], str], Callable[[Mapping[str, Any]], Any]] = {}
 
 
-def _plan(model: type[Model], prefix: str) -> _Plan:
-    """The model's columns as tortoise's `_init_from_db` sorts them (the driver's value kept; the field's
-    type called on a value that is not null; the field's `to_python_value` called on any value), and
-    whether its key is not generated."""
+def _builder(model: type[M], prefix: str) -> Callable[[Mapping[str, Any]], M]:
+    """A function making an instance of `model` from a row, written out column by column for the model (as
+    dataclasses writes a class's `__init__`): tortoise's `_init_from_db` sorts the columns into those whose
+    driver value is kept, those the field's type is called on when not null, and those the field's
+    `to_python_value` converts; the loops over those lists cost a page of rows as much as the values."""
     meta = model._meta
-    found = _PLANS[model, prefix] = (
-        tuple((prefix + key, name, None) for key, name, _ in meta.db_native_fields),
-        tuple((prefix + key, name, field.field_type) for key, name, field in meta.db_default_fields),
-        tuple((prefix + key, name, _converter(field)) for key, name, field in meta.db_complex_fields),
-        meta.db_pk_column not in meta.generated_db_fields,
-    )
+    names: dict[str, Any] = {"new": model.__new__, "model": model}
+    entries = [
+        "'_partial': False",
+        "'_saved_in_db': True",
+        f"'_custom_generated_pk': {meta.db_pk_column not in meta.generated_db_fields}",
+        "'_await_when_save': {}",
+    ]
+    for key, name, _ in meta.db_native_fields:
+        entries.append(f"{name!r}: row[{prefix + key!r}]")
+    for index, (key, name, field) in enumerate(meta.db_default_fields):
+        names[f"kind{index}"] = field.field_type
+        entries.append(f"{name!r}: None if (v := row[{prefix + key!r}]) is None else kind{index}(v)")
+    for index, (key, name, field) in enumerate(meta.db_complex_fields):
+        names[f"convert{index}"] = _converter(field)
+        entries.append(f"{name!r}: convert{index}(row[{prefix + key!r}])")
+    body = ",\n        ".join(entries)
+    source = f"def build(row):\n    instance = new(model)\n    instance.__dict__.update({{\n        {body}\n    }})\n"
+    exec(compile(source + "    return instance\n", f"<instance of {model.__name__}>", "exec"), names)
+    found: Callable[[Mapping[str, Any]], M] = names["build"]
+    _BUILDERS[model, prefix] = found
     return found
 
 
@@ -124,32 +138,28 @@ def instance_from_row(
 
     tortoise publishes no constructor for a row read outside its querysets (Model(**kwargs) treats the
     values as a new, unsaved row and converts each again). This is its executors' classmethod
-    `_init_from_db` unrolled (tests/models/test_rows.py compares the two on every model): a portfolio
+    `_init_from_db` unrolled (tests/test_model_rows.py compares the two on every model): a portfolio
     page of a hundred shares with their loans and partners makes three hundred instances, and
     tortoise's own way (its bookkeeping attributes set through the model's `__setattr__`, after the
     columns of each model were picked out of the row) cost more than the query.
     """
-    native, default, complex_, custom_pk = _PLANS.get((model, prefix)) or _plan(model, prefix)
-    instance = model.__new__(model)
-    values = instance.__dict__
-    values["_partial"] = False
-    values["_saved_in_db"] = True
-    values["_custom_generated_pk"] = custom_pk
-    values["_await_when_save"] = {}
-    for key, name, _ in native:
-        values[name] = row[key]
-    for key, name, kind in default:
-        value = row[key]
-        values[name] = None if value is None else kind(value)
-    for key, name, convert in complex_:
-        values[name] = convert(row[key])
-    for name in extra:
-        values[name] = row[prefix + name]
-    for name, other in related:
-        # Where tortoise's foreign-key setter keeps the instance (it would also set the key, which the
-        # row holds, through a `__setattr__` that checks the instance's type, which is known here).
-        values[RELATED_PREFIX + name] = other
+    instance: M = (_BUILDERS.get((model, prefix)) or _builder(model, prefix))(row)
+    if extra or related:
+        values = instance.__dict__
+        for name in extra:
+            values[name] = row[prefix + name]
+        for name, other in related:
+            # Where tortoise's foreign-key setter keeps the instance (it would also set the key, which the
+            # row holds, through a `__setattr__` that checks the instance's type, which is known here).
+            values[RELATED_PREFIX + name] = other
     return instance
+
+
+def read_with(instance: Model, name: str) -> Model | None:
+    """The instance the foreign key `name` of `instance` names, if it was read with it (instance_from_row's
+    `related`, tortoise's select_related or fetch_related); None if it was not."""
+    found = instance.__dict__.get(RELATED_PREFIX + name)
+    return found if isinstance(found, Model) else None
 
 
 async def init_for_every_task(config: dict[str, Any]) -> None:
@@ -160,4 +170,4 @@ async def init_for_every_task(config: dict[str, Any]) -> None:
     RegisterTortoise for Starlette and FastAPI passes it the same way).
     """
     await Tortoise.init(config=config, _enable_global_fallback=True)
-    _PLANS.clear()  # which columns the driver hands over as they are depends on the database
+    _BUILDERS.clear()  # which columns the driver hands over as they are depends on the database

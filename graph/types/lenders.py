@@ -11,7 +11,7 @@ from strawberry import relay
 from tortoise.expressions import Q
 
 from graph.context import Info
-from graph.loaders import existing_many, prime_loans, then
+from graph.loaders import existing_many, prime_loans, related
 from graph.permissions import CanManageTokens, CanReadPortfolio, owned_nodes, private
 from graph.strawberry_internals import describe_enum_values
 from graph.types.autolend import AutoLendRuleType
@@ -91,7 +91,7 @@ class ShareNode(relay.Node):
 
     @strawberry.field(graphql_type=LoanNode, description="The loan this share is part of.")
     def loan(self, info: Info) -> LoanNode | Awaitable[LoanNode]:
-        return then(info.context.loaders.loan, self.model.loan_id, LoanNode.from_model)
+        return related(self.model, "loan", info.context.loaders.loan, LoanNode.from_model)
 
     @classmethod
     def from_model(cls, share: Share) -> "ShareNode":

@@ -9,7 +9,7 @@ import strawberry
 from strawberry import relay
 
 from graph.context import Info
-from graph.loaders import existing, then
+from graph.loaders import existing, related
 from graph.response_cache import CLOCK_DEPENDENT
 from graph.strawberry_internals import describe_enum_values
 from graph.types.connections import AFTER, FIRST, Counted
@@ -244,11 +244,11 @@ class LoanNode(relay.Node):
 
     @strawberry.field(graphql_type=PartnerNode, description="The field partner that listed the loan.")
     def partner(self, info: Info) -> PartnerNode | Awaitable[PartnerNode]:
-        return then(info.context.loaders.partner, self.model.partner_id, PartnerNode.from_model)
+        return related(self.model, "partner", info.context.loaders.partner, PartnerNode.from_model)
 
     @strawberry.field(graphql_type=Decimal, description="The partner's risk rating: 0.5 to 5.0 stars in half stars.")
     def risk_rating(self, info: Info) -> Decimal | Awaitable[Decimal]:
-        return then(info.context.loaders.partner, self.model.partner_id, lambda partner: stars(partner.risk_tenths))
+        return related(self.model, "partner", info.context.loaders.partner, lambda partner: stars(partner.risk_tenths))
 
     @strawberry.field(
         description="Monthly instalments, the first a month after fundedAt, termMonths of them; empty until funded."
