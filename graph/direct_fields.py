@@ -147,11 +147,12 @@ class DirectObject(NamedTuple):
 
     field: GraphQLField
     object_type: GraphQLObjectType
-    read: Callable[[Any, Any], Any]  # the value, from the source and a LazyResolveInfo (None unless needs_info)
+    read: Callable[[Any, Any], Any]  # the value, from the source and a LazyInfo (None unless needs_info)
     is_list: bool
     item_type: Any  # of the list: object_type, or it made non-null
     passes: type | None  # an instance of exactly this class, not cast, passes object_type's check (checked_class)
-    needs_info: bool  # `read` uses graphql-core's info (a resolver taking `info`); else it is given None
+    needs_info: bool  # `read` uses a LazyInfo (a resolver taking `info`); else it is given None
+    definition: Any  # strawberry's field, for its Info
 
 
 _DIRECT_OBJECTS: dict[int, tuple[GraphQLObjectType, dict[str, DirectObject]]] = {}
@@ -178,35 +179,38 @@ def direct_objects(parent_type: GraphQLObjectType) -> dict[str, DirectObject]:
             reader = _reader(field)
             if reader is not None:
                 passes = checked_class(object_type)
-                read, needs_info = reader
+                read, needs_info, definition = reader
                 fields[name] = DirectObject(
-                    field, object_type, read, item_type is not None, item_type, passes, needs_info
+                    field, object_type, read, item_type is not None, item_type, passes, needs_info, definition
                 )
         found = _DIRECT_OBJECTS[id(parent_type)] = (parent_type, fields)
     return found[1]
 
 
-def _reader(field: GraphQLField) -> tuple[Callable[[Any, Any], Any], bool] | None:
-    """How a direct object's value is read from its source (and graphql-core's info, if it is used)."""
+def _reader(field: GraphQLField) -> tuple[Callable[[Any, Any], Any], bool, Any] | None:
+    """How a direct object's value is read from its source (and a LazyInfo, if its resolver takes `info`),
+    whether it takes one, and strawberry's field (for its Info)."""
     attribute = plain_attribute(field)
     if attribute is not None:
-        return (lambda source, info: getattr(source, attribute)), False
+        return (lambda source, info: getattr(source, attribute)), False, None
     resolver = direct_resolver(field)
     if resolver is None:
         return None
     function, takes_source, info_name, definition = resolver
     if info_name is None:
-        return ((lambda source, info: function(source)) if takes_source else (lambda source, info: function())), False
+        read = (lambda source, info: function(source)) if takes_source else (lambda source, info: function())
+        return read, False, definition
     if takes_source:
-        return (lambda source, info: function(source, **{info_name: Info(_raw_info=info, _field=definition)})), True
-    return (lambda source, info: function(**{info_name: Info(_raw_info=info, _field=definition)})), True
+        return (lambda source, info: function(source, **{info_name: info})), True, definition
+    return (lambda source, info: function(**{info_name: info})), True, definition
 
 
-class LazyResolveInfo:
-    """graphql-core's resolve info for a resolver answered directly, built when the resolver reads more of it
-    than the context (its loaders are all that most such resolvers read)."""
+class LazyInfo:
+    """The `info` a resolver answered directly is given: strawberry's Info, built (over graphql-core's resolve
+    info, built too) when the resolver reads more of it than the context. The context (its loaders) is all
+    that most such resolvers read, and a page of 100 rows calls them hundreds of times."""
 
-    __slots__ = ("_built", "_executor", "_field_details_list", "_parent_type", "_path", "_target", "context")
+    __slots__ = ("_built", "_executor", "_field_details_list", "_info", "_parent_type", "_path", "_target", "context")
 
     def __init__(
         self,
@@ -220,8 +224,10 @@ class LazyResolveInfo:
         self._executor, self._target, self._field_details_list = executor, target, field_details_list
         self._parent_type, self._path = parent_type, path
         self._built: GraphQLResolveInfo | None = None
+        self._info: Info[Any, Any] | None = None
 
     def built(self) -> GraphQLResolveInfo:
+        """graphql-core's resolve info for the field."""
         if self._built is None:
             self._built = self._executor.resolve_info(
                 self._target, self._field_details_list, self._parent_type, self._path
@@ -229,7 +235,9 @@ class LazyResolveInfo:
         return self._built
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.built(), name)
+        if self._info is None:
+            self._info = Info(_raw_info=self.built(), _field=self._target.definition)
+        return getattr(self._info, name)
 
 
 def _union_member(union: GraphQLUnionType, value: Any) -> GraphQLObjectType | None:
@@ -383,7 +391,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's execute_field for a direct object: its value read by `target.read`, an object
         completed by its selection at once, a list item by item."""
         return_type = target.field.type
-        lazy = LazyResolveInfo(self, target, field_details_list, parent_type, path) if target.needs_info else None
+        lazy = LazyInfo(self, target, field_details_list, parent_type, path) if target.needs_info else None
         try:
             value = target.read(source, lazy)
             at_once = position_context is None and (

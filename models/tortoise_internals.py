@@ -10,7 +10,7 @@ naming the module of ours to adapt when an upgrade moves one.
 """
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 # pypika-tortoise is the SQL builder tortoise compiles queries with (a dependency of tortoise, not
@@ -82,7 +82,14 @@ def _builder(model: type[M], prefix: str) -> Callable[[Mapping[str, Any]], M]:
         entries.append(f"{name!r}: None if (v := row[{prefix + key!r}]) is None else kind{index}(v)")
     for index, (key, name, field) in enumerate(meta.db_complex_fields):
         names[f"convert{index}"] = _converter(field)
-        entries.append(f"{name!r}: convert{index}(row[{prefix + key!r}])")
+        value = f"row[{prefix + key!r}]"
+        if type(field) is DatetimeField and timezone.get_use_tz():
+            # asyncpg's aware times are in UTC: converted here at once, anything else by the converter.
+            names["zone"], names["datetime"], names["utc"] = timezone.get_default_timezone(), datetime, UTC
+            value = f"v.astimezone(zone) if type(v := {value}) is datetime and v.tzinfo is utc else convert{index}(v)"
+            entries.append(f"{name!r}: {value}")
+        else:
+            entries.append(f"{name!r}: convert{index}({value})")
     body = ",\n        ".join(entries)
     source = f"def build(row):\n    instance = new(model)\n    instance.__dict__.update({{\n        {body}\n    }})\n"
     exec(compile(source + "    return instance\n", f"<instance of {model.__name__}>", "exec"), names)

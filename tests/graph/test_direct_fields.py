@@ -74,7 +74,8 @@ class Box:
     @strawberry.field
     def sure_via_info(self, info: strawberry.Info) -> Leaf:
         assert info.context["seen"] is not None  # the context reaches a resolver answered directly
-        info.context["seen"].append(tuple(info.path.as_list()))
+        # Whatever else of strawberry's Info it reads is strawberry's: the path, the field's names.
+        info.context["seen"].append((tuple(info.path.as_list()), info.field_name, info.python_name))
         return self.sure
 
     @strawberry.field
