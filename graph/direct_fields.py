@@ -269,9 +269,15 @@ def _at_once(target: DirectObject, value: Any) -> bool:
 
 
 def _pending(completed: Any) -> bool:
-    """Whether a completed field or item is still to be awaited: most are a dict of fields or a list."""
+    """Whether a completed field or item is still to be awaited: most are a dict of fields or a list (the
+    loops over a page's rows test those two types themselves, before calling this)."""
     kind = type(completed)
     return kind is not dict and kind is not list and is_awaitable(completed)
+
+
+# graphql-core's Path is a NamedTuple, whose constructor is a Python function: the executor makes one for
+# every object field and list item of a page, by the tuple's own constructor (what that function calls).
+_new_path: Callable[[type[Path], tuple[Any, str | int, str | None]], Path] = tuple.__new__
 
 
 def _unusual(value: Any) -> bool:
@@ -340,7 +346,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                     if result is not Undefined:
                         results[response_name] = result
                         continue
-                field_path = Path(path, response_name, parent_type.name)
+                field_path = _new_path(Path, (path, response_name, parent_type.name))
                 if direct is not None:
                     result = self._execute_direct(
                         direct, parent_type, source_value, field_details_list, field_path, position_context
@@ -351,7 +357,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                     )
                 if result is not Undefined:
                     results[response_name] = result
-                    if _pending(result):
+                    if type(result) is not dict and type(result) is not list and _pending(result):
                         awaitable_fields.append(response_name)
         except Exception:
             if awaitable_fields:  # settle the other fields' awaitables: they may fail too
@@ -394,13 +400,19 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         lazy = LazyInfo(self, target, field_details_list, parent_type, path) if target.needs_info else None
         try:
             value = target.read(source, lazy)
-            at_once = position_context is None and (
-                all(_at_once(target, item) for item in value)
-                if target.is_list and type(value) in (list, tuple)
-                else not target.is_list and _at_once(target, value)
-            )
+            passes = target.passes
+            if passes is not None and type(value) is passes and position_context is None:  # the commonest case
+                at_once = getattr(value, TYPE_CAST_ATTRIBUTE, None) is None
+            else:
+                at_once = position_context is None and (
+                    all(_at_once(target, item) for item in value)
+                    if target.is_list and type(value) in (list, tuple)
+                    else not target.is_list and _at_once(target, value)
+                )
             if at_once and target.is_list:
-                completed = self._complete_items(target, field_details_list, path, value, self._execute_at_once)
+                completed = self._complete_items(
+                    target, field_details_list, path, value, self._at_once_items(target, field_details_list)
+                )
             elif at_once:
                 completed = self._execute_selection(target.object_type, field_details_list, path, value, None)
             else:
@@ -415,7 +427,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                     completed = self._complete_list(target, field_details_list, info, path, value, position_context)
                 else:
                     completed = self._complete_object(target, field_details_list, info, path, value, position_context)
-            if _pending(completed):
+            if type(completed) is not dict and type(completed) is not list and _pending(completed):
                 return self._settled(completed, return_type, field_details_list, path)
             return completed
         except Exception as raw_error:
@@ -429,8 +441,20 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         nodes = [details.node for details in field_details_list]
         return self.build_resolve_info(target.field, nodes, parent_type, path)
 
-    def _execute_at_once(self, target: DirectObject, field_details_list: Any, path: Path, item: Any) -> Any:
-        return self._execute_selection(target.object_type, field_details_list, path, item, None)
+    def _at_once_items(
+        self, target: DirectObject, field_details_list: Any
+    ) -> Callable[[DirectObject, Any, Path, Any], Any]:
+        """How the items of a list of objects that complete at once are completed: each by the selection's
+        steps, worked out once for the list."""
+        object_type = target.object_type
+        steps = self._selection(object_type, field_details_list)[2]
+
+        def complete(target: DirectObject, field_details_list: Any, path: Path, item: Any) -> Any:
+            if steps is None:
+                return self.collect_and_execute_subfields(object_type, field_details_list, path, item, None)
+            return self._execute_steps(object_type, item, path, steps, None)
+
+        return complete
 
     def _complete_usually(
         self, return_type: Any, field_details_list: Any, info: Any, path: Path, value: Any, position_context: Any
@@ -468,15 +492,20 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         if position_context is not None or (manager is not None and manager.middlewares):
             return self.collect_and_execute_subfields(object_type, field_details_list, path, value, position_context)
+        steps = self._selection(object_type, field_details_list)[2]
+        if steps is None:
+            return self.collect_and_execute_subfields(object_type, field_details_list, path, value, None)
+        return self._execute_steps(object_type, value, path, steps, None)
+
+    def _selection(self, object_type: GraphQLObjectType, field_details_list: Any) -> _Selection:
+        """The selection of an object field of `object_type`, worked out once per execution."""
         # By the field details alone: a union's members that take turns in a list are worked out again.
         selection = self._selections.get(id(field_details_list))
         if selection is None or selection[0] is not field_details_list or selection[1] is not object_type:
             grouped_field_set, deferred, _ = self.collect_subfields(object_type, field_details_list)
             steps = None if deferred else self._steps(object_type, grouped_field_set)
             selection = self._selections[id(field_details_list)] = (field_details_list, object_type, steps)
-        if selection[2] is None:
-            return self.collect_and_execute_subfields(object_type, field_details_list, path, value, None)
-        return self._execute_steps(object_type, value, path, selection[2], None)
+        return selection
 
     def complete_abstract_value(
         self,
@@ -523,10 +552,10 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         awaitable_indices: list[int] = []
         try:
             for index, item in enumerate(items):
-                item_path = path.add_key(index, None)
+                item_path = _new_path(Path, (path, index, None))
                 try:
                     result = complete(target, field_details_list, item_path, item)
-                    if _pending(result):
+                    if type(result) is not dict and type(result) is not list and _pending(result):
                         result = self._settled(result, item_type, field_details_list, item_path)
                         awaitable_indices.append(index)
                 except Exception as raw_error:
