@@ -87,9 +87,12 @@ def _builder(model: type[M], prefix: str) -> Callable[[Mapping[str, Any]], M]:
             # asyncpg's aware times are in UTC: converted here at once, anything else by the converter.
             names["zone"], names["datetime"], names["utc"] = timezone.get_default_timezone(), datetime, UTC
             value = f"v.astimezone(zone) if type(v := {value}) is datetime and v.tzinfo is utc else convert{index}(v)"
-            entries.append(f"{name!r}: {value}")
+        elif isinstance(field, CharEnumFieldInstance):  # a stored member's value, looked up at once
+            names[f"members{index}"] = {member.value: member for member in field.enum_type}
+            value = f"members{index}[v] if type(v := {value}) is str and v in members{index} else convert{index}(v)"
         else:
-            entries.append(f"{name!r}: convert{index}({value})")
+            value = f"convert{index}({value})"
+        entries.append(f"{name!r}: {value}")
     body = ",\n        ".join(entries)
     source = f"def build(row):\n    instance = new(model)\n    instance.__dict__.update({{\n        {body}\n    }})\n"
     exec(compile(source + "    return instance\n", f"<instance of {model.__name__}>", "exec"), names)
