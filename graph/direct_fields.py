@@ -413,8 +413,13 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                 completed = self._complete_items(
                     target, field_details_list, path, value, self._at_once_items(target, field_details_list)
                 )
-            elif at_once:
-                completed = self._execute_selection(target.object_type, field_details_list, path, value, None)
+            elif at_once:  # as _execute_selection does, for an execution without middleware (this one)
+                object_type = target.object_type
+                steps = self._selection(object_type, field_details_list)[2]
+                if steps is None:
+                    completed = self.collect_and_execute_subfields(object_type, field_details_list, path, value, None)
+                else:
+                    completed = self._execute_steps(object_type, value, path, steps, None)
             else:
                 info = (
                     lazy.built()

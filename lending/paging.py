@@ -79,8 +79,16 @@ def encode_cursor(order: Order, values: Sequence[object]) -> str:
             parts.append(f'"{value.isoformat()}"')  # digits, "-", ":", "T", "." and "+": nothing to escape
         else:
             plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-            return base64.urlsafe_b64encode(json.dumps([order.name, plain]).encode()).decode()
-    return base64.urlsafe_b64encode(f'["{order.name}", [{", ".join(parts)}]]'.encode()).decode()
+            return _urlsafe_base64(json.dumps([order.name, plain]).encode())
+    return _urlsafe_base64(f'["{order.name}", [{", ".join(parts)}]]'.encode())
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _urlsafe_base64(data: bytes) -> str:
+    """base64.urlsafe_b64encode, without its two wrappers' calls (a page makes a cursor for every row)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).decode()
 
 
 def decode_cursor(order: Order, cursor: str) -> list[object]:
@@ -163,9 +171,6 @@ async def first_pages(
 def page_of(rows: list[T], order: Order, size: int, *, has_previous: bool) -> Page[T]:
     """The page of `rows` read in `order` with one row past `size` when another page follows."""
     items = rows[:size]
-    cursors = [encode_cursor(order, [_value(item, k.field) for k in order.keys]) for item in items]
+    fields = [key.field for key in order.keys]
+    cursors = [encode_cursor(order, [getattr(item, name) for name in fields]) for item in items]
     return Page(items=items, cursors=cursors, has_next=len(rows) > size, has_previous=has_previous)
-
-
-def _value(item: object, field: str) -> object:
-    return getattr(item, field)

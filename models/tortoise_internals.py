@@ -86,7 +86,10 @@ def _builder(model: type[M], prefix: str) -> Callable[[Mapping[str, Any]], M]:
         if type(field) is DatetimeField and timezone.get_use_tz():
             # asyncpg's aware times are in UTC: converted here at once, anything else by the converter.
             names["zone"], names["datetime"], names["utc"] = timezone.get_default_timezone(), datetime, UTC
-            value = f"v.astimezone(zone) if type(v := {value}) is datetime and v.tzinfo is utc else convert{index}(v)"
+            value = (
+                f"v.astimezone(zone) if type(v := {value}) is datetime and v.tzinfo is utc"
+                f" else None if v is None else convert{index}(v)"
+            )
         elif isinstance(field, CharEnumFieldInstance):  # a stored member's value, looked up at once
             names[f"members{index}"] = {member.value: member for member in field.enum_type}
             value = f"members{index}[v] if type(v := {value}) is str and v in members{index} else convert{index}(v)"
