@@ -18,7 +18,9 @@ import argparse
 import cProfile
 import gc
 import io
+import os
 import pstats
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -140,6 +142,11 @@ async def timed(send: Callable[[], Awaitable[None]], count: int) -> tuple[float,
     return per * (time.process_time() - cpu), per * watch.seconds, per * (GC.seconds - collecting)
 
 
+def callgrind_control(*arguments: str) -> None:
+    """Zero (-z) or dump (-d <label>) the counts of the callgrind this process runs under (bench.instructions)."""
+    subprocess.run(["callgrind_control", *arguments, str(os.getpid())], check=True, capture_output=True)
+
+
 def area(filename: str) -> str:
     """Who owns the code in `filename`: an installed package, a lendgraph package, or the standard library."""
     if "site-packages/" in filename:
@@ -223,7 +230,11 @@ async def main(args: argparse.Namespace) -> int:
                 await arranged.send(kind)
 
             await timed(send, args.warmup)
+            if args.callgrind:
+                callgrind_control("-z")
             runs = [await timed(send, args.requests // args.rounds) for _ in range(args.rounds)]
+            if args.callgrind:
+                callgrind_control("-d", kind)
             cpu = sorted(r[0] for r in runs)
             wall = sorted(r[1] for r in runs)
             collecting = sum(r[2] for r in runs) / len(runs)
@@ -265,6 +276,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gc-threshold", type=int, default=0, help="set gc's generation-0 threshold first")
     parser.add_argument("--dump", help="also save each kind's pstats to DUMP.<kind> (for pstats or snakeviz)")
     parser.add_argument("--top", type=int, default=30, help="functions listed per ordering (30)")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="dump callgrind's counts of each kind's timed requests (bench.instructions)",
+    )
     return parser.parse_args(argv)
 
 
