@@ -1,12 +1,13 @@
 """DataLoaders: one batched query per kind of object per operation, whatever the page size."""
 
+import asyncio
 import functools
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from strawberry.dataloader import DataLoader
+from strawberry.dataloader import AbstractCache, DataLoader
 from tortoise.functions import Count
 from tortoise.models import Model
 
@@ -19,6 +20,57 @@ from models.tortoise_internals import read_with
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class RowCache(AbstractCache[int, T]):
+    """A row loader's cache. Rows the operation already holds (a page's loans and partners, read with it) are
+    kept as they are, and made into the settled future a load returns only when one is asked for: a page
+    primes its loaders with a hundred loans, and few of them are then asked for by id."""
+
+    def __init__(self) -> None:
+        self._futures: dict[int, asyncio.Future[T]] = {}
+        self._known: dict[int, T] = {}
+
+    def know(self, rows: Mapping[int, T]) -> None:
+        """Remember `rows`, without replacing a row loaded or known already (as DataLoader.prime_many)."""
+        for key, row in rows.items():
+            if key not in self._futures:
+                self._known.setdefault(key, row)
+
+    def get(self, key: int) -> "asyncio.Future[T] | None":
+        future = self._futures.get(key)
+        if future is None and key in self._known:
+            future = self._futures[key] = asyncio.get_running_loop().create_future()
+            future.set_result(self._known.pop(key))
+        return future
+
+    def set(self, key: int, value: "asyncio.Future[T]") -> None:
+        self._futures[key] = value
+        self._known.pop(key, None)
+
+    def delete(self, key: int) -> None:
+        self._futures.pop(key, None)
+        self._known.pop(key, None)
+
+    def clear(self) -> None:
+        self._futures.clear()
+        self._known.clear()
+
+
+class RowLoader(DataLoader[int, T | None]):
+    """A DataLoader of rows by id whose primed rows become futures only when asked for (RowCache)."""
+
+    cache_map: RowCache[T | None]
+
+    def __init__(self, load_fn: Callable[[list[int]], Awaitable[Sequence[T | None]]]) -> None:
+        super().__init__(load_fn, cache_map=RowCache())
+
+    def prime_many(self, data: Mapping[int, T | None], force: bool = False) -> None:
+        batch = self.batch
+        if force or (batch is not None and not batch.dispatched):
+            super().prime_many(data, force)  # strawberry's own way, which also answers loads waiting for the batch
+        else:
+            self.cache_map.know(data)
 
 
 def _by_id(model) -> Callable:
@@ -58,21 +110,21 @@ class Loaders:
 
     @functools.cached_property
     def loan(self) -> DataLoader[int, Loan | None]:
-        loader: DataLoader[int, Loan | None] = DataLoader(_by_id(Loan))
+        loader: RowLoader[Loan] = RowLoader(_by_id(Loan))
         if self._carried is not None:
             loader.prime(self._carried.id, self._carried)
         return loader
 
     @functools.cached_property
     def partner(self) -> DataLoader[int, Partner | None]:
-        loader: DataLoader[int, Partner | None] = DataLoader(_by_id(Partner))
+        loader: RowLoader[Partner] = RowLoader(_by_id(Partner))
         if self._carried is not None and isinstance(self._carried.partner, Partner):
             loader.prime(self._carried.partner_id, self._carried.partner)
         return loader
 
     @functools.cached_property
     def lender(self) -> DataLoader[int, Lender | None]:
-        return DataLoader(_by_id(Lender))
+        return RowLoader(_by_id(Lender))
 
     @functools.cached_property
     def partner_record(self) -> DataLoader[int, PartnerRecord]:

@@ -53,6 +53,7 @@ OWN_ATTRIBUTES = {
     ("graph.http", "GraphQLOverHTTP", "plain_post"),
     ("graph.http", "GraphQLOverHTTP", "answer"),
     ("graph.direct_fields", "DirectExecution", "resolve_info"),
+    ("graph.loaders", "RowCache", "know"),
     ("lending.filters", "_KeywordQ", "word"),
 }
 
