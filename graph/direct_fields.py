@@ -401,7 +401,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         try:
             value = target.read(source, lazy)
             passes = target.passes
-            if passes is not None and type(value) is passes and position_context is None:  # the commonest case
+            if type(value) is passes and not target.is_list and position_context is None:  # the commonest case
                 at_once = getattr(value, TYPE_CAST_ATTRIBUTE, None) is None
             else:
                 at_once = position_context is None and (

@@ -126,7 +126,8 @@ def leaf_values() -> st.SearchStrategy[Any]:
 
 
 def leaf_lists() -> st.SearchStrategy[Any]:
-    return st.one_of(st.none(), st.lists(leaf_values(), max_size=3), st.tuples(leaf_values()), st.just("text"))
+    single = st.builds(Leaf, key=st.integers(1, 99), label=st.just("alone"))  # an object where a list belongs
+    return st.one_of(st.none(), st.lists(leaf_values(), max_size=3), st.tuples(leaf_values()), st.just("text"), single)
 
 
 boxes = st.deferred(
