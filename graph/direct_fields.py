@@ -268,13 +268,6 @@ def _at_once(target: DirectObject, value: Any) -> bool:
     return usual
 
 
-def _pending(completed: Any) -> bool:
-    """Whether a completed field or item is still to be awaited: most are a dict of fields or a list (the
-    loops over a page's rows test those two types themselves, before calling this)."""
-    kind = type(completed)
-    return kind is not dict and kind is not list and is_awaitable(completed)
-
-
 # graphql-core's Path is a NamedTuple, whose constructor is a Python function: the executor makes one for
 # every object field and list item of a page, by the tuple's own constructor (what that function calls).
 _new_path: Callable[[type[Path], tuple[Any, str | int, str | None]], Path] = tuple.__new__
@@ -357,7 +350,8 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                     )
                 if result is not Undefined:
                     results[response_name] = result
-                    if type(result) is not dict and type(result) is not list and _pending(result):
+                    # Still to be awaited? Most completed values are a dict of fields or a list: tested first.
+                    if type(result) is not dict and type(result) is not list and is_awaitable(result):
                         awaitable_fields.append(response_name)
         except Exception:
             if awaitable_fields:  # settle the other fields' awaitables: they may fail too
@@ -432,7 +426,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                     completed = self._complete_list(target, field_details_list, info, path, value, position_context)
                 else:
                     completed = self._complete_object(target, field_details_list, info, path, value, position_context)
-            if type(completed) is not dict and type(completed) is not list and _pending(completed):
+            if type(completed) is not dict and type(completed) is not list and is_awaitable(completed):
                 return self._settled(completed, return_type, field_details_list, path)
             return completed
         except Exception as raw_error:
@@ -560,7 +554,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                 item_path = _new_path(Path, (path, index, None))
                 try:
                     result = complete(target, field_details_list, item_path, item)
-                    if type(result) is not dict and type(result) is not list and _pending(result):
+                    if type(result) is not dict and type(result) is not list and is_awaitable(result):
                         result = self._settled(result, item_type, field_details_list, item_path)
                         awaitable_indices.append(index)
                 except Exception as raw_error:
