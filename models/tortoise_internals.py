@@ -32,7 +32,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 # A clause tortoise has no lookup for (lending/filters.py): a Q subclass whose `resolve` turns the
 # query's ResolveContext (the model and its table) into a QueryModifier (the WHERE criterion).
 from tortoise.expressions import ResolveContext
-from tortoise.fields import DatetimeField, Field
+from tortoise.fields import DatetimeField
 
 # The field class tortoise's CharEnumField makes (CharEnumField is a function): instance_from_row looks a
 # stored value up among the enum's members instead of calling the enum class.
@@ -66,7 +66,9 @@ def _builder(model: type[M], prefix: str) -> Callable[[Mapping[str, Any]], M]:
     """A function making an instance of `model` from a row, written out column by column for the model (as
     dataclasses writes a class's `__init__`): tortoise's `_init_from_db` sorts the columns into those whose
     driver value is kept, those the field's type is called on when not null, and those the field's
-    `to_python_value` converts; the loops over those lists cost a page of rows as much as the values."""
+    `to_python_value` converts; the loops over those lists cost a page of rows as much as the values. The
+    commonest conversions are written inline: for every time, tortoise reads USE_TZ from the environment
+    and the zone, and for every enum value it calls the enum class (its metaclass's `__call__`)."""
     meta = model._meta
     names: dict[str, Any] = {"new": model.__new__, "model": model}
     entries = [
@@ -81,7 +83,7 @@ def _builder(model: type[M], prefix: str) -> Callable[[Mapping[str, Any]], M]:
         names[f"kind{index}"] = field.field_type
         entries.append(f"{name!r}: None if (v := row[{prefix + key!r}]) is None else kind{index}(v)")
     for index, (key, name, field) in enumerate(meta.db_complex_fields):
-        names[f"convert{index}"] = _converter(field)
+        names[f"convert{index}"] = field.to_python_value
         value = f"row[{prefix + key!r}]"
         if type(field) is DatetimeField and timezone.get_use_tz():
             # asyncpg's aware times are in UTC: converted here at once, anything else by the converter.
@@ -102,37 +104,6 @@ def _builder(model: type[M], prefix: str) -> Callable[[Mapping[str, Any]], M]:
     found: Callable[[Mapping[str, Any]], M] = names["build"]
     _BUILDERS[model, prefix] = found
     return found
-
-
-_UNKNOWN = object()
-
-
-def _converter(field: Field[Any]) -> Callable[[Any], Any]:
-    """The field's `to_python_value`, with its commonest case answered first where it costs most.
-
-    A page of 100 shares with their loans converts some 600 times and 400 enum values: tortoise reads
-    USE_TZ from the environment and the time zone for every time, and calls the enum class (its
-    metaclass's `__call__`) for every value. The settings are read here once per connection instead,
-    and an enum value is looked up among the members; anything else goes to `to_python_value`.
-    """
-    if type(field) is DatetimeField and timezone.get_use_tz():
-        zone = timezone.get_default_timezone()
-
-        def as_datetime(value: Any) -> Any:
-            if type(value) is datetime and value.utcoffset() is not None:
-                return value.astimezone(zone)  # what tortoise does with an aware time when USE_TZ is on
-            return field.to_python_value(value)
-
-        return as_datetime
-    if isinstance(field, CharEnumFieldInstance):
-        members = {member.value: member for member in field.enum_type}
-
-        def as_member(value: Any) -> Any:
-            found = members.get(value, _UNKNOWN) if type(value) is str else _UNKNOWN
-            return field.to_python_value(value) if found is _UNKNOWN else found
-
-        return as_member
-    return field.to_python_value
 
 
 RELATED_PREFIX = "_"  # tortoise keeps the instance a foreign key `loan` names as `_loan`
