@@ -33,6 +33,7 @@ from graph.pipeline import RETRY_AFTER_SECONDS, unavailable
 from graph.response_cache import ResponseCache
 from graph.schema import VIEWER_FIELDS, schema
 from graph.settings import Settings
+from graph.uvicorn_internals import WireCapture
 from graph.webapp import webapp_routes
 from graph.websocket import LegacyWSHandler, TransportWSHandler
 from lending import autolend, matchers
@@ -272,7 +273,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         expose_headers=["Retry-After", *RATE_LIMIT_HEADERS],
         max_age=600,
     )
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[cors, transport_limits])
+    # Outermost: each socket's Wire, for writing live events straight to it (graph/fanout.py).
+    wires = Middleware(WireCapture)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[wires, cors, transport_limits])
     app.state.graphql = graphql
     # Resolvers read the limits from their Context; graph.limits.limits_of, from here.
     app.state.limits = limits

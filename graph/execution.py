@@ -17,8 +17,9 @@ import asyncio
 import json
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterable, Awaitable, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from graphql import (
     ArgumentNode,
@@ -41,7 +42,9 @@ from graph.limits.operation import within
 from graph.strawberry_internals import StrawberryGraphQLCoreExecutionContext, forget_collected_subfields
 
 ViewerFields = frozenset[tuple[str, str]]  # (type, field), by their GraphQL names
+Selection = tuple[int, tuple[tuple[str, str], ...], object]  # see selection_of
 ShareKey = tuple[str, object, int, tuple[tuple[str, str], ...], object]
+T = TypeVar("T")
 
 
 class _Reads(Visitor):
@@ -119,6 +122,7 @@ class SharedResults:
         self._json: OrderedDict[int, tuple[Any, str]] = OrderedDict()
         self._selections: OrderedDict[int, tuple[OperationDefinitionNode, frozenset[str], bool]] = OrderedDict()
         self.executions = 0  # events actually executed, for tests and benchmarks
+        self.written = 0  # messages written straight to a socket (graph/fanout.py), for tests and benchmarks
 
     def sizes(self) -> dict[str, int]:
         """Entries held, per cache (graph/memory_stats.py)."""
@@ -186,6 +190,10 @@ class SharedResults:
             del self._results[key]
 
 
+# The executor of the subscription whose task this is (set by SharingExecutor.cancellable_iterable).
+SUBSCRIBING: "ContextVar[SharingExecutor | None]" = ContextVar("lendgraph_subscribing", default=None)
+
+
 class SharingExecutor(DirectExecution):
     """Executes each subscription event once per distinct selection (see SharedResults).
 
@@ -195,6 +203,12 @@ class SharingExecutor(DirectExecution):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.async_helpers = _weak_helpers(self)
+
+    def cancellable_iterable(self, iterable: AsyncIterable[T]) -> AsyncIterable[T]:
+        # graphql-core calls this once per subscription, in the operation's task, with the resolver's
+        # stream: that stream may then have its live events executed by this executor (graph/fanout.py).
+        SUBSCRIBING.set(self)
+        return super().cancellable_iterable(iterable)
 
     def build_per_event_executor(self, payload: Any) -> Any:
         executor = super().build_per_event_executor(payload)
@@ -233,11 +247,16 @@ class SharingExecutor(DirectExecution):
         event_id = getattr(self.root_value, "event_id", None)  # the events of graph/types/events.py carry one
         if self.operation.operation is not OperationType.SUBSCRIPTION or event_id is None:
             return None
-        variables, viewer_specific = context.shared.selection(self.schema, self.operation, self.fragments)
-        values = self.variable_values.coerced
-        inner = tuple(sorted((name, repr(values.get(name))) for name in variables))
-        viewer = context.viewer if viewer_specific else None
-        return (type(self.root_value).__name__, event_id, id(self.operation), inner, viewer)
+        return (type(self.root_value).__name__, event_id, *selection_of(self, context))
+
+
+def selection_of(executor: StrawberryGraphQLCoreExecutionContext, context: Context) -> Selection:
+    """What one subscriber's answer to an event shares with another's: the operation (by id), the values of
+    the variables it reads below its root fields' arguments, and the viewer where a field depends on who asks."""
+    variables, viewer_specific = context.shared.selection(executor.schema, executor.operation, executor.fragments)
+    values = executor.variable_values.coerced
+    inner = tuple(sorted((name, repr(values.get(name))) for name in variables))
+    return id(executor.operation), inner, (context.viewer if viewer_specific else None)
 
 
 def _weak_helpers(executor: StrawberryGraphQLCoreExecutionContext) -> GraphQLResolveInfoHelpers:

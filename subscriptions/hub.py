@@ -6,11 +6,14 @@ it delivers in id order and stops at the first missing id that may still
 appear (a transaction that took it has not committed yet), so every event up
 to `last_id` has been delivered or will never exist. Each event is loaded
 once, with its loan and partner, and handed to the bounded inbox of every
-subscriber of its topic. A subscriber whose inbox is full is marked lagging
-and reads what it missed back from the outbox: memory stays bounded and
-nothing is lost. Replays (`after`) and the start of a new subscription read
-only ids up to `last_id`, so a replay filtered by topic never runs past a
-missing id of another topic that may still appear.
+subscriber of its topic, or, while the subscriber waits with nothing queued,
+written to its socket at once by the inbox's `express` (graph/fanout.py: one
+execution and one encoding per distinct selection, no task woken). A
+subscriber whose inbox is full is marked lagging and reads what it missed
+back from the outbox: memory stays bounded and nothing is lost. Replays
+(`after`) and the start of a new subscription read only ids up to `last_id`,
+so a replay filtered by topic never runs past a missing id of another topic
+that may still appear.
 """
 
 import asyncio
@@ -73,6 +76,8 @@ class Delivery:
     notification: Notification | None = None
     # What subscribers' filters made of this event, by filter: thousands of subscribers share a few filters.
     verdicts: dict[object, bool] = field(default_factory=dict)
+    # What their selections made of it, by selection (graph/fanout.py): the encoded answer, or None.
+    answers: dict[object, bytes | None] = field(default_factory=dict)
 
     @property
     def id(self) -> int:
@@ -117,6 +122,10 @@ class Inbox:
     # drop (a listing its filter rejects) neither wakes it nor takes room.
     wanted: "Callable[[Delivery], bool] | None" = None
     lagging: bool = False
+    # Sends a delivery straight to the subscriber, or answers False (nothing sent): set by the subscriber
+    # only while it waits with nothing queued, so what it sends itself and what this sends stay in order.
+    express: "Callable[[Delivery], bool] | None" = None
+    sent_id: int = 0  # the last id sent to the subscriber, by itself or by `express`; express sends only later ones
     # What `wanted` raised: the subscription ends with it, not the hub's delivery to every subscriber.
     failure: Exception | None = None
     pending: deque[Delivery] = field(init=False, default_factory=deque)
@@ -133,6 +142,9 @@ class Inbox:
                 self.failure = error
                 self._wake()
                 return
+        if self.express is not None and not self.pending and delivery.id > self.sent_id and self.express(delivery):
+            self.sent_id = delivery.id
+            return
         if len(self.pending) >= self.size:
             # Too slow to keep up: stop queueing; the subscriber catches up from the outbox.
             self.lagging = True

@@ -6,15 +6,16 @@ follows live events from the hub; ids already delivered are never sent again.
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 from starlette.websockets import WebSocket
 
 from graph.context import Info
+from graph.fanout import Express, express_lane
 from graph.ids import decode_id
 from graph.permissions import IsLender, requires
-from graph.types.events import LenderEvent, LoanListedEvent, LoanProgressEvent, lender_event, loan_of
+from graph.types.events import LenderEvent, LoanListedEvent, LoanProgressEvent, lender_event
 from graph.types.loans import LoanFilterInput
 from lending.errors import InvalidInput, NotFound
 from lending.filters import LoanFilter
@@ -24,6 +25,7 @@ from models import LoanStatus
 from subscriptions.hub import BATCH, LISTINGS, Delivery, Hub, Topic, replay
 
 Wanted = Callable[[Delivery], bool]  # which of a topic's events a subscriber wants
+E = TypeVar("E")
 AFTER_EVENT = (
     "An eventId received earlier on this stream: first every later event is sent, in order, then live ones; "
     '"0" for every event. Null for live events only. Anything but up to 19 digits is an INVALID_INPUT error.'
@@ -38,18 +40,22 @@ def parse_after(after: str | None) -> int | None:
     return int(after)
 
 
-async def signed_in_stream(
-    info: Info, topic: Topic, after: str | None, wanted: Wanted | None = None
-) -> AsyncIterator[Delivery]:
-    """`follow`, but a socket whose token is revoked gets no further event: it is closed instead."""
+async def live(
+    info: Info, topic: Topic, after: str | None, present: Callable[[Delivery], E], wanted: Wanted | None = None
+) -> AsyncIterator[E]:
+    """What `present` makes of each event `follow` gives, with fresh loaders for it; live events may
+    instead go straight to the socket (graph/fanout.py). A socket whose token is revoked gets no further
+    event: it is closed instead."""
     context = info.context
     viewer = context.viewer
-    async for delivery in follow(context.hub, topic, parse_after(after), wanted):
+    express = express_lane(context, present)
+    async for delivery in follow(context.hub, topic, parse_after(after), wanted, express):
         if viewer is not None and viewer.token_id in context.hub.revoked:
             if isinstance(context.request, WebSocket):  # subscriptions run over WebSocket only
                 await context.request.close(code=4403, reason="token revoked")
             return
-        yield delivery
+        context.fresh_loaders(delivery.loan)
+        yield present(delivery)
 
 
 def cancelled() -> bool:
@@ -63,9 +69,11 @@ def cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-async def follow(hub: Hub, topic: Topic, after_id: int | None, wanted: Wanted | None = None) -> AsyncIterator[Delivery]:
+async def follow(
+    hub: Hub, topic: Topic, after_id: int | None, wanted: Wanted | None = None, express: Express | None = None
+) -> AsyncIterator[Delivery]:
     """Events of `topic` (those `wanted` only): first those after `after_id` from the outbox, then live
-    ones, each once.
+    ones, each once. While it waits with nothing queued, live ones go to `express` first (see Inbox).
 
     The replay reads only up to the hub's horizon, read after the inbox is open: what lies beyond it
     reaches the inbox live, in order.
@@ -89,7 +97,9 @@ async def follow(hub: Hub, topic: Topic, after_id: int | None, wanted: Wanted | 
                 continue
             if cancelled():
                 raise asyncio.CancelledError
+            inbox.sent_id, inbox.express = last, express
             await inbox.wait()
+            last, inbox.express = inbox.sent_id, None
             while inbox.pending and not inbox.lagging:
                 delivery = inbox.pending.popleft()
                 if delivery.id > last:
@@ -134,9 +144,8 @@ class Subscription:
         ident = decode_id(loan_id, "Loan")
         if not await loan_exists(ident):
             raise NotFound("loan", loan_id)
-        async for delivery in signed_in_stream(info, Topic("loan", ident), after):
-            info.context.fresh_loaders(delivery.loan)
-            yield LoanProgressEvent.of(delivery)
+        async for event in live(info, Topic("loan", ident), after, LoanProgressEvent.of):
+            yield event
 
     @strawberry.subscription(
         description="Each new listing that matches the filter, as the loans query judges it. Public: no token needed."
@@ -150,9 +159,8 @@ class Subscription:
         after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None,
     ) -> AsyncGenerator[LoanListedEvent, None]:
         wanted = listed_matching(filter.to_domain()) if filter else None
-        async for delivery in signed_in_stream(info, LISTINGS, after, wanted):
-            info.context.fresh_loaders(loan_of(delivery))
-            yield LoanListedEvent.of(delivery)
+        async for event in live(info, LISTINGS, after, LoanListedEvent.of, wanted):
+            yield event
 
     @strawberry.subscription(
         description="Your own events: repayments, your loans' fate, notifications. Needs a lender token with the "
@@ -163,6 +171,5 @@ class Subscription:
         self, info: Info, after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None
     ) -> AsyncGenerator[LenderEvent, None]:
         lender_id = info.context.require_lender()
-        async for delivery in signed_in_stream(info, Topic("lender", lender_id), after):
-            info.context.fresh_loaders(delivery.loan)
-            yield lender_event(delivery)
+        async for event in live(info, Topic("lender", lender_id), after, lender_event):
+            yield event

@@ -63,11 +63,18 @@ def clock() -> FakeClock:
 
 @contextlib.asynccontextmanager
 async def serve(
-    url: str, clock: FakeClock, *, websockets: bool = False, fresh: bool = True, **settings: Any
+    url: str,
+    clock: FakeClock,
+    *,
+    websockets: bool = False,
+    ws: str = "auto",
+    fresh: bool = True,
+    **settings: Any,
 ) -> AsyncIterator[Api]:
     """Run the app in-process on `url`, HTTP in memory and WebSockets (if asked) on a real port.
 
-    `fresh`: a PostgreSQL database is emptied first (False: served as the last app left it).
+    `ws`: uvicorn's WebSocket implementation. `fresh`: a PostgreSQL database is emptied first (False:
+    served as the last app left it).
 
     The books are checked when the block ends cleanly; a failure inside it shuts the app down
     (its database connections included) before the next test starts.
@@ -82,7 +89,7 @@ async def serve(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             if websockets:
-                async with uvicorn_on_this_loop(app) as ws_url:
+                async with uvicorn_on_this_loop(app, ws) as ws_url:
                     yield Api(http, ws_url, app)
             else:
                 yield Api(http, app=app)

@@ -25,6 +25,7 @@ PACKAGES = ("graph", "resolvers", "lending", "models", "subscriptions", "bench",
 ADAPTERS = {
     "graph.strawberry_internals": "graph/strawberry_internals.py",
     "models.tortoise_internals": "models/tortoise_internals.py",
+    "graph.uvicorn_internals": "graph/uvicorn_internals.py",
 }
 
 # The modules each of these dependencies documents as its API; any other module of theirs is internal.
@@ -40,6 +41,7 @@ PUBLIC_MODULES = {
         "tortoise.functions", "tortoise.indexes", "tortoise.migrations", "tortoise.migrations.api",
         "tortoise.migrations.constraints", "tortoise.models", "tortoise.queryset", "tortoise.transactions",
     },
+    "uvicorn": {"uvicorn"},
     # graphql-core documents its top-level package and its subpackages, not the modules inside them.
     "graphql": {
         "graphql", "graphql.error", "graphql.execution", "graphql.language", "graphql.pyutils", "graphql.type",

@@ -73,8 +73,9 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_on_this_loop(app: Any) -> AsyncIterator[str]:
-    """Serve `app` on a free port from the current event loop; yield its ws:// URL."""
+async def uvicorn_on_this_loop(app: Any, ws: str = "auto") -> AsyncIterator[str]:
+    """Serve `app` on a free port from the current event loop, with uvicorn's WebSocket implementation `ws`;
+    yield its ws:// URL."""
     port = free_port()
     # As `lendgraph serve` runs it: WebSocket compression only if WS_PER_MESSAGE_DEFLATE says so (uvicorn's
     # own default accepts it from every client that offers it, as the websockets client does).
@@ -84,6 +85,7 @@ async def uvicorn_on_this_loop(app: Any) -> AsyncIterator[str]:
         port=port,
         log_level="warning",
         lifespan="off",
+        ws=ws,
         ws_per_message_deflate=Settings.ws_per_message_deflate,
     )
     server = uvicorn.Server(config)

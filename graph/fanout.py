@@ -1,0 +1,111 @@
+"""Live events written straight to subscribers' sockets.
+
+A subscriber waiting for its next live event is a task parked in its stream
+(subscriptions/resolvers.py). Woken for each event, it would run the stream's
+generators, a copy of the executor that finds the shared result, strawberry's
+result handling, a message dict, and an awaited send through three wrappers:
+most of the CPU of fanning an event out to thousands (bench/README.md, P3).
+Instead, while it waits with nothing queued, its inbox's `express` (made here)
+answers the event where the hub hands it out: the first subscriber of each
+distinct selection (graph/execution.py selection_of) executes it with its own
+executor, the answer is encoded once, and every subscriber of that selection
+gets one frame, its operation id and the shared text, written to its socket
+(graph/uvicorn_internals.py Wire). Its task is not woken.
+
+Anything out of the ordinary goes the subscriber's own way, in order: a socket
+that cannot take the frame at once (closing, compressed, or with a full write
+buffer: a slow client), an answer with errors or one that awaits (a resolver
+that reads the database), a stopped operation, a revoked token. `express` then
+answers False and the inbox queues the event as before.
+"""
+
+import asyncio
+import json
+import weakref
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import NamedTuple
+
+from graphql import ExecutionResult
+from starlette.websockets import WebSocket
+
+from graph.context import Context
+from graph.execution import SUBSCRIBING, SharingExecutor, selection_of
+from graph.uvicorn_internals import SCOPE_KEY, Wire
+from subscriptions.hub import Delivery
+
+Express = Callable[[Delivery], bool]
+_UNKNOWN = object()
+
+
+class Target(NamedTuple):
+    """Where a subscription operation's messages go."""
+
+    wire: Wire
+    head: bytes  # each `next` message up to its data: the operation id and the message type
+    # The operation's task: once it is cancelled (stopped, revoked, gone), nothing more. Weakly: the task's
+    # own context holds this Target, and a cycle through a task waits for a full collection.
+    task: "weakref.ref[asyncio.Task[object]]"
+
+
+TARGET: ContextVar[Target | None] = ContextVar("lendgraph_fanout_target", default=None)
+
+
+def aim(context: Context, operation_id: str, message_type: str) -> None:
+    """Say, in a WebSocket operation's own task, where its live events may be written straight to:
+    its socket's Wire (when the server gives one), with `message_type` ("next" or the older "data")."""
+    request = context.request
+    wire = request.scope.get(SCOPE_KEY) if isinstance(request, WebSocket) else None
+    task = asyncio.current_task()
+    if wire is not None and task is not None:
+        head = f'{{"id":{json.dumps(operation_id)},"type":"{message_type}","payload":{{"data":'
+        TARGET.set(Target(wire, head.encode(), weakref.ref(task)))
+
+
+def express_lane(context: Context, present: Callable[[Delivery], object]) -> Express | None:
+    """The `express` of the subscription running in this task, or None where it has no Target.
+
+    `present` makes the subscription's root value of a delivery; subscriptions that share it and a
+    selection share the answer.
+    """
+    target, executor = TARGET.get(), SUBSCRIBING.get()
+    if target is None or executor is None:
+        return None
+    selection = (present, *selection_of(executor, context))
+    wire, head, task_of = target
+    revoked = context.hub.revoked
+    token_id = context.viewer.token_id if context.viewer is not None else None
+    shared = context.shared
+
+    def express(delivery: Delivery) -> bool:
+        try:
+            task = task_of()
+            if task is None or task.cancelling() or token_id in revoked:
+                return False
+            answers = delivery.answers
+            tail = answers.get(selection, _UNKNOWN)
+            if tail is _UNKNOWN:
+                answers[selection] = None  # if answering raises, the selection's other subscribers do not retry
+                tail = answers[selection] = answer(context, executor, present, delivery)
+            if tail is None or not wire.write(head, tail):  # type: ignore[arg-type]
+                return False
+        except Exception:  # the subscriber's own stream meets it again, and reports it
+            return False
+        shared.written += 1
+        return True
+
+    return express
+
+
+def answer(
+    context: Context, executor: SharingExecutor, present: Callable[[Delivery], object], delivery: Delivery
+) -> bytes | None:
+    """The rest of a `next` message for `delivery` (its data, encoded once for every subscriber of the
+    selection); None where each subscriber's stream must answer itself: errors, or an answer that awaits
+    (then shared with them, graph/execution.py)."""
+    context.fresh_loaders(delivery.loan)
+    result = executor.build_per_event_executor(present(delivery)).execute_operation(False)
+    if not isinstance(result, ExecutionResult) or result.errors or result.data is None:
+        return None
+    text = context.shared.encoded(result.data) or context.shared.encode(result.data)
+    return text.encode() + b"}}"

@@ -1,0 +1,78 @@
+"""The part of uvicorn that graph/ needs and uvicorn does not publish: a socket's connection, for writing
+ready-made frames (graph/fanout.py).
+
+uvicorn's public API is the `uvicorn` package (run, Config, Server); an ASGI app reaches a socket
+through `send` only, a coroutine per message that frames the text anew. Thousands of subscribers
+of one event get the same text but for the operation id, and awaiting each socket's `send` was most
+of the cost of fanning an event out (bench/README.md, P3). With uvicorn's `websockets-sansio`
+protocol, which `--ws auto` chooses when websockets is installed, the ASGI `send` is a bound method
+of the connection's protocol object: its transport takes a whole frame at once, as
+`websockets.broadcast` writes them. Any other server or protocol gives no `Wire`, and the app sends
+through `send` as before. tests/test_dependency_internals.py checks the names below.
+"""
+
+from typing import Any
+
+from starlette.types import Send
+
+# The connection's protocol: its transport, its websockets connection state (`conn`), whether it
+# sent or received a close, and `writable`, cleared while the transport's buffer is over its limit.
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
+
+SCOPE_KEY = "lendgraph.wire"  # where WireCapture leaves a socket's Wire in its ASGI scope
+TEXT_FRAME = 0x81  # FIN and the text opcode: a whole message in one frame (RFC 6455, 5.2)
+
+
+class Wire:
+    """A WebSocket's connection: writes an unmasked text frame to its transport, or says it cannot."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
+        self._protocol = protocol
+
+    def write(self, head: bytes, tail: bytes) -> bool:
+        """Write one text message, `head + tail`, as a frame; False (nothing written) if the socket is
+        closing or closed, was negotiated compression (the text would have to be compressed per
+        socket), or has a full write buffer (the caller queues the message, and the subscriber
+        catches up from the outbox if it stays slow)."""
+        protocol = self._protocol
+        if (
+            protocol.close_sent
+            or protocol.disconnected
+            or not protocol.writable.is_set()
+            or protocol.conn.state is not State.OPEN
+            or protocol.conn.extensions
+        ):
+            return False
+        size = len(head) + len(tail)
+        if size < 126:
+            header = bytes((TEXT_FRAME, size))
+        elif size < 65536:
+            header = bytes((TEXT_FRAME, 126)) + size.to_bytes(2, "big")
+        else:
+            header = bytes((TEXT_FRAME, 127)) + size.to_bytes(8, "big")
+        protocol.transport.write(b"".join((header, head, tail)))
+        return True
+
+
+def wire_of(send: Send) -> Wire | None:
+    """The Wire behind an ASGI `send` as uvicorn's websockets-sansio protocol gives it; None otherwise."""
+    protocol = getattr(send, "__self__", None)
+    return Wire(protocol) if isinstance(protocol, WebSocketsSansIOProtocol) else None
+
+
+class WireCapture:
+    """ASGI middleware: leaves each WebSocket's Wire (or None) in its scope, under SCOPE_KEY.
+
+    Outermost of the app's own middleware: inside it, `send` is wrapped and no longer the server's.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[SCOPE_KEY] = wire_of(send)
+        await self.app(scope, receive, send)

@@ -1,0 +1,179 @@
+"""Live events written straight to waiting subscribers' sockets (graph/fanout.py).
+
+A subscriber waiting with nothing queued gets each live event as a frame the
+hub writes for it: one execution per distinct selection, the same bytes the
+subscriber's own stream would have sent. Whatever goes which way, each
+subscriber gets every event once and in order.
+"""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import cast
+
+import pytest
+import websockets
+from hypothesis import given
+from hypothesis import strategies as st
+
+from models import Event, EventKind
+from subscriptions.hub import Delivery, Hub, Inbox, Topic
+from subscriptions.resolvers import follow
+from tests.api import Api, partner_token
+from tests.clock import FakeClock
+from tests.conftest import serve
+from tests.polling import until
+from tests.ws_protocols import PROTOCOLS, TRANSPORT, Protocol
+
+LISTED = "subscription { loanListed { eventId occurredAt loan { name amount status partner { name } } } }"
+
+
+@contextlib.asynccontextmanager
+async def raw_subscriber(
+    url: str, protocol: Protocol, query: str = LISTED
+) -> AsyncIterator[websockets.ClientConnection]:
+    """A socket subscribed to `query` as operation "1", its messages read as the server wrote them."""
+    async with websockets.connect(url, subprotocols=[protocol.name]) as connection:
+        await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await next_message(connection, protocol))["type"] == "connection_ack"
+        payload = {"query": query, "variables": {}}
+        await connection.send(json.dumps({"id": "1", "type": protocol.start, "payload": payload}))
+        yield connection
+
+
+async def next_message(connection: websockets.ClientConnection, protocol: Protocol) -> str:
+    """The next message's text, keep-alives skipped."""
+    async with asyncio.timeout(10):
+        while True:
+            text = await connection.recv()
+            assert isinstance(text, str)
+            if json.loads(text)["type"] != protocol.keep_alive:
+                return text
+
+
+async def listing_counts(live: Api) -> tuple[int, int]:
+    """(events executed, messages written straight to sockets) so far, in this app."""
+    shared = live.app.state.graphql.shared
+    return shared.executions, shared.written
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS.values(), ids=PROTOCOLS.keys())
+async def test_waiting_subscribers_get_one_execution_written_to_each_socket(live: Api, protocol: Protocol):
+    partner = await partner_token()
+    hub = live.app.state.graphql.hub
+    async with contextlib.AsyncExitStack() as sockets:
+        waiting = [await sockets.enter_async_context(raw_subscriber(live.ws_url, protocol)) for _ in range(3)]
+        await until(lambda: hub.subscriber_count() == 3, "three subscribers waiting")
+        executed, written = await listing_counts(live)
+        await live.loan_id(partner, name="Amina", amount="500.00")
+
+        texts = [await next_message(connection, protocol) for connection in waiting]
+        message = json.loads(texts[0])
+        assert texts == [texts[0]] * 3
+        assert message["type"] == protocol.result and message["id"] == "1"
+        loan = message["payload"]["data"]["loanListed"]["loan"]
+        assert loan == {
+            "name": "Amina",
+            "amount": "500.00",
+            "status": "FUNDRAISING",
+            "partner": {"name": "Juhudi Kilimo"},
+        }
+        assert await listing_counts(live) == (executed + 1, written + 3)
+    event_id = message["payload"]["data"]["loanListed"]["eventId"]
+    assert await Event.filter(kind=EventKind.LOAN_LISTED).values_list("id", flat=True) == [int(event_id)]
+
+
+async def test_a_replayed_event_is_the_same_bytes_as_the_live_frame(live: Api):
+    partner = await partner_token()
+    hub = live.app.state.graphql.hub
+    async with raw_subscriber(live.ws_url, TRANSPORT) as waiting:
+        await until(lambda: hub.subscriber_count() == 1, "a subscriber waiting")
+        await live.loan_id(partner, name="Amina")
+        written = await next_message(waiting, TRANSPORT)
+        event_id = json.loads(written)["payload"]["data"]["loanListed"]["eventId"]
+        before = await listing_counts(live)
+        # `after` the event before it: the listing comes from the outbox, through the subscriber's stream.
+        replay = LISTED.replace("loanListed", f'loanListed(after: "{int(event_id) - 1}")')
+        async with raw_subscriber(live.ws_url, TRANSPORT, replay) as replaying:
+            assert await next_message(replaying, TRANSPORT) == written
+        assert (await listing_counts(live))[1] == before[1]  # not written straight: the stream sent it
+
+
+async def test_without_a_wire_each_subscriber_sends_its_own(database_url: str, clock: FakeClock):
+    # uvicorn's older `websockets` implementation gives the app no Wire (graph/uvicorn_internals.py).
+    async with serve(database_url, clock, websockets=True, ws="websockets", outbox_poll_interval=0.2) as live:
+        partner = await partner_token()
+        hub = live.app.state.graphql.hub
+        async with raw_subscriber(live.ws_url, TRANSPORT) as a, raw_subscriber(live.ws_url, TRANSPORT) as b:
+            await until(lambda: hub.subscriber_count() == 2, "two subscribers waiting")
+            executed, written = await listing_counts(live)
+            await live.loan_id(partner, name="Amina")
+            texts = [await next_message(connection, TRANSPORT) for connection in (a, b)]
+            assert texts[0] == texts[1]
+            assert json.loads(texts[0])["payload"]["data"]["loanListed"]["loan"]["name"] == "Amina"
+            assert await listing_counts(live) == (executed + 1, written)
+
+
+# ---------------------------------------------------------------- in order, once, whichever way
+
+
+class OneInboxHub:
+    """What `follow` asks of a hub, with the one inbox it opens at hand."""
+
+    last_id = 0
+
+    def __init__(self) -> None:
+        self.opened: Inbox | None = None
+
+    async def ready(self) -> None:
+        return None
+
+    @contextlib.contextmanager
+    def inbox(self, topic: Topic, wanted: object = None) -> Iterator[Inbox]:
+        self.opened = Inbox(topic, size=1000)
+        yield self.opened
+
+
+def delivery(event_id: int) -> Delivery:
+    return Delivery(Event(id=event_id, kind=EventKind.SHARE_ADDED, loan_id=1, payload={}))
+
+
+@given(
+    taken=st.lists(st.booleans(), min_size=1, max_size=30),
+    pauses=st.lists(st.booleans(), max_size=30),
+    sends_await=st.lists(st.booleans(), max_size=30),
+)
+async def test_each_event_reaches_its_subscriber_once_and_in_order_whichever_way_it_goes(
+    taken: list[bool], pauses: list[bool], sends_await: list[bool]
+):
+    """`express` takes some events and declines others (a full buffer, an answer with errors); the
+    subscriber sends the rest itself, sometimes awaiting its socket, while the hub goes on offering."""
+    hub = OneInboxHub()
+    sent: list[int] = []
+
+    def express(delivery: Delivery) -> bool:
+        if taken[delivery.id - 1]:
+            sent.append(delivery.id)
+        return taken[delivery.id - 1]
+
+    async def subscriber() -> None:
+        async for delivery in follow(cast(Hub, hub), Topic("loan", 1), None, express=express):
+            if delivery.id <= len(sends_await) and sends_await[delivery.id - 1]:
+                await asyncio.sleep(0)  # executing it, or the socket's send, awaits: the hub goes on meanwhile
+            sent.append(delivery.id)
+
+    task = asyncio.create_task(subscriber())
+    try:
+        await until(lambda: hub.opened is not None, "the subscriber's inbox")
+        inbox = cast(Inbox, hub.opened)
+        for event_id in range(1, len(taken) + 1):
+            inbox.offer(delivery(event_id))
+            if event_id <= len(pauses) and pauses[event_id - 1]:
+                await asyncio.sleep(0)
+        await until(lambda: len(sent) >= len(taken), "every event sent", within=5, every=0)
+        await asyncio.sleep(0)
+        assert sent == list(range(1, len(taken) + 1))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
