@@ -100,6 +100,33 @@ async def test_a_replayed_event_is_the_same_bytes_as_the_live_frame(live: Api):
         assert (await listing_counts(live))[1] == before[1]  # not written straight: the stream sent it
 
 
+# A WebSocket frame gives its length in 7 bits, in 16 or in 64 (RFC 6455, 5.2): one message of each size.
+TINY = "subscription { loanListed { eventId } }"
+LARGE = "subscription { loanListed { eventId loan { " + " ".join(f"d{i}: description" for i in range(8)) + " } } }"
+DESCRIPTION = ("Amina has run her tailoring shop in Kisumu for eleven years. " * 170)[:10_000]
+
+
+@pytest.mark.parametrize(
+    ("query", "size"),
+    [(TINY, range(0, 126)), (LISTED, range(126, 65536)), (LARGE, range(65536, 2**20))],
+    ids=["7-bit", "16-bit", "64-bit"],
+)
+async def test_frames_of_every_length_encoding_arrive_whole(live: Api, query: str, size: range):
+    partner = await partner_token()
+    hub = live.app.state.graphql.hub
+    async with raw_subscriber(live.ws_url, TRANSPORT, query) as waiting:
+        await until(lambda: hub.subscriber_count() == 1, "a subscriber waiting")
+        written = (await listing_counts(live))[1]
+        await live.loan_id(partner, name="Amina", description=DESCRIPTION)
+        text = await next_message(waiting, TRANSPORT)  # the client checks the frame as RFC 6455 says
+        assert len(text.encode()) in size
+        listed = json.loads(text)["payload"]["data"]["loanListed"]
+        assert listed["eventId"].isdigit()
+        if query is LARGE:
+            assert list(listed["loan"].values()) == [DESCRIPTION] * 8
+        assert (await listing_counts(live))[1] == written + 1
+
+
 async def test_without_a_wire_each_subscriber_sends_its_own(database_url: str, clock: FakeClock):
     # uvicorn's older `websockets` implementation gives the app no Wire (graph/uvicorn_internals.py).
     async with serve(database_url, clock, websockets=True, ws="websockets", outbox_poll_interval=0.2) as live:
