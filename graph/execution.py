@@ -190,8 +190,9 @@ class SharedResults:
             del self._results[key]
 
 
-# The executor of the subscription whose task this is (set by SharingExecutor.cancellable_iterable).
-SUBSCRIBING: "ContextVar[SharingExecutor | None]" = ContextVar("lendgraph_subscribing", default=None)
+# The executor of the subscription whose task this is (set by SharingExecutor.cancellable_iterable). Weakly:
+# a timer set in the task keeps a copy of its context until the timer's time comes.
+SUBSCRIBING: "ContextVar[weakref.ref[SharingExecutor] | None]" = ContextVar("lendgraph_subscribing", default=None)
 
 
 class SharingExecutor(DirectExecution):
@@ -207,7 +208,7 @@ class SharingExecutor(DirectExecution):
     def cancellable_iterable(self, iterable: AsyncIterable[T]) -> AsyncIterable[T]:
         # graphql-core calls this once per subscription, in the operation's task, with the resolver's
         # stream: that stream may then have its live events executed by this executor (graph/fanout.py).
-        SUBSCRIBING.set(self)
+        SUBSCRIBING.set(weakref.ref(self))
         return super().cancellable_iterable(iterable)
 
     def build_per_event_executor(self, payload: Any) -> Any:

@@ -13,10 +13,12 @@ gets one frame, its operation id and the shared text, written to its socket
 (graph/uvicorn_internals.py Wire). Its task is not woken.
 
 Anything out of the ordinary goes the subscriber's own way, in order: a socket
-that cannot take the frame at once (closing, compressed, or with a full write
-buffer: a slow client), an answer with errors or one that awaits (a resolver
-that reads the database), a stopped operation, a revoked token. `express` then
-answers False and the inbox queues the event as before.
+that cannot take the frame at once (closed or closing on either side, the app's
+included, compressed, or with a full write buffer: a slow client), an answer
+with errors or one that awaits (a resolver that reads the database), a stopped
+operation, a revoked token. `express` then answers False and the inbox queues
+the event as before. The answers are kept on the delivery only while the hub
+hands it out (subscriptions/hub.py).
 """
 
 import asyncio
@@ -24,7 +26,7 @@ import json
 import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from graphql import ExecutionResult
 from starlette.websockets import WebSocket
@@ -39,27 +41,35 @@ _UNKNOWN = object()
 
 
 class Target(NamedTuple):
-    """Where a subscription operation's messages go."""
+    """Where a subscription operation's messages go.
 
-    wire: Wire
+    Held weakly: a timer set in the operation's task keeps a copy of its context, and with it this Target,
+    until the timer's time comes, long after the socket may have closed.
+    """
+
+    wire: "weakref.ref[Wire]"
+    socket: "weakref.ref[Closable]"  # the app's side of the socket: closed there before uvicorn sends the close
     head: bytes  # each `next` message up to its data: the operation id and the message type
-    # The operation's task: once it is cancelled (stopped, revoked, gone), nothing more. Weakly: the task's
-    # own context holds this Target, and a cycle through a task waits for a full collection.
-    task: "weakref.ref[asyncio.Task[object]]"
+    task: "weakref.ref[asyncio.Task[object]]"  # once it is cancelled (stopped, revoked, gone), nothing more
 
 
 TARGET: ContextVar[Target | None] = ContextVar("lendgraph_fanout_target", default=None)
 
 
-def aim(context: Context, operation_id: str, message_type: str) -> None:
+class Closable(Protocol):
+    closed: bool
+
+
+def aim(context: Context, socket: Closable, operation_id: str, message_type: str) -> None:
     """Say, in a WebSocket operation's own task, where its live events may be written straight to:
-    its socket's Wire (when the server gives one), with `message_type` ("next" or the older "data")."""
+    its socket's Wire (when the server gives one), with `message_type` ("next" or the older "data"),
+    while `socket` is not closed."""
     request = context.request
     wire = request.scope.get(SCOPE_KEY) if isinstance(request, WebSocket) else None
     task = asyncio.current_task()
     if wire is not None and task is not None:
         head = f'{{"id":{json.dumps(operation_id)},"type":"{message_type}","payload":{{"data":'
-        TARGET.set(Target(wire, head.encode(), weakref.ref(task)))
+        TARGET.set(Target(weakref.ref(wire), weakref.ref(socket), head.encode(), weakref.ref(task)))
 
 
 def express_lane(context: Context, present: Callable[[Delivery], object]) -> Express | None:
@@ -68,11 +78,14 @@ def express_lane(context: Context, present: Callable[[Delivery], object]) -> Exp
     `present` makes the subscription's root value of a delivery; subscriptions that share it and a
     selection share the answer.
     """
-    target, executor = TARGET.get(), SUBSCRIBING.get()
-    if target is None or executor is None:
+    target, subscribing = TARGET.get(), SUBSCRIBING.get()
+    if target is None or subscribing is None:
+        return None
+    wire, socket, executor = target.wire(), target.socket(), subscribing()
+    if wire is None or socket is None or executor is None:
         return None
     selection = (present, *selection_of(executor, context))
-    wire, head, task_of = target
+    head, task_of = target.head, target.task
     revoked = context.hub.revoked
     token_id = context.viewer.token_id if context.viewer is not None else None
     shared = context.shared
@@ -80,7 +93,7 @@ def express_lane(context: Context, present: Callable[[Delivery], object]) -> Exp
     def express(delivery: Delivery) -> bool:
         try:
             task = task_of()
-            if task is None or task.cancelling() or token_id in revoked:
+            if task is None or task.cancelling() or socket.closed or token_id in revoked:
                 return False
             answers = delivery.answers
             tail = answers.get(selection, _UNKNOWN)

@@ -244,7 +244,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             if not await self.session.allows_operation():
                 return
-            aim(self.context, operation.id, "next")
+            aim(self.context, self.socket, operation.id, "next")
             problem = operation_problem(self.context, operation.query, operation.operation_name)
             if problem is not None:
                 await operation.send_initial_errors([problem])
@@ -344,7 +344,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         try:
             if not await self.session.allows_operation():
                 return
-            aim(self.context, operation_id, "data")
+            aim(self.context, self.socket, operation_id, "data")
             problem = operation_problem(self.context, query, operation_name, subscriptions_only=True)
             if problem is not None:
                 await self.send_message({"type": "error", "id": operation_id, "payload": problem.formatted})

@@ -288,17 +288,23 @@ class Hub:
 
     async def _deliver(self, events: list[Event]) -> None:
         for delivery in await self._loaded(events):
-            for observe in self.observers:
-                observe(delivery.event)
-            if delivery.event.kind is EventKind.TOKEN_REVOKED:
-                token_id = delivery.event.payload["token_id"]
-                self.revoked.add(token_id)
-                for revoked in list(self._revocation_watchers.pop(token_id, ())):
-                    revoked()
-            for topic in topics_of(delivery.event):
-                for inbox in self._inboxes.get(topic, ()):
-                    inbox.offer(delivery)
-            self.reader.delivered(delivery.event)
+            self.hand_out(delivery)
+
+    def hand_out(self, delivery: Delivery) -> None:
+        """Hand one loaded event, the next in id order, to the observers and its topics' subscribers."""
+        for observe in self.observers:
+            observe(delivery.event)
+        if delivery.event.kind is EventKind.TOKEN_REVOKED:
+            token_id = delivery.event.payload["token_id"]
+            self.revoked.add(token_id)
+            for revoked in list(self._revocation_watchers.pop(token_id, ())):
+                revoked()
+        for topic in topics_of(delivery.event):
+            for inbox in self._inboxes.get(topic, ()):
+                inbox.offer(delivery)
+        # Encoded for this hand-out only: a slow subscriber's queue holds the delivery, not its answers.
+        delivery.answers.clear()
+        self.reader.delivered(delivery.event)
 
     async def _read(self) -> None:
         await self._begin()

@@ -32,6 +32,7 @@ from graph.context import Context
 from graph.execution import SharingExecutor
 from graph.limits.rate import RedisCounters
 from graph.loaders import Loaders
+from graph.uvicorn_internals import WebSocketsSansIOProtocol, Wire
 from graph.websocket import Session, TransportWSHandler
 from subscriptions.hub import Hub
 from tests import conftest, services
@@ -273,4 +274,4 @@ def collected_fields() -> int:
     return sum(1 for o in gc.get_objects() if type(o).__name__ == "CollectedFields")
 
 
-KEPT_BY_CYCLES = (SharingExecutor, Loaders, Context, TransportWSHandler, Session)
+KEPT_BY_CYCLES = (SharingExecutor, Loaders, Context, TransportWSHandler, Session, WebSocketsSansIOProtocol, Wire)

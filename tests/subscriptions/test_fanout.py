@@ -8,6 +8,7 @@ subscriber gets every event once and in order.
 
 import asyncio
 import contextlib
+import gc
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import cast
@@ -17,8 +18,9 @@ import websockets
 from hypothesis import given
 from hypothesis import strategies as st
 
+from graph.uvicorn_internals import WebSocketsSansIOProtocol
 from models import Event, EventKind
-from subscriptions.hub import Delivery, Hub, Inbox, Topic
+from subscriptions.hub import Delivery, Hub, Inbox, Topic, load
 from subscriptions.resolvers import follow
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
@@ -140,6 +142,34 @@ async def test_without_a_wire_each_subscriber_sends_its_own(database_url: str, c
             assert texts[0] == texts[1]
             assert json.loads(texts[0])["payload"]["data"]["loanListed"]["loan"]["name"] == "Amina"
             assert await listing_counts(live) == (executed + 1, written)
+
+
+async def test_nothing_is_written_once_the_app_has_decided_to_close_the_socket(live: Api):
+    """A slow client sends a malformed message: the app closes the socket with 4400, but the close frame
+    waits for the client's buffer to drain. An event handed out as it drains is not written first."""
+    partner = await partner_token()
+    hub = live.app.state.graphql.hub
+    async with raw_subscriber(live.ws_url, TRANSPORT) as client:
+        await until(lambda: hub.subscriber_count() == 1, "a subscriber waiting")
+        await live.loan_id(partner, name="Amina")
+        await next_message(client, TRANSPORT)
+        gc.collect()  # what earlier tests left
+        here = client.local_address[:2]
+        [server_side] = [p for p in gc.get_objects() if isinstance(p, WebSocketsSansIOProtocol) and p.client == here]
+        server_side.pause_writing()  # as uvicorn's transport does when the client stops reading
+        await client.send(json.dumps({"id": 5, "type": "subscribe"}))  # an id that is no string: 4400
+        await asyncio.sleep(0.2)  # the app has closed its side; the close frame waits for `writable`
+        [inbox] = [i for i in gc.get_objects() if isinstance(i, Inbox) and i.express is not None]
+        last = (await Event.all().order_by("-id").first()).id  # type: ignore[union-attr]
+        [delivery] = await load(await Event.filter(id=last))
+        delivery.event.id = last + 1  # the next listing, handed out as the buffer drains
+        written = (await listing_counts(live))[1]
+        server_side.resume_writing()
+        inbox.offer(delivery)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await next_message(client, TRANSPORT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+        assert (await listing_counts(live))[1] == written
 
 
 # ---------------------------------------------------------------- in order, once, whichever way

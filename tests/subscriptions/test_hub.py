@@ -14,7 +14,8 @@ import pytest
 import subscriptions.hub
 from graph.ids import decode_id
 from models import Event, EventKind
-from subscriptions.hub import Delivery, Inbox, Topic
+from subscriptions.bus import EventBus
+from subscriptions.hub import Delivery, Hub, Inbox, Topic
 from tests.api import partner_token
 from tests.clock import FakeClock
 from tests.conftest import serve
@@ -151,3 +152,17 @@ async def test_a_filter_that_fails_ends_its_own_subscription_only():
     await asyncio.wait_for(waiting, 1)
     assert [d.id for d in broken.pending] == [1] and isinstance(broken.failure, ValueError)
     assert [d.id for d in other.pending] == [1, 2, 3] and other.failure is None
+
+
+async def test_a_queued_event_keeps_none_of_the_answers_encoded_while_it_was_handed_out():
+    hub = Hub(EventBus("memory://"))
+
+    def declined(delivery: Delivery) -> bool:  # answered for its selection, but its socket could not take it
+        delivery.answers["selection"] = b"x" * 100_000
+        return False
+
+    with hub.inbox(Topic("loan", 1)) as inbox:
+        inbox.express = declined
+        hub.hand_out(delivery(1))
+    assert [d.id for d in inbox.pending] == [1]
+    assert inbox.pending[0].answers == {}
