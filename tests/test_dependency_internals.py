@@ -16,6 +16,7 @@ import tomllib
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tortoise import Tortoise
@@ -237,6 +238,30 @@ def test_tortoise_models_still_have_the_constructor_for_rows_read_from_the_datab
     assert not missing, (
         f"{_version('tortoise')} no longer sorts a model's columns as _init_from_db reads them ({missing}). "
         "Adapt instance_from_row in models/tortoise_internals.py."
+    )
+
+
+async def test_uvicorn_still_has_the_connection_state_a_wire_reads():
+    import asyncio
+    from types import SimpleNamespace
+
+    import uvicorn
+
+    from graph.uvicorn_internals import WebSocketsSansIOProtocol, Wire, wire_of
+
+    # What the protocol reads of uvicorn's server state, which uvicorn does not publish either.
+    server_state: Any = SimpleNamespace(connections=set(), tasks=set(), default_headers=[])
+    config = uvicorn.Config(app=None, ws="websockets-sansio")
+    protocol = WebSocketsSansIOProtocol(config, server_state, {}, _loop=asyncio.get_running_loop())
+    read = ("close_sent", "disconnected", "writable", "conn", "transport", "send")
+    missing = [name for name in read if not hasattr(protocol, name)]
+    assert not missing and hasattr(protocol.conn, "state") and hasattr(protocol.conn, "extensions"), (
+        f"{_version('uvicorn')}'s websockets-sansio protocol no longer keeps {missing or 'its connection state'}: "
+        "live events cannot be written straight to sockets. Adapt Wire in graph/uvicorn_internals.py."
+    )
+    assert isinstance(wire_of(protocol.send), Wire), (
+        f"{_version('uvicorn')}: the ASGI send of a websockets-sansio connection is no longer its protocol's "
+        "bound method. Adapt wire_of in graph/uvicorn_internals.py."
     )
 
 
