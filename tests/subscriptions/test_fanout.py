@@ -25,6 +25,7 @@ from subscriptions.resolvers import follow
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
 from tests.conftest import serve
+from tests.graph.test_webapp import DOCUMENTS as WEB_APP_DOCUMENTS
 from tests.polling import until
 from tests.ws_protocols import PROTOCOLS, TRANSPORT, Protocol
 
@@ -33,13 +34,13 @@ LISTED = "subscription { loanListed { eventId occurredAt loan { name amount stat
 
 @contextlib.asynccontextmanager
 async def raw_subscriber(
-    url: str, protocol: Protocol, query: str = LISTED
+    url: str, protocol: Protocol, query: str = LISTED, variables: dict | None = None
 ) -> AsyncIterator[websockets.ClientConnection]:
     """A socket subscribed to `query` as operation "1", its messages read as the server wrote them."""
     async with websockets.connect(url, subprotocols=[protocol.name]) as connection:
         await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert json.loads(await next_message(connection, protocol))["type"] == "connection_ack"
-        payload = {"query": query, "variables": {}}
+        payload = {"query": query, "variables": variables or {}}
         await connection.send(json.dumps({"id": "1", "type": protocol.start, "payload": payload}))
         yield connection
 
@@ -127,6 +128,38 @@ async def test_frames_of_every_length_encoding_arrive_whole(live: Api, query: st
         if query is LARGE:
             assert list(listed["loan"].values()) == [DESCRIPTION] * 8
         assert (await listing_counts(live))[1] == written + 1
+
+
+def web_app_document(name: str) -> str:
+    """The subscription the lender web app sends (graph/webapp/static), as tests/graph/test_webapp.py reads it."""
+    [document] = [text for _, constant, text in WEB_APP_DOCUMENTS if constant == name]
+    return document
+
+
+async def test_the_web_apps_own_subscriptions_go_straight_to_the_socket(live: Api):
+    """What most subscribers are: browsers showing the loan list, each loan's progress live."""
+    partner = await partner_token()
+    _, lender = await live.funded_lender("25.00")
+    loan_id = await live.loan_id(partner, name="Amina")
+    hub = live.app.state.graphql.hub
+    progress = web_app_document("PROGRESS")
+    async with (
+        raw_subscriber(live.ws_url, TRANSPORT, web_app_document("LISTED")) as listing,
+        raw_subscriber(live.ws_url, TRANSPORT, progress, {"loanId": loan_id}) as following,
+    ):
+        await until(lambda: hub.subscriber_count() == 2, "two subscribers waiting")
+        written = (await listing_counts(live))[1]
+        await live.loan_id(partner, name="Wanjiru")
+        assert (await live.lend(lender, loan_id))["__typename"] == "LendSuccess"
+        listed = json.loads(await next_message(listing, TRANSPORT))["payload"]["data"]["loanListed"]["loan"]
+        lent = json.loads(await next_message(following, TRANSPORT))["payload"]["data"]["loanProgress"]
+        assert (listed["name"], listed["partner"], listed["lenderCount"]) == (
+            "Wanjiru",
+            {"name": "Juhudi Kilimo", "riskRating": "3.5"},
+            0,
+        )
+        assert (lent["fundedAmount"], lent["remainingAmount"], lent["lenderCount"]) == ("25.00", "475.00", 1)
+        assert (await listing_counts(live))[1] == written + 2
 
 
 async def test_without_a_wire_each_subscriber_sends_its_own(database_url: str, clock: FakeClock):
