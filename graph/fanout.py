@@ -14,7 +14,8 @@ gets one frame, its operation id and the shared text, written to its socket
 
 Anything out of the ordinary goes the subscriber's own way, in order: a socket
 that cannot take the frame at once (closed or closing on either side, the app's
-included, compressed, or with a full write buffer: a slow client), an answer
+included (graph/uvicorn_internals.py stop_writes), compressed, or with a full
+write buffer: a slow client), an answer
 with errors or one that awaits (a resolver that reads the database), a stopped
 operation, a revoked token. `express` then answers False and the inbox queues
 the event as before. The answers are kept on the delivery only while the hub
@@ -26,7 +27,7 @@ import json
 import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from graphql import ExecutionResult
 from starlette.websockets import WebSocket
@@ -48,7 +49,6 @@ class Target(NamedTuple):
     """
 
     wire: "weakref.ref[Wire]"
-    socket: "weakref.ref[Closable]"  # the app's side of the socket: closed there before uvicorn sends the close
     head: bytes  # each `next` message up to its data: the operation id and the message type
     task: "weakref.ref[asyncio.Task[object]]"  # once it is cancelled (stopped, revoked, gone), nothing more
 
@@ -56,20 +56,15 @@ class Target(NamedTuple):
 TARGET: ContextVar[Target | None] = ContextVar("lendgraph_fanout_target", default=None)
 
 
-class Closable(Protocol):
-    closed: bool
-
-
-def aim(context: Context, socket: Closable, operation_id: str, message_type: str) -> None:
+def aim(context: Context, operation_id: str, message_type: str) -> None:
     """Say, in a WebSocket operation's own task, where its live events may be written straight to:
-    its socket's Wire (when the server gives one), with `message_type` ("next" or the older "data"),
-    while `socket` is not closed."""
+    its socket's Wire (when the server gives one), with `message_type` ("next" or the older "data")."""
     request = context.request
     wire = request.scope.get(SCOPE_KEY) if isinstance(request, WebSocket) else None
     task = asyncio.current_task()
     if wire is not None and task is not None:
         head = f'{{"id":{json.dumps(operation_id)},"type":"{message_type}","payload":{{"data":'
-        TARGET.set(Target(weakref.ref(wire), weakref.ref(socket), head.encode(), weakref.ref(task)))
+        TARGET.set(Target(weakref.ref(wire), head.encode(), weakref.ref(task)))
 
 
 def express_lane(context: Context, present: Callable[[Delivery], object]) -> Express | None:
@@ -81,8 +76,8 @@ def express_lane(context: Context, present: Callable[[Delivery], object]) -> Exp
     target, subscribing = TARGET.get(), SUBSCRIBING.get()
     if target is None or subscribing is None:
         return None
-    wire, socket, executor = target.wire(), target.socket(), subscribing()
-    if wire is None or socket is None or executor is None:
+    wire, executor = target.wire(), subscribing()
+    if wire is None or executor is None:
         return None
     selection = (present, *selection_of(executor, context))
     head, task_of = target.head, target.task
@@ -93,7 +88,7 @@ def express_lane(context: Context, present: Callable[[Delivery], object]) -> Exp
     def express(delivery: Delivery) -> bool:
         try:
             task = task_of()
-            if task is None or task.cancelling() or socket.closed or token_id in revoked:
+            if task is None or task.cancelling() or token_id in revoked:
                 return False
             answers = delivery.answers
             tail = answers.get(selection, _UNKNOWN)

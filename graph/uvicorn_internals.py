@@ -27,19 +27,25 @@ TEXT_FRAME = 0x81  # FIN and the text opcode: a whole message in one frame (RFC 
 class Wire:
     """A WebSocket's connection: writes an unmasked text frame to its transport, or says it cannot."""
 
-    __slots__ = ("__weakref__", "_protocol")
+    __slots__ = ("__weakref__", "_protocol", "stopped")
 
     def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
         self._protocol = protocol
+        self.stopped = False
+
+    def stop(self) -> None:
+        """No more frames: the app is closing the socket (its close frame may wait for a full buffer to drain)."""
+        self.stopped = True
 
     def write(self, head: bytes, tail: bytes) -> bool:
         """Write one text message, `head + tail`, as a frame; False (nothing written) if the socket is
-        closing or closed, was negotiated compression (the text would have to be compressed per
-        socket), or has a full write buffer (the caller queues the message, and the subscriber
-        catches up from the outbox if it stays slow)."""
+        closing or closed (on either side, or stopped by the app), was negotiated compression (the text
+        would have to be compressed per socket), or has a full write buffer (the caller queues the
+        message, and the subscriber catches up from the outbox if it stays slow)."""
         protocol = self._protocol
         if (
-            protocol.close_sent
+            self.stopped
+            or protocol.close_sent
             or protocol.disconnected
             or not protocol.writable.is_set()
             or protocol.conn.state is not State.OPEN
@@ -55,6 +61,13 @@ class Wire:
             header = bytes((TEXT_FRAME, 127)) + size.to_bytes(8, "big")
         protocol.transport.write(b"".join((header, head, tail)))
         return True
+
+
+def stop_writes(scope: Any) -> None:
+    """Stop the Wire of the socket whose ASGI scope this is, if it has one: the app is closing it."""
+    wire = scope.get(SCOPE_KEY)
+    if wire is not None:
+        wire.stop()
 
 
 def wire_of(send: Send) -> Wire | None:

@@ -53,6 +53,7 @@ from graph.strawberry_internals import (
     PreExecutionError,
     WebSocketDisconnected,
 )
+from graph.uvicorn_internals import stop_writes
 from graph.websocket_messages import LEGACY, TRANSPORT, message_problem, operation_problem
 from lending.tokens import is_live
 
@@ -110,9 +111,10 @@ class GuardedSocket(AsyncWebSocketAdapter):
     still send has nowhere to go.
     """
 
-    def __init__(self, inner: AsyncWebSocketAdapter) -> None:
+    def __init__(self, inner: AsyncWebSocketAdapter, scope: Mapping[str, Any]) -> None:
         super().__init__(inner.view)
         self.inner = inner
+        self.scope = scope  # the socket's ASGI scope
         self.closed = False
 
     def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
@@ -130,6 +132,7 @@ class GuardedSocket(AsyncWebSocketAdapter):
         if self.closed:
             return
         self.closed = True
+        stop_writes(self.scope)  # live events written straight to the socket stop too (graph/fanout.py)
         with contextlib.suppress(SendAfterClose, WebSocketDisconnect, WebSocketDisconnected):
             await self.inner.close(code, short_reason(reason))
 
@@ -193,7 +196,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.websocket = self.socket = GuardedSocket(self.websocket)
+        self.websocket = self.socket = GuardedSocket(self.websocket, self.context.request.scope)
         self.session = Session(self.context, self.socket, self._stop_operations)
 
     async def handle(self) -> None:
@@ -244,7 +247,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             if not await self.session.allows_operation():
                 return
-            aim(self.context, self.socket, operation.id, "next")
+            aim(self.context, operation.id, "next")
             problem = operation_problem(self.context, operation.query, operation.operation_name)
             if problem is not None:
                 await operation.send_initial_errors([problem])
@@ -288,7 +291,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.websocket = self.socket = GuardedSocket(self.websocket)
+        self.websocket = self.socket = GuardedSocket(self.websocket, self.context.request.scope)
         self.session = Session(self.context, self.socket, self._stop_operations)
         self.connection_init_received = False
 
@@ -344,7 +347,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         try:
             if not await self.session.allows_operation():
                 return
-            aim(self.context, self.socket, operation_id, "data")
+            aim(self.context, operation_id, "data")
             problem = operation_problem(self.context, query, operation_name, subscriptions_only=True)
             if problem is not None:
                 await self.send_message({"type": "error", "id": operation_id, "payload": problem.formatted})

@@ -177,9 +177,18 @@ async def test_without_a_wire_each_subscriber_sends_its_own(database_url: str, c
             assert await listing_counts(live) == (executed + 1, written)
 
 
-async def test_nothing_is_written_once_the_app_has_decided_to_close_the_socket(live: Api):
-    """A slow client sends a malformed message: the app closes the socket with 4400, but the close frame
-    waits for the client's buffer to drain. An event handed out as it drains is not written first."""
+# What makes the app close a socket: a malformed message (graph/websocket.py), or one over
+# MAX_WS_MESSAGE_BYTES (graph/limits/transport.py).
+CLOSING = {
+    "malformed": (json.dumps({"id": 5, "type": "subscribe"}), 4400),
+    "too big": (json.dumps({"type": "ping", "payload": {"pad": "x" * 70_000}}), 1009),
+}
+
+
+@pytest.mark.parametrize(("message", "code"), CLOSING.values(), ids=CLOSING.keys())
+async def test_nothing_is_written_once_the_app_has_decided_to_close_the_socket(live: Api, message: str, code: int):
+    """A slow client sends what makes the app close the socket, but the close frame waits for the
+    client's buffer to drain. An event handed out as it drains is not written first."""
     partner = await partner_token()
     hub = live.app.state.graphql.hub
     async with raw_subscriber(live.ws_url, TRANSPORT) as client:
@@ -190,7 +199,7 @@ async def test_nothing_is_written_once_the_app_has_decided_to_close_the_socket(l
         here = client.local_address[:2]
         [server_side] = [p for p in gc.get_objects() if isinstance(p, WebSocketsSansIOProtocol) and p.client == here]
         server_side.pause_writing()  # as uvicorn's transport does when the client stops reading
-        await client.send(json.dumps({"id": 5, "type": "subscribe"}))  # an id that is no string: 4400
+        await client.send(message)
         await asyncio.sleep(0.2)  # the app has closed its side; the close frame waits for `writable`
         [inbox] = [i for i in gc.get_objects() if isinstance(i, Inbox) and i.express is not None]
         last = (await Event.all().order_by("-id").first()).id  # type: ignore[union-attr]
@@ -201,7 +210,7 @@ async def test_nothing_is_written_once_the_app_has_decided_to_close_the_socket(l
         inbox.offer(delivery)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await next_message(client, TRANSPORT)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == code
         assert (await listing_counts(live))[1] == written
 
 
