@@ -21,7 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from graph.auth import signed_in, viewer_for
 from graph.browser.serving import VersionedFiles
 from graph.context import Context
-from graph.execution import SharedResults
+from graph.execution import SharedResults, result_message
 from graph.graphiql import PREFIX, STATIC, GraphiQLPage
 from graph.http import GraphQLOverHTTP
 from graph.limits import Limits
@@ -144,7 +144,7 @@ class LendGraphQL(GraphQLOverHTTP):
             if isinstance(payload, dict) and payload.keys() == {"data"}:
                 text = self.shared.encoded(payload["data"])
                 if text is not None:
-                    return f'{{"id":{json.dumps(data["id"])},"type":"{data["type"]}","payload":{{"data":{text}}}}}'
+                    return result_message(data["id"], data["type"], text)
         return super().encode_json(data)
 
     def decode_json(self, data: str | bytes) -> object:

@@ -102,6 +102,16 @@ def reads(
     return frozenset(found.variables), found.viewer
 
 
+def result_message(operation_id: object, message_type: str, data: str = "") -> str:
+    """A result message of either WebSocket protocol (`next`, or the older `data`) whose payload is the
+    encoded `data` alone; without `data`, the message up to it (RESULT_MESSAGE_END closes it)."""
+    head = f'{{"id":{json.dumps(operation_id)},"type":"{message_type}","payload":{{"data":'
+    return f"{head}{data}{RESULT_MESSAGE_END}" if data else head
+
+
+RESULT_MESSAGE_END = "}}"
+
+
 class SharedResults:
     """A bounded cache of event results by selection, and of their JSON.
 

@@ -23,21 +23,21 @@ hands it out (subscriptions/hub.py).
 """
 
 import asyncio
-import json
 import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from graphql import ExecutionResult
 from starlette.websockets import WebSocket
 
 from graph.context import Context
-from graph.execution import SUBSCRIBING, SharingExecutor, selection_of
+from graph.execution import RESULT_MESSAGE_END, SUBSCRIBING, SharingExecutor, result_message, selection_of
 from graph.uvicorn_internals import SCOPE_KEY, Wire
 from subscriptions.hub import Delivery
 
 Express = Callable[[Delivery], bool]
+E = TypeVar("E")
 _UNKNOWN = object()
 
 
@@ -63,8 +63,8 @@ def aim(context: Context, operation_id: str, message_type: str) -> None:
     wire = request.scope.get(SCOPE_KEY) if isinstance(request, WebSocket) else None
     task = asyncio.current_task()
     if wire is not None and task is not None:
-        head = f'{{"id":{json.dumps(operation_id)},"type":"{message_type}","payload":{{"data":'
-        TARGET.set(Target(weakref.ref(wire), head.encode(), weakref.ref(task)))
+        head = result_message(operation_id, message_type).encode()
+        TARGET.set(Target(weakref.ref(wire), head, weakref.ref(task)))
 
 
 def express_lane(context: Context, present: Callable[[Delivery], object]) -> Express | None:
@@ -111,9 +111,15 @@ def answer(
     """The rest of a `next` message for `delivery` (its data, encoded once for every subscriber of the
     selection); None where each subscriber's stream must answer itself: errors, or an answer that awaits
     (then shared with them, graph/execution.py)."""
-    context.fresh_loaders(delivery.loan)
-    result = executor.build_per_event_executor(present(delivery)).execute_operation(False)
+    result = executor.build_per_event_executor(root_value(context, present, delivery)).execute_operation(False)
     if not isinstance(result, ExecutionResult) or result.errors or result.data is None:
         return None
     text = context.shared.encoded(result.data) or context.shared.encode(result.data)
-    return text.encode() + b"}}"
+    return (text + RESULT_MESSAGE_END).encode()
+
+
+def root_value(context: Context, present: Callable[[Delivery], E], delivery: Delivery) -> E:
+    """The subscription's root value for `delivery`, with the context's loaders made fresh for it (primed
+    with the loan it carries): the same whether the hub or the subscriber's own stream executes it."""
+    context.fresh_loaders(delivery.loan)
+    return present(delivery)

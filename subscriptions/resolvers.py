@@ -12,7 +12,7 @@ import strawberry
 from starlette.websockets import WebSocket
 
 from graph.context import Info
-from graph.fanout import Express, express_lane
+from graph.fanout import Express, express_lane, root_value
 from graph.ids import decode_id
 from graph.permissions import IsLender, requires
 from graph.types.events import LenderEvent, LoanListedEvent, LoanProgressEvent, lender_event
@@ -54,8 +54,7 @@ async def live(
             if isinstance(context.request, WebSocket):  # subscriptions run over WebSocket only
                 await context.request.close(code=4403, reason="token revoked")
             return
-        context.fresh_loaders(delivery.loan)
-        yield present(delivery)
+        yield root_value(context, present, delivery)
 
 
 def cancelled() -> bool:
