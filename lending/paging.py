@@ -62,15 +62,21 @@ class Order:
 @dataclass
 class Page(Generic[T]):
     items: list[T]
-    cursors: list[str]
+    order: Order
     has_next: bool
     has_previous: bool
+
+    def cursor(self, index: int) -> str:
+        """The cursor of the item at `index` (negative from the end), made when asked for: most reads of a
+        page show none but its last."""
+        item = self.items[index]
+        return encode_cursor(self.order, [getattr(item, key.field) for key in self.order.keys])
 
 
 def encode_cursor(order: Order, values: Sequence[object]) -> str:
     """The cursor of a row whose sort key values are `values`: `["<order name>", [values]]` in JSON (times in
     ISO 8601), in URL-safe base64. The JSON of integers and times is written here as json.dumps writes it:
-    every row of a page has a cursor, and json.dumps cost most of a portfolio page's cursors."""
+    a page of 100 edges may show every one, and json.dumps cost most of such a page's cursors."""
     parts = []
     for value in values:
         if type(value) is int:
@@ -170,7 +176,4 @@ async def first_pages(
 
 def page_of(rows: list[T], order: Order, size: int, *, has_previous: bool) -> Page[T]:
     """The page of `rows` read in `order` with one row past `size` when another page follows."""
-    items = rows[:size]
-    fields = [key.field for key in order.keys]
-    cursors = [encode_cursor(order, [getattr(item, name) for name in fields]) for item in items]
-    return Page(items=items, cursors=cursors, has_next=len(rows) > size, has_previous=has_previous)
+    return Page(items=rows[:size], order=order, has_next=len(rows) > size, has_previous=has_previous)

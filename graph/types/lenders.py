@@ -15,7 +15,7 @@ from graph.loaders import existing_many, prime_loans, related
 from graph.permissions import CanManageTokens, CanReadPortfolio, owned_nodes, private
 from graph.strawberry_internals import describe_enum_values
 from graph.types.autolend import AutoLendRuleType
-from graph.types.connections import AFTER, FIRST, Counted, connection
+from graph.types.connections import AFTER, FIRST, Connection, Counted, connection
 from graph.types.events import NotificationNode
 from graph.types.loans import LoanNode, loan_by_id
 from graph.types.searches import SavedSearchNode
@@ -153,12 +153,12 @@ def _transfers_of(account_id: int):
 
 
 @strawberry.type(name="ShareConnection", description="A page of a lender's shares.")
-class ShareConnection(relay.Connection[ShareNode], Counted):
+class ShareConnection(Connection[ShareNode], Counted):
     pass
 
 
 @strawberry.type(name="TransactionConnection", description="A page of a lender's transactions.")
-class TransactionConnection(relay.Connection[TransactionNode], Counted):
+class TransactionConnection(Connection[TransactionNode], Counted):
     pass
 
 
@@ -253,7 +253,7 @@ class Portfolio:
 
 
 @strawberry.type(name="NotificationConnection", description="A page of a lender's notifications.")
-class NotificationConnection(relay.Connection[NotificationNode], Counted):
+class NotificationConnection(Connection[NotificationNode], Counted):
     pass
 
 
@@ -371,7 +371,7 @@ class LenderNode(relay.Node):
 
 
 @strawberry.type(name="LenderConnection", description="A page of lenders' public profiles.")
-class LenderConnection(relay.Connection[LenderNode], Counted):
+class LenderConnection(Connection[LenderNode], Counted):
     pass
 
 

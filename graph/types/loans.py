@@ -12,7 +12,7 @@ from graph.context import Info
 from graph.loaders import existing, related
 from graph.response_cache import CLOCK_DEPENDENT
 from graph.strawberry_internals import describe_enum_values
-from graph.types.connections import AFTER, FIRST, Counted
+from graph.types.connections import AFTER, FIRST, Connection, Counted
 from lending import schedule
 from lending.countries import country_name
 from lending.filters import LoanFilter, LoanSort
@@ -329,12 +329,12 @@ async def loan_by_id(info: Info, loan_id: int | None) -> LoanNode | None:
 
 
 @strawberry.type(name="LoanConnection", description="A page of loans.")
-class LoanConnection(relay.Connection[LoanNode], Counted):
+class LoanConnection(Connection[LoanNode], Counted):
     pass
 
 
 @strawberry.type(name="PartnerConnection", description="A page of field partners.")
-class PartnerConnection(relay.Connection[PartnerNode], Counted):
+class PartnerConnection(Connection[PartnerNode], Counted):
     pass
 
 

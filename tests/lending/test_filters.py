@@ -177,7 +177,7 @@ async def browsed(loan_filter: LoanFilter, order: Order) -> list[Loan]:
         seen += found.items
         if not found.has_next:
             return seen
-        after = found.cursors[-1]
+        after = found.cursor(-1)
 
 
 def in_order(loans: list[Loan], order: Order) -> list[int]:
