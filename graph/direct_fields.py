@@ -1,13 +1,8 @@
 """Fields the executor answers itself, as graphql-core and strawberry would, without their per-field machinery.
 
-Plain fields. Most fields of a page are plain: a loan's name, amount or
-status is an attribute of the node, read and coerced. graphql-core and
-strawberry spend several microseconds on each (resolve info, the resolver's
-wrappers, the completion's dispatch on the type): a page of 100 shares is
-well over a thousand such fields. The executor answers those itself (the
-attribute, coerced by the field's leaf type), and hands any plain one whose
-value is null where null is not allowed or fails to coerce to graphql-core,
-which reports it as usual.
+Plain fields (a scalar or enum attribute of the node, or what a resolver taking only the node makes) are
+graph/plain_fields.py's; each selection's fields run as one function written for it
+(graph/selection_code.py).
 
 Direct objects. A field whose value is an object, or a list of objects, of
 one object type, read from an attribute or returned by a resolver that takes
@@ -32,114 +27,30 @@ with one, nothing is answered here.
 
 from collections.abc import Awaitable, Callable
 from types import GeneratorType
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLField,
-    GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLUnionType,
     Undefined,
-    is_leaf_type,
-    is_non_null_type,
 )
-from graphql.pyutils import Path, gather_with_cancel
-from graphql.pyutils import is_awaitable as graphql_is_awaitable
+from graphql.pyutils import Path
 from strawberry import Info
-from strawberry.relay import to_base64
 
+from graph.plain_fields import is_awaitable, plain_fields, plain_value
+from graph.selection_code import Runner, Step, awaited, runner
 from graph.strawberry_internals import (
     TYPE_CAST_ATTRIBUTE,
     StrawberryGraphQLCoreExecutionContext,
     checked_class,
     direct_resolver,
-    node_id_attribute,
     plain_attribute,
     union_member,
 )
-
-_AWAITABLE_TYPES: dict[type, bool] = {}
-# The attribute, its leaf type (None: a relay Node's global id, from the attribute), whether null is refused,
-# and the resolver that makes the value from the source (None: the attribute is the value).
-PlainField = tuple[str, GraphQLLeafType | None, bool, Callable[[Any], Any] | None]
-# By the id of the object type (graphql-core's types are not hashable), with the type, for the check.
-_PLAIN_FIELDS: dict[int, tuple[GraphQLObjectType, dict[str, PlainField]]] = {}
-
-
-def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
-    """graphql-core's test of a resolver's value, remembered by type.
-
-    graphql-core asks it of every value it completes (thousands for a page of 100 rows), and its own
-    test is three checks deep for every plain value (a Decimal, a datetime, a node). Whether
-    `await` takes an object depends on its type alone (`__await__` is looked up on the type), but
-    for a generator, whose code says so: graphql-core's test then.
-    """
-    kind = type(value)
-    found = _AWAITABLE_TYPES.get(kind)
-    if found is None:
-        if kind is GeneratorType:
-            return graphql_is_awaitable(value)
-        found = _AWAITABLE_TYPES[kind] = hasattr(kind, "__await__")
-    return found
-
-
-def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
-    """The fields of `parent_type` of a scalar or enum type whose value is an attribute of the source or what
-    a resolver taking nothing but the source makes of it, and its relay `id` when strawberry makes it from
-    an attribute as it does by default."""
-    found = _PLAIN_FIELDS.get(id(parent_type))
-    if found is None or found[0] is not parent_type:
-        fields: dict[str, PlainField] = {}
-        for name, field in parent_type.fields.items():
-            attribute = plain_attribute(field)
-            refuses_null = is_non_null_type(field.type)
-            leaf = field.type.of_type if refuses_null else field.type
-            resolver = direct_resolver(field) if attribute is None else None
-            if attribute is not None and is_leaf_type(leaf):
-                fields[name] = (attribute, leaf, refuses_null, None)
-            elif resolver is not None and resolver.takes_source and resolver.info_name is None and is_leaf_type(leaf):
-                fields[name] = (name, leaf, refuses_null, resolver.function)
-            elif (key := node_id_attribute(field)) is not None:
-                fields[name] = (key, None, refuses_null, None)
-        found = _PLAIN_FIELDS[id(parent_type)] = (parent_type, fields)
-    return found[1]
-
-
-def _plain_value(plain: PlainField, parent_type: GraphQLObjectType, source: Any) -> Any:
-    """A plain field's value, as graphql-core and strawberry would complete it; Undefined when it must go
-    their way (a null where null is refused, a value its type refuses, a missing key: they report it)."""
-    attribute, leaf, refuses_null, resolve = plain
-    value = getattr(source, attribute, Undefined) if resolve is None else _resolved(resolve, source)
-    missing = value is None or value is Undefined
-    if leaf is None:  # a relay id, as strawberry's Node makes it
-        return Undefined if missing else to_base64(parent_type.name, str(value))
-    if value is None and not refuses_null:
-        return None
-    if missing:
-        return Undefined
-    try:
-        coerced = leaf.coerce_output_value(value)
-    except Exception:  # graphql-core's own path reports it, located
-        return Undefined
-    return Undefined if coerced is None else coerced
-
-
-def _resolved(resolve: Callable[[Any], Any], source: Any) -> Any:
-    """What a plain field's resolver makes of its source; Undefined (graphql-core's way, which calls it again
-    and reports or awaits what it gives) if it raises or gives something to await."""
-    try:
-        value = resolve(source)
-    except Exception:
-        return Undefined
-    if is_awaitable(value):
-        close = getattr(value, "close", None)
-        if close is not None:  # a coroutine never started: closed, not warned about
-            close()
-        return Undefined
-    return value
 
 
 class DirectObject(NamedTuple):
@@ -153,16 +64,15 @@ class DirectObject(NamedTuple):
     passes: type | None  # an instance of exactly this class, not cast, passes object_type's check (checked_class)
     needs_info: bool  # `read` uses a LazyInfo (a resolver taking `info`); else it is given None
     definition: Any  # strawberry's field, for its Info
+    attribute: str | None  # the attribute of the source that `read` reads, if that is all it does
 
 
 _DIRECT_OBJECTS: dict[int, tuple[GraphQLObjectType, dict[str, DirectObject]]] = {}
 # By the id of a union and a class: the member an instance of the class completes as, if known at once.
 _UNION_MEMBERS: dict[tuple[int, type], tuple[GraphQLUnionType, GraphQLObjectType | None]] = {}
-# A field of a selection: its response name, graphql-core's field details, and how it is answered.
-_Step = tuple[str, Any, PlainField | None, DirectObject | None]
-# An object field's selection (by the identity of its field details): them, the object type, and the steps of
-# the subfields, or None when some are deferred (graphql-core's way then).
-_Selection = tuple[Any, GraphQLObjectType, list[_Step] | None]
+# An object field's selection (by the identity of its field details): them, the object type, and the runner
+# of the subfields (graph.selection_code; graphql-core's collecting when some are deferred).
+_Selection = tuple[Any, GraphQLObjectType, Runner]
 
 
 def direct_objects(parent_type: GraphQLObjectType) -> dict[str, DirectObject]:
@@ -181,7 +91,15 @@ def direct_objects(parent_type: GraphQLObjectType) -> dict[str, DirectObject]:
                 passes = checked_class(object_type)
                 read, needs_info, definition = reader
                 fields[name] = DirectObject(
-                    field, object_type, read, item_type is not None, item_type, passes, needs_info, definition
+                    field,
+                    object_type,
+                    read,
+                    item_type is not None,
+                    item_type,
+                    passes,
+                    needs_info,
+                    definition,
+                    plain_attribute(field),
                 )
         found = _DIRECT_OBJECTS[id(parent_type)] = (parent_type, fields)
     return found[1]
@@ -283,7 +201,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._direct_steps: dict[tuple[int, int], tuple[Any, list[_Step]]] = {}
+        self._direct_steps: dict[tuple[int, int], tuple[Any, list[Step], Runner]] = {}
         self._selections: dict[int, _Selection] = {}
 
     def build_per_event_executor(self, payload: Any) -> Any:
@@ -305,7 +223,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         if manager is None or not manager.middlewares:
             plain = plain_fields(parent_type).get(field_details_list[0].node.name.value)
             if plain is not None:
-                value = _plain_value(plain, parent_type, source)
+                value = plain_value(plain, parent_type, source)
                 if value is not Undefined:
                     return value
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
@@ -318,30 +236,40 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        """graphql-core 3.3's execute_fields, answering plain fields in the loop itself (no path, no call per
-        field) and direct objects by _execute_direct. The rest as graphql-core does: the other fields run,
-        and awaitable ones are awaited together."""
+        """graphql-core 3.3's execute_fields, answering plain fields itself (no path, no call per field) and
+        direct objects by execute_direct, by the selection's runner (graph.selection_code) unless a
+        position is given (deferred fragments). The rest as graphql-core does: the other fields run, and
+        awaitable ones are awaited together."""
         manager = self.middleware_manager
         if manager is not None and manager.middlewares:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
-        steps = self._steps(parent_type, grouped_field_set)
+        steps, run = self._plan(parent_type, grouped_field_set)
+        if position_context is None:
+            return run(self, source_value, path)
         return self._execute_steps(parent_type, source_value, path, steps, position_context)
 
-    def _execute_steps(
-        self, parent_type: GraphQLObjectType, source_value: Any, path: Any, steps: list[_Step], position_context: Any
+    def usual_field(
+        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path, position_context: Any
     ) -> Any:
+        """graphql-core's execute_field: strawberry's resolver, and graphql-core's completion."""
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _execute_steps(
+        self, parent_type: GraphQLObjectType, source_value: Any, path: Any, steps: list[Step], position_context: Any
+    ) -> Any:
+        """A selection's fields in a loop, at a position (what its runner does, passing the position on)."""
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         try:
             for response_name, field_details_list, plain, direct in steps:
                 if plain is not None:
-                    result = _plain_value(plain, parent_type, source_value)
+                    result = plain_value(plain, parent_type, source_value)
                     if result is not Undefined:
                         results[response_name] = result
                         continue
                 field_path = _new_path(Path, (path, response_name, parent_type.name))
                 if direct is not None:
-                    result = self._execute_direct(
+                    result = self.execute_direct(
                         direct, parent_type, source_value, field_details_list, field_path, position_context
                     )
                 else:
@@ -359,27 +287,27 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             raise
         if not awaitable_fields:
             return results
-        return _awaited(results, awaitable_fields)
+        return awaited(results, awaitable_fields)
 
-    def _steps(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step]:
-        """The fields of a selection, each with how it is answered: worked out once per selection and
-        execution (graphql-core collects a list's selection once for all its items)."""
-        steps = self._direct_steps
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> tuple[list[Step], Runner]:
+        """The fields of a selection, each with how it is answered, and the selection's runner: worked out
+        once per selection and execution (graphql-core collects a list's selection once for all its items)."""
+        plans = self._direct_steps
         key = (id(parent_type), id(grouped_field_set))
-        found = steps.get(key)
+        found = plans.get(key)
         if found is None or found[0] is not grouped_field_set:
             plain, direct = plain_fields(parent_type), direct_objects(parent_type)
             names = (
                 (response_name, details, details[0].node.name.value)
                 for response_name, details in grouped_field_set.items()
             )
-            found = steps[key] = (
-                grouped_field_set,
-                [(response_name, details, plain.get(name), direct.get(name)) for response_name, details, name in names],
-            )
-        return found[1]
+            steps: list[Step] = [
+                (response_name, details, plain.get(name), direct.get(name)) for response_name, details, name in names
+            ]
+            found = plans[key] = (grouped_field_set, steps, runner(parent_type, steps))
+        return found[1], found[2]
 
-    def _execute_direct(
+    def execute_direct(
         self,
         target: DirectObject,
         parent_type: GraphQLObjectType,
@@ -390,10 +318,28 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """graphql-core's execute_field for a direct object: its value read by `target.read`, an object
         completed by its selection at once, a list item by item."""
-        return_type = target.field.type
         lazy = LazyInfo(self, target, field_details_list, parent_type, path) if target.needs_info else None
         try:
             value = target.read(source, lazy)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, target.field.type, field_details_list, path)
+            return None
+        return self.complete_direct(target, parent_type, field_details_list, path, value, lazy, position_context)
+
+    def complete_direct(
+        self,
+        target: DirectObject,
+        parent_type: GraphQLObjectType,
+        field_details_list: Any,
+        path: Path,
+        value: Any,
+        lazy: "LazyInfo | None",
+        position_context: Any,
+    ) -> Any:
+        """The rest of execute_direct, from the value read: completed, settled if it is to be awaited, or null
+        with its error handled."""
+        return_type = target.field.type
+        try:
             passes = target.passes
             if type(value) is passes and not target.is_list and position_context is None:  # the commonest case
                 at_once = getattr(value, TYPE_CAST_ATTRIBUTE, None) is None
@@ -408,12 +354,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                     target, field_details_list, path, value, self._at_once_items(target, field_details_list)
                 )
             elif at_once:  # as _execute_selection does, for an execution without middleware (this one)
-                object_type = target.object_type
-                steps = self._selection(object_type, field_details_list)[2]
-                if steps is None:
-                    completed = self.collect_and_execute_subfields(object_type, field_details_list, path, value, None)
-                else:
-                    completed = self._execute_steps(object_type, value, path, steps, None)
+                completed = self.selection_runner(target.object_type, field_details_list)(self, value, path)
             else:
                 info = (
                     lazy.built()
@@ -427,7 +368,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                 else:
                     completed = self._complete_object(target, field_details_list, info, path, value, position_context)
             if type(completed) is not dict and type(completed) is not list and is_awaitable(completed):
-                return self._settled(completed, return_type, field_details_list, path)
+                return self.settled(completed, return_type, field_details_list, path)
             return completed
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
@@ -445,13 +386,10 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
     ) -> Callable[[DirectObject, Any, Path, Any], Any]:
         """How the items of a list of objects that complete at once are completed: each by the selection's
         steps, worked out once for the list."""
-        object_type = target.object_type
-        steps = self._selection(object_type, field_details_list)[2]
+        run = self.selection_runner(target.object_type, field_details_list)
 
         def complete(target: DirectObject, field_details_list: Any, path: Path, item: Any) -> Any:
-            if steps is None:
-                return self.collect_and_execute_subfields(object_type, field_details_list, path, item, None)
-            return self._execute_steps(object_type, item, path, steps, None)
+            return run(self, item, path)
 
         return complete
 
@@ -463,7 +401,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             return self.complete_awaitable_value(return_type, field_details_list, info, path, value, position_context)
         completed = self.complete_value(return_type, field_details_list, info, path, value, position_context)
         if self.is_awaitable(completed):
-            return self._settled(completed, return_type, field_details_list, path)
+            return self.settled(completed, return_type, field_details_list, path)
         return completed
 
     def _complete_object(
@@ -491,20 +429,22 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         if position_context is not None or (manager is not None and manager.middlewares):
             return self.collect_and_execute_subfields(object_type, field_details_list, path, value, position_context)
-        steps = self._selection(object_type, field_details_list)[2]
-        if steps is None:
-            return self.collect_and_execute_subfields(object_type, field_details_list, path, value, None)
-        return self._execute_steps(object_type, value, path, steps, None)
+        return self.selection_runner(object_type, field_details_list)(self, value, path)
 
-    def _selection(self, object_type: GraphQLObjectType, field_details_list: Any) -> _Selection:
-        """The selection of an object field of `object_type`, worked out once per execution."""
+    def selection_runner(self, object_type: GraphQLObjectType, field_details_list: Any) -> Runner:
+        """The runner of an object field's selection, worked out once per execution: graphql-core's
+        collect_and_execute_subfields when some of it is deferred."""
         # By the field details alone: a union's members that take turns in a list are worked out again.
         selection = self._selections.get(id(field_details_list))
         if selection is None or selection[0] is not field_details_list or selection[1] is not object_type:
             grouped_field_set, deferred, _ = self.collect_subfields(object_type, field_details_list)
-            steps = None if deferred else self._steps(object_type, grouped_field_set)
-            selection = self._selections[id(field_details_list)] = (field_details_list, object_type, steps)
-        return selection
+            run = (
+                _collecting(object_type, field_details_list)
+                if deferred
+                else self._plan(object_type, grouped_field_set)[1]
+            )
+            selection = self._selections[id(field_details_list)] = (field_details_list, object_type, run)
+        return selection[2]
 
     def complete_abstract_value(
         self,
@@ -555,7 +495,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                 try:
                     result = complete(target, field_details_list, item_path, item)
                     if type(result) is not dict and type(result) is not list and is_awaitable(result):
-                        result = self._settled(result, item_type, field_details_list, item_path)
+                        result = self.settled(result, item_type, field_details_list, item_path)
                         awaitable_indices.append(index)
                 except Exception as raw_error:
                     self.handle_field_error(raw_error, item_type, field_details_list, item_path)
@@ -567,9 +507,9 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             raise
         if not awaitable_indices:
             return completed
-        return _awaited(completed, awaitable_indices)
+        return awaited(completed, awaitable_indices)
 
-    async def _settled(self, completed: Awaitable[Any], return_type: Any, field_details_list: Any, path: Path) -> Any:
+    async def settled(self, completed: Awaitable[Any], return_type: Any, field_details_list: Any, path: Path) -> Any:
         try:
             return await completed
         except Exception as raw_error:
@@ -577,14 +517,10 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             return None
 
 
-async def _awaited(results: Any, keys: list[Any]) -> Any:
-    """`results` (a dict of fields, or a list of items) once its entries at `keys`, awaitable, are awaited
-    together; as graphql-core does, without gathering for one."""
-    if len(keys) == 1:
-        key = keys[0]
-        results[key] = await results[key]
-    else:
-        awaited = await gather_with_cancel(*(results[key] for key in keys))
-        for key, value in zip(keys, awaited, strict=True):
-            results[key] = value
-    return results
+def _collecting(object_type: GraphQLObjectType, field_details_list: Any) -> Runner:
+    """The runner of a selection with deferred parts: graphql-core's own collecting and execution."""
+
+    def run(execution: Any, value: Any, path: Path) -> Any:
+        return execution.collect_and_execute_subfields(object_type, field_details_list, path, value, None)
+
+    return run

@@ -54,12 +54,12 @@ from strawberry.types import ExecutionResult
 
 from graph import errorlog
 from graph.context import Context
-from graph.direct_fields import is_awaitable
 from graph.documents import OperationNameRequired, parse_document
 from graph.limits import limits_of
 from graph.limits.admission import Overloaded
 from graph.limits.operation import DocumentCache, money_fields
 from graph.limits.rate import rate_limited_error
+from graph.plain_fields import is_awaitable
 from graph.response_cache import ResponseCache
 from graph.strawberry_internals import (
     CannotGetOperationTypeError,

@@ -11,7 +11,7 @@ from lending.partners import ratio
 from lending.schedule import past_due_cents
 from models import Gender, Loan, LoanStatus, Partner, Sector, Share
 from models.bulk import columns_as, select_values
-from models.tortoise_internals import instance_from_row
+from models.tortoise_internals import row_reader
 
 OUTSTANDING = (LoanStatus.FUNDRAISING, LoanStatus.FUNDED, LoanStatus.REPAYING)
 DISBURSED = (LoanStatus.FUNDED, LoanStatus.REPAYING, LoanStatus.REPAID, LoanStatus.DEFAULTED)
@@ -93,12 +93,13 @@ async def share_page(lender_id: int, first: int | None, after: str | None) -> Pa
     values.append(size + 1)
     shares = []
     partners: dict[int, Partner] = {}  # a lender's loans share a few partners: one instance each
+    read_partner, read_loan = row_reader(Partner, PARTNER_PREFIX), row_reader(Loan, LOAN_PREFIX, related=("partner",))
+    read_share = row_reader(Share, related=("loan",))
     for row in await select_values(_page_sql(after is not None), values):
         partner = partners.get(row[_PARTNER_ID])
         if partner is None:
-            partner = partners[row[_PARTNER_ID]] = instance_from_row(Partner, row, prefix=PARTNER_PREFIX)
-        loan = instance_from_row(Loan, row, prefix=LOAN_PREFIX, related=(("partner", partner),))
-        shares.append(instance_from_row(Share, row, related=(("loan", loan),)))
+            partner = partners[row[_PARTNER_ID]] = read_partner(row)
+        shares.append(read_share(row, read_loan(row, partner)))
     return page_of(shares, NEWEST, size, has_previous=after is not None)
 
 

@@ -51,18 +51,29 @@ __all__ = [
     "init_for_every_task",
     "instance_from_row",
     "read_with",
+    "row_reader",
 ]
 
 
 M = TypeVar("M", bound=Model)
+RELATED_PREFIX = "_"  # tortoise keeps the instance a foreign key `loan` names as `_loan`
 
 
-# How a row becomes an instance of a model, by model and column prefix: a function made once per connection
-# (which columns need converting depends on the database), forgotten when tortoise connects again.
-_BUILDERS: dict[tuple[type[Model], str], Callable[[Mapping[str, Any]], Any]] = {}
+# How a row becomes an instance of a model, by model, column prefix, extra columns and related instances: a
+# function made once per connection (which columns need converting depends on the database), forgotten when
+# tortoise connects again.
+_BUILDERS: dict[tuple[type[Model], str, tuple[str, ...], tuple[str, ...]], Callable[..., Any]] = {}
 
 
-def _builder(model: type[M], prefix: str) -> Callable[[Mapping[str, Any]], M]:
+def row_reader(
+    model: type[M], prefix: str = "", extra: tuple[str, ...] = (), related: tuple[str, ...] = ()
+) -> Callable[..., M]:
+    """instance_from_row's function for `model`, `prefix`, `extra` and the foreign keys `related` names, to
+    call as `read(row, *related_instances)` for each row of a page."""
+    return _BUILDERS.get((model, prefix, extra, related)) or _builder(model, prefix, extra, related)
+
+
+def _builder(model: type[M], prefix: str, extra: tuple[str, ...], related: tuple[str, ...]) -> Callable[..., M]:
     """A function making an instance of `model` from a row, written out column by column for the model (as
     dataclasses writes a class's `__init__`): tortoise's `_init_from_db` sorts the columns into those whose
     driver value is kept, those the field's type is called on when not null, and those the field's
@@ -98,15 +109,18 @@ def _builder(model: type[M], prefix: str) -> Callable[[Mapping[str, Any]], M]:
         else:
             value = f"convert{index}({value})"
         entries.append(f"{name!r}: {value}")
+    entries += [f"{name!r}: row[{prefix + name!r}]" for name in extra]
+    # Where tortoise's foreign-key setter keeps the instance (it would also set the key, which the row holds,
+    # through a `__setattr__` that checks the instance's type, which is known here).
+    entries += [f"{RELATED_PREFIX + name!r}: related{index}" for index, name in enumerate(related)]
     body = ",\n        ".join(entries)
-    source = f"def build(row):\n    instance = new(model)\n    instance.__dict__.update({{\n        {body}\n    }})\n"
-    exec(compile(source + "    return instance\n", f"<instance of {model.__name__}>", "exec"), names)
-    found: Callable[[Mapping[str, Any]], M] = names["build"]
-    _BUILDERS[model, prefix] = found
+    parameters = ", ".join(["row", *(f"related{index}" for index in range(len(related)))])
+    source = f"def build({parameters}):\n    instance = new(model)\n"
+    source += f"    instance.__dict__.update({{\n        {body}\n    }})\n    return instance\n"
+    exec(compile(source, f"<instance of {model.__name__}>", "exec"), names)
+    found: Callable[..., M] = names["build"]
+    _BUILDERS[model, prefix, extra, related] = found
     return found
-
-
-RELATED_PREFIX = "_"  # tortoise keeps the instance a foreign key `loan` names as `_loan`
 
 
 def instance_from_row(
@@ -127,16 +141,8 @@ def instance_from_row(
     tortoise's own way (its bookkeeping attributes set through the model's `__setattr__`, after the
     columns of each model were picked out of the row) cost more than the query.
     """
-    instance: M = (_BUILDERS.get((model, prefix)) or _builder(model, prefix))(row)
-    if extra or related:
-        values = instance.__dict__
-        for name in extra:
-            values[name] = row[prefix + name]
-        for name, other in related:
-            # Where tortoise's foreign-key setter keeps the instance (it would also set the key, which the
-            # row holds, through a `__setattr__` that checks the instance's type, which is known here).
-            values[RELATED_PREFIX + name] = other
-    return instance
+    read = row_reader(model, prefix, extra, tuple(name for name, _ in related))
+    return read(row, *(other for _, other in related))
 
 
 def read_with(instance: Model, name: str) -> Model | None:

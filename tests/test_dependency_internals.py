@@ -56,6 +56,12 @@ OWN_ATTRIBUTES = {
     ("graph.http", "GraphQLOverHTTP", "plain_post"),
     ("graph.http", "GraphQLOverHTTP", "answer"),
     ("graph.direct_fields", "DirectExecution", "resolve_info"),
+    # What a selection's written code (graph.selection_code) calls back.
+    ("graph.direct_fields", "DirectExecution", "usual_field"),
+    ("graph.direct_fields", "DirectExecution", "execute_direct"),
+    ("graph.direct_fields", "DirectExecution", "complete_direct"),
+    ("graph.direct_fields", "DirectExecution", "selection_runner"),
+    ("graph.direct_fields", "DirectExecution", "settled"),
     ("graph.loaders", "RowCache", "know"),
     ("lending.filters", "_KeywordQ", "word"),
 }

@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strawberry import relay
 
-from graph.direct_fields import plain_fields
 from graph.execution import SharingExecutor
+from graph.plain_fields import plain_fields
 from graph.schema import schema as app_schema
 from graph.strawberry_internals import graphql_core_schema
 

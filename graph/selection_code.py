@@ -1,0 +1,259 @@
+"""A selection's fields written out as one function, for the executor's common case.
+
+graph/direct_fields.py's executor answered an object's selection field by field in a loop: for each
+field a call to read a plain value and another to coerce it, or a call to complete a direct object.
+A portfolio page of 100 shares runs that loop 400 times over the same four selections. Here each
+selection (an object type and its fields by response name) is written out once per process as
+straight-line code, as dataclasses writes a class's `__init__` and graphql-jit compiles a query to
+code: an attribute read by name, a string kept as it is, any other leaf value coerced by its type's
+own function, a direct object completed by the executor. Anything unusual (a null where null is
+refused, a value its type refuses, a resolver that fails or gives something to await, any other
+kind of field) goes the executor's general way for that field, so answers and errors stay
+graphql-core's (tests/graph/test_plain_fields.py and test_direct_fields.py compare them).
+"""
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from graphql import GraphQLObjectType, GraphQLString, Undefined
+from graphql.pyutils import Path, gather_with_cancel
+from strawberry.relay import to_base64
+
+from graph.plain_fields import AWAITABLE_TYPES, PlainField, is_awaitable
+from graph.strawberry_internals import TYPE_CAST_ATTRIBUTE
+
+# A field of a selection: its response name, graphql-core's field details, how it is answered if plain, and
+# the direct object (graph.direct_fields.DirectObject) if it is one.
+Step = tuple[str, Any, PlainField | None, Any]
+# An object's selection, run by an execution on one source at `path`: the dict of its fields, or an awaitable
+# of it. The execution is an argument, not bound: an execution keeps its runners, and a runner holding it
+# would make a reference cycle of every request, left for the garbage collector.
+Runner = Callable[["Execution", Any, Path], Any]
+
+
+class Execution(Protocol):
+    """What the written code calls back (graph.direct_fields.DirectExecution)."""
+
+    def usual_field(self, parent_type: GraphQLObjectType, source: Any, details: Any, path: Path, context: Any) -> Any:
+        """graphql-core's execute_field."""
+
+    def execute_direct(
+        self, target: Any, parent_type: GraphQLObjectType, source: Any, details: Any, path: Path, context: Any
+    ) -> Any:
+        """A direct object's field."""
+
+    def complete_direct(
+        self, target: Any, parent_type: GraphQLObjectType, details: Any, path: Path, value: Any, lazy: Any, context: Any
+    ) -> Any:
+        """A direct object's field from its value read."""
+
+    def selection_runner(self, object_type: GraphQLObjectType, details: Any) -> "Runner":
+        """The runner of an object field's selection."""
+
+    async def settled(self, completed: Any, return_type: Any, details: Any, path: Path) -> Any:
+        """A field's completed value awaited, null with its error handled if it fails."""
+
+    def handle_field_error(self, error: Exception, return_type: Any, details: Any, path: Path) -> None:
+        """graphql-core's: an error located at `path`, or raised further if null is refused there."""
+
+    def settle_in_background(self, awaitables: Any) -> None:
+        """graphql-core's: awaits what is left when a field's error fails the whole object."""
+
+
+# The code of each selection, by the id of its object type and its (response name, field name) pairs: made
+# once per process. Which fields are plain or direct depends on the type and the field names alone.
+_WRITTEN: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[GraphQLObjectType, Callable[..., Runner]]] = {}
+_new_path: Callable[[type[Path], tuple[Any, str | int, str | None]], Path] = tuple.__new__
+
+
+def runner(parent_type: GraphQLObjectType, steps: list[Step]) -> Runner:
+    """The selection `steps` of `parent_type` as one function of an execution, a source and its path (bound
+    to the steps' field details, an execution's own)."""
+    key = (id(parent_type), tuple((name, details[0].node.name.value) for name, details, _, _ in steps))
+    found = _WRITTEN.get(key)
+    if found is None or found[0] is not parent_type:
+        found = _WRITTEN[key] = (parent_type, _written(parent_type, steps))
+    return found[1](parent_type, steps)
+
+
+def _written(parent_type: GraphQLObjectType, steps: list[Step]) -> Callable[..., Runner]:
+    """A function that binds a selection's steps (their field details) and returns its runner."""
+    from graph.direct_fields import LazyInfo  # which imports this module
+
+    bind = ["def bind(parent_type, steps):"]
+    run = ["    def run(execution, source, path):", "        results = {}", "        pending = None", "        try:"]
+    nonlocals: list[str] = []
+    for index, (name, _, plain, direct) in enumerate(steps):
+        bind.append(f"    details{index} = steps[{index}][1]")
+        where = f"new_path(Path, (path, {name!r}, {parent_type.name!r}))"
+        usual = [f"v = execution.usual_field(parent_type, source, details{index}, {where}, None)", *_kept(name)]
+        if direct is not None and not direct.is_list:
+            code = _direct(index, name, direct, where, bind, nonlocals)
+        elif direct is not None:
+            bind.append(f"    direct{index} = steps[{index}][3]")
+            code = [
+                f"v = execution.execute_direct(direct{index}, parent_type, source, details{index}, {where}, None)",
+                *_kept(name),
+            ]
+        elif plain is not None:
+            code = _plain(index, name, plain, parent_type, usual, bind)
+        else:
+            code = usual
+        run.extend("            " + line for line in code)
+    if not steps:  # a selection whose fields were all skipped (@skip, @include)
+        run.append("            pass")
+    run += [
+        "        except Exception:",
+        "            if pending:  # settle the other fields' awaitables: they may fail too",
+        "                execution.settle_in_background([results[key] for key in pending])",
+        "            raise",
+        "        return results if pending is None else awaited(results, pending)",
+        "    return run",
+    ]
+    if nonlocals:
+        run.insert(1, "        nonlocal " + ", ".join(nonlocals))
+    source = "\n".join(bind + run) + "\n"
+    names: dict[str, Any] = {
+        "Undefined": Undefined,
+        "Path": Path,
+        "new_path": _new_path,
+        "is_awaitable": is_awaitable,
+        "awaitable_types": AWAITABLE_TYPES,
+        "unawaited": _unawaited,
+        "to_base64": to_base64,
+        "awaited": awaited,
+        "LazyInfo": LazyInfo,
+    }
+    exec(compile(source, f"<selection of {parent_type.name}>", "exec"), names)
+    found: Callable[..., Runner] = names["bind"]
+    return found
+
+
+def _direct(index: int, name: str, direct: Any, where: str, bind: list[str], nonlocals: list[str]) -> list[str]:
+    """Lines answering a direct object (not a list) as the executor's execute_direct does: an instance of the
+    class its type accepts, not cast, completed by its selection's runner (found at the first one, kept
+    for the execution), anything else by the executor's complete_direct."""
+    bind += [
+        f"    direct{index} = steps[{index}][3]",
+        f"    read{index} = direct{index}.read",
+        f"    passes{index} = direct{index}.passes",
+        f"    type{index} = direct{index}.field.type",
+        f"    sub{index} = None",
+    ]
+    nonlocals.append(f"sub{index}")
+    failed = [
+        "except Exception as error:",
+        f"    execution.handle_field_error(error, type{index}, details{index}, where)",
+        "    v = None",
+    ]
+    if direct.needs_info:
+        lazy = f"lazy = LazyInfo(execution, direct{index}, details{index}, parent_type, where)"
+        read = f"v = read{index}(source, lazy)"
+    else:
+        lazy = "lazy = None"
+        read = f"v = getattr(source, {direct.attribute!r})" if direct.attribute else f"v = read{index}(source, None)"
+    return [
+        f"where = {where}",
+        lazy,
+        "try:",
+        f"    {read}",
+        *failed,
+        "else:",
+        f"    if type(v) is passes{index} and getattr(v, {TYPE_CAST_ATTRIBUTE!r}, None) is None:",
+        f"        if sub{index} is None:",
+        f"            sub{index} = execution.selection_runner(direct{index}.object_type, details{index})",
+        "        try:",
+        f"            v = sub{index}(execution, v, where)",
+        "            if type(v) is not dict and type(v) is not list and is_awaitable(v):",
+        f"                v = execution.settled(v, type{index}, details{index}, where)",
+        *["        " + line for line in failed],
+        "    else:",
+        f"        v = execution.complete_direct(direct{index}, parent_type, details{index}, where, v, lazy, None)",
+        *_kept(name),
+    ]
+
+
+def _kept(name: str) -> list[str]:
+    """Lines keeping a field's completed value `v` (Undefined: left out), noting it when it is to be awaited."""
+    return [
+        "if v is not Undefined:",
+        f"    results[{name!r}] = v",
+        "    if type(v) is not dict and type(v) is not list and is_awaitable(v):",
+        "        if pending is None:",
+        "            pending = []",
+        f"        pending.append({name!r})",
+    ]
+
+
+def _plain(
+    index: int, name: str, plain: PlainField, parent_type: GraphQLObjectType, usual: list[str], bind: list[str]
+) -> list[str]:
+    """Lines answering a plain field as graph.plain_fields.plain_value does, `usual` where it would hand the
+    field to graphql-core."""
+    attribute, leaf, refuses_null, resolve = plain
+    if resolve is None:
+        code = [f"v = getattr(source, {attribute!r}, Undefined)"]
+    else:
+        bind.append(f"    resolve{index} = steps[{index}][2][3]")
+        code = [
+            "try:",
+            f"    v = resolve{index}(source)",
+            "except Exception:",
+            "    v = Undefined",
+            "else:",
+            "    if awaitable_types.get(type(v)) is not False and unawaited(v):",
+            "        v = Undefined",
+        ]
+    if leaf is None:  # a relay id
+        branches = [
+            ("v is None or v is Undefined", usual),
+            ("", [f"results[{name!r}] = to_base64({parent_type.name!r}, str(v))"]),
+        ]
+        return code + _branches(branches)
+    branches = []
+    if not refuses_null:
+        branches.append(("v is None", [f"results[{name!r}] = None"]))
+    if leaf is GraphQLString:  # graphql-core's coercion gives a string back as it is
+        branches.append(("type(v) is str", [f"results[{name!r}] = v"]))
+    bind.append(f"    coerce{index} = steps[{index}][2][1].coerce_output_value")
+    coerced = [
+        "try:",
+        f"    v = coerce{index}(v)",
+        "except Exception:",
+        "    v = None",
+        *_branches([("v is None", usual), ("", [f"results[{name!r}] = v"])]),
+    ]
+    return code + _branches([*branches, ("v is None or v is Undefined", usual), ("", coerced)])
+
+
+def _branches(branches: list[tuple[str, list[str]]]) -> list[str]:
+    """An if / elif / else of (condition, lines) pairs, the last one's condition empty (the else)."""
+    lines = []
+    for number, (condition, body) in enumerate(branches):
+        lines.append(("if " if number == 0 else "elif ") + condition + ":" if condition else "else:")
+        lines.extend("    " + line for line in body)
+    return lines
+
+
+def _unawaited(value: Any) -> bool:
+    """Whether a resolver's value is something to await (closed, if a coroutine never started, as
+    graph.plain_fields.resolved does): graphql-core's way then, which calls the resolver again."""
+    if not is_awaitable(value):
+        return False
+    close = getattr(value, "close", None)
+    if close is not None:
+        close()
+    return True
+
+
+async def awaited(results: Any, keys: list[Any]) -> Any:
+    """`results` (a dict of fields, or a list of items) once its entries at `keys`, awaitable, are awaited
+    together; as graphql-core does, without gathering for one."""
+    if len(keys) == 1:
+        key = keys[0]
+        results[key] = await results[key]
+    else:
+        awaited_values = await gather_with_cancel(*(results[key] for key in keys))
+        for key, value in zip(keys, awaited_values, strict=True):
+            results[key] = value
+    return results
