@@ -350,9 +350,8 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                     else not target.is_list and _at_once(target, value)
                 )
             if at_once and target.is_list:
-                completed = self._complete_items(
-                    target, field_details_list, path, value, self._at_once_items(target, field_details_list)
-                )
+                run = self.selection_runner(target.object_type, field_details_list)
+                completed = self._complete_items(target, field_details_list, path, value, run)
             elif at_once:  # as _execute_selection does, for an execution without middleware (this one)
                 completed = self.selection_runner(target.object_type, field_details_list)(self, value, path)
             else:
@@ -380,18 +379,6 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's resolve info for a direct object's field."""
         nodes = [details.node for details in field_details_list]
         return self.build_resolve_info(target.field, nodes, parent_type, path)
-
-    def _at_once_items(
-        self, target: DirectObject, field_details_list: Any
-    ) -> Callable[[DirectObject, Any, Path, Any], Any]:
-        """How the items of a list of objects that complete at once are completed: each by the selection's
-        steps, worked out once for the list."""
-        run = self.selection_runner(target.object_type, field_details_list)
-
-        def complete(target: DirectObject, field_details_list: Any, path: Path, item: Any) -> Any:
-            return run(self, item, path)
-
-        return complete
 
     def _complete_usually(
         self, return_type: Any, field_details_list: Any, info: Any, path: Path, value: Any, position_context: Any
@@ -471,7 +458,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         if not isinstance(items, list | tuple) or any(_unusual(item) for item in items):
             return self.complete_value(target.field.type, field_details_list, info, path, items, position_context)
 
-        def complete(target: DirectObject, field_details_list: Any, item_path: Path, item: Any) -> Any:
+        def complete(execution: Any, item: Any, item_path: Path) -> Any:
             return self._complete_object(target, field_details_list, info, item_path, item, position_context)
 
         return self._complete_items(target, field_details_list, path, items, complete)
@@ -482,10 +469,11 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         field_details_list: Any,
         path: Path,
         items: Any,
-        complete: Callable[[DirectObject, Any, Path, Any], Any],
+        complete: Runner,
     ) -> Any:
-        """The items of a list of objects, each completed by `complete`; as graphql-core does, an item that
-        fails is null (or fails the list, by handle_field_error), and awaitable ones are awaited together."""
+        """The items of a list of objects, each completed by `complete` (the selection's runner, when they
+        complete at once); as graphql-core does, an item that fails is null (or fails the list, by
+        handle_field_error), and awaitable ones are awaited together."""
         item_type = target.item_type
         completed: list[Any] = []
         awaitable_indices: list[int] = []
@@ -493,7 +481,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
             for index, item in enumerate(items):
                 item_path = _new_path(Path, (path, index, None))
                 try:
-                    result = complete(target, field_details_list, item_path, item)
+                    result = complete(self, item, item_path)
                     if type(result) is not dict and type(result) is not list and is_awaitable(result):
                         result = self.settled(result, item_type, field_details_list, item_path)
                         awaitable_indices.append(index)
