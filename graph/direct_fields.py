@@ -186,6 +186,15 @@ def _at_once(target: DirectObject, value: Any) -> bool:
     return usual
 
 
+def _all_at_once(target: DirectObject, items: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether every item of a list completes at once (_at_once), without a call per item when the type
+    checks its values (a connection's edges)."""
+    if target.object_type.is_type_of is None:
+        return all([_at_once(target, item) for item in items])
+    passes = target.passes
+    return all([type(item) is passes and getattr(item, TYPE_CAST_ATTRIBUTE, None) is None for item in items])
+
+
 # graphql-core's Path is a NamedTuple, whose constructor is a Python function: the executor makes one for
 # every object field and list item of a page, by the tuple's own constructor (what that function calls).
 _new_path: Callable[[type[Path], tuple[Any, str | int, str | None]], Path] = tuple.__new__
@@ -345,7 +354,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
                 at_once = getattr(value, TYPE_CAST_ATTRIBUTE, None) is None
             else:
                 at_once = position_context is None and (
-                    all(_at_once(target, item) for item in value)
+                    _all_at_once(target, value)
                     if target.is_list and type(value) in (list, tuple)
                     else not target.is_list and _at_once(target, value)
                 )

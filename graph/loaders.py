@@ -30,6 +30,7 @@ class RowCache(AbstractCache[int, T]):
     def __init__(self) -> None:
         self._futures: dict[int, asyncio.Future[T]] = {}
         self._known: dict[int, T] = {}
+        self._later: list[Callable[[], Mapping[int, T]]] = []
 
     def know(self, rows: Mapping[int, T]) -> None:
         """Remember `rows`, without replacing a row loaded or known already (as DataLoader.prime_many)."""
@@ -37,24 +38,42 @@ class RowCache(AbstractCache[int, T]):
             if key not in self._futures:
                 self._known.setdefault(key, row)
 
+    def know_later(self, rows: Callable[[], Mapping[int, T]]) -> None:
+        """Remember the rows `rows()` makes when a key is first looked up: a page's hundred rows are then
+        not sorted into the cache for an operation that asks for none of them by id."""
+        self._later.append(rows)
+
+    def _learn(self) -> None:
+        later, self._later = self._later, []
+        for rows in later:
+            self.know(rows())
+
     def get(self, key: int) -> "asyncio.Future[T] | None":
         future = self._futures.get(key)
-        if future is None and key in self._known:
-            future = self._futures[key] = asyncio.get_running_loop().create_future()
-            future.set_result(self._known.pop(key))
+        if future is None:
+            if self._later:
+                self._learn()
+            if key in self._known:
+                future = self._futures[key] = asyncio.get_running_loop().create_future()
+                future.set_result(self._known.pop(key))
         return future
 
     def set(self, key: int, value: "asyncio.Future[T]") -> None:
+        if self._later:  # a row known later must not replace this one
+            self._learn()
         self._futures[key] = value
         self._known.pop(key, None)
 
     def delete(self, key: int) -> None:
+        if self._later:  # nor come back once deleted
+            self._learn()
         self._futures.pop(key, None)
         self._known.pop(key, None)
 
     def clear(self) -> None:
         self._futures.clear()
         self._known.clear()
+        self._later.clear()
 
 
 class RowLoader(DataLoader[int, T | None]):
@@ -71,6 +90,14 @@ class RowLoader(DataLoader[int, T | None]):
             super().prime_many(data, force)  # strawberry's own way, which also answers loads waiting for the batch
         else:
             self.cache_map.know(data)
+
+    def prime_later(self, data: Callable[[], Mapping[int, T | None]]) -> None:
+        """prime_many(data()), the rows made only when the operation first looks a key up."""
+        batch = self.batch
+        if batch is not None and not batch.dispatched:
+            self.prime_many(data())  # loads are waiting for the batch: answered now
+        else:
+            self.cache_map.know_later(data)
 
 
 def _by_id(model) -> Callable:
@@ -109,14 +136,14 @@ class Loaders:
         self._carried = carried
 
     @functools.cached_property
-    def loan(self) -> DataLoader[int, Loan | None]:
+    def loan(self) -> RowLoader[Loan]:
         loader: RowLoader[Loan] = RowLoader(_by_id(Loan))
         if self._carried is not None:
             loader.prime(self._carried.id, self._carried)
         return loader
 
     @functools.cached_property
-    def partner(self) -> DataLoader[int, Partner | None]:
+    def partner(self) -> RowLoader[Partner]:
         loader: RowLoader[Partner] = RowLoader(_by_id(Partner))
         if self._carried is not None and isinstance(self._carried.partner, Partner):
             loader.prime(self._carried.partner_id, self._carried.partner)
@@ -140,16 +167,12 @@ class Loaders:
         return DataLoader(_first_lenders)
 
 
-def prime_loans(loaders: Loaders, loans: list[Loan]) -> None:
-    """Remember loans read with their partners (select_related) for the rest of the operation."""
-    loaders.loan.prime_many({loan.id: loan for loan in loans})
-    prime_partners(loaders, loans)
-
-
-def prime_partners(loaders: Loaders, loans: list[Loan]) -> None:
-    """Remember the partners of loans read with them (select_related) for the rest of the operation (a
-    page's loans share a few partners, read once each)."""
-    loaders.partner.prime_many({loan.partner_id: loan.partner for loan in loans})
+def prime_loans(loaders: Loaders, loans: Callable[[], list[Loan]]) -> None:
+    """Remember the loans `loans()` gives, read with their partners (select_related), for the rest of the
+    operation: sorted into the loaders only if the operation looks one up by id (a page of a hundred shows
+    them through the rows it was read with, and seldom asks for one again)."""
+    loaders.loan.prime_later(lambda: {loan.id: loan for loan in loans()})
+    loaders.partner.prime_later(lambda: {loan.partner_id: loan.partner for loan in loans()})
 
 
 async def existing(loader: DataLoader[int, T | None], key: int) -> T:

@@ -246,7 +246,7 @@ class Portfolio:
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> ShareConnection:
         found = await portfolios.share_page(self.lender_id, first, after)
-        prime_loans(info.context.loaders, [share.loan for share in found.items])
+        prime_loans(info.context.loaders, lambda: [share.loan for share in found.items])
         return connection(
             ShareConnection, found, ShareNode.from_model, functools.partial(portfolios.share_count, self.lender_id)
         )

@@ -61,3 +61,46 @@ async def test_a_row_cleared_is_loaded_again():
     loader.clear_all()
     assert await loader.load(1) == "one from the database"
     assert table.batches == [[1], [1]]
+
+
+async def test_rows_primed_later_are_made_only_at_the_first_lookup_and_replace_nothing_loaded():
+    table = Rows({1: "one from the database", 3: "three from the database"})
+    loader = RowLoader(table)
+    made = []
+
+    def page() -> dict[int, str]:
+        made.append("page")
+        return {1: "one from the page", 2: "two from the page"}
+
+    assert await loader.load(1) == "one from the database"
+    loader.prime_later(page)
+    assert made == []
+    assert await loader.load_many([1, 2, 3]) == [
+        "one from the database",
+        "two from the page",
+        "three from the database",
+    ]
+    assert made == ["page"]
+    assert table.batches == [[1], [3]]
+
+
+async def test_a_row_primed_later_and_cleared_is_loaded_again():
+    table = Rows({1: "one from the database"})
+    loader = RowLoader(table)
+    loader.prime_later(lambda: {1: "one from the page"})
+    loader.clear(1)
+    assert await loader.load(1) == "one from the database"
+    loader.prime_later(lambda: {1: "one from the page"})
+    loader.clear_all()
+    assert await loader.load(1) == "one from the database"
+    assert table.batches == [[1], [1]]
+
+
+async def test_a_load_waiting_for_its_batch_is_answered_by_rows_primed_later_meanwhile():
+    table = Rows({1: "one from the database", 2: "two from the database"})
+    loader = RowLoader(table)
+    waiting = asyncio.ensure_future(loader.load_many([1, 2]))
+    await asyncio.sleep(0)
+    loader.prime_later(lambda: {2: "two from the page"})
+    assert await waiting == ["one from the database", "two from the page"]
+    assert table.batches == [[1]]
