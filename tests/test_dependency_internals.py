@@ -63,6 +63,8 @@ OWN_ATTRIBUTES = {
     ("graph.direct_fields", "DirectExecution", "selection_runner"),
     ("graph.direct_fields", "DirectExecution", "settled"),
     ("graph.loaders", "RowCache", "know"),
+    ("graph.loaders", "RowCache", "know_later"),
+    ("graph.loaders", "RowLoader", "prime_later"),
     ("lending.filters", "_KeywordQ", "word"),
 }
 
