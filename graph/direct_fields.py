@@ -270,7 +270,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list, plain, direct in steps:
+            for response_name, field_details_list, plain, direct, _ in steps:
                 if plain is not None:
                     result = plain_value(plain, parent_type, source_value)
                     if result is not Undefined:
@@ -306,14 +306,13 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         found = plans.get(key)
         if found is None or found[0] is not grouped_field_set:
             plain, direct = plain_fields(parent_type), direct_objects(parent_type)
-            names = (
-                (response_name, details, details[0].node.name.value)
-                for response_name, details in grouped_field_set.items()
-            )
-            steps: list[Step] = [
-                (response_name, details, plain.get(name), direct.get(name)) for response_name, details, name in names
-            ]
-            found = plans[key] = (grouped_field_set, steps, runner(parent_type, steps))
+            steps: list[Step] = []
+            shape: list[str] = []
+            for response_name, details in grouped_field_set.items():
+                name = details[0].node.name.value
+                steps.append((response_name, details, plain.get(name), direct.get(name), []))
+                shape += (response_name, name)
+            found = plans[key] = (grouped_field_set, steps, runner(parent_type, steps, tuple(shape)))
         return found[1], found[2]
 
     def execute_direct(

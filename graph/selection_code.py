@@ -14,6 +14,7 @@ graphql-core's (tests/graph/test_plain_fields.py and test_direct_fields.py compa
 
 from binascii import b2a_base64
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 from graphql import GraphQLObjectType, GraphQLString, Undefined
@@ -22,12 +23,13 @@ from graphql.pyutils import Path, gather_with_cancel
 from graph.plain_fields import AWAITABLE_TYPES, PlainField, is_awaitable
 from graph.strawberry_internals import TYPE_CAST_ATTRIBUTE
 
-# A field of a selection: its response name, graphql-core's field details, how it is answered if plain, and
-# the direct object (graph.direct_fields.DirectObject) if it is one.
-Step = tuple[str, Any, PlainField | None, Any]
+# A field of a selection: its response name, graphql-core's field details, how it is answered if plain, the
+# direct object (graph.direct_fields.DirectObject) if it is one, and a cell for the runner of its selection.
+Step = tuple[str, Any, PlainField | None, Any, list[Any]]
 # An object's selection, run by an execution on one source at `path`: the dict of its fields, or an awaitable
 # of it. The execution is an argument, not bound: an execution keeps its runners, and a runner holding it
-# would make a reference cycle of every request, left for the garbage collector.
+# would make a reference cycle of every request, left for the garbage collector. A selection's code is
+# shared by every execution; a runner binds it to one execution's steps (functools.partial).
 Runner = Callable[["Execution", Any, Path], Any]
 
 
@@ -60,60 +62,28 @@ class Execution(Protocol):
         """graphql-core's: awaits what is left when a field's error fails the whole object."""
 
 
-# The code of each selection, by the id of its object type and its (response name, field name) pairs: made
-# once per process. Which fields are plain or direct depends on the type and the field names alone.
-_WRITTEN: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[GraphQLObjectType, Callable[..., Runner]]] = {}
+# The code of each selection, by the id of its object type and its response and field names: written once per
+# process. Which fields are plain or direct depends on the type and the field names alone.
+_WRITTEN: dict[tuple[int, tuple[str, ...]], tuple[GraphQLObjectType, Callable[..., Any]]] = {}
 _new_path: Callable[[type[Path], tuple[Any, str | int, str | None]], Path] = tuple.__new__
 
 
-def runner(parent_type: GraphQLObjectType, steps: list[Step]) -> Runner:
-    """The selection `steps` of `parent_type` as one function of an execution, a source and its path (bound
-    to the steps' field details, an execution's own)."""
-    key = (id(parent_type), tuple((name, details[0].node.name.value) for name, details, _, _ in steps))
-    found = _WRITTEN.get(key)
+def runner(parent_type: GraphQLObjectType, steps: list[Step], shape: tuple[str, ...]) -> Runner:
+    """The selection `steps` of `parent_type` as one function of an execution, a source and its path, given
+    the steps (their field details are an execution's own). `shape`: each step's response name and field
+    name, in turn."""
+    found = _WRITTEN.get((id(parent_type), shape))
     if found is None or found[0] is not parent_type:
-        found = _WRITTEN[key] = (parent_type, _written(parent_type, steps))
-    return found[1](parent_type, steps)
+        found = _WRITTEN[id(parent_type), shape] = (parent_type, _written(parent_type, steps))
+    return partial(found[1], steps)
 
 
-def _written(parent_type: GraphQLObjectType, steps: list[Step]) -> Callable[..., Runner]:
-    """A function that binds a selection's steps (their field details) and returns its runner."""
+def _written(parent_type: GraphQLObjectType, steps: list[Step]) -> Callable[..., Any]:
+    """The function running a selection, `run(steps, execution, source, path)`."""
     from graph.direct_fields import LazyInfo  # which imports this module
 
-    bind = ["def bind(parent_type, steps):"]
-    run = ["    def run(execution, source, path):", "        results = {}", "        pending = None", "        try:"]
-    nonlocals: list[str] = []
-    for index, (name, _, plain, direct) in enumerate(steps):
-        bind.append(f"    details{index} = steps[{index}][1]")
-        where = f"new_path(Path, (path, {name!r}, {parent_type.name!r}))"
-        usual = [f"v = execution.usual_field(parent_type, source, details{index}, {where}, None)", *_kept(name)]
-        if direct is not None and not direct.is_list:
-            code = _direct(index, name, direct, where, bind, nonlocals)
-        elif direct is not None:
-            bind.append(f"    direct{index} = steps[{index}][3]")
-            code = [
-                f"v = execution.execute_direct(direct{index}, parent_type, source, details{index}, {where}, None)",
-                *_kept(name),
-            ]
-        elif plain is not None:
-            code = _plain(index, name, plain, parent_type, usual, bind)
-        else:
-            code = usual
-        run.extend("            " + line for line in code)
-    if not steps:  # a selection whose fields were all skipped (@skip, @include)
-        run.append("            pass")
-    run += [
-        "        except Exception:",
-        "            if pending:  # settle the other fields' awaitables: they may fail too",
-        "                execution.settle_in_background([results[key] for key in pending])",
-        "            raise",
-        "        return results if pending is None else awaited(results, pending)",
-        "    return run",
-    ]
-    if nonlocals:
-        run.insert(1, "        nonlocal " + ", ".join(nonlocals))
-    source = "\n".join(bind + run) + "\n"
     names: dict[str, Any] = {
+        "parent_type": parent_type,
         "Undefined": Undefined,
         "Path": Path,
         "new_path": _new_path,
@@ -124,51 +94,83 @@ def _written(parent_type: GraphQLObjectType, steps: list[Step]) -> Callable[...,
         "awaited": awaited,
         "LazyInfo": LazyInfo,
     }
-    exec(compile(source, f"<selection of {parent_type.name}>", "exec"), names)
-    found: Callable[..., Runner] = names["bind"]
+    run = ["def run(steps, execution, source, path):", "    results = {}", "    pending = None", "    try:"]
+    for index, (name, _, plain, direct, _) in enumerate(steps):
+        where = f"new_path(Path, (path, {name!r}, {parent_type.name!r}))"
+        usual = [f"v = execution.usual_field(parent_type, source, steps[{index}][1], {where}, None)", *_kept(name)]
+        if direct is not None and not direct.is_list:
+            code = _direct(index, name, direct, where, names)
+        elif direct is not None:
+            names[f"direct{index}"] = direct
+            code = [
+                f"v = execution.execute_direct(direct{index}, parent_type, source, steps[{index}][1], {where}, None)",
+                *_kept(name),
+            ]
+        elif plain is not None:
+            code = _plain(index, name, plain, parent_type, usual, names)
+        else:
+            code = usual
+        run.extend("        " + line for line in code)
+    if not steps:  # a selection whose fields were all skipped (@skip, @include)
+        run.append("        pass")
+    run += [
+        "    except Exception:",
+        "        if pending:  # settle the other fields' awaitables: they may fail too",
+        "            execution.settle_in_background([results[key] for key in pending])",
+        "        raise",
+        "    return results if pending is None else awaited(results, pending)",
+    ]
+    exec(compile("\n".join(run) + "\n", f"<selection of {parent_type.name}>", "exec"), names)
+    found: Callable[..., Any] = names["run"]
     return found
 
 
-def _direct(index: int, name: str, direct: Any, where: str, bind: list[str], nonlocals: list[str]) -> list[str]:
+def _direct(index: int, name: str, direct: Any, where: str, names: dict[str, Any]) -> list[str]:
     """Lines answering a direct object (not a list) as the executor's execute_direct does: an instance of the
     class its type accepts, not cast, completed by its selection's runner (found at the first one, kept
-    for the execution), anything else by the executor's complete_direct."""
-    bind += [
-        f"    direct{index} = steps[{index}][3]",
-        f"    read{index} = direct{index}.read",
-        f"    passes{index} = direct{index}.passes",
-        f"    type{index} = direct{index}.field.type",
-        f"    sub{index} = None",
-    ]
-    nonlocals.append(f"sub{index}")
+    in the step's cell for the execution), anything else by the executor's complete_direct."""
+    names.update(
+        {
+            f"direct{index}": direct,
+            f"read{index}": direct.read,
+            f"passes{index}": direct.passes,
+            f"type{index}": direct.field.type,
+            f"object_type{index}": direct.object_type,
+        }
+    )
     failed = [
         "except Exception as error:",
-        f"    execution.handle_field_error(error, type{index}, details{index}, where)",
+        f"    execution.handle_field_error(error, type{index}, details, where)",
         "    v = None",
     ]
     if direct.needs_info:
-        lazy = f"lazy = LazyInfo(execution, direct{index}, details{index}, parent_type, where)"
+        lazy = f"lazy = LazyInfo(execution, direct{index}, details, parent_type, where)"
         read = f"v = read{index}(source, lazy)"
     else:
         lazy = "lazy = None"
         read = f"v = getattr(source, {direct.attribute!r})" if direct.attribute else f"v = read{index}(source, None)"
     return [
         f"where = {where}",
+        f"details = steps[{index}][1]",
         lazy,
         "try:",
         f"    {read}",
         *failed,
         "else:",
         f"    if type(v) is passes{index} and getattr(v, {TYPE_CAST_ATTRIBUTE!r}, None) is None:",
-        f"        if sub{index} is None:",
-        f"            sub{index} = execution.selection_runner(direct{index}.object_type, details{index})",
+        f"        cell = steps[{index}][4]",
+        "        if cell:",
+        "            sub = cell[0]",
+        "        else:",
+        f"            sub = execution.selection_runner(object_type{index}, details)",
+        "            cell.append(sub)",
         "        try:",
-        f"            v = sub{index}(execution, v, where)",
+        "            v = sub(execution, v, where)",
         "            if type(v) is not dict and type(v) is not list and is_awaitable(v):",
-        f"                v = execution.settled(v, type{index}, details{index}, where)",
+        f"                v = execution.settled(v, type{index}, details, where)",
         *["        " + line for line in failed],
         "    else:",
-        f"        v = execution.complete_direct(direct{index}, parent_type, details{index}, where, v, lazy, None)",
+        f"        v = execution.complete_direct(direct{index}, parent_type, details, where, v, lazy, None)",
         *_kept(name),
     ]
 
@@ -186,7 +188,7 @@ def _kept(name: str) -> list[str]:
 
 
 def _plain(
-    index: int, name: str, plain: PlainField, parent_type: GraphQLObjectType, usual: list[str], bind: list[str]
+    index: int, name: str, plain: PlainField, parent_type: GraphQLObjectType, usual: list[str], names: dict[str, Any]
 ) -> list[str]:
     """Lines answering a plain field as graph.plain_fields.plain_value does, `usual` where it would hand the
     field to graphql-core."""
@@ -194,7 +196,7 @@ def _plain(
     if resolve is None:
         code = [f"v = getattr(source, {attribute!r}, Undefined)"]
     else:
-        bind.append(f"    resolve{index} = steps[{index}][2][3]")
+        names[f"resolve{index}"] = resolve
         code = [
             "try:",
             f"    v = resolve{index}(source)",
@@ -214,7 +216,7 @@ def _plain(
         branches.append(("v is None", [f"results[{name!r}] = None"]))
     if leaf is GraphQLString:  # graphql-core's coercion gives a string back as it is
         branches.append(("type(v) is str", [f"results[{name!r}] = v"]))
-    bind.append(f"    coerce{index} = steps[{index}][2][1].coerce_output_value")
+    names[f"coerce{index}"] = leaf.coerce_output_value
     coerced = [
         "try:",
         f"    v = coerce{index}(v)",
