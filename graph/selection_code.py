@@ -13,6 +13,7 @@ graphql-core's (tests/graph/test_plain_fields.py and test_direct_fields.py compa
 """
 
 from binascii import b2a_base64
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
@@ -62,9 +63,12 @@ class Execution(Protocol):
         """graphql-core's: awaits what is left when a field's error fails the whole object."""
 
 
-# The code of each selection, by the id of its object type and its response and field names: written once per
-# process. Which fields are plain or direct depends on the type and the field names alone.
-_WRITTEN: dict[tuple[int, tuple[str, ...]], tuple[GraphQLObjectType, Callable[..., Any]]] = {}
+# The code of each selection, by the id of its object type and its response and field names, the most recently
+# used kept longest: written once per process for the selections clients keep sending. Any client may send
+# new ones (every alias makes one), so at most WRITTEN_LIMIT are kept. Which fields are plain or direct
+# depends on the type and the field names alone.
+WRITTEN_LIMIT = 2048
+_WRITTEN: OrderedDict[tuple[int, tuple[str, ...]], tuple[GraphQLObjectType, Callable[..., Any]]] = OrderedDict()
 _new_path: Callable[[type[Path], tuple[Any, str | int, str | None]], Path] = tuple.__new__
 
 
@@ -72,10 +76,20 @@ def runner(parent_type: GraphQLObjectType, steps: list[Step], shape: tuple[str, 
     """The selection `steps` of `parent_type` as one function of an execution, a source and its path, given
     the steps (their field details are an execution's own). `shape`: each step's response name and field
     name, in turn."""
-    found = _WRITTEN.get((id(parent_type), shape))
+    key = (id(parent_type), shape)
+    found = _WRITTEN.get(key)
     if found is None or found[0] is not parent_type:
-        found = _WRITTEN[id(parent_type), shape] = (parent_type, _written(parent_type, steps))
+        found = _WRITTEN[key] = (parent_type, _written(parent_type, steps))
+        while len(_WRITTEN) > WRITTEN_LIMIT:
+            _WRITTEN.popitem(last=False)
+    else:
+        _WRITTEN.move_to_end(key)
     return partial(found[1], steps)
+
+
+def written_selections() -> int:
+    """How many selections' code this process keeps (at most WRITTEN_LIMIT)."""
+    return len(_WRITTEN)
 
 
 def _written(parent_type: GraphQLObjectType, steps: list[Step]) -> Callable[..., Any]:
