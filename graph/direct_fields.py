@@ -255,7 +255,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         steps, run = self._plan(parent_type, grouped_field_set)
         if position_context is None:
             return run(self, source_value, path)
-        return self._execute_steps(parent_type, source_value, path, steps, position_context)
+        return self.execute_steps(parent_type, source_value, path, steps, position_context)
 
     def usual_field(
         self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path, position_context: Any
@@ -263,7 +263,7 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's execute_field: strawberry's resolver, and graphql-core's completion."""
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
-    def _execute_steps(
+    def execute_steps(
         self, parent_type: GraphQLObjectType, source_value: Any, path: Any, steps: list[Step], position_context: Any
     ) -> Any:
         """A selection's fields in a loop, at a position (what its runner does, passing the position on)."""

@@ -3,13 +3,15 @@
 graph/direct_fields.py's executor answered an object's selection field by field in a loop: for each
 field a call to read a plain value and another to coerce it, or a call to complete a direct object.
 A portfolio page of 100 shares runs that loop 400 times over the same four selections. Here each
-selection (an object type and its fields by response name) is written out once per process as
-straight-line code, as dataclasses writes a class's `__init__` and graphql-jit compiles a query to
-code: an attribute read by name, a string kept as it is, any other leaf value coerced by its type's
-own function, a direct object completed by the executor. Anything unusual (a null where null is
-refused, a value its type refuses, a resolver that fails or gives something to await, any other
-kind of field) goes the executor's general way for that field, so answers and errors stay
-graphql-core's (tests/graph/test_plain_fields.py and test_direct_fields.py compare them).
+selection (an object type and its fields by response name) that clients send again is written out
+once per process as straight-line code, as dataclasses writes a class's `__init__` and graphql-jit
+compiles a query to code: an attribute read by name, a string kept as it is, any other leaf value
+coerced by its type's own function, a direct object completed by its own selection's runner.
+Anything unusual (a null where null is refused, a value its type refuses, a resolver that fails or
+gives something to await, any other kind of field) goes the executor's general way for that field,
+so answers and errors stay graphql-core's (tests/graph/test_plain_fields.py and
+test_direct_fields.py compare them). A selection sent once so far is answered by the executor's
+loop, and the code of a bounded number is kept (tests/graph/test_selection_code.py).
 """
 
 from binascii import b2a_base64
@@ -59,16 +61,24 @@ class Execution(Protocol):
     def handle_field_error(self, error: Exception, return_type: Any, details: Any, path: Path) -> None:
         """graphql-core's: an error located at `path`, or raised further if null is refused there."""
 
+    def execute_steps(
+        self, parent_type: GraphQLObjectType, source: Any, path: Path, steps: list["Step"], context: Any
+    ) -> Any:
+        """A selection's fields in a loop: what its written code does, for one sent once so far."""
+
     def settle_in_background(self, awaitables: Any) -> None:
         """graphql-core's: awaits what is left when a field's error fails the whole object."""
 
 
 # The code of each selection, by the id of its object type and its response and field names, the most recently
-# used kept longest: written once per process for the selections clients keep sending. Any client may send
+# used kept longest: written once per process, the second time a selection is sent, for those clients keep
+# sending. Any client may send
 # new ones (every alias makes one), so at most WRITTEN_LIMIT are kept. Which fields are plain or direct
 # depends on the type and the field names alone.
 WRITTEN_LIMIT = 2048
 _WRITTEN: OrderedDict[tuple[int, tuple[str, ...]], tuple[GraphQLObjectType, Callable[..., Any]]] = OrderedDict()
+# The selections sent once so far (as many at most): written when sent again.
+_SEEN: OrderedDict[tuple[int, tuple[str, ...]], GraphQLObjectType] = OrderedDict()
 _new_path: Callable[[type[Path], tuple[Any, str | int, str | None]], Path] = tuple.__new__
 
 
@@ -78,13 +88,26 @@ def runner(parent_type: GraphQLObjectType, steps: list[Step], shape: tuple[str, 
     name, in turn."""
     key = (id(parent_type), shape)
     found = _WRITTEN.get(key)
-    if found is None or found[0] is not parent_type:
-        found = _WRITTEN[key] = (parent_type, _written(parent_type, steps))
-        while len(_WRITTEN) > WRITTEN_LIMIT:
-            _WRITTEN.popitem(last=False)
-    else:
+    if found is not None and found[0] is parent_type:
         _WRITTEN.move_to_end(key)
+        return partial(found[1], steps)
+    if _SEEN.pop(key, None) is not parent_type:
+        # Sent for the first time: the executor's loop answers it. Writing and compiling a selection's code
+        # costs a hundred microseconds a field, which a client sending ever new selections would make the
+        # server pay at every request.
+        _SEEN[key] = parent_type
+        while len(_SEEN) > WRITTEN_LIMIT:
+            _SEEN.popitem(last=False)
+        return partial(_looped, parent_type, steps)
+    found = _WRITTEN[key] = (parent_type, _written(parent_type, steps))
+    while len(_WRITTEN) > WRITTEN_LIMIT:
+        _WRITTEN.popitem(last=False)
     return partial(found[1], steps)
+
+
+def _looped(parent_type: GraphQLObjectType, steps: list[Step], execution: "Execution", source: Any, path: Path) -> Any:
+    """A selection sent once so far, answered by the executor's loop over its steps."""
+    return execution.execute_steps(parent_type, source, path, steps, None)
 
 
 def written_selections() -> int:
@@ -106,12 +129,13 @@ def _written(parent_type: GraphQLObjectType, steps: list[Step]) -> Callable[...,
         "unawaited": _unawaited,
         "b2a_base64": b2a_base64,
         "awaited": awaited,
+        "usual": _usual,
         "LazyInfo": LazyInfo,
     }
     run = ["def run(steps, execution, source, path):", "    results = {}", "    pending = None", "    try:"]
     for index, (name, _, plain, direct, _) in enumerate(steps):
         where = f"new_path(Path, (path, {name!r}, {parent_type.name!r}))"
-        usual = [f"v = execution.usual_field(parent_type, source, steps[{index}][1], {where}, None)", *_kept(name)]
+        usual = [f"pending = usual(execution, parent_type, source, steps[{index}], {where}, results, pending)"]
         if direct is not None and not direct.is_list:
             code = _direct(index, name, direct, where, names)
         elif direct is not None:
@@ -143,15 +167,13 @@ def _direct(index: int, name: str, direct: Any, where: str, names: dict[str, Any
     """Lines answering a direct object (not a list) as the executor's execute_direct does: an instance of the
     class its type accepts, not cast, completed by its selection's runner (found at the first one, kept
     in the step's cell for the execution), anything else by the executor's complete_direct."""
-    names.update(
-        {
-            f"direct{index}": direct,
-            f"read{index}": direct.read,
-            f"passes{index}": direct.passes,
-            f"type{index}": direct.field.type,
-            f"object_type{index}": direct.object_type,
-        }
-    )
+    names |= {
+        f"direct{index}": direct,
+        f"read{index}": direct.read,
+        f"passes{index}": direct.passes,
+        f"type{index}": direct.field.type,
+        f"object_type{index}": direct.object_type,
+    }
     failed = [
         "except Exception as error:",
         f"    execution.handle_field_error(error, type{index}, details, where)",
@@ -248,6 +270,26 @@ def _branches(branches: list[tuple[str, list[str]]]) -> list[str]:
         lines.append(("if " if number == 0 else "elif ") + condition + ":" if condition else "else:")
         lines.extend("    " + line for line in body)
     return lines
+
+
+def _usual(
+    execution: Execution,
+    parent_type: GraphQLObjectType,
+    source: Any,
+    step: Step,
+    path: Path,
+    results: Any,
+    pending: Any,
+) -> list[str] | None:
+    """graphql-core's way for one field of a selection: its value kept under its response name (none when
+    Undefined), noted among `pending` (made when first needed) if it is to be awaited."""
+    value = execution.usual_field(parent_type, source, step[1], path, None)
+    if value is not Undefined:
+        name = step[0]
+        results[name] = value
+        if type(value) is not dict and type(value) is not list and is_awaitable(value):
+            pending = [name] if pending is None else [*pending, name]
+    return pending
 
 
 def _unawaited(value: Any) -> bool:

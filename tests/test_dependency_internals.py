@@ -62,6 +62,7 @@ OWN_ATTRIBUTES = {
     ("graph.direct_fields", "DirectExecution", "complete_direct"),
     ("graph.direct_fields", "DirectExecution", "selection_runner"),
     ("graph.direct_fields", "DirectExecution", "settled"),
+    ("graph.direct_fields", "DirectExecution", "execute_steps"),
     ("graph.loaders", "RowCache", "know"),
     ("graph.loaders", "RowCache", "know_later"),
     ("graph.loaders", "RowLoader", "prime_later"),

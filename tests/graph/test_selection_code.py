@@ -1,6 +1,7 @@
-"""graph/selection_code.py: each selection the executor answers is written out once per process as one
-function. Any client may send new selections (every alias makes one), so the code kept is bounded, and
-a selection whose code was let go is written again and answers the same."""
+"""graph/selection_code.py: a selection sent again is written out once per process as one function (the
+first time the executor's loop answers it). Any client may send new selections (every alias makes one),
+so the code kept is bounded, and a selection whose code was let go is written again and answers the
+same."""
 
 import uuid
 
@@ -30,15 +31,19 @@ async def test_new_selections_beyond_the_limit_replace_the_oldest_and_every_answ
     token, names = three_loans
     monkeypatch.setattr(selection_code, "WRITTEN_LIMIT", 8)
     prefix = f"b{uuid.uuid4().hex[:8]}_"  # selections no run has sent before: each one written anew
+    written = selection_code.written_selections()
     for number in range(30):
         alias = f"{prefix}{number}"
-        data = await api.data(aliased(alias), token=token)
-        assert [edge["node"][alias] for edge in data["loans"]["edges"]] == names
-        assert selection_code.written_selections() <= 8
+        for _ in ("answered by the loop", "written, and answered by its code"):
+            data = await api.data(aliased(alias), token=token)
+            assert [edge["node"][alias] for edge in data["loans"]["edges"]] == names
+        assert selection_code.written_selections() <= max(written, 8)
+    assert selection_code.written_selections() == 8
     # The first selection's code was let go long ago: written again, the same answer.
-    data = await api.data(aliased(f"{prefix}0"), token=token)
-    assert [edge["node"][f"{prefix}0"] for edge in data["loans"]["edges"]] == names
-    assert selection_code.written_selections() <= 8
+    for _ in range(2):
+        data = await api.data(aliased(f"{prefix}0"), token=token)
+        assert [edge["node"][f"{prefix}0"] for edge in data["loans"]["edges"]] == names
+    assert selection_code.written_selections() == 8
     assert all(edge["node"]["id"] for edge in data["loans"]["edges"])
 
 
