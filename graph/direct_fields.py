@@ -266,7 +266,8 @@ class DirectExecution(StrawberryGraphQLCoreExecutionContext):
     def execute_steps(
         self, parent_type: GraphQLObjectType, source_value: Any, path: Any, steps: list[Step], position_context: Any
     ) -> Any:
-        """A selection's fields in a loop, at a position (what its runner does, passing the position on)."""
+        """A selection's fields in a loop, as its written code answers them (graph.selection_code): for a
+        selection sent once so far, and at a position (a deferred fragment's), which it passes on."""
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         try:
