@@ -70,11 +70,10 @@ class Execution(Protocol):
         """graphql-core's: awaits what is left when a field's error fails the whole object."""
 
 
-# The code of each selection, by the id of its object type and its response and field names, the most recently
-# used kept longest: written once per process, the second time a selection is sent, for those clients keep
-# sending. Any client may send
-# new ones (every alias makes one), so at most WRITTEN_LIMIT are kept. Which fields are plain or direct
-# depends on the type and the field names alone.
+# The code of each selection, by the id of its object type and its response and field names: written once per
+# process, the second time the selection is sent. Any client may send new ones (every alias, every order of
+# fields makes one), so at most WRITTEN_LIMIT are kept, the least recently used let go. Which fields are plain
+# or direct depends on the type and the field names alone.
 WRITTEN_LIMIT = 2048
 _WRITTEN: OrderedDict[tuple[int, tuple[str, ...]], tuple[GraphQLObjectType, Callable[..., Any]]] = OrderedDict()
 # The selections sent once so far (as many at most): written when sent again.
