@@ -141,6 +141,7 @@ async def test_the_web_apps_own_subscriptions_go_straight_to_the_socket(live: Ap
     partner = await partner_token()
     _, lender = await live.funded_lender("25.00")
     loan_id = await live.loan_id(partner, name="Amina")
+    await live.caught_up()  # Amina's listing read: the live listing stream below starts after it
     hub = live.app.state.graphql.hub
     progress = web_app_document("PROGRESS")
     async with (
