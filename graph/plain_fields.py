@@ -93,9 +93,15 @@ def resolved(resolve: Callable[[Any], Any], source: Any) -> Any:
         value = resolve(source)
     except Exception:
         return Undefined
-    if is_awaitable(value):
-        close = getattr(value, "close", None)
-        if close is not None:  # a coroutine never started: closed, not warned about
-            close()
-        return Undefined
-    return value
+    return Undefined if unawaited(value) else value
+
+
+def unawaited(value: Any) -> bool:
+    """Whether a resolver's value is something to await, closed if it is a coroutine never started (not
+    warned about): graphql-core's way then, which calls the resolver again."""
+    if not is_awaitable(value):
+        return False
+    close = getattr(value, "close", None)
+    if close is not None:
+        close()
+    return True

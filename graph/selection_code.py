@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from graphql import GraphQLObjectType, GraphQLString, Undefined
 from graphql.pyutils import Path, gather_with_cancel
 
-from graph.plain_fields import AWAITABLE_TYPES, PlainField, is_awaitable
+from graph.plain_fields import AWAITABLE_TYPES, PlainField, is_awaitable, unawaited
 from graph.strawberry_internals import TYPE_CAST_ATTRIBUTE
 
 # A field of a selection: its response name, graphql-core's field details, how it is answered if plain, the
@@ -125,7 +125,7 @@ def _written(parent_type: GraphQLObjectType, steps: list[Step]) -> Callable[...,
         "new_path": _new_path,
         "is_awaitable": is_awaitable,
         "awaitable_types": AWAITABLE_TYPES,
-        "unawaited": _unawaited,
+        "unawaited": unawaited,
         "b2a_base64": b2a_base64,
         "awaited": awaited,
         "usual": _usual,
@@ -289,17 +289,6 @@ def _usual(
         if type(value) is not dict and type(value) is not list and is_awaitable(value):
             pending = [name] if pending is None else [*pending, name]
     return pending
-
-
-def _unawaited(value: Any) -> bool:
-    """Whether a resolver's value is something to await (closed, if a coroutine never started, as
-    graph.plain_fields.resolved does): graphql-core's way then, which calls the resolver again."""
-    if not is_awaitable(value):
-        return False
-    close = getattr(value, "close", None)
-    if close is not None:
-        close()
-    return True
 
 
 async def awaited(results: Any, keys: list[Any]) -> Any:

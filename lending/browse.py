@@ -20,7 +20,7 @@ from lending.filters import TEXT_FIELDS, Clause, LoanFilter, keyword_sql
 from lending.paging import Order, Page, SortValue, check_first, cursor_values, page_of
 from models import Loan, Partner
 from models.bulk import columns_as
-from models.tortoise_internals import instance_from_row
+from models.tortoise_internals import row_reader
 
 PARTNER_PREFIX = "partner."  # how the page's partner columns are named (tortoise's select_related does the same)
 # A sort key that is not a column: the amount still to raise.
@@ -149,12 +149,14 @@ async def loan_page(
     _, rows = await connection.execute_query(sql, parameters.values)  # records: no dict made per row
     loans: list[Loan] = []
     partners: dict[int, Partner] = {}  # a page's loans share a few partners: one instance each
+    read_partner = row_reader(Partner, PARTNER_PREFIX)
+    read_loan = row_reader(Loan, extra=("remaining_cents",), related=("partner",))
     for row in rows[:size]:  # the row past the page only tells that one follows
         partner = partners.get(row["partner_id"])
         if partner is None:
-            partner = partners[row["partner_id"]] = instance_from_row(Partner, row, prefix=PARTNER_PREFIX)
-        loans.append(instance_from_row(Loan, row, extra=("remaining_cents",), related=(("partner", partner),)))
-    loans.extend(instance_from_row(Loan, row, extra=("remaining_cents",)) for row in rows[size:])
+            partner = partners[row["partner_id"]] = read_partner(row)
+        loans.append(read_loan(row, partner))
+    loans.extend(map(row_reader(Loan, extra=("remaining_cents",)), rows[size:]))
     return page_of(loans, order, size, has_previous=after is not None), list(partners.values())
 
 
