@@ -14,7 +14,7 @@ gets one frame, its operation id and the shared text, written to its socket
 
 Anything out of the ordinary goes the subscriber's own way, in order: a socket
 that cannot take the frame at once (closed or closing on either side, the app's
-included (graph/uvicorn_internals.py stop_writes), compressed, or with a full
+included (graph/uvicorn_internals.py stops the Wire), compressed, or with a full
 write buffer: a slow client), an answer
 with errors or one that awaits (a resolver that reads the database), a stopped
 operation, a revoked token. `express` then answers False and the inbox queues

@@ -63,11 +63,17 @@ class Wire:
         return True
 
 
-def stop_writes(scope: Any) -> None:
-    """Stop the Wire of the socket whose ASGI scope this is, if it has one: the app is closing it."""
-    wire = scope.get(SCOPE_KEY)
-    if wire is not None:
-        wire.stop()
+def _stopping(wire: Wire, send: Send) -> Send:
+    """`send`, stopping the Wire when the app closes the socket, whichever part of it does (the protocol
+    handler, the transport limits, a revoked token): uvicorn sends the close frame only once the client's
+    write buffer has drained, and no live event may be written to the socket meanwhile."""
+
+    async def send_stopping(message: Any) -> None:
+        if message["type"] == "websocket.close":
+            wire.stop()
+        await send(message)
+
+    return send_stopping
 
 
 def wire_of(send: Send) -> Wire | None:
@@ -89,7 +95,9 @@ class WireCapture:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        scope[SCOPE_KEY] = wire_of(send)
+        wire = scope[SCOPE_KEY] = wire_of(send)
+        if wire is not None:
+            send = _stopping(wire, send)
         try:
             await self.app(scope, receive, send)
         finally:

@@ -53,7 +53,6 @@ from graph.strawberry_internals import (
     PreExecutionError,
     WebSocketDisconnected,
 )
-from graph.uvicorn_internals import stop_writes
 from graph.websocket_messages import LEGACY, TRANSPORT, message_problem, operation_problem
 from lending.tokens import is_live
 
@@ -111,10 +110,9 @@ class GuardedSocket(AsyncWebSocketAdapter):
     still send has nowhere to go.
     """
 
-    def __init__(self, inner: AsyncWebSocketAdapter, scope: Mapping[str, Any]) -> None:
+    def __init__(self, inner: AsyncWebSocketAdapter) -> None:
         super().__init__(inner.view)
         self.inner = inner
-        self.scope = scope  # the socket's ASGI scope
         self.closed = False
 
     def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
@@ -132,7 +130,6 @@ class GuardedSocket(AsyncWebSocketAdapter):
         if self.closed:
             return
         self.closed = True
-        stop_writes(self.scope)  # live events written straight to the socket stop too (graph/fanout.py)
         with contextlib.suppress(SendAfterClose, WebSocketDisconnect, WebSocketDisconnected):
             await self.inner.close(code, short_reason(reason))
 
@@ -196,7 +193,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.websocket = self.socket = GuardedSocket(self.websocket, self.context.request.scope)
+        self.websocket = self.socket = GuardedSocket(self.websocket)
         self.session = Session(self.context, self.socket, self._stop_operations)
 
     async def handle(self) -> None:
@@ -291,7 +288,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.websocket = self.socket = GuardedSocket(self.websocket, self.context.request.scope)
+        self.websocket = self.socket = GuardedSocket(self.websocket)
         self.session = Session(self.context, self.socket, self._stop_operations)
         self.connection_init_received = False
 

@@ -21,8 +21,6 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph.uvicorn_internals import stop_writes
-
 WS_MESSAGE_TOO_BIG = 1009
 
 
@@ -131,14 +129,14 @@ class TransportLimits:
         self.open_sockets[ip] += 1
         try:
             if self.max_ws_message_bytes:
-                receive, send = self._sized(scope, receive, send)
+                receive, send = self._sized(receive, send)
             await self.app(scope, receive, send)
         finally:
             self.open_sockets[ip] -= 1
             if self.open_sockets[ip] <= 0:
                 del self.open_sockets[ip]
 
-    def _sized(self, scope: Scope, receive: Receive, send: Send) -> tuple[Receive, Send]:
+    def _sized(self, receive: Receive, send: Send) -> tuple[Receive, Send]:
         """receive/send that close the socket on an oversized message and drop what the app sends after."""
         limit = self.max_ws_message_bytes
         closed = False
@@ -156,7 +154,6 @@ class TransportLimits:
                     too_big = len(data) > limit
                 if too_big and not closed:
                     closed = True
-                    stop_writes(scope)  # live events written straight to the socket stop too (graph/fanout.py)
                     await send({"type": "websocket.close", "code": WS_MESSAGE_TOO_BIG, "reason": "Message too big"})
                     return {"type": "websocket.disconnect", "code": WS_MESSAGE_TOO_BIG}
             return message
