@@ -171,6 +171,7 @@ def prime_loans(loaders: Loaders, loans: Callable[[], list[Loan]]) -> None:
     """Remember the loans `loans()` gives, read with their partners (select_related), for the rest of the
     operation: sorted into the loaders only if the operation looks one up by id (a page of a hundred shows
     them through the rows it was read with, and seldom asks for one again)."""
+    loans = functools.cache(loans)  # made once, whichever loader looks first
     loaders.loan.prime_later(lambda: {loan.id: loan for loan in loans()})
     loaders.partner.prime_later(lambda: {loan.partner_id: loan.partner for loan in loans()})
 
