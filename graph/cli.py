@@ -27,6 +27,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
     from graph.runtime import tune_garbage_collector
+    from graph.uvicorn_internals import SOCKET_PROTOCOL
 
     tune_garbage_collector(settings.gc_threshold)  # workers (graph.asgi) tune their own
     # Let uvicorn refuse oversized frames itself too (the app closes them with 1009 as well).
@@ -38,6 +39,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             port=args.port,
             workers=args.workers,
             log_level="info",
+            ws=SOCKET_PROTOCOL,
             ws_max_size=ws_max_size,
             ws_per_message_deflate=settings.ws_per_message_deflate,
         )
@@ -49,6 +51,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             host=args.host,
             port=args.port,
             log_level="info",
+            ws=SOCKET_PROTOCOL,
             ws_max_size=ws_max_size,
             ws_per_message_deflate=settings.ws_per_message_deflate,
         )

@@ -8,9 +8,14 @@ of the cost of fanning an event out (bench/README.md, P3). With uvicorn's `webso
 protocol, which `--ws auto` chooses when websockets is installed, the ASGI `send` is a bound method
 of the connection's protocol object: its transport takes a whole frame at once, as
 `websockets.broadcast` writes them. Any other server or protocol gives no `Wire`, and the app sends
-through `send` as before. tests/test_dependency_internals.py checks the names below.
+through `send` as before.
+
+`lendgraph serve` runs that protocol lighter (SocketProtocol): an idle subscriber's connection is most
+of what a serving process holds (bench/README.md, P3). tests/test_dependency_internals.py checks the
+names below.
 """
 
+import asyncio
 from typing import Any
 
 from starlette.types import Send
@@ -20,6 +25,8 @@ from starlette.types import Send
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
+# uvicorn's `ws` setting for SocketProtocol (a class path, so that `--workers` processes import it too).
+SOCKET_PROTOCOL = "graph.uvicorn_internals:SocketProtocol"
 SCOPE_KEY = "lendgraph.wire"  # where WireCapture leaves a socket's Wire in its ASGI scope
 TEXT_FRAME = 0x81  # FIN and the text opcode: a whole message in one frame (RFC 6455, 5.2)
 
@@ -104,3 +111,97 @@ class WireCapture:
             # The protocol holds the scope: left there, the Wire would make the closed connection's
             # whole state a reference cycle, freed only by a full collection (bench/churn grew by it).
             del scope[SCOPE_KEY]
+
+
+class _Received:
+    """What a connection queues for the app's `receive`, in place of uvicorn's `asyncio.Queue`.
+
+    The same methods uvicorn calls (put_nowait, get, empty), in a list and at most a few waiting
+    futures: the queue's three deques and its event take about 3 KB on every connection, and uvicorn
+    stops reading a socket as soon as one message waits, so there is seldom more than one.
+    """
+
+    __slots__ = ("_getters", "_items")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._getters: list[asyncio.Future[None]] = []
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._getters:
+            getter = self._getters.pop(0)
+            if not getter.done():
+                getter.set_result(None)
+                return
+
+    async def get(self) -> Any:
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                if getter in self._getters:
+                    self._getters.remove(getter)
+                if self._items and not getter.cancelled():
+                    self._wake_one()  # woken, then cancelled: the next reader takes the message
+                raise
+        return self._items.pop(0)
+
+
+class _Writable:
+    """uvicorn's `writable` flag (an asyncio.Event: set while the transport's buffer has room), without
+    the event's deque on every connection; waiters only while a slow client's buffer is full."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = True
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> None:
+        while not self._set:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+
+class SocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol holding less per connection: its receive queue and writable
+    flag without asyncio's deques (_Received, _Writable), and the handshake's request and response
+    (their headers parsed into websockets' objects) let go once the response is sent: the app reads
+    the headers from its scope."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Received()  # type: ignore[assignment]
+        self.writable = _Writable()  # type: ignore[assignment]
+
+    def start_keepalive(self) -> None:
+        # Called once, right after the handshake's response is written: nothing reads them again.
+        self.request = self.response = None  # type: ignore[assignment]
+        super().start_keepalive()

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 
 from graph.app import create_app
 from graph.settings import Settings
+from graph.uvicorn_internals import SOCKET_PROTOCOL
 from lending.ledger import check_books
 from tests import services
 from tests.api import Api
@@ -67,14 +68,14 @@ async def serve(
     clock: FakeClock,
     *,
     websockets: bool = False,
-    ws: str = "auto",
+    ws: str = SOCKET_PROTOCOL,
     fresh: bool = True,
     **settings: Any,
 ) -> AsyncIterator[Api]:
     """Run the app in-process on `url`, HTTP in memory and WebSockets (if asked) on a real port.
 
-    `ws`: uvicorn's WebSocket implementation. `fresh`: a PostgreSQL database is emptied first (False:
-    served as the last app left it).
+    `ws`: uvicorn's WebSocket implementation (by default `lendgraph serve`'s). `fresh`: a PostgreSQL
+    database is emptied first (False: served as the last app left it).
 
     The books are checked when the block ends cleanly; a failure inside it shuts the app down
     (its database connections included) before the next test starts.

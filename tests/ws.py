@@ -11,6 +11,7 @@ import uvicorn
 import websockets
 
 from graph.settings import Settings
+from graph.uvicorn_internals import SOCKET_PROTOCOL
 from tests.clock import FakeClock
 from tests.polling import until
 
@@ -73,7 +74,7 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_on_this_loop(app: Any, ws: str = "auto") -> AsyncIterator[str]:
+async def uvicorn_on_this_loop(app: Any, ws: str = SOCKET_PROTOCOL) -> AsyncIterator[str]:
     """Serve `app` on a free port from the current event loop, with uvicorn's WebSocket implementation `ws`;
     yield its ws:// URL."""
     port = free_port()

@@ -26,6 +26,7 @@ import websockets
 from starlette.applications import Starlette
 
 from graph.app import LendGraphQL
+from graph.uvicorn_internals import SOCKET_PROTOCOL
 from subscriptions.hub import LISTINGS, Hub, Inbox
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
@@ -92,7 +93,9 @@ async def serve_live(url: str, clock: FakeClock, **settings: Any) -> AsyncIterat
     """
     async with serve(url, clock, **{"outbox_poll_interval": 0.2, **settings}) as api:
         port = free_port()
-        config = uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws=SOCKET_PROTOCOL
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         await until(lambda: server.started, "uvicorn to start")
