@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
@@ -166,6 +166,24 @@ class LendGraphQL(GraphQLOverHTTP):
             context.viewer = await viewer_for(authorization, self.clock())
 
 
+class GraphQLSockets:
+    """ASGI middleware: a WebSocket to /graphql goes straight to `endpoint` (the GraphQL endpoint within
+    the transport limits), past the HTTP middleware and the router.
+
+    A socket's ASGI call lasts as long as the socket: each layer it passes keeps a frame, and some a
+    closure or a request object, in memory all that time, on every idle subscriber's connection.
+    """
+
+    def __init__(self, app: ASGIApp, endpoint: ASGIApp, path: str = "/graphql") -> None:
+        self.app, self.endpoint, self.path = app, endpoint, path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == self.path:
+            await self.endpoint(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 async def every(interval: float, job: Callable[[], Awaitable[object]], bus: EventBus) -> None:
     """Run `job` every `interval` seconds; announce the events it may have written."""
     while True:
@@ -244,6 +262,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
 
     routes: list[Any] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Reached only under a root path: GraphQLSockets takes the sockets to /graphql itself.
         WebSocketRoute("/graphql", graphql),
         Route("/health", health),
         Route("/", home),
@@ -257,12 +276,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
 
         stats = memory_stats.endpoint(settings.memory_stats_dir, hub, graphql.shared, rate, graphql.responses)
         routes.append(Route("/debug/memory", stats))
-    transport_limits = Middleware(
-        TransportLimits,
-        max_body_bytes=settings.max_body_bytes,
-        max_ws_message_bytes=settings.max_ws_message_bytes,
-        max_ws_connections_per_ip=settings.max_ws_connections_per_ip,
-    )
+    limited = {
+        "max_body_bytes": settings.max_body_bytes,
+        "max_ws_message_bytes": settings.max_ws_message_bytes,
+        "max_ws_connections_per_ip": settings.max_ws_connections_per_ip,
+    }
+    transport_limits = Middleware(TransportLimits, **limited)
     # Browsers on ALLOWED_ORIGINS may call the API (WebSockets are checked by LendGraphQL). Credentials
     # travel in the Authorization header, never in cookies, so no other site can ride a user's session.
     cors = Middleware(
@@ -273,9 +292,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         expose_headers=["Retry-After", *RATE_LIMIT_HEADERS],
         max_age=600,
     )
-    # Outermost: each socket's Wire, for writing live events straight to it (graph/fanout.py).
-    wires = Middleware(WireCapture)
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[wires, cors, transport_limits])
+    # A GraphQL socket's own way in: its Wire first, for writing live events straight to it (graph/fanout.py).
+    sockets = Middleware(GraphQLSockets, endpoint=WireCapture(TransportLimits(graphql, **limited)))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[sockets, cors, transport_limits])
     app.state.graphql = graphql
     # Resolvers read the limits from their Context; graph.limits.limits_of, from here.
     app.state.limits = limits
