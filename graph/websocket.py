@@ -185,6 +185,35 @@ def _nothing_to_stop() -> None:
     """A session's operations once its socket is gone."""
 
 
+class Pinger:
+    """graphql-transport-ws keep-alive: a `ping` every `interval` seconds once the socket is acknowledged.
+
+    Kept by a timer, with a task only while a ping is being sent: a task asleep between pings would
+    hold its frames on every idle socket.
+    """
+
+    def __init__(self, handler: "TransportWSHandler", interval: float) -> None:
+        self.handler, self.interval = handler, interval
+        self.sending: asyncio.Task[None] | None = None
+        self.timer = asyncio.get_running_loop().call_later(interval, self._due)
+
+    def _due(self) -> None:
+        self.timer = asyncio.get_running_loop().call_later(self.interval, self._due)
+        if self.sending is None and self.handler.connection_acknowledged:
+            self.sending = asyncio.create_task(self.handler.send_message({"type": "ping"}))
+            self.sending.add_done_callback(self._sent)
+
+    def _sent(self, task: "asyncio.Task[None]") -> None:
+        self.sending = None
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("keep-alive ping failed: %r", task.exception())
+
+    async def stop(self) -> None:
+        self.timer.cancel()
+        if self.sending is not None:
+            await cancel_and_wait(self.sending)
+
+
 # ---------------------------------------------------------------- graphql-transport-ws
 
 
@@ -199,19 +228,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle(self) -> None:
         view = self.view
         interval = view.keep_alive_interval if view.keep_alive else None
-        pinger = asyncio.create_task(self._ping(interval)) if interval else None
+        pinger = Pinger(self, interval) if interval else None
         try:
             await super().handle()
         finally:
             if pinger is not None:
-                await cancel_and_wait(pinger)
+                await pinger.stop()
             await self.session.end()
-
-    async def _ping(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            if self.connection_acknowledged:
-                await self.send_message({"type": "ping"})
 
     async def handle_message(self, message: Any) -> None:
         problem = message_problem(message, TRANSPORT)
