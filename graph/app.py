@@ -276,12 +276,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
 
         stats = memory_stats.endpoint(settings.memory_stats_dir, hub, graphql.shared, rate, graphql.responses)
         routes.append(Route("/debug/memory", stats))
-    limited = {
-        "max_body_bytes": settings.max_body_bytes,
-        "max_ws_message_bytes": settings.max_ws_message_bytes,
-        "max_ws_connections_per_ip": settings.max_ws_connections_per_ip,
-    }
-    transport_limits = Middleware(TransportLimits, **limited)
+
+    def limited(app: ASGIApp) -> TransportLimits:
+        return TransportLimits(
+            app,
+            max_body_bytes=settings.max_body_bytes,
+            max_ws_message_bytes=settings.max_ws_message_bytes,
+            max_ws_connections_per_ip=settings.max_ws_connections_per_ip,
+        )
+
     # Browsers on ALLOWED_ORIGINS may call the API (WebSockets are checked by LendGraphQL). Credentials
     # travel in the Authorization header, never in cookies, so no other site can ride a user's session.
     cors = Middleware(
@@ -293,8 +296,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         max_age=600,
     )
     # A GraphQL socket's own way in: its Wire first, for writing live events straight to it (graph/fanout.py).
-    sockets = Middleware(GraphQLSockets, endpoint=WireCapture(TransportLimits(graphql, **limited)))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[sockets, cors, transport_limits])
+    sockets = Middleware(GraphQLSockets, endpoint=WireCapture(limited(graphql)))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[sockets, cors, Middleware(limited)])
     app.state.graphql = graphql
     # Resolvers read the limits from their Context; graph.limits.limits_of, from here.
     app.state.limits = limits
