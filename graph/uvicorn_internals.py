@@ -194,7 +194,7 @@ class SocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol holding less per connection: its receive queue and writable
     flag without asyncio's deques (_Received, _Writable), and the handshake's request and response
     (their headers parsed into websockets' objects) let go once the response is sent: the app reads
-    the headers from its scope."""
+    the headers from its scope, as uvicorn copied them there."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -202,6 +202,8 @@ class SocketProtocol(WebSocketsSansIOProtocol):
         self.writable = _Writable()  # type: ignore[assignment]
 
     def start_keepalive(self) -> None:
-        # Called once, right after the handshake's response is written: nothing reads them again.
+        # Called once, right after the handshake's response is written: nothing reads them again. The
+        # request's headers are emptied too: websockets' parser keeps the request as a local variable.
+        self.request.headers.clear()
         self.request = self.response = None  # type: ignore[assignment]
         super().start_keepalive()
