@@ -106,13 +106,19 @@ async def replay(topic: Topic, after_id: int, through: int, limit: int = BATCH) 
     return await load(events)
 
 
-@dataclass(eq=False)
+# An inbox with nothing queued holds this, not a deque of its own (a deque takes some 600 bytes at once,
+# on every waiting subscriber); the deque is made when an event first waits in it.
+_NOTHING_PENDING: tuple[()] = ()
+
+
+@dataclass(eq=False, slots=True)
 class Inbox:
     """A subscriber's bounded queue of live events: the events, and a future while its subscriber waits.
 
     Every event is offered to every subscriber of its topic, so this is on the hot path of fan-out:
     asyncio.Queue did the same at several times the cost per event (a deque of waiting getters, the
-    loop looked up for each wake-up), and a subscriber has one reader only.
+    loop looked up for each wake-up), and a subscriber has one reader only. Opened by Hub.inbox, as a
+    context manager: leaving it stops the hub's deliveries to it.
     """
 
     topic: Topic
@@ -128,8 +134,17 @@ class Inbox:
     sent_id: int = 0  # the last id sent to the subscriber, by itself or by `express`; express sends only later ones
     # What `wanted` raised: the subscription ends with it, not the hub's delivery to every subscriber.
     failure: Exception | None = None
-    pending: deque[Delivery] = field(init=False, default_factory=deque)
+    pending: "deque[Delivery] | tuple[()]" = field(init=False, default=_NOTHING_PENDING)
     _waiter: "asyncio.Future[None] | None" = field(init=False, default=None)
+    _close: "Callable[[Inbox], None] | None" = field(init=False, default=None)  # set by the hub that opened it
+
+    def __enter__(self) -> "Inbox":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._close is not None:
+            self._close(self)
+            self._close = None
 
     def offer(self, delivery: Delivery) -> None:
         if self.lagging or self.failure is not None:
@@ -150,8 +165,20 @@ class Inbox:
             self.lagging = True
             log.info("subscriber of %s fell behind; it will resync from the outbox", self.topic)
         else:
+            if not self.pending:
+                self.pending = deque()
             self.pending.append(delivery)
         self._wake()
+
+    def take(self) -> Delivery | None:
+        """The oldest queued event (None if none), taken out of the queue."""
+        pending = self.pending
+        if not pending:
+            return None
+        delivery = pending.popleft()
+        if not pending:
+            self.pending = _NOTHING_PENDING
+        return delivery
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -220,18 +247,19 @@ class Hub:
         """Return once the hub knows where to start: subscriptions open their inbox after this."""
         await self._ready.wait()
 
-    @contextlib.contextmanager
-    def inbox(self, topic: Topic, wanted: Callable[[Delivery], bool] | None = None) -> Iterator[Inbox]:
-        """Receive the live events of `topic` from now on (those after `inbox.start_id`), those `wanted` only."""
+    def inbox(self, topic: Topic, wanted: Callable[[Delivery], bool] | None = None) -> Inbox:
+        """Receive the live events of `topic` from now on (those after `inbox.start_id`), those `wanted` only,
+        until the inbox is left (`with hub.inbox(...) as inbox:`)."""
         inbox = Inbox(topic, self.inbox_size, start_id=self.last_id, wanted=wanted)
         self._inboxes.setdefault(topic, set()).add(inbox)
-        try:
-            yield inbox
-        finally:
-            subscribers = self._inboxes[topic]
-            subscribers.discard(inbox)
-            if not subscribers:
-                del self._inboxes[topic]
+        inbox._close = self._closed
+        return inbox
+
+    def _closed(self, inbox: Inbox) -> None:
+        subscribers = self._inboxes[inbox.topic]
+        subscribers.discard(inbox)
+        if not subscribers:
+            del self._inboxes[inbox.topic]
 
     @contextlib.contextmanager
     def watch_revocation(self, token_id: int, revoked: Callable[[], None]) -> Iterator[None]:

@@ -99,11 +99,10 @@ async def follow(
             inbox.sent_id, inbox.express = last, express
             await inbox.wait()
             last, inbox.express = inbox.sent_id, None
-            while inbox.pending and not inbox.lagging:
-                delivery = inbox.pending.popleft()
-                if delivery.id > last:
-                    yield delivery
-                    last = delivery.id
+            while not inbox.lagging and (queued := inbox.take()) is not None:
+                if queued.id > last:
+                    yield queued
+                    last = queued.id
             if inbox.failure is not None and not inbox.pending:
                 raise inbox.failure  # what `wanted` raised on a later event: this subscription ends with it
 
