@@ -21,6 +21,13 @@ def parse_document(query: str, max_lexical_tokens: int) -> DocumentNode:
     return parse(query, max_tokens=max_lexical_tokens or None)
 
 
+@functools.lru_cache(maxsize=1024)
+def shared_text(query: str) -> str:
+    """One copy of each document's text: the first one seen equal to `query` (kept by lru_cache as its
+    answer). A subscription keeps its text as long as it runs, and thousands run the same few."""
+    return query
+
+
 class OperationNameRequired(ValidationRule):
     """Several operations and no operationName: none is run (GraphQL's GetOperation is a request error).
 

@@ -53,7 +53,7 @@ from graph.strawberry_internals import (
     PreExecutionError,
     WebSocketDisconnected,
 )
-from graph.websocket_messages import LEGACY, TRANSPORT, message_problem, operation_problem
+from graph.websocket_messages import LEGACY, TRANSPORT, message_problem, operation_problem, share_text
 from lending.tokens import is_live
 
 log = logging.getLogger("lendgraph.errors")
@@ -241,6 +241,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if problem is not None:
             await self.handle_invalid_message(problem)
             return
+        share_text(message, TRANSPORT)
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: Any) -> None:
@@ -344,6 +345,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         if problem is not None:
             await self.websocket.close(BAD_REQUEST, problem)
             return
+        share_text(message, LEGACY)
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: Any) -> None:

@@ -12,7 +12,7 @@ from graphql import GraphQLError, OperationDefinitionNode, get_operation_ast
 from graphql import OperationType as GraphQLOperationType
 
 from graph.context import Context
-from graph.documents import parse_document
+from graph.documents import parse_document, shared_text
 from graph.limits import limits_of
 
 
@@ -66,6 +66,13 @@ def message_problem(message: object, protocol: Protocol) -> str | None:
     if kind in protocol.with_payload and not _object_or_null(message.get("payload")):
         return f"The {kind} payload must be an object or null"
     return None
+
+
+def share_text(message: dict[str, Any], protocol: Protocol) -> None:
+    """Replace a well-formed start message's query by the one copy kept of equal texts (graph/documents.py)."""
+    if message["type"] == protocol.start:
+        payload = message["payload"]
+        payload["query"] = shared_text(payload["query"])
 
 
 def operation_problem(

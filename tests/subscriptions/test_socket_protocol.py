@@ -1,10 +1,12 @@
-"""The WebSocket connection `lendgraph serve` runs (graph/uvicorn_internals.py SocketProtocol).
+"""What an idle subscriber's connection holds: most of what a serving process holds (bench/README.md, P3).
 
-uvicorn's websockets-sansio protocol with less held per connection: a receive
-queue and a writable flag without asyncio's deques, and the handshake let go
-once answered. It must still take every message in order, wake one reader per
+`lendgraph serve` runs uvicorn's websockets-sansio protocol with less held per
+connection (graph/uvicorn_internals.py SocketProtocol): a receive queue and a
+writable flag without asyncio's deques, and the handshake let go once
+answered. It must still take every message in order, wake one reader per
 message, survive a reader cancelled as it is woken, and hold senders while a
-slow client's buffer is full.
+slow client's buffer is full. Subscribers of one document share one copy of
+its text.
 """
 
 import asyncio
@@ -15,7 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from graph.uvicorn_internals import SocketProtocol, _Received, _Writable
+from graph.websocket import TransportWSHandler
 from tests.api import Api, partner_token
+from tests.polling import until
 from tests.ws import Socket
 
 LISTED = "subscription { loanListed { eventId loan { name } } }"
@@ -39,6 +43,18 @@ async def test_a_served_connection_lets_go_of_its_handshake_and_still_hears_ever
         await live.loan_id(partner, name="Bola")
         assert (await client.next("1"))["loanListed"]["loan"]["name"] == "Bola"
         assert (await client.next("2"))["loanListed"]["loan"]["name"] == "Bola"
+
+
+async def test_subscribers_of_one_document_share_one_copy_of_its_text(live: Api):
+    hub = live.app.state.graphql.hub
+    async with Socket.open(live.ws_url) as first, Socket.open(live.ws_url) as second:
+        await first.subscribe("1", LISTED)
+        await second.subscribe("7", LISTED)
+        await until(lambda: hub.subscriber_count() == 2, "both subscribed")
+        gc.collect()
+        handlers = [h for h in gc.get_objects() if isinstance(h, TransportWSHandler) and h.operations]
+        texts = [operation.query for handler in handlers for operation in handler.operations.values()]
+        assert texts == [LISTED, LISTED] and texts[0] is texts[1]
 
 
 @given(st.lists(st.one_of(st.just("put"), st.just("get")), max_size=40))
