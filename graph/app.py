@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,7 +85,13 @@ class LendGraphQL(GraphQLOverHTTP):
         # Our own GraphiQL page (graph/graphiql), in place of strawberry's, which loads it from a CDN.
         self.graphiql = GraphiQLPage() if settings.graphiql else None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # A socket's call is strawberry's own: not awaited here, it keeps no frame of this for the socket's life.
+        if scope["type"] != "http":
+            return super().__call__(scope, receive, send)
+        return self._answered(scope, receive, send)
+
+    async def _answered(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         except RateLimited as limited:  # raised by get_context, before anything was sent
@@ -94,7 +100,7 @@ class LendGraphQL(GraphQLOverHTTP):
         except Exception as error:
             # The token is looked up before any resolver runs: a database restarting then is a
             # retryable 503 in GraphQL's shape, not a bare "Internal Server Error".
-            if scope["type"] != "http" or not is_transient(error):
+            if not is_transient(error):
                 raise
             log.warning("unavailable before execution: %r", error)
             headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
@@ -177,11 +183,11 @@ class GraphQLSockets:
     def __init__(self, app: ASGIApp, endpoint: ASGIApp, path: str = "/graphql") -> None:
         self.app, self.endpoint, self.path = app, endpoint, path
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Returns the call it passes on, unawaited: a frame of its own would stay for the socket's life too.
         if scope["type"] == "websocket" and scope["path"] == self.path:
-            await self.endpoint(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            return self.endpoint(scope, receive, send)
+        return self.app(scope, receive, send)
 
 
 async def every(interval: float, job: Callable[[], Awaitable[object]], bus: EventBus) -> None:

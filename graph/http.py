@@ -21,6 +21,7 @@ Every refusal made here is logged as one bounded line (graph/errorlog.py).
 """
 
 import json
+from collections.abc import Coroutine
 from typing import Any
 
 from starlette.requests import Request
@@ -144,10 +145,13 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
 
     request_adapter_class = RequestAdapter
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # A socket's call is strawberry's own: not awaited here, it keeps no frame of this for the socket's life.
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
+            return super().__call__(scope, receive, send)
+        return self._over_http(scope, receive, send)
+
+    async def _over_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         # As strawberry's GraphQL.__call__ does for HTTP, with Accept negotiated first and its
         # HTTPException (otherwise plain text, always 400) turned into a GraphQL answer.
         request = Request(scope, receive=receive)

@@ -17,6 +17,7 @@ WebSocket:
 
 import json
 from collections import Counter
+from collections.abc import Awaitable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -65,13 +66,13 @@ class TransportLimits:
         self.max_ws_connections_per_ip = max_ws_connections_per_ip
         self.open_sockets: Counter[str] = Counter()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Returns the call it passes on, unawaited: a socket's call would keep a frame of this as long as it lasts.
         if scope["type"] == "http":
-            await self.http(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await self.websocket(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            return self.http(scope, receive, send)
+        if scope["type"] == "websocket":
+            return self.websocket(scope, receive, send)
+        return self.app(scope, receive, send)
 
     # --- HTTP
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
