@@ -19,6 +19,7 @@ from graph.limits import Limits, client_ip, limits_of
 from graph.limits.rate import rate_limited_error
 from graph.pipeline import announce_events, finish, refusals
 from lending.outbox import watch_writes
+from subscriptions.parking import PARKING
 
 
 class OperationSteps(SchemaExtension):
@@ -42,7 +43,7 @@ class OperationSteps(SchemaExtension):
         if limits is not None:
             if limits.max_lexical_tokens:
                 ec.parse_options["max_tokens"] = limits.max_lexical_tokens
-            if isinstance(getattr(ec.context, "request", None), WebSocket):
+            if isinstance(getattr(ec.context, "request", None), WebSocket) and not _resumed():
                 self.refusal = await _count_operation(limits, ec.context)
         yield
         finish(ec.result, ec.context)
@@ -81,3 +82,9 @@ async def _count_operation(limits: Limits, context: object) -> GraphQLError | No
         if usage.exceeded:
             return rate_limited_error(usage, rate.clock())
     return None
+
+
+def _resumed() -> bool:
+    """This run continues a parked subscription (subscriptions/parking.py): the same operation, counted once."""
+    parking = PARKING.get()
+    return parking is not None and parking.resumed

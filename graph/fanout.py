@@ -50,7 +50,7 @@ class Target(NamedTuple):
 
     wire: "weakref.ref[Wire]"
     head: bytes  # each `next` message up to its data: the operation id and the message type
-    task: "weakref.ref[asyncio.Task[object]]"  # once it is cancelled (stopped, revoked, gone), nothing more
+    task: "weakref.ref[asyncio.Task[object]]"  # once it is being cancelled (stopped, revoked, gone), nothing more
 
 
 TARGET: ContextVar[Target | None] = ContextVar("lendgraph_fanout_target", default=None)
@@ -87,8 +87,8 @@ def express_lane(context: Context, present: Callable[[Delivery], object]) -> Exp
 
     def express(delivery: Delivery) -> bool:
         try:
-            task = task_of()
-            if task is None or task.cancelling() or token_id in revoked:
+            task = task_of()  # gone once the subscription parked (subscriptions/parking.py): stopping closes its inbox
+            if (task is not None and task.cancelling()) or token_id in revoked:
                 return False
             answers = delivery.answers
             tail = answers.get(selection, _UNKNOWN)

@@ -31,8 +31,10 @@ What the handlers add to strawberry's:
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import uuid
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -55,6 +57,8 @@ from graph.strawberry_internals import (
 )
 from graph.websocket_messages import LEGACY, TRANSPORT, message_problem, operation_problem, share_text
 from lending.tokens import is_live
+from subscriptions.hub import Inbox
+from subscriptions.parking import PARKING, Parked, Parking
 
 log = logging.getLogger("lendgraph.errors")
 
@@ -224,6 +228,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         super().__init__(*args, **kwargs)
         self.websocket = self.socket = GuardedSocket(self.websocket)
         self.session = Session(self.context, self.socket, self._stop_operations)
+        # Each running or parked subscription's Parking, by operation id (subscriptions/parking.py).
+        self.parkings: dict[str, Parking] = {}
+        # The socket's own context, for the task that resumes a parked subscription: the resume is called
+        # where the hub hands out an event, whose context is the hub's.
+        self.task_context = contextvars.copy_context()
 
     async def handle(self) -> None:
         view = self.view
@@ -258,17 +267,56 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self.session.start()
 
     def _stop_operations(self) -> None:
-        # Cancelled, not forgotten: shutdown() waits for their ends.
+        # Cancelled, not forgotten: shutdown() waits for their ends. Parked ones have no task: their inboxes close.
         for operation in self.operations.values():
             if operation.task is not None:
                 operation.task.cancel()
+        for parking in self.parkings.values():
+            parking.close()
 
-    async def run_operation(self, operation: Operation[Context, None]) -> None:
-        """Strawberry's, but every failure is an `error` message for this operation; the socket stays open."""
+    async def cleanup_operation(self, operation_id: str) -> None:
+        parking = self.parkings.pop(operation_id, None)
+        if parking is not None:
+            parking.close()
+        await super().cleanup_operation(operation_id)
+
+    def _parking(self, operation_id: str, adopted: Inbox | None = None) -> Parking:
+        """A Parking for a run of the operation, kept by operation id; it refers to this handler weakly (the run's
+        task context holds it, and the operation holds the task)."""
+        handler = weakref.ref(self)
+
+        def resume(parked: Parking, inbox: Inbox) -> None:
+            owner = handler()
+            operation = owner.operations.get(operation_id) if owner is not None else None
+            if owner is None or operation is None or owner.parkings.get(operation_id) is not parked:
+                inbox.close()  # stopped meanwhile
+            else:
+                owner._resume(operation, inbox)
+
+        parking = self.parkings[operation_id] = Parking(resume, adopted)
+        return parking
+
+    def _resume(self, operation: Operation[Context, None], inbox: Inbox) -> None:
+        """Run a parked subscription again, in a task of its own, continuing with its inbox."""
+        # Kept at once: if the operation stops before the task runs, cleanup_operation closes the inbox.
+        parking = self._parking(operation.id, inbox)
+        task = asyncio.create_task(self.run_operation(operation, parking), context=self.task_context.copy())
+        task.add_done_callback(self._task_done)
+        operation.task = task
+
+    async def run_operation(self, operation: Operation[Context, None], parking: Parking | None = None) -> None:
+        """Strawberry's, but every failure is an `error` message for this operation; the socket stays open.
+
+        A subscription waiting for live events that can go straight to the socket parks: this task ends,
+        its inbox stays open (subscriptions/parking.py); `parking` is given to the run that resumes it.
+        """
+        if parking is None:
+            parking = self._parking(operation.id)
         try:
             if not await self.session.allows_operation():
                 return
             aim(self.context, operation.id, "next")
+            PARKING.set(parking)
             problem = operation_problem(self.context, operation.query, operation.operation_name)
             if problem is not None:
                 await operation.send_initial_errors([problem])
@@ -293,6 +341,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     await operation.send_next(result)
                     first = False
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except Parked:  # waiting without this task now; resumed by its inbox when needed
+            return
         except asyncio.CancelledError:
             # Stopped (`complete`, the socket gone, the token revoked): end quietly. Re-raised, the
             # error would stay on the task, its traceback holding this frame, so the operation, the
@@ -302,6 +352,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await operation.send_initial_errors([error])
         except Exception as error:  # the client hears of it; the log has the traceback
             await operation.send_initial_errors([internal_error(error)])
+        finally:
+            if not parking.parked:
+                parking.close()  # the inbox it was given to continue with, if it never took it
+                if self.parkings.get(operation.id) is parking:
+                    del self.parkings[operation.id]
 
 
 # ---------------------------------------------------------------- graphql-ws (legacy)

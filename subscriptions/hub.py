@@ -135,6 +135,9 @@ class Inbox:
     # What `wanted` raised: the subscription ends with it, not the hub's delivery to every subscriber.
     failure: Exception | None = None
     pending: "deque[Delivery] | tuple[()]" = field(init=False, default=_NOTHING_PENDING)
+    # Called (once) in place of waking a waiting reader when there is none: a parked subscription's resume
+    # (subscriptions/parking.py). Must not raise.
+    wakeup: "Callable[[], None] | None" = None
     _waiter: "asyncio.Future[None] | None" = field(init=False, default=None)
     _close: "Callable[[Inbox], None] | None" = field(init=False, default=None)  # set by the hub that opened it
 
@@ -142,6 +145,10 @@ class Inbox:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the hub's deliveries to this inbox (again: nothing)."""
         if self._close is not None:
             self._close(self)
             self._close = None
@@ -182,8 +189,12 @@ class Inbox:
 
     def _wake(self) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+        elif self.wakeup is not None:
+            wakeup, self.wakeup = self.wakeup, None
+            wakeup()
 
     async def wait(self) -> None:
         """Return once an event is pending, the subscriber lags or `wanted` failed (at once if so already)."""

@@ -22,7 +22,8 @@ from lending.filters import LoanFilter
 from lending.loans import loan_exists
 from lending.tokens import PORTFOLIO_READ
 from models import LoanStatus
-from subscriptions.hub import BATCH, LISTINGS, Delivery, Hub, Topic, replay
+from subscriptions.hub import BATCH, LISTINGS, Delivery, Hub, Inbox, Topic, replay
+from subscriptions.parking import PARKING
 
 Wanted = Callable[[Delivery], bool]  # which of a topic's events a subscriber wants
 E = TypeVar("E")
@@ -72,15 +73,23 @@ async def follow(
     hub: Hub, topic: Topic, after_id: int | None, wanted: Wanted | None = None, express: Express | None = None
 ) -> AsyncIterator[Delivery]:
     """Events of `topic` (those `wanted` only): first those after `after_id` from the outbox, then live
-    ones, each once. While it waits with nothing queued, live ones go to `express` first (see Inbox).
+    ones, each once. While it waits with nothing queued, live ones go to `express` first (see Inbox),
+    and where its runner allows, it parks instead of waiting (subscriptions/parking.py).
 
     The replay reads only up to the hub's horizon, read after the inbox is open: what lies beyond it
     reaches the inbox live, in order.
     """
     await hub.ready()
-    with hub.inbox(topic, wanted) as inbox:
-        last = inbox.start_id if after_id is None else after_id
-        catch_up = after_id is not None
+    parking = PARKING.get()
+    adopted = parking.adopt() if parking is not None else None
+    inbox = adopted if adopted is not None else hub.inbox(topic, wanted)
+    parked = False
+    try:
+        if adopted is not None:  # a parked subscription resumed: what waits in its inbox comes next
+            last, catch_up = adopted.sent_id, False
+        else:
+            last = inbox.start_id if after_id is None else after_id
+            catch_up = after_id is not None
         while True:
             if catch_up or inbox.lagging:
                 # Clear the flag first: what arrives meanwhile is queued, and duplicates are skipped below.
@@ -97,6 +106,9 @@ async def follow(
             if cancelled():
                 raise asyncio.CancelledError
             inbox.sent_id, inbox.express = last, express
+            if express is not None and parking is not None and parking.may_park() and _idle(inbox):
+                parked = True
+                parking.park(inbox)  # the stream ends here (Parked); the inbox stays open
             await inbox.wait()
             last, inbox.express = inbox.sent_id, None
             while not inbox.lagging and (queued := inbox.take()) is not None:
@@ -105,6 +117,14 @@ async def follow(
                     last = queued.id
             if inbox.failure is not None and not inbox.pending:
                 raise inbox.failure  # what `wanted` raised on a later event: this subscription ends with it
+    finally:
+        if not parked:
+            inbox.close()
+
+
+def _idle(inbox: Inbox) -> bool:
+    """Nothing for the subscriber's own stream to send: waiting, it would block."""
+    return not inbox.pending and not inbox.lagging and inbox.failure is None
 
 
 def listed_matching(loan_filter: LoanFilter) -> Wanted:

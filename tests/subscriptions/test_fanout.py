@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import gc
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import cast
 
 import pytest
@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from graph.uvicorn_internals import WebSocketsSansIOProtocol
 from models import Event, EventKind
 from subscriptions.hub import Delivery, Hub, Inbox, Topic, load
+from subscriptions.parking import PARKING, Parked, Parking
 from subscriptions.resolvers import follow
 from tests.api import Api, partner_token
 from tests.clock import FakeClock
@@ -229,10 +230,9 @@ class OneInboxHub:
     async def ready(self) -> None:
         return None
 
-    @contextlib.contextmanager
-    def inbox(self, topic: Topic, wanted: object = None) -> Iterator[Inbox]:
+    def inbox(self, topic: Topic, wanted: object = None) -> Inbox:
         self.opened = Inbox(topic, size=1000)
-        yield self.opened
+        return self.opened
 
 
 def delivery(event_id: int) -> Delivery:
@@ -243,30 +243,41 @@ def delivery(event_id: int) -> Delivery:
     taken=st.lists(st.booleans(), min_size=1, max_size=30),
     pauses=st.lists(st.booleans(), max_size=30),
     sends_await=st.lists(st.booleans(), max_size=30),
+    parks=st.booleans(),
 )
 async def test_each_event_reaches_its_subscriber_once_and_in_order_whichever_way_it_goes(
-    taken: list[bool], pauses: list[bool], sends_await: list[bool]
+    taken: list[bool], pauses: list[bool], sends_await: list[bool], parks: bool
 ):
     """`express` takes some events and declines others (a full buffer, an answer with errors); the
-    subscriber sends the rest itself, sometimes awaiting its socket, while the hub goes on offering."""
+    subscriber sends the rest itself, sometimes awaiting its socket, while the hub goes on offering.
+    A subscriber that parks (subscriptions/parking.py) has no task until the first event declined,
+    then a new one that continues with its inbox."""
     hub = OneInboxHub()
     sent: list[int] = []
+    runs: list[asyncio.Task[None]] = []
 
     def express(delivery: Delivery) -> bool:
         if taken[delivery.id - 1]:
             sent.append(delivery.id)
         return taken[delivery.id - 1]
 
-    async def subscriber() -> None:
-        async for delivery in follow(cast(Hub, hub), Topic("loan", 1), None, express=express):
-            if delivery.id <= len(sends_await) and sends_await[delivery.id - 1]:
-                await asyncio.sleep(0)  # executing it, or the socket's send, awaits: the hub goes on meanwhile
-            sent.append(delivery.id)
+    async def subscriber(parking: Parking | None) -> None:
+        PARKING.set(parking)
+        with contextlib.suppress(Parked):
+            async for delivery in follow(cast(Hub, hub), Topic("loan", 1), None, express=express):
+                if delivery.id <= len(sends_await) and sends_await[delivery.id - 1]:
+                    await asyncio.sleep(0)  # executing it, or the socket's send, awaits: the hub goes on meanwhile
+                sent.append(delivery.id)
 
-    task = asyncio.create_task(subscriber())
+    def resume(parked: Parking, inbox: Inbox) -> None:
+        runs.append(asyncio.create_task(subscriber(Parking(resume, inbox))))
+
+    runs.append(asyncio.create_task(subscriber(Parking(resume) if parks else None)))
     try:
         await until(lambda: hub.opened is not None, "the subscriber's inbox")
         inbox = cast(Inbox, hub.opened)
+        if parks:
+            await until(lambda: runs[0].done(), "the subscriber parked")
         for event_id in range(1, len(taken) + 1):
             inbox.offer(delivery(event_id))
             if event_id <= len(pauses) and pauses[event_id - 1]:
@@ -274,6 +285,9 @@ async def test_each_event_reaches_its_subscriber_once_and_in_order_whichever_way
         await until(lambda: len(sent) >= len(taken), "every event sent", within=5, every=0)
         await asyncio.sleep(0)
         assert sent == list(range(1, len(taken) + 1))
+        # Parked, it runs again once, at the first event express declined, and never parks again.
+        assert len(runs) == (1 + (False in taken) if parks else 1)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
