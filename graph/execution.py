@@ -19,7 +19,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from graphql import (
     ArgumentNode,
@@ -213,7 +213,7 @@ class SharingExecutor(DirectExecution):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.async_helpers = _weak_helpers(self)
+        self.async_helpers = cast(GraphQLResolveInfoHelpers, _WeakHelpers(self))
 
     def cancellable_iterable(self, iterable: AsyncIterable[T]) -> AsyncIterable[T]:
         # graphql-core calls this once per subscription, in the operation's task, with the resolver's
@@ -270,22 +270,27 @@ def selection_of(executor: StrawberryGraphQLCoreExecutionContext, context: Conte
     return id(executor.operation), inner, (context.viewer if viewer_specific else None)
 
 
-def _weak_helpers(executor: StrawberryGraphQLCoreExecutionContext) -> GraphQLResolveInfoHelpers:
-    """graphql-core's helpers for resolvers, holding the executor weakly.
+class _WeakHelpers:
+    """graphql-core's helpers for resolvers (GraphQLResolveInfoHelpers' gather and track), holding the
+    executor weakly.
 
     graphql-core gives them the executor's own bound methods: a reference cycle, so every finished
     execution, with its context and DataLoaders, waited for a full collection (bench/churn). Copies
     made per subscription event share these helpers and live only while the stream holds the original.
+    One small object per executor, its methods bound only when called: a subscription keeps its
+    executor as long as it listens.
     """
-    owner = weakref.ref(executor)
 
-    def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
-        return owner().gather_async_work(values)  # type: ignore[union-attr]
+    __slots__ = ("_owner",)
 
-    def track(values: Sequence[Any]) -> None:
-        owner().track_async_work(values)  # type: ignore[union-attr]
+    def __init__(self, executor: StrawberryGraphQLCoreExecutionContext) -> None:
+        self._owner = weakref.ref(executor)
 
-    return GraphQLResolveInfoHelpers(gather=gather, track=track)
+    def gather(self, values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        return self._owner().gather_async_work(values)  # type: ignore[union-attr]
+
+    def track(self, values: Sequence[Any]) -> None:
+        self._owner().track_async_work(values)  # type: ignore[union-attr]
 
 
 def _data_of(result: Any) -> Any:

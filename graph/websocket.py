@@ -275,10 +275,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             parking.close()
 
     async def cleanup_operation(self, operation_id: str) -> None:
+        """Strawberry's, for an operation that may have no task (parked): its inbox is closed instead."""
         parking = self.parkings.pop(operation_id, None)
         if parking is not None:
             parking.close()
-        await super().cleanup_operation(operation_id)
+        operation = self.operations.pop(operation_id, None)
+        if operation is not None and operation.task is not None:
+            operation.task.cancel()  # not awaited here: shutdown() waits for the tasks
 
     def _parking(self, operation_id: str, adopted: Inbox | None = None) -> Parking:
         """A Parking for a run of the operation, kept by operation id; it refers to this handler weakly (the run's
@@ -342,6 +345,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     first = False
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except Parked:  # waiting without this task now; resumed by its inbox when needed
+            operation.task = None  # the finished task, its coroutine with it, would stay as long as it listens
             return
         except asyncio.CancelledError:
             # Stopped (`complete`, the socket gone, the token revoked): end quietly. Re-raised, the
