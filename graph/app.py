@@ -35,7 +35,7 @@ from graph.schema import VIEWER_FIELDS, schema
 from graph.settings import Settings
 from graph.uvicorn_internals import WireCapture
 from graph.webapp import webapp_routes
-from graph.websocket import LegacyWSHandler, TransportWSHandler
+from graph.websocket import KeepAlive, LegacyWSHandler, TransportWSHandler
 from lending import autolend, matchers
 from lending.loans import expire_loans
 from models import db
@@ -82,6 +82,8 @@ class LendGraphQL(GraphQLOverHTTP):
             if settings.response_cache_size > 0
             else None
         )
+        # graphql-transport-ws pings, from one timer for every socket (strawberry keeps only graphql-ws alive).
+        self.pings = KeepAlive(settings.keep_alive_interval) if settings.keep_alive_interval > 0 else None
         # Our own GraphiQL page (graph/graphiql), in place of strawberry's, which loads it from a CDN.
         self.graphiql = GraphiQLPage() if settings.graphiql else None
 

@@ -32,6 +32,8 @@ What the handlers add to strawberry's:
 import asyncio
 import contextlib
 import contextvars
+import functools
+import json
 import logging
 import uuid
 import weakref
@@ -39,7 +41,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 from graphql import GraphQLError
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketDisconnected as SendAfterClose
 from strawberry.types import ExecutionResult
 
@@ -55,6 +57,7 @@ from graph.strawberry_internals import (
     PreExecutionError,
     WebSocketDisconnected,
 )
+from graph.uvicorn_internals import SCOPE_KEY, Wire
 from graph.websocket_messages import LEGACY, TRANSPORT, message_problem, operation_problem, share_text
 from lending.tokens import is_live
 from subscriptions.hub import Inbox
@@ -189,33 +192,52 @@ def _nothing_to_stop() -> None:
     """A session's operations once its socket is gone."""
 
 
-class Pinger:
-    """graphql-transport-ws keep-alive: a `ping` every `interval` seconds once the socket is acknowledged.
+PING = json.dumps({"type": "ping"}).encode()  # as the handler's own send_message writes it
 
-    Kept by a timer, with a task only while a ping is being sent: a task asleep between pings would
-    hold its frames on every idle socket.
+
+class KeepAlive:
+    """graphql-transport-ws keep-alive: a `ping` every `interval` seconds to every acknowledged socket.
+
+    One timer for all the sockets of an app (LendGraphQL.pings): a timer per socket takes most of a
+    kilobyte under uvloop, and a task asleep between pings more, on every idle subscriber. Where the
+    socket has a Wire (graph/uvicorn_internals.py), the ping is written straight to it; otherwise, or
+    when the Wire cannot take it at once, a task sends it as any message is sent (one at a time).
     """
 
-    def __init__(self, handler: "TransportWSHandler", interval: float) -> None:
-        self.handler, self.interval = handler, interval
-        self.sending: asyncio.Task[None] | None = None
-        self.timer = asyncio.get_running_loop().call_later(interval, self._due)
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._sockets: dict[TransportWSHandler, asyncio.Task[None] | None] = {}  # and the ping being sent
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, handler: "TransportWSHandler") -> None:
+        self._sockets[handler] = None
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.interval, self._due)
+
+    async def remove(self, handler: "TransportWSHandler") -> None:
+        sending = self._sockets.pop(handler, None)
+        if not self._sockets and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if sending is not None:
+            await cancel_and_wait(sending)
 
     def _due(self) -> None:
-        self.timer = asyncio.get_running_loop().call_later(self.interval, self._due)
-        if self.sending is None and self.handler.connection_acknowledged:
-            self.sending = asyncio.create_task(self.handler.send_message({"type": "ping"}))
-            self.sending.add_done_callback(self._sent)
+        self._timer = asyncio.get_running_loop().call_later(self.interval, self._due)
+        for handler, sending in list(self._sockets.items()):
+            if sending is not None or not handler.connection_acknowledged:
+                continue
+            wire = handler.wire
+            if wire is None or not wire.write(PING, b""):
+                task = asyncio.create_task(handler.send_message({"type": "ping"}))
+                task.add_done_callback(functools.partial(self._sent, handler))
+                self._sockets[handler] = task
 
-    def _sent(self, task: "asyncio.Task[None]") -> None:
-        self.sending = None
+    def _sent(self, handler: "TransportWSHandler", task: "asyncio.Task[None]") -> None:
+        if self._sockets.get(handler) is task:
+            self._sockets[handler] = None
         if not task.cancelled() and task.exception() is not None:
             log.warning("keep-alive ping failed: %r", task.exception())
-
-    async def stop(self) -> None:
-        self.timer.cancel()
-        if self.sending is not None:
-            await cancel_and_wait(self.sending)
 
 
 # ---------------------------------------------------------------- graphql-transport-ws
@@ -233,16 +255,18 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         # The socket's own context, for the task that resumes a parked subscription: the resume is called
         # where the hub hands out an event, whose context is the hub's.
         self.task_context = contextvars.copy_context()
+        request = self.context.request
+        self.wire: Wire | None = request.scope.get(SCOPE_KEY) if isinstance(request, WebSocket) else None
 
     async def handle(self) -> None:
-        view = self.view
-        interval = view.keep_alive_interval if view.keep_alive else None
-        pinger = Pinger(self, interval) if interval else None
+        pings: KeepAlive | None = getattr(self.view, "pings", None)
+        if pings is not None:
+            pings.add(self)
         try:
             await super().handle()
         finally:
-            if pinger is not None:
-                await pinger.stop()
+            if pings is not None:
+                await pings.remove(self)
             await self.session.end()
 
     async def handle_message(self, message: Any) -> None:

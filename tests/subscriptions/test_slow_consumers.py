@@ -253,6 +253,29 @@ async def test_an_idle_graphql_transport_ws_socket_gets_server_pings(database_ur
             assert (await ws.next("l"))["loanListed"]["loan"]["name"] == "Amina"
 
 
+@pytest.mark.parametrize("ws", [SOCKET_PROTOCOL, "websockets"], ids=["wire", "no wire"])
+async def test_every_socket_gets_its_pings_from_the_one_timer_with_or_without_a_wire(database_url, clock, ws):
+    # uvicorn's older `websockets` implementation gives no Wire: the pings are sent as any message is.
+    async def pings_within(connection: websockets.ClientConnection, seconds: float) -> int:
+        await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await asyncio.wait_for(connection.recv(), 5))["type"] == "connection_ack"
+        count = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while True:
+                    assert json.loads(await connection.recv()) == {"type": "ping"}
+                    count += 1
+        return count
+
+    async with (
+        serve(database_url, clock, websockets=True, ws=ws, keep_alive_interval=0.1) as api,
+        websockets.connect(api.ws_url, subprotocols=[TRANSPORT_WS]) as first,
+        websockets.connect(api.ws_url, subprotocols=[TRANSPORT_WS]) as second,
+    ):
+        counts = await asyncio.gather(pings_within(first, 1.0), pings_within(second, 1.0))
+        assert min(counts) >= 3, counts
+
+
 async def test_an_idle_legacy_graphql_ws_socket_gets_keep_alives(database_url, clock):
     async with (
         serve_live(database_url, clock, keep_alive_interval=0.1) as live,
