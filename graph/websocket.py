@@ -369,7 +369,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     first = False
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except Parked:  # waiting without this task now; resumed by its inbox when needed
-            operation.task = None  # the finished task, its coroutine with it, would stay as long as it listens
+            if operation.task is asyncio.current_task():  # not yet resumed in a new one
+                operation.task = None  # the finished task, its coroutine with it, would stay as long as it listens
             return
         except asyncio.CancelledError:
             # Stopped (`complete`, the socket gone, the token revoked): end quietly. Re-raised, the
