@@ -16,6 +16,7 @@ names below.
 """
 
 import asyncio
+import weakref
 from typing import Any
 
 from starlette.types import Send
@@ -190,11 +191,51 @@ class _Writable:
                     self._waiters.remove(waiter)
 
 
+class _PingSchedule:
+    """uvicorn's keep-alive pings (every `ws_ping_interval`, a socket that does not answer within
+    `ws_ping_timeout` closed) of every SocketProtocol of one event loop, from one timer that ticks each
+    second: a timer per connection takes most of a kilobyte under uvloop, on every idle socket."""
+
+    TICK = 1.0  # seconds: how late a ping may be
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.due: dict[SocketProtocol, float] = {}  # loop time of each one's next ping
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, protocol: "SocketProtocol", delay: float) -> None:
+        self.due[protocol] = self.loop.time() + delay
+        if self.timer is None:
+            self.timer = self.loop.call_later(self.TICK, self._tick)
+
+    def discard(self, protocol: "SocketProtocol") -> None:
+        self.due.pop(protocol, None)
+
+    def _tick(self) -> None:
+        now = self.loop.time()
+        for protocol, at in list(self.due.items()):
+            if at <= now:
+                del self.due[protocol]
+                protocol.send_keepalive_ping()
+        self.timer = self.loop.call_later(self.TICK, self._tick) if self.due else None
+
+
+_PINGS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PingSchedule]" = weakref.WeakKeyDictionary()
+
+
+def _pings(loop: asyncio.AbstractEventLoop) -> _PingSchedule:
+    schedule = _PINGS.get(loop)
+    if schedule is None:
+        schedule = _PINGS[loop] = _PingSchedule(loop)
+    return schedule
+
+
 class SocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol holding less per connection: its receive queue and writable
-    flag without asyncio's deques (_Received, _Writable), and the handshake's request and response
-    (their headers parsed into websockets' objects) let go once the response is sent: the app reads
-    the headers from its scope, as uvicorn copied them there."""
+    flag without asyncio's deques (_Received, _Writable), the handshake's request and response (their
+    headers parsed into websockets' objects) let go once the response is sent (the app reads the
+    headers from its scope, as uvicorn copied them there), and its keep-alive pings from one timer for
+    all (_PingSchedule)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -207,3 +248,11 @@ class SocketProtocol(WebSocketsSansIOProtocol):
         self.request.headers.clear()
         self.request = self.response = None  # type: ignore[assignment]
         super().start_keepalive()
+
+    def schedule_ping(self) -> None:
+        assert self.ping_interval is not None
+        _pings(self.loop).add(self, max(0.0, self.ping_interval - self.last_ping_rtt))
+
+    def stop_keepalive(self) -> None:
+        _pings(self.loop).discard(self)
+        super().stop_keepalive()

@@ -272,6 +272,14 @@ async def test_uvicorn_still_has_the_connection_state_a_wire_reads():
         f"{_version('uvicorn')}: the ASGI send of a websockets-sansio connection is no longer its protocol's "
         "bound method. Adapt wire_of in graph/uvicorn_internals.py."
     )
+    # What SocketProtocol replaces or overrides: its queue and flag, the handshake it lets go, its pings.
+    replaced = ("queue", "writable", "loop", "ping_interval", "last_ping_rtt")
+    overridden = ("start_keepalive", "schedule_ping", "stop_keepalive", "send_keepalive_ping", "handle_connect")
+    missing = [name for name in (*replaced, *overridden) if not hasattr(protocol, name)]
+    assert not missing, (
+        f"{_version('uvicorn')}'s websockets-sansio protocol no longer has {missing}. "
+        "Adapt SocketProtocol in graph/uvicorn_internals.py."
+    )
 
 
 def _our_subclasses_of_dependencies() -> list[tuple[type, type]]:

@@ -13,14 +13,15 @@ import asyncio
 import gc
 
 import pytest
+import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graph.uvicorn_internals import SocketProtocol, _Received, _Writable
+from graph.uvicorn_internals import SOCKET_PROTOCOL, SocketProtocol, _Received, _Writable
 from graph.websocket import TransportWSHandler
 from tests.api import Api, partner_token
 from tests.polling import until
-from tests.ws import Socket
+from tests.ws import Socket, free_port
 
 LISTED = "subscription { loanListed { eventId loan { name } } }"
 
@@ -55,6 +56,31 @@ async def test_subscribers_of_one_document_share_one_copy_of_its_text(live: Api)
         handlers = [h for h in gc.get_objects() if isinstance(h, TransportWSHandler) and h.operations]
         texts = [operation.query for handler in handlers for operation in handler.operations.values()]
         assert texts == [LISTED, LISTED] and texts[0] is texts[1]
+
+
+async def test_uvicorns_pings_come_from_one_timer_and_are_answered(live: Api):
+    # uvicorn pings every ws_ping_interval and closes a socket whose pong is later than ws_ping_timeout.
+    config = uvicorn.Config(
+        live.app, port=free_port(), log_level="warning", lifespan="off", ws=SOCKET_PROTOCOL, ws_ping_interval=0.1
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        await until(lambda: server.started, "uvicorn to start")
+        url = f"ws://127.0.0.1:{config.port}/graphql"
+        async with Socket.open(url) as first, Socket.open(url) as second:
+            here = {client.connection.local_address[:2] for client in (first, second)}
+            protocols = [p for p in server.server_state.connections if p.client in here]
+            assert len(protocols) == 2 and all(isinstance(p, SocketProtocol) for p in protocols)
+            # Each pinged and its pong read (the client answers by itself): a round trip was timed.
+            await until(lambda: all(p.last_ping_rtt > 0 for p in protocols), "both pinged", within=5)
+            assert all(p.ping_timer is None for p in protocols)  # no timer of their own
+            await first.subscribe("1", LISTED)
+            await live.loan_id(await partner_token(), name="Amina")
+            assert (await first.next("1"))["loanListed"]["loan"]["name"] == "Amina"
+    finally:
+        server.should_exit = True
+        await serving
 
 
 @given(st.lists(st.one_of(st.just("put"), st.just("get")), max_size=40))
