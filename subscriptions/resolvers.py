@@ -5,6 +5,7 @@ follows live events from the hub; ids already delivered are never sent again.
 """
 
 import asyncio
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated, TypeVar
 
@@ -127,18 +128,28 @@ def _idle(inbox: Inbox) -> bool:
     return not inbox.pending and not inbox.lagging and inbox.failure is None
 
 
+@functools.lru_cache(maxsize=4096)
+def verdict_key(loan_filter: LoanFilter) -> object:
+    """The key of a filter's verdicts on a delivery, one per distinct filter (while cached): thousands of
+    subscribers share a few filters, each its own equal instance, and a filter as the key would be hashed
+    field by field and compared with `==` at every listing, for each of them. Hashed by identity."""
+    return object()
+
+
 def listed_matching(loan_filter: LoanFilter) -> Wanted:
     """The listings that pass `loan_filter`, each loan judged as it was listed (the event shows it as it is
     now). An event without its loan is let through, to fail in its subscriber's own stream."""
+
+    key = verdict_key(loan_filter)
 
     def wanted(delivery: Delivery) -> bool:
         loan = delivery.loan
         if loan is None:
             return True
-        verdict = delivery.verdicts.get(loan_filter)
+        verdict = delivery.verdicts.get(key)
         if verdict is None:
             status = LoanStatus(delivery.event.payload["status"])
-            verdict = delivery.verdicts[loan_filter] = loan_filter.matches(loan, loan.partner.risk_tenths, status)
+            verdict = delivery.verdicts[key] = loan_filter.matches(loan, loan.partner.risk_tenths, status)
         return verdict
 
     return wanted

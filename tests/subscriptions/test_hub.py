@@ -166,3 +166,25 @@ async def test_a_queued_event_keeps_none_of_the_answers_encoded_while_it_was_han
         hub.hand_out(delivery(1))
     assert [d.id for d in inbox.pending] == [1]
     assert inbox.pending[0].answers == {}
+
+
+def test_subscribers_with_equal_filters_share_one_verdict_per_listing():
+    """Thousands of loanListed subscribers share a few filters, each its own equal instance: each distinct
+    filter is judged once per listing, under one key hashed by identity (subscriptions/resolvers.py)."""
+    from types import SimpleNamespace
+
+    from lending.filters import LoanFilter
+    from models import LoanStatus
+    from subscriptions.resolvers import listed_matching
+
+    loan = SimpleNamespace(country_code="KE", sector="FOOD", gender="FEMALE", partner=SimpleNamespace(risk_tenths=40))
+    listed = Delivery(
+        Event(id=1, kind=EventKind.LOAN_LISTED, loan_id=1, payload={"status": LoanStatus.FUNDRAISING.value}),
+        loan=loan,  # type: ignore[arg-type]
+    )
+    kenya = [listed_matching(LoanFilter(countries=("KE",))) for _ in range(3)]
+    uganda = listed_matching(LoanFilter(countries=("UG",)))
+    assert [wanted(listed) for wanted in kenya] == [True, True, True] and uganda(listed) is False
+    assert sorted(listed.verdicts.values()) == [False, True]  # two filters judged, not four subscribers
+    # ...kept under keys hashed by identity, not by the filters' fields (compared with == on every lookup)
+    assert all(type(key) is object for key in listed.verdicts)
