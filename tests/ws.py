@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ import websockets
 
 from graph.settings import Settings
 from graph.uvicorn_internals import SOCKET_PROTOCOL
+from graph.websocket import TransportWSHandler
 from tests.clock import FakeClock
 from tests.polling import until
 
@@ -99,4 +101,10 @@ async def uvicorn_on_this_loop(app: Any, ws: str = SOCKET_PROTOCOL) -> AsyncIter
         await task
 
 
-__all__ = ["FakeClock", "Socket", "uvicorn_on_this_loop"]
+def socket_handlers() -> list[TransportWSHandler]:
+    """The server's graphql-transport-ws handlers of the sockets with an operation, this process's."""
+    gc.collect()  # what earlier tests left
+    return [h for h in gc.get_objects() if isinstance(h, TransportWSHandler) and h.operations]
+
+
+__all__ = ["FakeClock", "Socket", "socket_handlers", "uvicorn_on_this_loop"]

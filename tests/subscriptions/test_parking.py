@@ -12,19 +12,12 @@ import asyncio
 import gc
 
 from graph.uvicorn_internals import SocketProtocol
-from graph.websocket import TransportWSHandler
 from subscriptions.hub import Hub
 from tests.api import Api, partner_token
 from tests.polling import until
-from tests.ws import Socket
+from tests.ws import Socket, socket_handlers
 
 LISTED = "subscription { loanListed { eventId loan { name } } }"
-
-
-def handler_of(hub: Hub) -> TransportWSHandler:
-    gc.collect()
-    [handler] = [h for h in gc.get_objects() if isinstance(h, TransportWSHandler) and h.operations]
-    return handler
 
 
 async def test_an_idle_subscriber_has_no_task_and_still_hears_every_event(live: Api):
@@ -34,7 +27,7 @@ async def test_an_idle_subscriber_has_no_task_and_still_hears_every_event(live: 
     async with Socket.open(live.ws_url) as client:
         await client.subscribe("1", LISTED)
         await until(lambda: hub.subscriber_count() == 1, "the subscriber listening")
-        handler = handler_of(hub)
+        [handler] = socket_handlers()
         await until(lambda: handler.operations["1"].task is None, "the subscriber parked")
         assert handler.parkings["1"].parked
         written = shared.written
@@ -53,7 +46,7 @@ async def test_a_parked_subscriber_that_cannot_take_an_event_gets_a_task_and_eve
     async with Socket.open(live.ws_url, token) as client:
         await client.subscribe("1", LISTED)
         await until(lambda: hub.subscriber_count() == 1, "the subscriber listening")
-        handler = handler_of(hub)
+        [handler] = socket_handlers()
         await until(lambda: handler.operations["1"].task is None, "the subscriber parked")
         bucket = rate.token(handler.context.viewer)  # the socket's operations count against its token
         counted = (await rate.peek(bucket)).used
@@ -89,8 +82,7 @@ async def test_stopping_a_parked_subscription_or_closing_its_socket_closes_its_i
         await first.subscribe("1", LISTED)
         await second.subscribe("1", LISTED)
         await until(lambda: hub.subscriber_count() == 2, "both listening")
-        gc.collect()
-        handlers = [h for h in gc.get_objects() if isinstance(h, TransportWSHandler) and h.operations]
+        handlers = socket_handlers()
         await until(lambda: all(h.parkings.get("1") and h.parkings["1"].parked for h in handlers), "both parked")
         await first.stop("1")
         await until(lambda: hub.subscriber_count() == 1, "the stopped one's inbox closed")

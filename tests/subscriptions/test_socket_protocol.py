@@ -18,10 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from graph.uvicorn_internals import SOCKET_PROTOCOL, SocketProtocol, _Received, _Writable
-from graph.websocket import TransportWSHandler
 from tests.api import Api, partner_token
 from tests.polling import until
-from tests.ws import Socket, free_port
+from tests.ws import Socket, free_port, socket_handlers
 
 LISTED = "subscription { loanListed { eventId loan { name } } }"
 
@@ -52,8 +51,7 @@ async def test_subscribers_of_one_document_share_one_copy_of_its_text(live: Api)
         await first.subscribe("1", LISTED)
         await second.subscribe("7", LISTED)
         await until(lambda: hub.subscriber_count() == 2, "both subscribed")
-        gc.collect()
-        handlers = [h for h in gc.get_objects() if isinstance(h, TransportWSHandler) and h.operations]
+        handlers = socket_handlers()
         texts = [operation.query for handler in handlers for operation in handler.operations.values()]
         assert texts == [LISTED, LISTED] and texts[0] is texts[1]
 
