@@ -207,6 +207,17 @@ class Inbox:
             self._waiter = None
 
 
+def _admitted(members: set[Inbox], delivery: Delivery) -> bool:
+    """Whether a group's filter passes `delivery`, asked of one of its members; True if it raises (each
+    member then meets the error itself, and its subscription ends with it)."""
+    for inbox in members:
+        try:
+            return bool(inbox.wanted(delivery))  # type: ignore[misc]  # a group's members have a `wanted`
+        except Exception:
+            return True
+    return False
+
+
 class Hub:
     def __init__(
         self,
@@ -224,7 +235,8 @@ class Hub:
         self.reader = OutboxReader()
         self.revoked: set[int] = set()  # tokens revoked since this process started
         self._revocation_watchers: dict[int, set[Callable[[], None]]] = {}
-        self._inboxes: dict[Topic, set[Inbox]] = {}
+        # Each topic's inboxes, by their filter's group (None: each judges for itself; see Hub.inbox).
+        self._inboxes: dict[Topic, dict[object, set[Inbox]]] = {}
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -260,17 +272,31 @@ class Hub:
 
     def inbox(self, topic: Topic, wanted: Callable[[Delivery], bool] | None = None) -> Inbox:
         """Receive the live events of `topic` from now on (those after `inbox.start_id`), those `wanted` only,
-        until the inbox is left (`with hub.inbox(...) as inbox:`)."""
+        until the inbox is left (`with hub.inbox(...) as inbox:`).
+
+        A `wanted` with a `group` attribute judges every event as every other of its group does (the same
+        filter): the hub asks one of them per event, and offers the event to none of the group's inboxes
+        when it refuses, rather than to each of thousands of listing subscribers to refuse in turn.
+        """
         inbox = Inbox(topic, self.inbox_size, start_id=self.last_id, wanted=wanted)
-        self._inboxes.setdefault(topic, set()).add(inbox)
+        groups = self._inboxes.setdefault(topic, {})
+        groups.setdefault(getattr(wanted, "group", None), set()).add(inbox)
         inbox._close = self._closed
         return inbox
 
     def _closed(self, inbox: Inbox) -> None:
-        subscribers = self._inboxes[inbox.topic]
-        subscribers.discard(inbox)
-        if not subscribers:
-            del self._inboxes[inbox.topic]
+        groups = self._inboxes[inbox.topic]
+        group = getattr(inbox.wanted, "group", None)
+        members = groups[group]
+        members.discard(inbox)
+        if not members:
+            del groups[group]
+            if not groups:
+                del self._inboxes[inbox.topic]
+
+    def inboxes(self, topic: Topic) -> set[Inbox]:
+        """The open inboxes of `topic`."""
+        return {inbox for members in self._inboxes.get(topic, {}).values() for inbox in members}
 
     @contextlib.contextmanager
     def watch_revocation(self, token_id: int, revoked: Callable[[], None]) -> Iterator[None]:
@@ -288,7 +314,7 @@ class Hub:
                 del self._revocation_watchers[token_id]
 
     def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._inboxes.values())
+        return sum(len(members) for groups in self._inboxes.values() for members in groups.values())
 
     def topic_count(self) -> int:
         """Topics with a subscriber in this process."""
@@ -339,8 +365,11 @@ class Hub:
             for revoked in list(self._revocation_watchers.pop(token_id, ())):
                 revoked()
         for topic in topics_of(delivery.event):
-            for inbox in self._inboxes.get(topic, ()):
-                inbox.offer(delivery)
+            for group, members in self._inboxes.get(topic, {}).items():
+                if group is not None and not _admitted(members, delivery):
+                    continue
+                for inbox in members:
+                    inbox.offer(delivery)
         # Encoded for this hand-out only: a slow subscriber's queue holds the delivery, not its answers.
         delivery.answers.clear()
         self.reader.delivered(delivery.event)

@@ -136,23 +136,30 @@ def verdict_key(loan_filter: LoanFilter) -> object:
     return object()
 
 
-def listed_matching(loan_filter: LoanFilter) -> Wanted:
-    """The listings that pass `loan_filter`, each loan judged as it was listed (the event shows it as it is
-    now). An event without its loan is let through, to fail in its subscriber's own stream."""
+class ListedMatching:
+    """The listings that pass a filter, each loan judged as it was listed (the event shows it as it is
+    now). An event without its loan is let through, to fail in its subscriber's own stream.
 
-    key = verdict_key(loan_filter)
+    Subscribers of equal filters share a `group` (their verdict's key): the hub asks one of them per
+    listing (subscriptions/hub.py Hub.inbox).
+    """
 
-    def wanted(delivery: Delivery) -> bool:
+    __slots__ = ("group", "loan_filter")
+
+    def __init__(self, loan_filter: LoanFilter) -> None:
+        self.loan_filter = loan_filter
+        self.group = verdict_key(loan_filter)
+
+    def __call__(self, delivery: Delivery) -> bool:
         loan = delivery.loan
         if loan is None:
             return True
-        verdict = delivery.verdicts.get(key)
+        verdict = delivery.verdicts.get(self.group)
         if verdict is None:
             status = LoanStatus(delivery.event.payload["status"])
-            verdict = delivery.verdicts[key] = loan_filter.matches(loan, loan.partner.risk_tenths, status)
+            verdict = self.loan_filter.matches(loan, loan.partner.risk_tenths, status)
+            delivery.verdicts[self.group] = verdict
         return verdict
-
-    return wanted
 
 
 @strawberry.type(
@@ -187,7 +194,7 @@ class Subscription:
         ] = None,
         after: Annotated[str | None, strawberry.argument(description=AFTER_EVENT)] = None,
     ) -> AsyncGenerator[LoanListedEvent, None]:
-        wanted = listed_matching(filter.to_domain()) if filter else None
+        wanted = ListedMatching(filter.to_domain()) if filter else None
         async for event in live(info, LISTINGS, after, LoanListedEvent.of, wanted):
             yield event
 

@@ -175,16 +175,50 @@ def test_subscribers_with_equal_filters_share_one_verdict_per_listing():
 
     from lending.filters import LoanFilter
     from models import LoanStatus
-    from subscriptions.resolvers import listed_matching
+    from subscriptions.resolvers import ListedMatching
 
     loan = SimpleNamespace(country_code="KE", sector="FOOD", gender="FEMALE", partner=SimpleNamespace(risk_tenths=40))
     listed = Delivery(
         Event(id=1, kind=EventKind.LOAN_LISTED, loan_id=1, payload={"status": LoanStatus.FUNDRAISING.value}),
         loan=loan,  # type: ignore[arg-type]
     )
-    kenya = [listed_matching(LoanFilter(countries=("KE",))) for _ in range(3)]
-    uganda = listed_matching(LoanFilter(countries=("UG",)))
+    kenya = [ListedMatching(LoanFilter(countries=("KE",))) for _ in range(3)]
+    uganda = ListedMatching(LoanFilter(countries=("UG",)))
     assert [wanted(listed) for wanted in kenya] == [True, True, True] and uganda(listed) is False
     assert sorted(listed.verdicts.values()) == [False, True]  # two filters judged, not four subscribers
     # ...kept under keys hashed by identity, not by the filters' fields (compared with == on every lookup)
     assert all(type(key) is object for key in listed.verdicts)
+
+
+class Judge:
+    """A subscriber's filter of a group (one filter shared by many subscribers), counting its calls."""
+
+    def __init__(self, group: str, verdict: bool, fails: bool = False) -> None:
+        self.group, self.verdict, self.fails, self.calls = group, verdict, fails, 0
+
+    def __call__(self, delivery: Delivery) -> bool:
+        self.calls += 1
+        if self.fails:
+            raise ValueError("a broken filter")
+        return self.verdict
+
+
+def test_an_event_a_group_refuses_is_offered_to_none_of_its_inboxes():
+    hub = Hub(EventBus("memory://"))
+    refusing = [Judge("no", False) for _ in range(3)]
+    passing = [Judge("yes", True) for _ in range(2)]
+    failing = [Judge("broken", True, fails=True) for _ in range(2)]
+    with contextlib.ExitStack() as stack:
+        inboxes = {
+            judge: stack.enter_context(hub.inbox(Topic("loan", 1), judge)) for judge in refusing + passing + failing
+        }
+        plain = stack.enter_context(hub.inbox(Topic("loan", 1)))
+        hub.hand_out(delivery(1))
+        assert sum(judge.calls for judge in refusing) == 1  # asked once for the group
+        assert not any(inboxes[judge].pending for judge in refusing)
+        assert all([d.id for d in inboxes[judge].pending] == [1] for judge in passing)
+        assert [d.id for d in plain.pending] == [1]
+        # A filter that raises ends each of its subscriptions with the error, and no one else's.
+        assert all(isinstance(inboxes[judge].failure, ValueError) for judge in failing)
+        assert hub.subscriber_count() == 8
+    assert hub.subscriber_count() == 0 and hub.topic_count() == 0

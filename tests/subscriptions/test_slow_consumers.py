@@ -72,7 +72,7 @@ class Live:
         return self.app.state.graphql
 
     def inboxes(self, topic=LISTINGS) -> set[Inbox]:
-        return set(self.hub._inboxes.get(topic, ()))
+        return self.hub.inboxes(topic)
 
     async def subscribers(self, count: int) -> None:
         """Wait until the hub has `count` subscribers: a subscription sent is then really listening."""
