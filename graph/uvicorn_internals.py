@@ -114,6 +114,17 @@ class WireCapture:
             del scope[SCOPE_KEY]
 
 
+async def _woken(waiters: list["asyncio.Future[None]"]) -> None:
+    """Wait, in `waiters`, until a future of ours there is given a result; out of the list again after."""
+    waiter = asyncio.get_running_loop().create_future()
+    waiters.append(waiter)
+    try:
+        await waiter
+    finally:
+        if waiter in waiters:
+            waiters.remove(waiter)
+
+
 class _Received:
     """What a connection queues for the app's `receive`, in place of uvicorn's `asyncio.Queue`.
 
@@ -144,15 +155,11 @@ class _Received:
 
     async def get(self) -> Any:
         while not self._items:
-            getter = asyncio.get_running_loop().create_future()
-            self._getters.append(getter)
             try:
-                await getter
+                await _woken(self._getters)
             except BaseException:
-                if getter in self._getters:
-                    self._getters.remove(getter)
-                if self._items and not getter.cancelled():
-                    self._wake_one()  # woken, then cancelled: the next reader takes the message
+                if self._items:
+                    self._wake_one()  # perhaps woken, then cancelled: the next reader takes the message
                 raise
         return self._items.pop(0)
 
@@ -182,13 +189,7 @@ class _Writable:
 
     async def wait(self) -> None:
         while not self._set:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+            await _woken(self._waiters)
 
 
 class _PingSchedule:

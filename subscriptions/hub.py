@@ -196,9 +196,13 @@ class Inbox:
             wakeup, self.wakeup = self.wakeup, None
             wakeup()
 
+    def idle(self) -> bool:
+        """Nothing for the subscriber's own stream to do: no event pending, not lagging, no failure."""
+        return not self.pending and not self.lagging and self.failure is None
+
     async def wait(self) -> None:
         """Return once an event is pending, the subscriber lags or `wanted` failed (at once if so already)."""
-        if self.pending or self.lagging or self.failure is not None:
+        if not self.idle():
             return
         self._waiter = asyncio.get_running_loop().create_future()
         try:
@@ -208,14 +212,13 @@ class Inbox:
 
 
 def _admitted(members: set[Inbox], delivery: Delivery) -> bool:
-    """Whether a group's filter passes `delivery`, asked of one of its members; True if it raises (each
-    member then meets the error itself, and its subscription ends with it)."""
-    for inbox in members:
-        try:
-            return bool(inbox.wanted(delivery))  # type: ignore[misc]  # a group's members have a `wanted`
-        except Exception:
-            return True
-    return False
+    """Whether a group's filter passes `delivery`, asked of one of its members (a group is never empty);
+    True if it raises (each member then meets the error itself, and its subscription ends with it)."""
+    judge = next(iter(members)).wanted
+    try:
+        return bool(judge(delivery))  # type: ignore[misc]  # a group's members have a `wanted`
+    except Exception:
+        return True
 
 
 class Hub:

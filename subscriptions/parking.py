@@ -44,7 +44,8 @@ class Parking:
         # Starts the run that adopts the inbox; must not raise. Reachable from the run's task (its context
         # holds PARKING), so it should not hold the runner strongly: a reference cycle otherwise.
         self._resume = resume
-        self.resumed = adopted is not None  # this run continues a parked one (not counted as a new operation)
+        # This run continues a parked one: it does not park again, nor count as a new operation.
+        self.resumed = adopted is not None
         self._adopted = adopted
         self._inbox: Inbox | None = None  # while parked
 
@@ -56,9 +57,6 @@ class Parking:
         """The parked inbox this run continues with (once), or None: `follow` opens its own."""
         adopted, self._adopted = self._adopted, None
         return adopted
-
-    def may_park(self) -> bool:
-        return not self.resumed
 
     def park(self, inbox: Inbox) -> NoReturn:
         """Leave `inbox` open, its express lane set, to be resumed when it needs a reader; end the stream."""

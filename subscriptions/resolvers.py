@@ -23,7 +23,7 @@ from lending.filters import LoanFilter
 from lending.loans import loan_exists
 from lending.tokens import PORTFOLIO_READ
 from models import LoanStatus
-from subscriptions.hub import BATCH, LISTINGS, Delivery, Hub, Inbox, Topic, replay
+from subscriptions.hub import BATCH, LISTINGS, Delivery, Hub, Topic, replay
 from subscriptions.parking import PARKING
 
 Wanted = Callable[[Delivery], bool]  # which of a topic's events a subscriber wants
@@ -107,7 +107,7 @@ async def follow(
             if cancelled():
                 raise asyncio.CancelledError
             inbox.sent_id, inbox.express = last, express
-            if express is not None and parking is not None and parking.may_park() and _idle(inbox):
+            if express is not None and parking is not None and not parking.resumed and inbox.idle():
                 parked = True
                 parking.park(inbox)  # the stream ends here (Parked); the inbox stays open
             await inbox.wait()
@@ -121,11 +121,6 @@ async def follow(
     finally:
         if not parked:
             inbox.close()
-
-
-def _idle(inbox: Inbox) -> bool:
-    """Nothing for the subscriber's own stream to send: waiting, it would block."""
-    return not inbox.pending and not inbox.lagging and inbox.failure is None
 
 
 @functools.lru_cache(maxsize=4096)
