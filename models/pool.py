@@ -11,23 +11,28 @@ tortoise takes a connection from the pool for every statement run outside a
 transaction and gives it back after: an HTTP request that reads its token
 and then lends queued twice for the pool, behind every request that arrived
 in between, and paid asyncpg's acquire and release twice. Within `holding()`
-(an HTTP request's execution, graph/http.py) the first connection given back
-is kept instead, and the block's next statements take it again; it returns
-to the pool when the block ends, or earlier by `let_go()` (before waiting
-for something other than the database, so that a waiting request holds no
-connection). A statement that runs while the kept one is busy (two fields
-read at once) takes another from the pool as before, and gives it back. A
-connection is kept only if it is open, outside a transaction, and given back
-after a statement that succeeded, by a task not being cancelled (a statement
-that failed or timed out may still be running): asyncpg's own release then
-tidies it up. One the server closes while it is kept (a restart) asyncpg
-takes back itself; the next statement takes another.
+(an HTTP request's execution, graph/http.py) the first connection taken is
+kept instead, and the block's statements all run on it, one at a time: a
+statement that comes while another of the block runs (two fields read at
+once) waits for it, rather than take a second connection while keeping the
+first; blocks that each kept one and waited for a second would otherwise
+wait for each other once the pool ran dry, until the pool's timeout. The
+connection returns to the pool when the block ends, or earlier by
+`let_go()` (before waiting for something other than the database, so that a
+waiting request holds no connection).
+
+A connection is kept only if it is open, outside a transaction, and given
+back after a statement that succeeded, by a task not being cancelled (a
+statement that failed or timed out may still be running): asyncpg's own
+release then tidies it up. One the server closes while it is kept (a
+restart) goes back to asyncpg, and the next statement takes another.
 
 models/db.py names this module as the engine of PostgreSQL URLs.
 """
 
 import asyncio
 import contextlib
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
@@ -35,8 +40,9 @@ from typing import Any
 
 import asyncpg
 
-from models.tortoise_internals import AsyncpgDBClient
+from models.tortoise_internals import AsyncpgDBClient, TransactionContextPooled, TransactionWrapper, get_connections
 
+log = logging.getLogger(__name__)
 ACQUIRE_TIMEOUT = 30.0  # seconds; above the longest wait bench P6's thousands of concurrent calls see
 
 
@@ -45,20 +51,31 @@ class PoolExhausted(ConnectionError):
 
 
 class Held:
-    """The connection one `holding()` block keeps between its statements."""
+    """The connection one `holding()` block keeps, and runs its statements on one at a time."""
 
-    __slots__ = ("busy", "connection", "open", "pool")
+    __slots__ = ("busy", "connection", "freed", "open", "pool")
 
     def __init__(self) -> None:
         self.connection: Any = None
         self.pool: BoundedPool | None = None  # the pool `connection` came from
-        self.busy = False  # a statement is running on it
+        self.busy: asyncio.Task[Any] | None = None  # the task whose statement runs on it
         self.open = True  # the block has not ended
+        self.freed: asyncio.Event | None = None  # set when it is no longer busy, made when a statement waits
+
+    def free(self) -> None:
+        self.busy = None
+        self.wake()
+
+    def wake(self) -> None:
+        """Let the statements waiting for the connection look again."""
+        if self.freed is not None:
+            self.freed.set()
+            self.freed = None
 
     async def give_back(self) -> None:
         """Return the kept connection to its pool, if it is not in use."""
         connection, pool = self.connection, self.pool
-        if connection is not None and pool is not None and not self.busy:
+        if connection is not None and pool is not None and self.busy is None:
             self.connection = None
             await pool.give_back(connection)
 
@@ -68,7 +85,7 @@ _held: ContextVar[Held | None] = ContextVar("lendgraph_held_connection", default
 
 @contextlib.asynccontextmanager
 async def holding() -> AsyncIterator[None]:
-    """Run the block's statements on one pooled connection where they run one at a time (see above)."""
+    """Run the block's statements on one pooled connection, one at a time (see above)."""
     held = Held()
     token = _held.set(held)
     try:
@@ -76,6 +93,7 @@ async def holding() -> AsyncIterator[None]:
     finally:
         _held.reset(token)
         held.open = False  # a statement still running on it (a task the block left behind) gives it back
+        held.wake()  # and statements waiting for it take one from the pool
         await held.give_back()
 
 
@@ -108,7 +126,7 @@ def _keepable(connection: Any) -> bool:
 
 class BoundedPool:
     """An asyncpg pool whose `acquire` waits at most `seconds` (tortoise awaits it, never `async with`),
-    and which lends a `holding()` block the connection it keeps."""
+    and which runs a `holding()` block's statements on the connection it keeps."""
 
     def __init__(self, pool: asyncpg.Pool, seconds: float) -> None:
         self._pool, self._seconds = pool, seconds
@@ -118,11 +136,41 @@ class BoundedPool:
 
     async def acquire(self) -> Any:
         held = _held.get()
-        if held is not None and held.open and held.connection is not None and not held.busy:
-            if _open(held.connection):
-                held.busy = True
-                return held.connection
-            held.connection = None  # closed while kept: asyncpg has it back already
+        if held is None or not held.open:
+            return await self._acquire()
+        task = asyncio.current_task()
+        if held.busy is not None:
+            if held.busy is task:  # its own statement runs on it (a connection set aside): never wait for itself
+                return await self._acquire()
+            await self._wait(held)
+            if not held.open:
+                return await self._acquire()
+        held.busy = task
+        connection = held.connection
+        if connection is not None and _open(connection):
+            return connection
+        try:
+            if connection is not None:  # the server closed it while it was kept
+                held.connection = None
+                await self.give_back(connection)
+            held.connection, held.pool = await self._acquire(), self
+        except BaseException:
+            held.free()
+            raise
+        return held.connection
+
+    async def _wait(self, held: Held) -> None:
+        """Wait until no other statement of the block runs on its connection, as long as for the pool."""
+        try:
+            async with asyncio.timeout(self._seconds):
+                while held.busy is not None and held.open:
+                    if held.freed is None:
+                        held.freed = asyncio.Event()
+                    await held.freed.wait()
+        except TimeoutError as error:
+            raise PoolExhausted(f"the request's connection did not come free within {self._seconds} s") from error
+
+    async def _acquire(self) -> Any:
         try:
             return await self._pool.acquire(timeout=self._seconds)
         except TimeoutError as error:
@@ -130,19 +178,38 @@ class BoundedPool:
 
     async def release(self, connection: Any, **kwargs: Any) -> None:
         held = _held.get()
-        if held is not None and held.open:
-            if held.connection is connection:
-                held.busy = False
-                if _keepable(connection):
-                    return
+        if held is not None and held.connection is connection:
+            keep = held.open and _keepable(connection)
+            if not keep:
                 held.connection = None
-            elif held.connection is None and _keepable(connection):
-                held.connection, held.pool = connection, self
+            held.free()
+            if keep:
                 return
         await self._pool.release(connection, **kwargs)
 
     async def give_back(self, connection: Any) -> None:
-        await self._pool.release(connection)
+        """Return a connection a block kept. asyncpg's release of one the server closed may fail; the
+        connection is then asyncpg's to clean up, and the request's answer stands."""
+        try:
+            await self._pool.release(connection)
+        except (asyncpg.InterfaceError, asyncpg.InternalClientError) as error:
+            log.warning("giving a kept database connection back failed: %s", error)
+
+
+class _Transaction(TransactionContextPooled):
+    """tortoise's transaction on a pooled connection, which gives the connection back when BEGIN fails (a
+    connection the server closed, a cancelled request): tortoise keeps it, and leaves the task's statements
+    going to the transaction that never began."""
+
+    async def __aenter__(self) -> Any:
+        try:
+            return await super().__aenter__()
+        except BaseException:
+            connection = self.client._connection
+            if connection is not None:  # taken, then BEGIN failed
+                get_connections().reset(self.token)
+                await self.client._parent._pool.release(connection)
+            raise
 
 
 class BoundedAsyncpgClient(AsyncpgDBClient):
@@ -154,6 +221,9 @@ class BoundedAsyncpgClient(AsyncpgDBClient):
 
     async def create_pool(self, **kwargs: Any) -> Any:
         return BoundedPool(await super().create_pool(**kwargs), self.acquire_timeout)
+
+    def _in_transaction(self) -> Any:
+        return _Transaction(TransactionWrapper(self), self._pool_init_lock)
 
 
 client_class = BoundedAsyncpgClient  # what tortoise reads from an engine module

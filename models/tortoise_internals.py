@@ -21,6 +21,12 @@ from tortoise import Tortoise, timezone
 # tortoise's client for PostgreSQL: models/pool.py subclasses it to give it a pool whose wait is bounded.
 from tortoise.backends.asyncpg import AsyncpgDBClient
 
+# A transaction on a connection from that pool as tortoise's client makes it (the wrapper of the connection,
+# and the context that acquires, begins and releases): models/pool.py makes it give the connection back when
+# BEGIN fails, which tortoise 1.1 does not (it keeps the connection, and the task in a transaction never begun).
+from tortoise.backends.asyncpg.client import TransactionWrapper
+from tortoise.backends.base.client import TransactionContextPooled
+
 # A database URL as the connection settings tortoise makes of it (engine and credentials): models/db.py
 # adds an asyncpg pool setting that a URL cannot carry.
 from tortoise.backends.base.config_generator import expand_db_url
@@ -28,6 +34,9 @@ from tortoise.backends.base.config_generator import expand_db_url
 # tortoise caches compiled INSERTs by connection name, not by dialect: models/db.py clears the cache
 # before it connects, since a process may reconnect to another kind of database (the tests do).
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+# The task's connections by name, where a transaction puts itself while it runs (models/pool.py).
+from tortoise.connection import get_connections
 
 # A clause tortoise has no lookup for (lending/filters.py): a Q subclass whose `resolve` turns the
 # query's ResolveContext (the model and its table) into a QueryModifier (the WHERE criterion).
@@ -47,7 +56,10 @@ __all__ = [
     "Function",
     "QueryModifier",
     "ResolveContext",
+    "TransactionContextPooled",
+    "TransactionWrapper",
     "expand_db_url",
+    "get_connections",
     "init_for_every_task",
     "instance_from_row",
     "read_with",
