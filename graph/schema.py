@@ -12,6 +12,7 @@ from graph.context import Info
 from graph.execution import SharingExecutor
 from graph.extensions import OperationSteps
 from graph.ids import find_node
+from graph.input_builders import build_inputs_directly
 from graph.permissions import VIEWER_DEPENDENT, ForbiddenAsResult, viewer_fields
 from graph.pipeline import Schema
 from graph.types.decimals import DecimalScalar
@@ -87,6 +88,8 @@ schema = Schema(
     # Batched requests (a JSON array of operations) stay off: `batching_config` is not set, so
     # strawberry answers 400 "Batching is not enabled" (tests/security/test_batching.py).
 )
+# Each input object built by a function made for its type (graph/input_builders.py).
+build_inputs_directly(schema)
 
 # The fields whose value depends on who asks, read off the schema once (graph/permissions.py):
 # a shared subscription result that selects one is never reused for another viewer.

@@ -55,6 +55,11 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+# Input objects (graph/input_builders.py): what an input type's `from_input` hook is handed (it converts a
+# value as strawberry does), and the wrappers of a field's resolved type it tells apart.
+from strawberry.types.arguments import InputContext
+from strawberry.types.base import StrawberryList, StrawberryMaybe, StrawberryOptional
+
 # A cast (`strawberry.cast(Type, obj)`) is an attribute of the object: graph/direct_fields.py trusts an
 # object's class only when it carries none.
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
@@ -64,6 +69,8 @@ from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+# Where strawberry keeps, on a graphql-core type or field, the strawberry definition it was made from.
+DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 BASIC_RESOLVER = "_get_basic_result"  # strawberry's resolver of a field that reads one attribute, and does nothing else
 SYNC_RESOLVER = "_resolver"  # strawberry's resolver of a field whose own resolver is not a coroutine function
 EXCEPTION_HANDLERS = "field_exception_handlers"  # what SYNC_RESOLVER's closure calls the field's exception handlers
@@ -173,6 +180,7 @@ def node_id_attribute(field: GraphQLField) -> str | None:
 
 __all__ = [
     "BASIC_RESOLVER",
+    "DEFINITION_BACKREF",
     "TYPE_CAST_ATTRIBUTE",
     "AsyncHTTPRequestAdapter",
     "AsyncWebSocketAdapter",
@@ -182,6 +190,7 @@ __all__ = [
     "DirectResolver",
     "GraphQLCoreConverter",
     "HTTPException",
+    "InputContext",
     "InvalidOperationTypeError",
     "MaybeNullValidationRule",
     "NonJsonMessageReceived",
@@ -192,6 +201,9 @@ __all__ = [
     "PreExecutionError",
     "StarletteRequestAdapter",
     "StrawberryGraphQLCoreExecutionContext",
+    "StrawberryList",
+    "StrawberryMaybe",
+    "StrawberryOptional",
     "WebSocketDisconnected",
     "checked_class",
     "describe_enum_values",

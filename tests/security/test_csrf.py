@@ -92,6 +92,12 @@ async def test_only_allowed_origins_may_read_responses(database_url, clock):
         assert "x-ratelimit-remaining" in read.headers["access-control-expose-headers"].lower()
         foreign = await api.http.post("/graphql", json=query, headers={"Origin": EVIL})
         assert "access-control-allow-origin" not in foreign.headers  # the browser hides the answer
+        # A client that is no browser sends no Origin (its POST takes graph/app.py's shortcut): the same
+        # answer and limits, and nothing about origins.
+        plain = await api.http.post("/graphql", json=query)
+        assert plain.status_code == 200 and plain.json() == read.json() == foreign.json()
+        assert "x-ratelimit-remaining" in plain.headers
+        assert not [name for name in plain.headers if name.startswith("access-control-")]
 
 
 async def test_without_allowed_origins_no_other_site_may_read_responses(api):
