@@ -18,6 +18,7 @@ from tortoise.models import Model
 
 from lending.errors import InsufficientCredit
 from lending.transactions import current_unit, retried
+from models.bulk import select_values
 from models.db import causes, may_run_again
 from models.tortoise_internals import instance_from_row
 
@@ -62,10 +63,9 @@ async def call(statement: str, arguments: Sequence[Any], *, needed: int) -> dict
     """
     if current_unit() is not None:
         raise RuntimeError("a money function runs as a transaction of its own, not inside transactions.atomic")
-    connection = Tortoise.get_connection("default")
 
     async def once() -> dict[str, Any]:
-        _, rows = await connection.execute_query(statement, list(arguments))
+        rows = await select_values(statement, arguments)
         answer = rows[0]["answer"]
         return dict(json.loads(answer) if isinstance(answer, str) else answer)
 

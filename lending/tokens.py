@@ -154,7 +154,7 @@ _LENDER = "lender__"  # the prefix of the lender's columns in the lookup's row
 
 
 @functools.cache
-def _lookup(dialect: str) -> str:
+def _lookup() -> str:
     """The token lookup: one fixed statement per dialect, sent as it is, on every authenticated request
     (building it with the ORM each time cost a fraction of the request); the lender's columns derived."""
     return (
@@ -162,7 +162,7 @@ def _lookup(dialect: str) -> str:
         ' a."balance_cents"'
         ' FROM "api_token" t LEFT OUTER JOIN "lender" l ON l."id" = t."lender_id"'
         ' LEFT OUTER JOIN "account" a ON a."lender_id" = t."lender_id"'
-        f' WHERE t."token_hash" = {"$1" if dialect == "postgres" else "?"} AND t."revoked_at" IS NULL'
+        ' WHERE t."token_hash" = $1 AND t."revoked_at" IS NULL'
     )
 
 
@@ -177,8 +177,7 @@ async def sign_in(token: str) -> SignIn | None:
     or revoked token. One statement."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    db = ApiToken._meta.db
-    found = await db.execute_query_dict(_lookup(db.capabilities.dialect), [hash_token(token)])
+    found = await select_values(_lookup(), [hash_token(token)])
     if not found:
         return None
     record = found[0]

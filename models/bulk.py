@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 from tortoise import Tortoise
 from tortoise.models import Model
 
+from models.pool import BoundedAsyncpgClient
+
 SQLITE_MAX_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
 M = TypeVar("M", bound=Model)
 _PARAMETER = re.compile(r"\$\d+")
@@ -103,6 +105,8 @@ async def select_values(sql: str, values: Sequence[Any] = ()) -> Sequence[Mappin
     values; no dict is made per row), its values bound as in `select_rows`: for a hot read of a few
     columns, or a page read column by column, that needs no ORM query."""
     connection = Tortoise.get_connection("default")
+    if isinstance(connection, BoundedAsyncpgClient):  # PostgreSQL, outside any transaction: on the driver
+        return await connection.fetch(sql, values)
     if not _on_postgres():
         sql = _PARAMETER.sub("?", sql)
     _, rows = await connection.execute_query(sql, list(values))

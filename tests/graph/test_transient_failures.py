@@ -46,7 +46,8 @@ def failing_transfers(monkeypatch: pytest.MonkeyPatch):
     """Make the next `times` deposits fail with `error()`, as the database would, mid-transaction.
 
     On SQLite the deposit's transfer fails (lending.ledger); on PostgreSQL, where
-    the deposit is one call of lendgraph_move_credit, that call does.
+    the deposit is one call of lendgraph_move_credit, sent on the driver (models.pool
+    BoundedAsyncpgClient.fetch), that call does.
     """
     real_transfer = ledger.transfer
 
@@ -63,15 +64,16 @@ def failing_transfers(monkeypatch: pytest.MonkeyPatch):
             return await real_transfer(*args, **kwargs)
 
         client = type(Tortoise.get_connection("default"))
-        real_query = client.execute_query
-
-        async def execute_query(self, query: str, values: list | None = None):
-            if "lendgraph_move_credit" in query:
-                fail_while_counting()
-            return await real_query(self, query, values)
-
         monkeypatch.setattr(ledger, "transfer", transfer)
-        monkeypatch.setattr(client, "execute_query", execute_query)
+        if hasattr(client, "fetch"):
+            real_fetch = client.fetch
+
+            async def fetch(self, sql: str, values: list):
+                if "lendgraph_move_credit" in sql:
+                    fail_while_counting()
+                return await real_fetch(self, sql, values)
+
+            monkeypatch.setattr(client, "fetch", fetch)
         return calls
 
     return arrange
