@@ -21,6 +21,13 @@ connection returns to the pool when the block ends, or earlier by
 `let_go()` (before waiting for something other than the database, so that a
 waiting request holds no connection).
 
+A connection given back, by a block or by a statement outside any, stays
+checked out of asyncpg's pool while no task waits for one there, and the
+next statement takes it from a list (BoundedPool._acquire): asyncpg's
+acquire and release cost as much as the statement. With
+`max_inactive_connection_lifetime` set none stays, for asyncpg closes only
+those idle in its pool.
+
 A connection is kept only if it is open, outside a transaction, and given
 back after a statement that succeeded, by a task not being cancelled (a
 statement that failed or timed out may still be running): asyncpg's own
@@ -126,13 +133,38 @@ def _keepable(connection: Any) -> bool:
 
 class BoundedPool:
     """An asyncpg pool whose `acquire` waits at most `seconds` (tortoise awaits it, never `async with`),
-    and which runs a `holding()` block's statements on the connection it keeps."""
+    which runs a `holding()` block's statements on the connection it keeps, and which keeps connections
+    given back while nobody waits for one (see `_acquire`)."""
 
-    def __init__(self, pool: asyncpg.Pool, seconds: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, seconds: float, *, keep_idle: bool = True) -> None:
         self._pool, self._seconds = pool, seconds
+        # Connections taken from asyncpg's pool, idle here until the next statement takes one.
+        self._idle: list[Any] | None = [] if keep_idle else None
+        self._waiting = 0  # tasks waiting in asyncpg's acquire: a connection given back goes to them
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
+
+    def get_idle_size(self) -> int:
+        return int(self._pool.get_idle_size()) + len(self._idle or ())
+
+    async def expire_connections(self) -> None:
+        await self._flush()
+        await self._pool.expire_connections()
+
+    async def close(self) -> None:
+        await self._flush()
+        self._idle = None  # closing: nothing is kept any more
+        await self._pool.close()
+
+    def terminate(self) -> None:
+        self._idle = None  # asyncpg ends every connection, those idle here too
+        self._pool.terminate()
+
+    async def _flush(self) -> None:
+        """Give every connection idle here back to asyncpg's pool."""
+        while self._idle:
+            await self._pool.release(self._idle.pop())
 
     async def acquire(self) -> Any:
         held = _held.get()
@@ -171,10 +203,32 @@ class BoundedPool:
             raise PoolExhausted(f"the request's connection did not come free within {self._seconds} s") from error
 
     async def _acquire(self) -> Any:
+        """A connection idle here, else one from asyncpg's pool within `seconds`.
+
+        asyncpg's acquire and release cost a statement more than the driver's own work for it (a timeout
+        on every acquire, a task to shield every release): a connection given back while no task waits in
+        asyncpg's acquire stays here instead, checked out of asyncpg's pool, and the next statement takes
+        it with a list's pop. One given back while a task waits goes to asyncpg, which hands it on.
+        """
+        idle = self._idle
+        while idle:
+            connection = idle.pop()
+            if _open(connection):
+                return connection
+            await self._pool.release(connection)  # the server closed it while it was idle here
+        self._waiting += 1
         try:
             return await self._pool.acquire(timeout=self._seconds)
         except TimeoutError as error:
             raise PoolExhausted(f"no database connection came free within {self._seconds} s") from error
+        finally:
+            self._waiting -= 1
+
+    async def _put_back(self, connection: Any, keepable: bool) -> None:
+        if keepable and self._idle is not None and not self._waiting:
+            self._idle.append(connection)
+        else:
+            await self._pool.release(connection)
 
     async def release(self, connection: Any, **kwargs: Any) -> None:
         held = _held.get()
@@ -185,13 +239,13 @@ class BoundedPool:
             held.free()
             if keep:
                 return
-        await self._pool.release(connection, **kwargs)
+        await self._put_back(connection, _keepable(connection))
 
     async def give_back(self, connection: Any) -> None:
         """Return a connection a block kept. asyncpg's release of one the server closed may fail; the
         connection is then asyncpg's to clean up, and the request's answer stands."""
         try:
-            await self._pool.release(connection)
+            await self._put_back(connection, _keepable(connection))
         except (asyncpg.InterfaceError, asyncpg.InternalClientError) as error:
             log.warning("giving a kept database connection back failed: %s", error)
 
@@ -220,7 +274,9 @@ class BoundedAsyncpgClient(AsyncpgDBClient):
         self.acquire_timeout = float(acquire_timeout)
 
     async def create_pool(self, **kwargs: Any) -> Any:
-        return BoundedPool(await super().create_pool(**kwargs), self.acquire_timeout)
+        # Connections idle in asyncpg's pool alone can be closed after `max_inactive_connection_lifetime`.
+        keep_idle = not kwargs.get("max_inactive_connection_lifetime")
+        return BoundedPool(await super().create_pool(**kwargs), self.acquire_timeout, keep_idle=keep_idle)
 
     def _in_transaction(self) -> Any:
         return _Transaction(TransactionWrapper(self), self._pool_init_lock)

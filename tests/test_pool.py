@@ -20,8 +20,9 @@ pytestmark = pytest.mark.usefixtures("pg_url")
 SEARCH = {"countries": ["KE"]}
 
 
-def asyncpg_pool() -> Any:
-    return Tortoise.get_connection("default")._pool._pool  # models.pool.BoundedPool's
+def the_pool() -> Any:
+    """models.pool.BoundedPool: its idle connections are asyncpg's idle ones and those it keeps itself."""
+    return Tortoise.get_connection("default")._pool
 
 
 async def backend_pid(sleep: float = 0) -> int:
@@ -32,7 +33,7 @@ async def backend_pid(sleep: float = 0) -> int:
 
 
 def all_idle() -> bool:
-    pool = asyncpg_pool()
+    pool = the_pool()
     return bool(pool.get_idle_size() == pool.get_size())
 
 
@@ -40,36 +41,36 @@ async def test_a_lend_reads_its_token_and_lends_on_one_pooled_connection(pg_url,
     async with serve(pg_url, clock) as api:
         _, token = await api.funded_lender("100.00")
         loan = await api.loan_id(await partner_token())
-        bounded = Tortoise.get_connection("default")._pool
-        counting = CountingPool(bounded._pool)
-        monkeypatch.setattr(bounded, "_pool", counting)
+        pool = the_pool()
+        counts = Counter(pool, monkeypatch)
         lent = await api.lend(token, loan, "25.00")
         assert lent["__typename"] == "LendSuccess", lent
         assert lent["lender"]["balance"] == "75.00"
         assert lent["loan"]["fundedAmount"] == "25.00"
-        # The token read, then the lend: one acquire, one wait for the pool, one release.
-        assert (counting.acquired, counting.released) == (1, 1)
+        # The token read, then the lend: one connection taken, given back once.
+        assert (counts.taken, counts.given_back) == (1, 1)
         await until(all_idle, "every connection back in the pool")  # the hub's read may still be running
 
 
-class CountingPool:
-    """asyncpg's pool, counting what the current task (which runs the in-process requests) takes from it and
-    gives back; the hub reads the outbox in a task of its own."""
+class Counter:
+    """Counts the connections the current task (which runs the in-process requests) takes from the pool
+    (from those it keeps, or from asyncpg's) and gives back; the hub reads the outbox in a task of its own."""
 
-    def __init__(self, pool: Any) -> None:
-        self.pool, self.acquired, self.released = pool, 0, 0
-        self.task = asyncio.current_task()
+    def __init__(self, pool: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.taken = self.given_back = 0
+        task = asyncio.current_task()
+        take, put_back = pool._acquire, pool._put_back
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.pool, name)
+        async def counted_take() -> Any:
+            self.taken += asyncio.current_task() is task
+            return await take()
 
-    def acquire(self, *args: Any, **kwargs: Any) -> Any:
-        self.acquired += asyncio.current_task() is self.task
-        return self.pool.acquire(*args, **kwargs)
+        async def counted_put_back(*args: Any) -> None:
+            self.given_back += asyncio.current_task() is task
+            await put_back(*args)
 
-    async def release(self, *args: Any, **kwargs: Any) -> None:
-        self.released += asyncio.current_task() is self.task
-        await self.pool.release(*args, **kwargs)
+        monkeypatch.setattr(pool, "_acquire", counted_take)
+        monkeypatch.setattr(pool, "_put_back", counted_put_back)
 
 
 async def test_a_block_keeps_one_connection_and_runs_statements_at_once_on_it_in_turn(pg_url, clock):
@@ -80,13 +81,13 @@ async def test_a_block_keeps_one_connection_and_runs_statements_at_once_on_it_in
             # Two at once: both on the kept connection, the second once the first is done.
             pids = await asyncio.gather(backend_pid(0.05), backend_pid(0.05), backend_pid())
             assert pids == [kept] * 3
-            assert asyncpg_pool().get_idle_size() == asyncpg_pool().get_size() - 1
+            assert the_pool().get_idle_size() == the_pool().get_size() - 1
             assert await backend_pid() == kept
             async with in_transaction() as transaction:  # a transaction runs on it too, and ends first
                 _, rows = await transaction.execute_query("SELECT pg_backend_pid() AS pid")
                 assert rows[0]["pid"] == kept
             assert await backend_pid() == kept
-            assert asyncpg_pool().get_idle_size() == asyncpg_pool().get_size() - 1
+            assert the_pool().get_idle_size() == the_pool().get_size() - 1
             await let_go()  # given back before a wait: the next statement takes one from the pool again
             assert all_idle()
             await backend_pid()
@@ -129,7 +130,8 @@ async def test_a_transaction_whose_begin_fails_gives_its_connection_back(pg_url,
             with pytest.raises(asyncpg.InternalClientError, match="another operation"):
                 async with in_transaction():
                     pytest.fail("the transaction began")
-            assert all_idle()  # not kept: a statement that failed may leave it in any state
+            # Not kept: a statement that failed may leave it in any state. (The hub's read may be running.)
+            await until(all_idle, "every connection back in the pool")
             # The task's statements no longer go to the transaction that never began: a new one begins, on
             # a connection of the pool, and so does a statement outside it.
             async with in_transaction() as transaction:
@@ -158,7 +160,7 @@ async def test_a_connection_is_not_kept_after_a_statement_that_failed(pg_url, cl
     async with serve(pg_url, clock):
         async with holding():
             await backend_pid()
-            assert asyncpg_pool().get_idle_size() == asyncpg_pool().get_size() - 1  # kept
+            assert the_pool().get_idle_size() == the_pool().get_size() - 1  # kept
             with pytest.raises(OperationalError):
                 await Tortoise.get_connection("default").execute_query("SELECT 1 / 0")
             assert all_idle()  # given back through asyncpg's release, which waits for whatever still runs
@@ -218,3 +220,38 @@ async def test_requests_waiting_for_a_turn_hold_no_connection(pg_url, clock):
 async def fundraising(api: Api, loan: str) -> str:
     data = await api.data("query($id: ID!) { loan(id: $id) { fundedAmount } }", {"id": loan})
     return str(data["loan"]["fundedAmount"])
+
+
+async def test_a_connection_given_back_while_a_statement_waits_for_one_goes_to_it(pg_url, clock):
+    # One connection: kept by a block while another statement waits. Had the block's end kept it idle for
+    # the next taker instead of handing it on, the waiting statement would get PoolExhausted after 2 s.
+    async with serve(f"{pg_url}?minsize=1&maxsize=1&acquire_timeout=2", clock):
+        kept = asyncio.Event()
+
+        async def block() -> int:
+            async with holding():
+                try:
+                    pid = await backend_pid()
+                finally:
+                    kept.set()  # a failure shows below, when the block is awaited
+                await asyncio.sleep(0.3)
+                return pid
+
+        blocking = asyncio.create_task(block())
+        await kept.wait()
+        assert await backend_pid() == await blocking
+        assert all_idle()
+
+
+async def test_an_idle_connection_the_server_closes_is_replaced(pg_url, clock):
+    async with serve(pg_url, clock):
+        idle = await backend_pid()  # given back, and kept idle by the pool
+        assert await backend_pid() == idle
+        other = await asyncpg.connect(pg_url.replace("postgres://", "postgresql://", 1).split("?")[0])
+        try:
+            assert await other.fetchval("SELECT pg_terminate_backend($1)", idle)
+        finally:
+            await other.close()
+        await asyncio.sleep(0.2)  # the pool learns that the server closed it
+        assert await backend_pid() != idle
+        await until(all_idle, "every connection back in the pool")
