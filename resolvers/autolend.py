@@ -12,7 +12,7 @@ from graph.types import errors as e
 from graph.types.autolend import AutoLendPreview, AutoLendRuleType, TriggerEnum
 from graph.types.errors import returns_user_errors
 from graph.types.loans import LoanFilterInput
-from lending import autolend
+from lending import autolend, rule_preview
 from lending.filters import LoanFilter
 from lending.tokens import AUTOLEND_WRITE, PORTFOLIO_READ
 from models import AutoLendTrigger
@@ -84,7 +84,7 @@ class AutoLendQuery:
         input: Annotated[AutoLendRuleInput | None, strawberry.argument(description=RULE_TO_TRY)] = None,
     ) -> AutoLendPreviewResult:
         spec = input.to_domain() if input else None
-        return AutoLendPreview.of(await autolend.preview(info.context.require_lender(), spec, info.context.now()))
+        return AutoLendPreview.of(await rule_preview.preview(info.context.require_lender(), spec, info.context.now()))
 
     @strawberry.field(
         description="What a rule would have funded from the listings of the last `days` days, as each was when "
@@ -101,7 +101,7 @@ class AutoLendQuery:
     ) -> AutoLendPreviewResult:
         spec = input.to_domain() if input else None
         return AutoLendPreview.of(
-            await autolend.backtest(info.context.require_lender(), spec, days, info.context.now())
+            await rule_preview.backtest(info.context.require_lender(), spec, days, info.context.now())
         )
 
 

@@ -12,7 +12,7 @@ from graph.permissions import IsAllocationOwner, private
 from graph.strawberry_internals import describe_enum_values
 from graph.types.loans import LoanNode
 from graph.types.searches import SavedLoanFilter
-from lending import autolend
+from lending import rule_preview
 from lending.filters import LoanFilter
 from lending.money import to_decimal
 from models import Allocation, AutoLendRule, AutoLendTrigger
@@ -93,7 +93,7 @@ class AutoLendPreview:
     note: str = strawberry.field(description="Why nothing (or not more) would be lent; empty otherwise.")
 
     @classmethod
-    def of(cls, preview: autolend.Preview) -> "AutoLendPreview":
+    def of(cls, preview: rule_preview.Preview) -> "AutoLendPreview":
         return cls(
             loans=[
                 AutoLendPick(loan=LoanNode.from_model(loan), amount=to_decimal(cents)) for loan, cents in preview.loans
