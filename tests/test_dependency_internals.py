@@ -67,6 +67,7 @@ OWN_ATTRIBUTES = {
     ("graph.loaders", "RowCache", "know_later"),
     ("graph.loaders", "RowLoader", "prime_later"),
     ("lending.filters", "_KeywordQ", "word"),
+    ("models.pool", "BoundedAsyncpgClient", "fetch"),
 }
 
 
