@@ -38,6 +38,7 @@ models/db.py names this module as the engine of PostgreSQL URLs.
 """
 
 import asyncio
+import collections
 import contextlib
 import logging
 import sys
@@ -138,9 +139,14 @@ class BoundedPool:
 
     def __init__(self, pool: asyncpg.Pool, seconds: float, *, keep_idle: bool = True) -> None:
         self._pool, self._seconds = pool, seconds
-        # Connections taken from asyncpg's pool, idle here until the next statement takes one.
+        # Connections taken from asyncpg's pool, idle here until the next statement takes one; None: none
+        # are kept, and asyncpg's pool alone lends them.
         self._idle: list[Any] | None = [] if keep_idle else None
-        self._waiting = 0  # tasks waiting in asyncpg's acquire: a connection given back goes to them
+        # Tasks waiting for a connection, first come first served: one given back goes to the first (None
+        # when one went back to asyncpg's pool instead, where the task may now take one).
+        self._waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._out = 0  # connections taken from asyncpg's pool, in use or idle here
+        self._max = pool.get_max_size()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
@@ -154,7 +160,9 @@ class BoundedPool:
 
     async def close(self) -> None:
         await self._flush()
-        self._idle = None  # closing: nothing is kept any more
+        self._idle = None  # closing: nothing is kept any more, and the waiting tasks ask asyncpg's pool
+        while self._waiters:
+            _hand(self._waiters.popleft(), None)
         await self._pool.close()
 
     def terminate(self) -> None:
@@ -164,7 +172,7 @@ class BoundedPool:
     async def _flush(self) -> None:
         """Give every connection idle here back to asyncpg's pool."""
         while self._idle:
-            await self._pool.release(self._idle.pop())
+            await self._return(self._idle.pop())
 
     async def acquire(self) -> Any:
         held = _held.get()
@@ -203,32 +211,81 @@ class BoundedPool:
             raise PoolExhausted(f"the request's connection did not come free within {self._seconds} s") from error
 
     async def _acquire(self) -> Any:
-        """A connection idle here, else one from asyncpg's pool within `seconds`.
+        """A connection idle here; else one from asyncpg's pool while fewer than its size are out; else the
+        first given back, within `seconds`.
 
         asyncpg's acquire and release cost a statement more than the driver's own work for it (a timeout
-        on every acquire, a task to shield every release): a connection given back while no task waits in
-        asyncpg's acquire stays here instead, checked out of asyncpg's pool, and the next statement takes
-        it with a list's pop. One given back while a task waits goes to asyncpg, which hands it on.
+        on every acquire, a task to shield every release): the connections stay checked out of asyncpg's
+        pool once taken, lent and given back here with a list's pop and append, or handed straight to
+        the task that has waited longest. Only one that failed or was closed goes back to asyncpg.
         """
         idle = self._idle
-        while idle:
-            connection = idle.pop()
-            if _open(connection):
+        if idle is None:
+            return await self._from_asyncpg()
+        while True:
+            while idle:
+                connection = idle.pop()
+                if _open(connection):
+                    return connection
+                await self._return(connection)  # the server closed it while it was idle here
+            if self._out < self._max:
+                self._out += 1
+                try:
+                    return await self._from_asyncpg()
+                except BaseException:
+                    self._out -= 1
+                    raise
+            connection = await self._turn()
+            if connection is not None:
                 return connection
-            await self._pool.release(connection)  # the server closed it while it was idle here
-        self._waiting += 1
+
+    async def _from_asyncpg(self) -> Any:
         try:
             return await self._pool.acquire(timeout=self._seconds)
         except TimeoutError as error:
             raise PoolExhausted(f"no database connection came free within {self._seconds} s") from error
+
+    async def _turn(self) -> Any:
+        """Wait for a connection given back (or None: one went back to asyncpg's pool) at most `seconds`."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
+        timer = loop.call_later(self._seconds, _expire, waiter, self._seconds)
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # Handed one as the task was cancelled: it goes to the next.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None and waiter.result() is not None:
+                self._keep(waiter.result())
+            raise
         finally:
-            self._waiting -= 1
+            timer.cancel()
+
+    def _keep(self, connection: Any) -> None:
+        """Hand a connection to the task that has waited longest, or keep it idle here."""
+        while self._waiters:
+            if _hand(self._waiters.popleft(), connection):
+                return
+        if self._idle is not None:
+            self._idle.append(connection)
+
+    async def _return(self, connection: Any) -> None:
+        """Give a connection back to asyncpg's pool; the task that has waited longest may take one there."""
+        self._out -= 1
+        try:
+            await self._pool.release(connection)
+        finally:
+            while self._waiters:
+                if _hand(self._waiters.popleft(), None):
+                    break
 
     async def _put_back(self, connection: Any, keepable: bool) -> None:
-        if keepable and self._idle is not None and not self._waiting:
-            self._idle.append(connection)
-        else:
+        if self._idle is None:
             await self._pool.release(connection)
+        elif keepable:
+            self._keep(connection)
+        else:
+            await self._return(connection)
 
     async def release(self, connection: Any, **kwargs: Any) -> None:
         held = _held.get()
@@ -248,6 +305,19 @@ class BoundedPool:
             await self._put_back(connection, _keepable(connection))
         except (asyncpg.InterfaceError, asyncpg.InternalClientError) as error:
             log.warning("giving a kept database connection back failed: %s", error)
+
+
+def _hand(waiter: "asyncio.Future[Any]", connection: Any) -> bool:
+    """Give a waiting task `connection`; False if it no longer waits (cancelled, or its time ran out)."""
+    if waiter.done():
+        return False
+    waiter.set_result(connection)
+    return True
+
+
+def _expire(waiter: "asyncio.Future[Any]", seconds: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(PoolExhausted(f"no database connection came free within {seconds} s"))
 
 
 class _Transaction(TransactionContextPooled):
