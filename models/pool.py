@@ -22,9 +22,10 @@ connection returns to the pool when the block ends, or earlier by
 waiting request holds no connection).
 
 A connection given back, by a block or by a statement outside any, stays
-checked out of asyncpg's pool while no task waits for one there, and the
-next statement takes it from a list (BoundedPool._acquire): asyncpg's
-acquire and release cost as much as the statement. With
+checked out of asyncpg's pool: it goes to the task that has waited longest
+for one, or waits in a list for the next statement (BoundedPool._acquire);
+asyncpg's acquire and release cost as much as the statement. One that
+failed or was closed goes back to asyncpg. With
 `max_inactive_connection_lifetime` set none stays, for asyncpg closes only
 those idle in its pool.
 
@@ -134,8 +135,8 @@ def _keepable(connection: Any) -> bool:
 
 class BoundedPool:
     """An asyncpg pool whose `acquire` waits at most `seconds` (tortoise awaits it, never `async with`),
-    which runs a `holding()` block's statements on the connection it keeps, and which keeps connections
-    given back while nobody waits for one (see `_acquire`)."""
+    which runs a `holding()` block's statements on the connection it keeps, and which lends the
+    connections it took from asyncpg's pool itself (see `_acquire`)."""
 
     def __init__(self, pool: asyncpg.Pool, seconds: float, *, keep_idle: bool = True) -> None:
         self._pool, self._seconds = pool, seconds
