@@ -32,6 +32,16 @@ async def backend_pid(sleep: float = 0) -> int:
     return int(rows[0]["pid"])
 
 
+async def terminated(pg_url: str, pid: int) -> None:
+    """End the session `pid` from the server's side, as a restart would, and let the pool learn of it."""
+    other = await asyncpg.connect(pg_url.replace("postgres://", "postgresql://", 1).split("?")[0])
+    try:
+        assert await other.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await other.close()
+    await asyncio.sleep(0.2)
+
+
 def all_idle() -> bool:
     pool = the_pool()
     return bool(pool.get_idle_size() == pool.get_size())
@@ -172,12 +182,7 @@ async def test_a_kept_connection_the_server_closes_is_replaced(pg_url, clock):
     async with serve(pg_url, clock):
         async with holding():
             kept = await backend_pid()
-            other = await asyncpg.connect(pg_url.replace("postgres://", "postgresql://", 1).split("?")[0])
-            try:
-                assert await other.fetchval("SELECT pg_terminate_backend($1)", kept)
-            finally:
-                await other.close()
-            await asyncio.sleep(0.2)  # the pool learns that the server closed it
+            await terminated(pg_url, kept)
             assert await backend_pid() != kept  # on another connection, not "released back to the pool"
             assert isinstance(await backend_pid(), int)
         await until(all_idle, "every connection back in the pool")
@@ -247,11 +252,6 @@ async def test_an_idle_connection_the_server_closes_is_replaced(pg_url, clock):
     async with serve(pg_url, clock):
         idle = await backend_pid()  # given back, and kept idle by the pool
         assert await backend_pid() == idle
-        other = await asyncpg.connect(pg_url.replace("postgres://", "postgresql://", 1).split("?")[0])
-        try:
-            assert await other.fetchval("SELECT pg_terminate_backend($1)", idle)
-        finally:
-            await other.close()
-        await asyncio.sleep(0.2)  # the pool learns that the server closed it
+        await terminated(pg_url, idle)
         assert await backend_pid() != idle
         await until(all_idle, "every connection back in the pool")
