@@ -13,10 +13,13 @@ from models import IdempotencyKey
 from models.db import may_run_again
 
 MAX_KEY_LENGTH = 100
+# The stored fingerprints' JSON: made once (json.dumps with these arguments makes an encoder per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
 def fingerprint(operation: str, payload: dict[str, int]) -> str:
-    canonical = json.dumps([operation, payload], sort_keys=True, separators=(",", ":"), default=str)
+    """What a key is stored with: a request sent again with the key must carry the same operation and input."""
+    canonical = _CANONICAL.encode([operation, payload])
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
