@@ -108,7 +108,7 @@ async def test_blocks_reading_two_things_at_once_do_not_wait_for_each_other(pg_u
     # Two connections, both kept by a block, and each block then reads two things at once. Had the second
     # read of each waited for a connection of the pool, each block would wait for the other's: PoolExhausted
     # after the two seconds, for both.
-    async with serve(f"{pg_url}?minsize=2&maxsize=2&acquire_timeout=2", clock):
+    async with serve(f"{pg_url}&minsize=2&maxsize=2&acquire_timeout=2", clock):
         both_kept = asyncio.Barrier(2)
 
         async def block() -> tuple[int, list[int]]:
@@ -202,7 +202,7 @@ async def test_requests_waiting_for_a_turn_hold_no_connection(pg_url, clock):
     # Two connections, one operation at a time, a short wait for a connection. Had the lenders' requests
     # kept the connection of their token reads while waiting for a turn, the anonymous reads (which read
     # no token) would find none when their turn came: 503 after two seconds.
-    url = f"{pg_url}?minsize=1&maxsize=2&acquire_timeout=2"
+    url = f"{pg_url}&minsize=1&maxsize=2&acquire_timeout=2"
     async with serve(url, clock, max_concurrent_operations=1, max_query_seconds=30) as api:
         lenders = [await api.funded_lender("50.00", name=f"Lender{i}") for i in range(8)]
         loan = await api.loan_id(await partner_token())
@@ -230,7 +230,7 @@ async def fundraising(api: Api, loan: str) -> str:
 async def test_a_connection_given_back_while_a_statement_waits_for_one_goes_to_it(pg_url, clock):
     # One connection: kept by a block while another statement waits. Had the block's end kept it idle for
     # the next taker instead of handing it on, the waiting statement would get PoolExhausted after 2 s.
-    async with serve(f"{pg_url}?minsize=1&maxsize=1&acquire_timeout=2", clock):
+    async with serve(f"{pg_url}&minsize=1&maxsize=1&acquire_timeout=2", clock):
         kept = asyncio.Event()
 
         async def block() -> int:
@@ -255,3 +255,14 @@ async def test_an_idle_connection_the_server_closes_is_replaced(pg_url, clock):
         await terminated(pg_url, idle)
         assert await backend_pid() != idle
         await until(all_idle, "every connection back in the pool")
+
+
+async def test_with_an_idle_lifetime_connections_go_back_to_asyncpg_s_pool(pg_url, clock):
+    # asyncpg closes connections idle past the lifetime only in its own pool: none may idle elsewhere.
+    async with serve(f"{pg_url}&max_inactive_connection_lifetime=60", clock):
+        await backend_pid()
+        async with holding():
+            await backend_pid()
+        asyncpg_pool = the_pool()._pool
+        in_asyncpg_s_pool = "every connection idle in asyncpg's pool"
+        await until(lambda: asyncpg_pool.get_idle_size() == asyncpg_pool.get_size(), in_asyncpg_s_pool)
