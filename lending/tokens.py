@@ -155,8 +155,8 @@ _LENDER = "lender__"  # the prefix of the lender's columns in the lookup's row
 
 @functools.cache
 def _lookup() -> str:
-    """The token lookup: one fixed statement per dialect, sent as it is, on every authenticated request
-    (building it with the ORM each time cost a fraction of the request); the lender's columns derived."""
+    """The token lookup: one fixed statement, sent as it is on every authenticated request (building it
+    with the ORM each time cost a fraction of the request); the lender's columns derived."""
     return (
         f'SELECT t."id", t."role", t."lender_id", t."partner_id", t."scopes", {columns_as(Lender, "l", _LENDER)},'
         ' a."balance_cents"'

@@ -30,6 +30,13 @@ M = TypeVar("M", bound=Model)
 _PARAMETER = re.compile(r"\$\d+")
 
 
+@functools.lru_cache(maxsize=256)
+def _for_sqlite(sql: str) -> str:
+    """A statement's text with SQLite's `?` in place of PostgreSQL's `$n`: worked out once per text, for the
+    hot reads send the same few texts at every request."""
+    return _PARAMETER.sub("?", sql)
+
+
 def _on_postgres() -> bool:
     return Tortoise.get_connection("default").capabilities.dialect == "postgres"
 
@@ -95,7 +102,7 @@ async def select_rows(model: type[M], sql: str, values: Sequence[Any] = ()) -> l
     """
     connection = Tortoise.get_connection("default")
     if not _on_postgres():
-        sql = _PARAMETER.sub("?", sql)
+        sql = _for_sqlite(sql)
     found: list[M] = await connection.executor_class(model=model, db=connection).execute_select(sql, list(values))
     return found
 
@@ -108,7 +115,7 @@ async def select_values(sql: str, values: Sequence[Any] = ()) -> Sequence[Mappin
     if isinstance(connection, BoundedAsyncpgClient):  # PostgreSQL, outside any transaction: on the driver
         return await connection.fetch(sql, values)
     if not _on_postgres():
-        sql = _PARAMETER.sub("?", sql)
+        sql = _for_sqlite(sql)
     _, rows = await connection.execute_query(sql, list(values))
     return rows
 
