@@ -22,7 +22,7 @@ from functools import partial
 
 from pyroaring import BitMap
 from tortoise import Tortoise
-from tortoise.expressions import F, Q, Subquery
+from tortoise.expressions import F, Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -51,7 +51,6 @@ MAX_PAUSE_DAYS = 3650
 MAX_PER_LOAN = 1_000_000  # 10,000.00
 LOANS_PER_LENDER = 10  # a bound on the work one arrival of credit can cause
 LOANS_PER_TRANSACTION = 50  # a bound on the locks one transaction of auto-lending holds (fund_loans)
-RULES_PER_READ = 10_000  # rule ids per statement: under any database's limit on bind parameters
 PICKS = 3  # how often a run picks its loans again when a rule that picked them is replaced (on_credit)
 SWEEP_LOCK = 7_418_002
 log = logging.getLogger("lendgraph.autolend")
@@ -217,8 +216,7 @@ async def _fund_loans(loan_ids: list[int], now: datetime, picked_by: Mapping[int
     if not lender_ids:
         return set()
     # The partners' accounts too: the rules may fill a loan, which disburses it.
-    owners = Q(lender_id__in=lender_ids) | Q(loan_id__in=loan_ids) | Q(partner_id__in=list(risk))
-    accounts = await Account.filter(owners).values_list("id", "lender_id", "loan_id", "partner_id")
+    accounts = await ledger.accounts_of(lenders=lender_ids, loans=loan_ids, partners=list(risk))
     of_lender = {lender: id_ for id_, lender, _, _ in accounts if lender is not None}
     of_loan = {loan: id_ for id_, _, loan, _ in accounts if loan is not None}
     of_partner = {partner: id_ for id_, _, _, partner in accounts if partner is not None}
@@ -261,14 +259,8 @@ async def _fund_loans(loan_ids: list[int], now: datetime, picked_by: Mapping[int
 
 
 async def _rules_of(ids: BitMap, lender_ids: list[int], now: datetime) -> list[RuleRow]:
-    """`read_rules` of the rules `ids` and those of `lender_ids`, in id order, RULES_PER_READ ids a statement."""
-    every = ids.to_array()
-    found: dict[int, RuleRow] = {}
-    for start in range(0, max(len(every), 1), RULES_PER_READ):
-        wanted = Q(id__in=every[start : start + RULES_PER_READ].tolist())
-        query = AutoLendRule.filter(wanted | Q(lender_id__in=lender_ids) if start == 0 else wanted)
-        found.update((row.rule.id, row) for row in await read_rules(query, now))
-    return [found[rule_id] for rule_id in sorted(found)]
+    """`read_rules` of the rules `ids` and those of `lender_ids`, in id order."""
+    return await read_rules(ids.to_array().tolist(), lender_ids, now)
 
 
 def _open_loans(criteria: LoanFilter, now: datetime) -> QuerySet[Loan]:
@@ -333,7 +325,7 @@ async def on_credit(lender_ids: list[int], now: datetime) -> int:
     """
     lent: set[int] = set()
     for _ in range(PICKS):
-        rules = await read_rules(AutoLendRule.filter(lender_id__in=lender_ids), now)
+        rules = await read_rules((), lender_ids, now)
         if not rules:
             break
         # Credit that had nothing to wait for starts waiting now.

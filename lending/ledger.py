@@ -53,10 +53,11 @@ shard like any other account.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from tortoise import Tortoise
 from tortoise.expressions import F, Q
@@ -66,7 +67,7 @@ from lending import pg_functions
 from lending.errors import InsufficientCredit
 from lending.transactions import current_unit
 from models import Account, AccountKind, Loan, Share, Transfer, TransferKind, db
-from models.bulk import with_rows
+from models.bulk import one_of, select_values, with_rows
 
 # How many accounts stand for the world; `ensure_world_accounts` creates the missing ones.
 WORLD_SHARDS = 64
@@ -133,6 +134,33 @@ async def prepare_database(database_url: str) -> None:
 
 # The accounts locked by the running lending.transactions.atomic block: the block, and the ids.
 _locked: ContextVar[tuple[object | None, frozenset[int]]] = ContextVar("locked_accounts", default=(None, frozenset()))
+
+
+class Owned(NamedTuple):
+    """An account's id and its owner (one of the three, or none for a world account)."""
+
+    id: int
+    lender_id: int | None
+    loan_id: int | None
+    partner_id: int | None
+
+
+async def accounts_of(
+    *, lenders: Collection[int] = (), loans: Collection[int] = (), partners: Collection[int] = ()
+) -> list[Owned]:
+    """The accounts of these lenders, loans and partners, by one statement whatever their number (a
+    repayment's or an auto-lending batch's hundreds of lenders), read without a lock."""
+    conditions: list[str] = []
+    values: list[Any] = []
+    for column, ids in (("lender_id", lenders), ("loan_id", loans), ("partner_id", partners)):
+        if ids:
+            condition, more = one_of(column, ids, 1 + len(values))
+            conditions.append(condition)
+            values += more
+    if not conditions:
+        return []
+    sql = f'SELECT "id", "lender_id", "loan_id", "partner_id" FROM "account" WHERE {" OR ".join(conditions)}'
+    return [Owned(r["id"], r["lender_id"], r["loan_id"], r["partner_id"]) for r in await select_values(sql, values)]
 
 
 async def lock_accounts(account_ids: Iterable[int]) -> dict[int, int]:

@@ -3,8 +3,6 @@
 from datetime import datetime
 from typing import NamedTuple
 
-from tortoise.expressions import Q
-
 from lending import autolend, ledger
 from lending.errors import (
     ExceedsRemaining,
@@ -18,7 +16,6 @@ from lending.outbox import Draft, emit, progress
 from lending.split import split_pro_rata
 from lending.tokens import Viewer
 from models import (
-    Account,
     CurrencyLossLiability,
     EventKind,
     Loan,
@@ -147,10 +144,9 @@ async def _credit_lenders(
         if repayment.lender_loss_cents
         else [0] * len(paid)
     )
-    owners = Q(partner_id=loan.partner_id) | Q(lender_id__in=[s.lender_id for s, _ in paid])
-    found = await Account.filter(owners).values_list("id", "lender_id", "partner_id")
-    [partner_account] = [account_id for account_id, _, partner in found if partner is not None]
-    accounts = {lender: account_id for account_id, lender, _ in found if lender is not None}
+    found = await ledger.accounts_of(partners=[loan.partner_id], lenders=[s.lender_id for s, _ in paid])
+    [partner_account] = [account.id for account in found if account.partner_id is not None]
+    accounts = {account.lender_id: account.id for account in found if account.lender_id is not None}
     world = await ledger.world_account_for_loan(loan.id) if repayment.lender_loss_cents else None
     # The lock order of lending.ledger: every account at once, after the loan row.
     await ledger.lock_accounts([partner_account, *accounts.values(), *([] if world is None else [world])])

@@ -5,16 +5,15 @@ A batch of auto-lending reads hundreds of rules; reading them as value rows
 Python cost small (bench/README.md, P5).
 """
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
-
-from tortoise.queryset import QuerySet
+from typing import Any, NamedTuple
 
 from lending.allocation import Queued
 from lending.filters import LoanFilter
 from models import AutoLendRule, AutoLendTrigger, Lender
+from models.bulk import one_of, select_values
 
 
 @dataclass(frozen=True)
@@ -50,23 +49,27 @@ class Clocks(NamedTuple):
     last_lent_at: datetime | None
 
 
-# A rule and its lender's clocks as one row of values: a batch reads hundreds of rules, and model
-# objects (and their related lenders) would cost more than the rest of the batch's Python.
-RULE_COLUMNS = (
-    "id",
-    "lender_id",
-    "criteria",
-    "amount_cents",
-    "keep_cents",
-    "pause_until",
-    "trigger",
-    "idle_days",
-    "waiting_since",
-    "lender__created_at",
-    "lender__last_seen_at",
-    "lender__last_lent_at",
-    "lender__account__balance_cents",  # read without a lock: a hint of who may lend, checked again under one
+# A rule and its lender's clocks as one row of values, read by SQL of its own: a batch reads hundreds of
+# rules, and model objects, or the ORM's building of a query with hundreds of ids, would cost more than
+# the rest of the batch's Python (bench/README.md, P5).
+_RULES = (
+    'SELECT r."id", r."lender_id", r."criteria", r."amount_cents", r."keep_cents", r."pause_until",'
+    ' r."trigger", r."idle_days", r."waiting_since", l."created_at", l."last_seen_at", l."last_lent_at",'
+    # Read without a lock: a hint of who may lend, checked again under one.
+    ' a."balance_cents"'
+    ' FROM "auto_lend_rule" r JOIN "lender" l ON l."id" = r."lender_id"'
+    ' LEFT OUTER JOIN "account" a ON a."lender_id" = r."lender_id"'
+    ' WHERE r."enabled" AND ({}) ORDER BY r."id"'
 )
+_STANDINGS = (
+    'SELECT r."id", r."waiting_since", l."created_at", l."last_seen_at", l."last_lent_at"'
+    ' FROM "auto_lend_rule" r JOIN "lender" l ON l."id" = r."lender_id" WHERE {}'
+)
+
+
+def _times() -> Callable[[Any], datetime | None]:
+    """A time column's raw value as the ORM reads it (SQLite hands it back as text)."""
+    return AutoLendRule._meta.fields_map["waiting_since"].to_python_value
 
 
 class RuleRow(NamedTuple):
@@ -78,19 +81,37 @@ class RuleRow(NamedTuple):
     balance: int  # its lender's credit when read
 
 
-async def read_rules(query: QuerySet[AutoLendRule], now: datetime) -> list[RuleRow]:
-    """The query's enabled rules in id order, as plain values (RULE_COLUMNS)."""
-    parsed: dict[str, LoanFilter] = {}  # rules often share their criteria: each distinct one is parsed once
+async def read_rules(rule_ids: Collection[int], lender_ids: Collection[int], now: datetime) -> list[RuleRow]:
+    """The enabled rules `rule_ids` and those of the lenders `lender_ids`, in id order, as plain values."""
+    by_id, values = one_of("id", rule_ids, 1, table="r")
+    by_lender, more = one_of("lender_id", lender_ids, 1 + len(values), table="r")
+    time, criteria_of = _times(), AutoLendRule._meta.fields_map["criteria"].to_python_value
+    parsed: dict[Any, LoanFilter] = {}  # rules often share their criteria: each distinct one is parsed once
     ready = []
-    for row in await query.filter(enabled=True).order_by("id").values_list(*RULE_COLUMNS):
-        rule_id, lender_id, criteria, amount, keep, pause, trigger, idle, since, created, seen, lent, balance = row
-        key = repr(criteria)  # stored by LoanFilter.to_json, so alike criteria print alike
-        if key not in parsed:
-            parsed[key] = LoanFilter.from_json(criteria)
-        terms = Terms(parsed[key], True, amount, keep, pause, AutoLendTrigger(trigger), idle)
-        met = trigger_met(terms, Clocks(created, seen, lent), now)
-        ready.append(RuleRow(Queued(rule_id, lender_id, since), terms, met, balance or 0))
+    for row in await select_values(_RULES.format(f"{by_id} OR {by_lender}"), values + more):
+        criteria = row["criteria"]  # the stored text: alike criteria are stored alike (LoanFilter.to_json)
+        if criteria not in parsed:
+            parsed[criteria] = LoanFilter.from_json(criteria_of(criteria))
+        trigger = AutoLendTrigger(row["trigger"])
+        terms = Terms(
+            parsed[criteria],
+            True,
+            row["amount_cents"],
+            row["keep_cents"],
+            time(row["pause_until"]),
+            trigger,
+            row["idle_days"],
+        )
+        met = trigger_met(terms, _clocks(row, time), now)
+        rule = Queued(row["id"], row["lender_id"], time(row["waiting_since"]))
+        ready.append(RuleRow(rule, terms, met, row["balance_cents"] or 0))
     return ready
+
+
+def _clocks(row: Mapping[str, Any], time: Callable[[Any], datetime | None]) -> Clocks:
+    created = time(row["created_at"])
+    assert created is not None
+    return Clocks(created, time(row["last_seen_at"]), time(row["last_lent_at"]))
 
 
 class Standing(NamedTuple):
@@ -104,9 +125,12 @@ async def standings(rule_ids: Collection[int]) -> dict[int, Standing]:
     """The standings of these rules as last committed, by rule id (none asked, no query)."""
     if not rule_ids:
         return {}
-    columns = ("id", "waiting_since", "lender__created_at", "lender__last_seen_at", "lender__last_lent_at")
-    rows = await AutoLendRule.filter(id__in=list(rule_ids)).values_list(*columns)
-    return {row[0]: Standing(row[1], Clocks(*row[2:])) for row in rows}
+    condition, values = one_of("id", rule_ids, 1, table="r")
+    time = _times()
+    return {
+        row["id"]: Standing(time(row["waiting_since"]), _clocks(row, time))
+        for row in await select_values(_STANDINGS.format(condition), values)
+    }
 
 
 async def as_committed(rules: dict[int, tuple[Queued, Terms]], now: datetime) -> set[int]:

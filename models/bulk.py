@@ -120,11 +120,12 @@ async def select_values(sql: str, values: Sequence[Any] = ()) -> Sequence[Mappin
     return rows
 
 
-def one_of(column: str, ids: Iterable[int], parameter: int) -> tuple[str, list[Any]]:
-    """A condition `column` is one of `ids`, and its values: one array parameter (`$parameter`) on
-    PostgreSQL, the same text for any number of ids; the ids written into the text on SQLite, where no
-    statement crosses a network and no array type exists."""
+def one_of(column: str, ids: Iterable[int], parameter: int, table: str = "") -> tuple[str, list[Any]]:
+    """A condition `column` (of the table or alias `table`, if given) is one of `ids`, and its values: one
+    array parameter (`$parameter`) on PostgreSQL, the same text for any number of ids; the ids written into
+    the text on SQLite, where no statement crosses a network and no array type exists."""
     wanted = [int(i) for i in ids]  # ints only: on SQLite they are written into the statement
+    name = f'{table}."{column}"' if table else f'"{column}"'
     if _on_postgres():
-        return f'"{column}" = ANY(${parameter}::bigint[])', [wanted]
-    return f'"{column}" IN ({", ".join(map(str, wanted))})', []
+        return f"{name} = ANY(${parameter}::bigint[])", [wanted]
+    return f"{name} IN ({', '.join(map(str, wanted))})", []
