@@ -29,6 +29,7 @@ from models import Event, EventKind, Loan, Notification
 from models.db import is_transient
 from subscriptions.bus import EventBus
 from subscriptions.horizon import OutboxReader
+from subscriptions.revocations import RecentRevocations
 
 log = logging.getLogger("lendgraph.hub")
 BATCH = 500
@@ -236,7 +237,7 @@ class Hub:
         self.poll_interval = poll_interval
         self.inbox_size = inbox_size
         self.reader = OutboxReader()
-        self.revoked: set[int] = set()  # tokens revoked since this process started
+        self.revoked = RecentRevocations()  # tokens read revoked lately (subscriptions/revocations.py)
         self._revocation_watchers: dict[int, set[Callable[[], None]]] = {}
         # Each topic's inboxes, by their filter's group (None: each judges for itself; see Hub.inbox).
         self._inboxes: dict[Topic, dict[object, set[Inbox]]] = {}
