@@ -255,9 +255,9 @@ class BoundedPool:
         try:
             return await waiter
         except asyncio.CancelledError:
-            # Handed one as the task was cancelled: it goes to the next.
+            # Handed one as the task was cancelled: it goes to the next (or back to asyncpg, if closing).
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None and waiter.result() is not None:
-                self._keep(waiter.result())
+                await self._put_back(waiter.result(), keepable=True)
             raise
         finally:
             timer.cancel()

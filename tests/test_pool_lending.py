@@ -44,6 +44,9 @@ class AsyncpgPool:
         self.released.append(connection.number)
         self.free.append(connection)
 
+    def terminate(self) -> None:
+        self.terminated = True
+
     async def close(self) -> None:
         assert len(self.free) == self.size, "closed with connections still lent"
 
@@ -98,6 +101,18 @@ async def test_a_connection_handed_to_a_task_cancelled_meanwhile_goes_to_the_nex
     with pytest.raises(asyncio.CancelledError):
         await first
     assert await asyncio.wait_for(second, 1) is held
+
+
+async def test_a_connection_handed_to_a_task_cancelled_as_the_pool_ends_goes_back_to_asyncpg():
+    pool, asyncpg_pool = pool_of(1)
+    held = await pool.acquire()
+    [task] = await waiting(pool, 1)
+    await pool.release(held)  # handed to `task`, which has not run since
+    task.cancel()
+    pool.terminate()  # nothing is kept here any more
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert asyncpg_pool.released == [held.number]
 
 
 async def test_a_task_out_of_time_gets_pool_exhausted_and_is_skipped():
